@@ -1,0 +1,184 @@
+import type { Duplex } from 'node:stream';
+import { Socket } from 'node:net';
+import { constants as h2 } from 'node:http2';
+
+/**
+ * The one L4 byte pump: copies bytes both ways between two duplex streams (a TCP socket, an HTTP/2
+ * CONNECT stream, a TLS socket) until both directions are done.
+ *
+ * - Half-close aware: when one side ends its sending direction (TCP FIN, HTTP/2 END_STREAM), the pump
+ *   ends the other side's writing direction and keeps copying the opposite way.
+ * - Backpressure through `write()`'s return value and `drain`: a slow reader pauses the fast writer, so
+ *   memory per tunnel stays bounded by the streams' high-water marks.
+ * - Abnormal close is propagated as a reset: a TCP RST becomes an HTTP/2 RST_STREAM(CONNECT_ERROR) and the
+ *   other way round (`resetStream`).
+ * - Byte counts per direction are reported once, at close.
+ *
+ * Hot-path shape: per tunnel, two `Direction` objects with handlers bound once; per chunk, one call and
+ * one counter add. No closures or allocations per chunk.
+ */
+export interface PumpResult {
+  /** Bytes read from `a` and written to `b`. */
+  aToB: number;
+  /** Bytes read from `b` and written to `a`. */
+  bToA: number;
+  /** The first error either side raised, if any. */
+  error: Error | undefined;
+  /** Which side closed abnormally first (and so caused a reset of the other), if either did. */
+  abortedBy: 'a' | 'b' | undefined;
+  durationMs: number;
+}
+
+export type PumpDone = (result: PumpResult) => void;
+
+/** Resets a stream so the peer sees an error rather than a clean end: RST for TCP, RST_STREAM for HTTP/2. */
+export function resetStream(stream: Duplex): void {
+  if (stream.destroyed) return;
+  if (
+    stream instanceof Socket &&
+    typeof stream.resetAndDestroy === 'function' &&
+    stream.constructor === Socket
+  ) {
+    stream.resetAndDestroy();
+    return;
+  }
+  const maybeH2 = stream as Duplex & { close?: (code?: number) => void; rstCode?: number };
+  if (typeof maybeH2.close === 'function' && 'rstCode' in maybeH2) {
+    maybeH2.close(h2.NGHTTP2_CONNECT_ERROR);
+    return;
+  }
+  stream.destroy();
+}
+
+class Direction {
+  bytes = 0;
+  /** The source's readable side ended cleanly (FIN / END_STREAM received). */
+  ended = false;
+  private readonly src: Duplex;
+  private readonly dst: Duplex;
+
+  constructor(src: Duplex, dst: Duplex) {
+    this.src = src;
+    this.dst = dst;
+    this.onData = this.onData.bind(this);
+    this.onDrain = this.onDrain.bind(this);
+    this.onEnd = this.onEnd.bind(this);
+  }
+
+  start(): void {
+    this.src.on('data', this.onData);
+    this.src.on('end', this.onEnd);
+  }
+
+  onData(chunk: Buffer): void {
+    this.bytes += chunk.length;
+    if (!this.dst.write(chunk)) {
+      this.src.pause();
+      this.dst.once('drain', this.onDrain);
+    }
+  }
+
+  onDrain(): void {
+    this.src.resume();
+  }
+
+  onEnd(): void {
+    this.ended = true;
+    if (!this.dst.destroyed && !this.dst.writableEnded) this.dst.end();
+  }
+}
+
+export class BytePump {
+  private readonly a: Duplex;
+  private readonly b: Duplex;
+  private readonly ab: Direction;
+  private readonly ba: Direction;
+  private readonly done: PumpDone;
+  private readonly startedAt = performance.now();
+  private closedA = false;
+  private closedB = false;
+  private error: Error | undefined;
+  private abortedBy: 'a' | 'b' | undefined;
+  private finished = false;
+
+  constructor(a: Duplex, b: Duplex, done: PumpDone) {
+    this.a = a;
+    this.b = b;
+    this.done = done;
+    this.ab = new Direction(a, b);
+    this.ba = new Direction(b, a);
+    this.onErrorA = this.onErrorA.bind(this);
+    this.onErrorB = this.onErrorB.bind(this);
+    this.onCloseA = this.onCloseA.bind(this);
+    this.onCloseB = this.onCloseB.bind(this);
+    a.on('error', this.onErrorA);
+    b.on('error', this.onErrorB);
+    a.on('close', this.onCloseA);
+    b.on('close', this.onCloseB);
+    this.ab.start();
+    this.ba.start();
+    // A side that was already gone before the pump started behaves as if it closed now.
+    if (a.destroyed) queueMicrotask(this.onCloseA);
+    if (b.destroyed) queueMicrotask(this.onCloseB);
+  }
+
+  /** Tears down both sides with resets (used by policy changes and drain deadlines). */
+  abort(reason?: Error): void {
+    if (reason && !this.error) this.error = reason;
+    resetStream(this.a);
+    resetStream(this.b);
+  }
+
+  get bytesAToB(): number {
+    return this.ab.bytes;
+  }
+
+  get bytesBToA(): number {
+    return this.ba.bytes;
+  }
+
+  private onErrorA(err: Error): void {
+    if (!this.error) this.error = err;
+  }
+
+  private onErrorB(err: Error): void {
+    if (!this.error) this.error = err;
+  }
+
+  private onCloseA(): void {
+    if (this.closedA) return;
+    this.closedA = true;
+    if (!(this.ab.ended && this.a.writableFinished)) {
+      this.abortedBy ??= 'a';
+      resetStream(this.b);
+    }
+    this.maybeFinish();
+  }
+
+  private onCloseB(): void {
+    if (this.closedB) return;
+    this.closedB = true;
+    if (!(this.ba.ended && this.b.writableFinished)) {
+      this.abortedBy ??= 'b';
+      resetStream(this.a);
+    }
+    this.maybeFinish();
+  }
+
+  private maybeFinish(): void {
+    if (this.finished || !this.closedA || !this.closedB) return;
+    this.finished = true;
+    this.done({
+      aToB: this.ab.bytes,
+      bToA: this.ba.bytes,
+      error: this.error,
+      abortedBy: this.abortedBy,
+      durationMs: performance.now() - this.startedAt,
+    });
+  }
+}
+
+/** Starts a pump between `a` and `b`; `done` runs once both are closed. */
+export function pump(a: Duplex, b: Duplex, done: PumpDone): BytePump {
+  return new BytePump(a, b, done);
+}
