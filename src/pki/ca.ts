@@ -3,12 +3,13 @@
  * files (Istio's `cacerts` layout), and issuing leaf certificates. DER is built by our own encoder and
  * signed natively by node:crypto (see docs/pki.md for why, with measurements).
  */
-import { X509Certificate, createPublicKey, type KeyObject } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import { MeshError } from '../common/errors.js';
 import { generateKeyPair, loadPrivateKey, privateKeyPem } from './keys.js';
 import { KeyUsageBit, OID } from './oids.js';
 import { splitPemCerts, toPem } from './pem.js';
 import { spiffeUri, type SpiffeId } from './spiffe.js';
+import { spkiOf } from './spki.js';
 import { verifyChain } from './verify.js';
 import { buildCertificate } from './x509-build.js';
 import {
@@ -99,11 +100,6 @@ function validityWindow(
     );
   }
   return [start, end];
-}
-
-function spkiOf(key: KeyObject): Buffer {
-  const pub = key.type === 'private' ? createPublicKey(key) : key;
-  return pub.export({ type: 'spki', format: 'der' });
 }
 
 function makeCa(
@@ -231,7 +227,7 @@ function issueLeafDer(ca: CertificateAuthority, opts: IssueOptions): { der: Buff
   const extensions = [LEAF_BASIC, LEAF_KEY_USAGE, LEAF_EKU];
   if (uris.length > 0 || dnsNames.length > 0) extensions.push(subjectAltName(uris, dnsNames, emptySubject));
   extensions.push(authorityKeyIdentifier(issuer.keyId));
-  const spki = opts.publicKey.export({ type: 'spki', format: 'der' });
+  const spki = spkiOf(opts.publicKey);
   const der = buildCertificate(
     { issuer: issuer.subject, subject, notBefore, notAfter, spki, extensions },
     ca.key,

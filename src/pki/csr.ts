@@ -3,13 +3,14 @@
  * signed with the key's algorithm: ecdsa-with-SHA256 for P-256) and parsing + verifying one (EC, RSA,
  * Ed25519 keys), as the CA needs.
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { MeshError, errorMessage } from '../common/errors.js';
 import { Tag, bitString, contextConstructed, oid, sequence, setOf, smallInteger, tlv } from './der-encode.js';
 import { DerReader, decodeBitString, decodeOid, decodeSmallInteger, rawOf, readRoot } from './der-decode.js';
 import { OID } from './oids.js';
 import { pemToDer, toPem } from './pem.js';
 import { signWith, verifySignature } from './sig-alg.js';
+import { publicKeyFromSpki, spkiOf } from './spki.js';
 import { decodeExtensions, decodeGeneralNames, subjectAltName, type Extension } from './x509-extensions.js';
 
 export interface CsrOptions {
@@ -42,7 +43,7 @@ const VERSION_1 = smallInteger(0);
 
 export function createCsr(opts: CsrOptions): string {
   const dnsNames = opts.dnsNames ?? [];
-  const spki = opts.publicKey.export({ type: 'spki', format: 'der' });
+  const spki = spkiOf(opts.publicKey);
   const attributes: Buffer[] = [];
   if (opts.uris.length > 0 || dnsNames.length > 0) {
     // The subject is empty, so the SAN extension is critical (RFC 5280 4.2.1.6).
@@ -115,7 +116,7 @@ export function parseCsr(pem: string): ParsedCsr {
   }
   let publicKey: KeyObject;
   try {
-    publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+    publicKey = publicKeyFromSpki(spki);
   } catch (err) {
     throw bad(`the public key cannot be read: ${errorMessage(err)}`, err);
   }
