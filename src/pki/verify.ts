@@ -113,6 +113,9 @@ export function verifyChain(chainPem: string[], rootsPem: string[], now: Date = 
     const lastName = label(path.length - 1);
     const below = Math.max(0, path.length - 1);
     let reason = `${lastName} ("${last.cert.issuer}") was not issued by any trusted root`;
+    if (last.info.issuer.equals(last.info.subject) && last.cert.verify(last.cert.publicKey)) {
+      return { ok: false, reason: `${lastName} is a self-signed root that is not among the trusted roots` };
+    }
     let anchored = false;
     for (let r = 0; r < roots.length && !anchored; r++) {
       const root = roots[r] as Parsed;
