@@ -21,17 +21,17 @@ export interface ParsedDocument {
 export type ParsedFile = { ok: true; documents: ParsedDocument[] } | { ok: false; issue: ConfigIssue };
 
 export function parseDocuments(text: string, file?: string): ParsedFile {
-  const docs = parseAllDocuments(text, { prettyErrors: false });
+  const docs = parseAllDocuments(text, { prettyErrors: true });
   const list = Array.isArray(docs) ? docs : [docs];
   const documents: ParsedDocument[] = [];
   for (let i = 0; i < list.length; i++) {
     const doc = list[i]!;
     const error = doc.errors[0];
     if (error) {
-      const where = error.linePos?.[0]
-        ? ` at line ${error.linePos[0].line}, column ${error.linePos[0].col}`
-        : '';
-      const message = `not valid YAML${where}: ${error.message.split('\n')[0]}`;
+      const pos = error.linePos?.[0];
+      const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
+      const first = (error.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+      const message = `not valid YAML${where}: ${first}`;
       return { ok: false, issue: makeIssue({ file, document: i + 1 }, {}, '', message) };
     }
     const raw: unknown = doc.toJS({ maxAliasCount: 100 });

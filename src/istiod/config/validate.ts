@@ -127,7 +127,10 @@ export function validateObject(raw: unknown, origin?: DocumentOrigin): Validatio
     };
 
   const id = identify(raw);
-  const who = { kind, namespace: id?.namespace, name: id?.name };
+  const meta = isObj(raw.metadata) ? raw.metadata : {};
+  const rawNs = typeof meta.namespace === 'string' && meta.namespace !== '' ? meta.namespace : 'default';
+  const rawName = typeof meta.name === 'string' && meta.name !== '' ? meta.name : undefined;
+  const who = { kind, namespace: info.namespaced ? rawNs : undefined, name: rawName };
   const key = id ? objectKey(kind, id.namespace, id.name) : undefined;
   const f = new Fields();
   if (!info.versions.includes(version))
