@@ -1,7 +1,8 @@
 /**
  * Spec checks for the Kubernetes kinds: Namespace, Pod, Service, EndpointSlice, Deployment.
  */
-import { Fields, isObj } from './fields.js';
+import type { Fields} from './fields.js';
+import { isObj } from './fields.js';
 
 type Obj = Record<string, unknown>;
 const PROTOCOLS = ['TCP', 'UDP', 'SCTP'] as const;

@@ -1,7 +1,8 @@
 /**
  * Spec checks for ServiceEntry (networking.istio.io) and Gateway (gateway.networking.k8s.io).
  */
-import { Fields, show } from './fields.js';
+import type { Fields} from './fields.js';
+import { show } from './fields.js';
 
 type Obj = Record<string, unknown>;
 const SE_PROTOCOLS = ['HTTP', 'HTTPS', 'GRPC', 'HTTP2', 'MONGO', 'TCP', 'TLS', 'UDP'];

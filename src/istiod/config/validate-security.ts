@@ -1,7 +1,8 @@
 /**
  * Spec checks for AuthorizationPolicy and PeerAuthentication (security.istio.io).
  */
-import { Fields, show } from './fields.js';
+import type { Fields} from './fields.js';
+import { show } from './fields.js';
 
 type Obj = Record<string, unknown>;
 const MTLS_MODES = ['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT'] as const;
