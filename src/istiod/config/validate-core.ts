@@ -1,7 +1,7 @@
 /**
  * Spec checks for the Kubernetes kinds: Namespace, Pod, Service, EndpointSlice, Deployment.
  */
-import type { Fields} from './fields.js';
+import type { Fields } from './fields.js';
 import { isObj } from './fields.js';
 
 type Obj = Record<string, unknown>;

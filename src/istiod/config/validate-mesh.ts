@@ -1,7 +1,7 @@
 /**
  * Spec checks for ServiceEntry (networking.istio.io) and Gateway (gateway.networking.k8s.io).
  */
-import type { Fields} from './fields.js';
+import type { Fields } from './fields.js';
 import { show } from './fields.js';
 
 type Obj = Record<string, unknown>;

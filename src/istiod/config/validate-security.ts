@@ -1,7 +1,7 @@
 /**
  * Spec checks for AuthorizationPolicy and PeerAuthentication (security.istio.io).
  */
-import type { Fields} from './fields.js';
+import type { Fields } from './fields.js';
 import { show } from './fields.js';
 
 type Obj = Record<string, unknown>;
