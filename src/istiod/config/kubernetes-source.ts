@@ -7,7 +7,12 @@
 import { errorMessage } from '../../common/errors.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
 import { inClusterEndpoint, KubeHttpError, loadKubeconfig, type KubeEndpoint } from './kube-client.js';
-import { KubeInformer, type RawObject } from './kube-informer.js';
+import {
+  KubeInformer,
+  type InformerHandlers,
+  type InformerOptions,
+  type RawObject,
+} from './kube-informer.js';
 import { collectionPath, KINDS, type KindInfo } from './kinds.js';
 import { SourceBase } from './source.js';
 import { objectKey, type Kind } from './types.js';
@@ -52,20 +57,18 @@ export class KubernetesSource extends SourceBase {
       idleTimeoutMs: opts.watchIdleTimeoutMs ?? 300_000,
     };
     const wanted = new Set<string>(opts.kinds ?? KINDS.map((k) => k.kind));
-    this.kinds = KINDS.filter((k) => wanted.has(k.kind)).map((info) => {
-      const state = { info, listed: false, keys: new Set<string>(), missingLogged: false } as KindState;
-      state.informer = new KubeInformer(
-        ep,
-        collectionPath(info),
-        {
-          list: (items) => this.relisted(state, items),
-          event: (type, o) => (type === 'DELETED' ? this.deleted(state, o) : this.changed(state, o)),
-          error: (err, retryInMs) => this.failed(state, err, retryInMs),
-        },
-        informerOpts,
-      );
-      return state;
-    });
+    this.kinds = KINDS.filter((k) => wanted.has(k.kind)).map((info) => this.makeKind(ep, info, informerOpts));
+  }
+
+  private makeKind(ep: KubeEndpoint, info: KindInfo, opts: InformerOptions): KindState {
+    const handlers: InformerHandlers = {
+      list: (items) => this.relisted(state, items),
+      event: (type, o) => (type === 'DELETED' ? this.deleted(state, o) : void this.changed(state, o)),
+      error: (err, retryInMs) => this.failed(state, err, retryInMs),
+    };
+    const informer = new KubeInformer(ep, collectionPath(info), handlers, opts);
+    const state: KindState = { info, informer, listed: false, keys: new Set(), missingLogged: false };
+    return state;
   }
 
   start(): Promise<void> {

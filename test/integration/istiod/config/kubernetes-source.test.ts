@@ -193,3 +193,31 @@ test('a kind whose CRD is not installed counts as empty for sync', async (t) => 
   await source.whenSynced();
   assert.equal(source.synced, true);
 });
+
+test('a kubeconfig file path works, and a silent watch is reopened from the same version', async (t) => {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const api = new FakeKubeApi();
+  await api.start();
+  const dir = await mkdtemp(join(tmpdir(), 'kubeconfig-'));
+  const file = join(dir, 'config');
+  await writeFile(file, api.kubeConfigYaml());
+  const source = new KubernetesSource({ kubeconfig: file, kinds: ['Namespace'], watchIdleTimeoutMs: 100 });
+  t.after(async () => {
+    await source.stop();
+    await api.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  api.add(NS_PATH, ns('a'));
+  await source.start();
+  await source.whenSynced();
+  const rv = api.resourceVersion;
+  await waitFor(
+    'a reopened watch',
+    () => api.requests.filter((r) => r.watch && r.resourceVersion === rv).length >= 2,
+  );
+  assert.equal(api.requests.filter((r) => !r.watch).length, 1, 'no relist after an idle timeout');
+  api.add(NS_PATH, ns('b'));
+  await waitFor('events on the reopened watch', () => source.snapshot().length === 2);
+});
