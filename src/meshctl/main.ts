@@ -1,25 +1,44 @@
 #!/usr/bin/env node
-import { runCli } from '../common/cli.js';
+/**
+ * meshctl: dispatches `meshctl <command> ...` to the command table (src/meshctl/commands/).
+ */
+import { errorMessage, MeshError } from '../common/errors.js';
+import { COMMANDS } from './commands/index.js';
 
-const USAGE = `Usage: meshctl <command> [options]
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`);
+  return `Usage: meshctl <command> [options]
 
-meshctl is the command line of the mesh.
+meshctl is the command line of the mesh. Run meshctl <command> --help for a command's options.
 
 Commands:
-  demo        two proxies tunnel a request over HBONE (mutual TLS, SPIFFE identities) on loopback
-  help        this text`;
+${lines.join('\n')}
+  ${'help'.padEnd(width)}this text
+`;
+}
 
-await runCli({
-  name: 'meshctl',
-  usage: USAGE,
-  schema: {},
-  main: async (_config, rest) => {
-    const [command] = rest;
-    if (!command || command === 'help') {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    process.stderr.write(`meshctl: unknown command "${command}"; run meshctl --help for the list\n`);
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(usage());
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    process.stderr.write(`meshctl: unknown command "${name}"; run meshctl --help for the list\n`);
     return 2;
-  },
-});
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    if (err instanceof MeshError) {
+      process.stderr.write(`meshctl ${name}: ${err.message} [${err.code}]\n`);
+      return 2;
+    }
+    process.stderr.write(`meshctl ${name}: ${errorMessage(err)}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

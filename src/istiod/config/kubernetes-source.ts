@@ -1,0 +1,140 @@
+/**
+ * KubernetesSource: configuration from a Kubernetes API server, one informer (list, then watch with
+ * bookmarks) per kind. A 410 Gone makes that kind relist, and objects missing from the new list are
+ * deleted; failures are retried with exponential backoff. A kind whose CRD is not installed (404)
+ * counts as empty and is retried at the slowest pace.
+ */
+import { errorMessage } from '../../common/errors.js';
+import { silentLogger, type Logger } from '../../common/logger.js';
+import { inClusterEndpoint, KubeHttpError, loadKubeconfig, type KubeEndpoint } from './kube-client.js';
+import {
+  KubeInformer,
+  type InformerHandlers,
+  type InformerOptions,
+  type RawObject,
+} from './kube-informer.js';
+import { collectionPath, KINDS, type KindInfo } from './kinds.js';
+import { SourceBase } from './source.js';
+import { objectKey, type Kind } from './types.js';
+import { identify, validateObject, type ConfigIssue } from './validate.js';
+
+export interface KubernetesSourceOptions {
+  /** An endpoint, a kubeconfig file path, or nothing for the in-cluster service account. */
+  kubeconfig?: KubeEndpoint | string;
+  /** Kinds to watch; default all the mesh reads. */
+  kinds?: readonly Kind[];
+  logger?: Logger;
+  /** Retry delays after a failure: first, and the cap. Default 500 ms and 30 s. */
+  backoffMs?: { initial: number; max: number };
+  /** A watch with no bytes for this long is reopened. Default 5 minutes. */
+  watchIdleTimeoutMs?: number;
+}
+
+interface KindState {
+  info: KindInfo;
+  informer: KubeInformer;
+  listed: boolean;
+  keys: Set<string>;
+  missingLogged: boolean;
+}
+
+export class KubernetesSource extends SourceBase {
+  readonly name: string;
+  private readonly log: Logger;
+  private readonly kinds: KindState[];
+  private readonly invalid = new Map<string, ConfigIssue[]>();
+
+  constructor(opts: KubernetesSourceOptions = {}) {
+    super();
+    const ep =
+      typeof opts.kubeconfig === 'string'
+        ? loadKubeconfig(opts.kubeconfig)
+        : (opts.kubeconfig ?? inClusterEndpoint());
+    this.name = `kubernetes ${ep.server}`;
+    this.log = (opts.logger ?? silentLogger()).child({ source: 'kubernetes', server: ep.server });
+    const informerOpts = {
+      backoffMs: opts.backoffMs ?? { initial: 500, max: 30_000 },
+      idleTimeoutMs: opts.watchIdleTimeoutMs ?? 300_000,
+    };
+    const wanted = new Set<string>(opts.kinds ?? KINDS.map((k) => k.kind));
+    this.kinds = KINDS.filter((k) => wanted.has(k.kind)).map((info) => this.makeKind(ep, info, informerOpts));
+  }
+
+  private makeKind(ep: KubeEndpoint, info: KindInfo, opts: InformerOptions): KindState {
+    const handlers: InformerHandlers = {
+      list: (items) => this.relisted(state, items),
+      event: (type, o) => (type === 'DELETED' ? this.deleted(state, o) : void this.changed(state, o)),
+      error: (err, retryInMs) => this.failed(state, err, retryInMs),
+    };
+    const informer = new KubeInformer(ep, collectionPath(info), handlers, opts);
+    const state: KindState = { info, informer, listed: false, keys: new Set(), missingLogged: false };
+    return state;
+  }
+
+  start(): Promise<void> {
+    for (const k of this.kinds) k.informer.start();
+    return Promise.resolve();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.kinds.map((k) => k.informer.stop()));
+  }
+
+  private relisted(k: KindState, items: RawObject[]): void {
+    k.missingLogged = false;
+    const seen = new Set<string>();
+    for (const o of items) {
+      const key = this.changed(k, o);
+      if (key) seen.add(key);
+    }
+    for (const key of [...k.keys]) if (!seen.has(key)) this.forget(k, key);
+    this.markListed(k);
+  }
+
+  private markListed(k: KindState): void {
+    k.listed = true;
+    if (this.kinds.every((x) => x.listed)) this.markSynced();
+  }
+
+  /** Validates and serves the object; an invalid one is reported and its last good version stays. */
+  private changed(k: KindState, raw: RawObject): string | undefined {
+    const r = validateObject(raw);
+    if (r.status === 'ignored') return undefined;
+    if (r.status === 'valid') {
+      this.invalid.delete(r.key);
+      k.keys.add(r.key);
+      this.put(r.key, r.object);
+    } else {
+      for (const i of r.issues) this.log.error({ problem: i.text }, `rejected configuration: ${i.text}`);
+      if (r.key) this.invalid.set(r.key, r.issues);
+    }
+    this.setIssues([...this.invalid.values()].flat());
+    return r.key;
+  }
+
+  private deleted(k: KindState, raw: RawObject): void {
+    const id = identify(raw);
+    if (id) this.forget(k, objectKey(id.info.kind, id.namespace, id.name));
+  }
+
+  private forget(k: KindState, key: string): void {
+    k.keys.delete(key);
+    this.invalid.delete(key);
+    this.remove(key);
+    this.setIssues([...this.invalid.values()].flat());
+  }
+
+  private failed(k: KindState, err: unknown, retryInMs: number): void {
+    if (err instanceof KubeHttpError && err.statusCode === 404) {
+      if (!k.missingLogged)
+        this.log.warn(
+          { kind: k.info.kind },
+          `${k.info.kind} is not served by the API server (CRD not installed?)`,
+        );
+      k.missingLogged = true;
+      this.markListed(k);
+      return;
+    }
+    this.log.warn({ kind: k.info.kind, err: errorMessage(err), retryInMs }, 'list/watch failed; retrying');
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * The typed configuration objects (re-exported) and the union the sources emit.
+ */
+import type { Deployment, EndpointSlice, Namespace, Pod, Service } from './types-core.js';
+import type { AuthorizationPolicy, Gateway, PeerAuthentication, ServiceEntry } from './types-mesh.js';
+
+export type * from './types-core.js';
+export type * from './types-mesh.js';
+
+/** Every kind the mesh reads, by `kind`. */
+export interface KindMap {
+  Namespace: Namespace;
+  Pod: Pod;
+  Service: Service;
+  EndpointSlice: EndpointSlice;
+  Deployment: Deployment;
+  ServiceEntry: ServiceEntry;
+  Gateway: Gateway;
+  AuthorizationPolicy: AuthorizationPolicy;
+  PeerAuthentication: PeerAuthentication;
+}
+
+export type Kind = keyof KindMap;
+export type ConfigObject = KindMap[Kind];
+
+/** The store key of an object: `Kind/namespace/name` (namespace empty for cluster-scoped kinds). */
+export function objectKey(kind: string, namespace: string | undefined, name: string): string {
+  return `${kind}/${namespace ?? ''}/${name}`;
+}
+
+export function keyOf(obj: ConfigObject): string {
+  return objectKey(obj.kind, obj.metadata.namespace, obj.metadata.name);
+}
+
+/** `AuthorizationPolicy default/deny-all`, `Namespace demo`: how messages name an object. */
+export function describeObject(kind: string, namespace: string | undefined, name: string): string {
+  return `${kind} ${namespace ? `${namespace}/` : ''}${name}`;
+}

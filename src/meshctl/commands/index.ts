@@ -1,0 +1,36 @@
+/**
+ * The table of meshctl commands. Each command lives in its own module, loaded only when run.
+ */
+export interface Command {
+  name: string;
+  summary: string;
+  run(argv: string[]): Promise<number>;
+}
+
+export const COMMANDS: readonly Command[] = [
+  {
+    name: 'apply',
+    summary: 'validate and store objects from a YAML/JSON file (-f FILE)',
+    run: async (argv) => (await import('./apply.js')).run(argv),
+  },
+  {
+    name: 'delete',
+    summary: 'remove the objects named in a file (-f FILE), or KIND NAME',
+    run: async (argv) => (await import('./delete.js')).run(argv),
+  },
+  {
+    name: 'get',
+    summary: 'list objects of a kind (-n NS | -A, -o yaml|json)',
+    run: async (argv) => (await import('./get.js')).run(argv),
+  },
+  {
+    name: 'label',
+    summary: 'set or remove labels, e.g. label namespace demo istio.io/dataplane-mode=ambient',
+    run: async (argv) => (await import('./label.js')).run(argv),
+  },
+  {
+    name: 'demo',
+    summary: 'two proxies tunnel a request over HBONE (mutual TLS, SPIFFE identities) on loopback',
+    run: async (argv) => (await import('./demo.js')).run(argv),
+  },
+];

@@ -1,0 +1,11 @@
+/**
+ * Waits until `check` returns true (polling every 10 ms); fails with `what` after `timeoutMs`.
+ * For waiting on asynchronous effects, not for asserting how fast they happen.
+ */
+export async function waitFor(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
