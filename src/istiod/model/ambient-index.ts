@@ -1,5 +1,6 @@
 import { MeshError } from '../../common/errors.js';
 import { ConfigStore } from './config-store.js';
+import { DependencyMap } from './dependency-map.js';
 import { ChangeTracker, isEmptyChangeSet, type ChangeSet } from './change-set.js';
 import { enforcedByZtunnel } from './authz-convert.js';
 import type { AuthorizationPolicyObj, ConfigKind, ConfigObject } from './inputs.js';
@@ -52,8 +53,7 @@ export class AmbientIndex {
   private readonly addresses = new Map<string, Address>();
   private readonly authorizations = new Map<string, Authorization>();
   private readonly outputsBySource = new Map<string, string[]>();
-  private readonly waypointUsers = new Map<string, Set<string>>();
-  private readonly waypointOf = new Map<string, string>();
+  private readonly waypointDeps = new DependencyMap();
   private readonly policyWarnings = new Map<string, IndexWarning>();
   private readonly dirty = { sources: new Set<string>(), aps: new Set<string>(), pas: new Set<string>() };
   private readonly listeners = new Set<Listener>();
@@ -162,7 +162,10 @@ export class AmbientIndex {
         this.store.peerAuthentications.set(obj);
         return this.markPeerAuthn(ns, name);
       default:
-        throw new MeshError('CFG_ERR_UNKNOWN_KIND', `ambient index: unsupported kind ${(obj as { kind: string }).kind}`);
+        throw new MeshError(
+          'CFG_ERR_UNKNOWN_KIND',
+          `ambient index: unsupported kind ${(obj as { kind: string }).kind}`,
+        );
     }
   }
 
@@ -201,13 +204,19 @@ export class AmbientIndex {
   /** Namespace labels decide enrollment and namespace-level waypoints of everything in it. */
   private markNamespace(ns: string): void {
     for (const p of this.store.pods.inNamespace(ns)) this.dirty.sources.add(`Pod/${ns}/${p.metadata.name}`);
-    for (const s of this.store.services.inNamespace(ns)) this.dirty.sources.add(`Service/${ns}/${s.metadata.name}`);
+    for (const s of this.store.services.inNamespace(ns))
+      this.dirty.sources.add(`Service/${ns}/${s.metadata.name}`);
     for (const s of this.store.serviceEntries.inNamespace(ns)) {
       this.dirty.sources.add(`ServiceEntry/${ns}/${s.metadata.name}`);
     }
   }
 
-  private markService(ns: string, name: string, oldSel?: Record<string, string>, newSel?: Record<string, string>): void {
+  private markService(
+    ns: string,
+    name: string,
+    oldSel?: Record<string, string>,
+    newSel?: Record<string, string>,
+  ): void {
     this.dirty.sources.add(`Service/${ns}/${name}`);
     this.markSelected(ns, oldSel, newSel);
     this.markWaypointUsers(`${ns}/${name}`); // it may be a waypoint's own Service (its address)
@@ -226,7 +235,12 @@ export class AmbientIndex {
   }
 
   /** The policy itself; and the pods it selected or selects when that list or its enforcement changes. */
-  private markAuthz(ns: string, name: string, old?: AuthorizationPolicyObj, now?: AuthorizationPolicyObj): void {
+  private markAuthz(
+    ns: string,
+    name: string,
+    old?: AuthorizationPolicyObj,
+    now?: AuthorizationPolicyObj,
+  ): void {
     this.dirty.aps.add(`${ns}/${name}`);
     const oldSel = old && enforcedByZtunnel(old) ? old.spec?.selector?.matchLabels : undefined;
     const newSel = now && enforcedByZtunnel(now) ? now.spec?.selector?.matchLabels : undefined;
@@ -246,7 +260,8 @@ export class AmbientIndex {
     }
     const paNamespaces = ns === this.root ? [...this.store.peerAuthentications.namespaces()] : [ns];
     for (const n of paNamespaces) {
-      for (const pa of this.store.peerAuthentications.inNamespace(n)) this.dirty.pas.add(`${n}/${pa.metadata.name}`);
+      for (const pa of this.store.peerAuthentications.inNamespace(n))
+        this.dirty.pas.add(`${n}/${pa.metadata.name}`);
     }
   }
 
@@ -262,7 +277,7 @@ export class AmbientIndex {
   }
 
   private markWaypointUsers(key: string): void {
-    for (const src of this.waypointUsers.get(key) ?? []) this.dirty.sources.add(src);
+    for (const src of this.waypointDeps.usersOf(key)) this.dirty.sources.add(src);
   }
 
   /** Computes every marked resource once and diffs it against the previous output. */
@@ -296,7 +311,13 @@ export class AmbientIndex {
     const ns = key.slice(0, slash);
     const name = key.slice(slash + 1);
     const res = this.computer.authorizationPolicy(ns, name);
-    if (res.warning) this.policyWarnings.set(key, { kind: 'AuthorizationPolicy', namespace: ns, name, message: res.warning });
+    if (res.warning)
+      this.policyWarnings.set(key, {
+        kind: 'AuthorizationPolicy',
+        namespace: ns,
+        name,
+        message: res.warning,
+      });
     else this.policyWarnings.delete(key);
     tracker.put(this.authorizations, 'authorizations', key, res.authorization);
   }
@@ -321,28 +342,7 @@ export class AmbientIndex {
     for (const [name, value] of computed.outputs) tracker.put(this.addresses, 'addresses', name, value);
     if (computed.outputs.size > 0) this.outputsBySource.set(src, [...computed.outputs.keys()]);
     else this.outputsBySource.delete(src);
-    this.setWaypointDependency(src, computed.waypointKey);
-  }
-
-  private setWaypointDependency(src: string, key: string | undefined): void {
-    const old = this.waypointOf.get(src);
-    if (old === key) return;
-    if (old !== undefined) {
-      const users = this.waypointUsers.get(old);
-      users?.delete(src);
-      if (users?.size === 0) this.waypointUsers.delete(old);
-    }
-    if (key === undefined) {
-      this.waypointOf.delete(src);
-      return;
-    }
-    this.waypointOf.set(src, key);
-    let users = this.waypointUsers.get(key);
-    if (!users) {
-      users = new Set();
-      this.waypointUsers.set(key, users);
-    }
-    users.add(src);
+    this.waypointDeps.set(src, computed.waypointKey);
   }
 }
 

@@ -21,9 +21,20 @@ export interface AuthzConversion {
   warning?: string;
 }
 
-const L4_WHEN_KEYS = new Set(['source.ip', 'source.namespace', 'source.principal', 'destination.ip', 'destination.port']);
+const L4_WHEN_KEYS = new Set([
+  'source.ip',
+  'source.namespace',
+  'source.principal',
+  'destination.ip',
+  'destination.port',
+]);
 const HTTP_OPERATION_FIELDS = ['hosts', 'notHosts', 'methods', 'notMethods', 'paths', 'notPaths'] as const;
-const HTTP_SOURCE_FIELDS = ['requestPrincipals', 'notRequestPrincipals', 'remoteIpBlocks', 'notRemoteIpBlocks'] as const;
+const HTTP_SOURCE_FIELDS = [
+  'requestPrincipals',
+  'notRequestPrincipals',
+  'remoteIpBlocks',
+  'notRemoteIpBlocks',
+] as const;
 
 /** Whether ztunnel enforces the policy at all (ALLOW/DENY, not bound to a waypoint with targetRefs). */
 export function enforcedByZtunnel(ap: AuthorizationPolicyObj): boolean {
@@ -39,7 +50,10 @@ export function enforcedByZtunnel(ap: AuthorizationPolicyObj): boolean {
  * without its HTTP parts in a DENY policy (it denies more, never less). Policies bound with targetRefs are
  * for waypoints, not ztunnel.
  */
-export function convertAuthorizationPolicy(ap: AuthorizationPolicyObj, rootNamespace: string): AuthzConversion {
+export function convertAuthorizationPolicy(
+  ap: AuthorizationPolicyObj,
+  rootNamespace: string,
+): AuthzConversion {
   const spec = ap.spec ?? {};
   const namespace = ap.metadata.namespace ?? 'default';
   if ((spec.targetRefs && spec.targetRefs.length > 0) || spec.targetRef) {
@@ -75,7 +89,12 @@ export function convertAuthorizationPolicy(ap: AuthorizationPolicyObj, rootNames
 }
 
 /** One AuthorizationPolicy rule → the AND'ed Rules of one Group; undefined when the rule is dropped. */
-function convertRule(rule: AuthzRule, action: number, namespace: string, httpFound: Set<string>): Rules[] | undefined {
+function convertRule(
+  rule: AuthzRule,
+  action: number,
+  namespace: string,
+  httpFound: Set<string>,
+): Rules[] | undefined {
   let http = false;
   const toMatches: Match[] = [];
   for (const to of rule.to ?? []) {

@@ -15,7 +15,10 @@ export interface ChangeSet {
 
 export function isEmptyChangeSet(c: ChangeSet): boolean {
   return (
-    c.addresses.upserted.size + c.addresses.removed.size + c.authorizations.upserted.size + c.authorizations.removed.size ===
+    c.addresses.upserted.size +
+      c.addresses.removed.size +
+      c.authorizations.upserted.size +
+      c.authorizations.removed.size ===
     0
   );
 }

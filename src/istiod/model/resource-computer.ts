@@ -2,7 +2,12 @@ import { convertAuthorizationPolicy, enforcedByZtunnel, type AuthzConversion } f
 import type { ConfigStore } from './config-store.js';
 import type { AuthorizationPolicyObj, PodObj } from './inputs.js';
 import { hasSelector, isAmbientEnrolled, L, selects } from './labels.js';
-import { convertPeerAuthentication, peerAuthnPolicyNames, pickChain, staticStrictPolicy } from './peer-authn.js';
+import {
+  convertPeerAuthentication,
+  peerAuthnPolicyNames,
+  pickChain,
+  staticStrictPolicy,
+} from './peer-authn.js';
 import {
   buildService,
   buildServiceEntryServices,
@@ -11,7 +16,14 @@ import {
   serviceEntryPorts,
   type BuildContext,
 } from './service-builder.js';
-import { acceptsServices, acceptsWorkloads, isWaypoint, requestedWaypoint, waypointAddress, waypointFor } from './waypoints.js';
+import {
+  acceptsServices,
+  acceptsWorkloads,
+  isWaypoint,
+  requestedWaypoint,
+  waypointAddress,
+  waypointFor,
+} from './waypoints.js';
 import { buildPodWorkload } from './workload-builder.js';
 import type { Address, Authorization, GatewayAddress, PortList } from './xds-shapes.js';
 

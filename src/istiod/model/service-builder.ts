@@ -65,10 +65,18 @@ export function serviceHostname(name: string, namespace: string, domainSuffix: s
 }
 
 /** A Kubernetes Service → the Service resource (xDS name `<namespace>/<hostname>`). */
-export function buildService(svc: ServiceObj, ctx: BuildContext, waypoint: GatewayAddress | undefined): Service {
+export function buildService(
+  svc: ServiceObj,
+  ctx: BuildContext,
+  waypoint: GatewayAddress | undefined,
+): Service {
   const namespace = svc.metadata.namespace ?? 'default';
   const addresses: NetworkAddress[] = [];
-  const ips = svc.spec?.clusterIPs?.length ? svc.spec.clusterIPs : svc.spec?.clusterIP ? [svc.spec.clusterIP] : [];
+  const ips = svc.spec?.clusterIPs?.length
+    ? svc.spec.clusterIPs
+    : svc.spec?.clusterIP
+      ? [svc.spec.clusterIP]
+      : [];
   for (const ip of ips) {
     const bytes = ipToBytes(ip);
     if (bytes) addresses.push({ network: ctx.network, address: bytes });
@@ -96,7 +104,8 @@ export function podServicePorts(svc: ServiceObj, pod: PodObj): Port[] {
   for (const p of svc.spec?.ports ?? []) {
     if (!isTcp(p.protocol)) continue;
     const target = resolveTargetPort(p, pod);
-    if (target !== undefined) out.push({ servicePort: p.port, targetPort: target, appProtocol: appProtocolOf(p) });
+    if (target !== undefined)
+      out.push({ servicePort: p.port, targetPort: target, appProtocol: appProtocolOf(p) });
   }
   return out;
 }
@@ -154,7 +163,8 @@ export function buildServiceEntryWorkloads(se: ServiceEntryObj, ctx: BuildContex
     if (!ep.address) continue;
     const bytes = ipToBytes(ep.address);
     const services: Record<string, { ports: Port[] }> = {};
-    for (const host of se.spec.hosts) services[`${namespace}/${host}`] = { ports: serviceEntryPorts(se, ep.ports) };
+    for (const host of se.spec.hosts)
+      services[`${namespace}/${host}`] = { ports: serviceEntryPorts(se, ep.ports) };
     const canonical = canonicalNames(ep.labels, se.metadata.name);
     const w: Workload = {
       uid: `${ctx.clusterId}/networking.istio.io/ServiceEntry/${namespace}/${se.metadata.name}/${ep.address}`,

@@ -45,7 +45,8 @@ export function waypointAddress(
   }
   for (const a of gw.status?.addresses ?? []) {
     const bytes = ipToBytes(a.value);
-    if (bytes && a.type !== 'Hostname') return { address: { network, address: bytes }, hboneMtlsPort: HBONE_PORT };
+    if (bytes && a.type !== 'Hostname')
+      return { address: { network, address: bytes }, hboneMtlsPort: HBONE_PORT };
     if (!bytes && a.value.length > 0) {
       return { hostname: { namespace, hostname: a.value }, hboneMtlsPort: HBONE_PORT };
     }

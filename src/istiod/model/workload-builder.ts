@@ -33,7 +33,11 @@ function isReady(pod: PodObj): boolean {
 
 /** Addresses from `status.podIPs` (else `status.podIP`) as raw bytes; unparsable entries are skipped. */
 function podAddresses(pod: PodObj): Uint8Array[] {
-  const ips = pod.status?.podIPs?.length ? pod.status.podIPs.map((p) => p.ip) : pod.status?.podIP ? [pod.status.podIP] : [];
+  const ips = pod.status?.podIPs?.length
+    ? pod.status.podIPs.map((p) => p.ip)
+    : pod.status?.podIP
+      ? [pod.status.podIP]
+      : [];
   const out: Uint8Array[] = [];
   for (const ip of ips) {
     const b = ipToBytes(ip);

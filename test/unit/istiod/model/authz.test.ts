@@ -91,7 +91,11 @@ test('every source and operation field converts', () => {
           ],
         },
         { matches: [{ destinationPorts: [9000] }] },
-        { matches: [{ notSourceIps: [{ address: new Uint8Array([0xfd, ...new Array(15).fill(0)]), length: 8 }] }] },
+        {
+          matches: [
+            { notSourceIps: [{ address: new Uint8Array([0xfd, ...new Array(15).fill(0)]), length: 8 }] },
+          ],
+        },
       ],
     },
   ]);
@@ -112,8 +116,14 @@ test('ALLOW: rules with HTTP attributes are dropped; a policy left with no rules
   const a = idx.getAuthorization('app/http');
   assert.ok(a, 'the policy is still sent so that it turns on default-deny');
   assert.deepEqual(a.groups, []);
-  idx.upsert(authz('mixed', { rules: [{ to: [{ operation: { paths: ['/x'] } }] }, { from: [{ source: { namespaces: ['ok'] } }] }] }));
-  assert.deepEqual(idx.getAuthorization('app/mixed')?.groups, [{ rules: [{ matches: [{ namespaces: [{ exact: 'ok' }] }] }] }]);
+  idx.upsert(
+    authz('mixed', {
+      rules: [{ to: [{ operation: { paths: ['/x'] } }] }, { from: [{ source: { namespaces: ['ok'] } }] }],
+    }),
+  );
+  assert.deepEqual(idx.getAuthorization('app/mixed')?.groups, [
+    { rules: [{ matches: [{ namespaces: [{ exact: 'ok' }] }] }] },
+  ]);
   const w = idx.warnings().find((x) => x.name === 'http');
   assert.match(w?.message ?? '', /methods.*requestPrincipals|request/);
 });
@@ -124,7 +134,10 @@ test('DENY: HTTP parts are stripped and the rest kept (denies more, never less)'
     authz('d', {
       action: 'DENY',
       rules: [
-        { from: [{ source: { namespaces: ['evil'] } }], to: [{ operation: { ports: ['80'], methods: ['POST'] } }] },
+        {
+          from: [{ source: { namespaces: ['evil'] } }],
+          to: [{ operation: { ports: ['80'], methods: ['POST'] } }],
+        },
         { when: [{ key: 'request.auth.claims[iss]', values: ['x'] }] },
       ],
     }),
@@ -154,9 +167,17 @@ test('AUDIT, CUSTOM and targetRefs policies are skipped with a reason', () => {
   idx.upsert(authz('wp', { targetRefs: [{ kind: 'Gateway', name: 'wp' }], rules: [{}] }));
   assert.equal(idx.snapshot().authorizations.size, 0);
   assert.deepEqual(workload(idx, 'a').authorizationPolicies, []);
-  assert.deepEqual(idx.warnings().map((w) => w.name).sort(), ['audit', 'custom', 'wp']);
+  assert.deepEqual(
+    idx
+      .warnings()
+      .map((w) => w.name)
+      .sort(),
+    ['audit', 'custom', 'wp'],
+  );
   // Turning AUDIT into ALLOW lists it in the workload.
-  const c = idx.upsert(authz('audit', { action: 'ALLOW', selector: { matchLabels: { app: 'web' } }, rules: [{}] }));
+  const c = idx.upsert(
+    authz('audit', { action: 'ALLOW', selector: { matchLabels: { app: 'web' } }, rules: [{}] }),
+  );
   assert.ok(c.addresses.upserted.has('Kubernetes//Pod/app/a'));
   assert.deepEqual(workload(idx, 'a').authorizationPolicies, ['app/audit']);
 });

@@ -54,7 +54,11 @@ test('sidecar pods and host-network pods are not enrolled', () => {
   idx.upsert(pod('hostnet', { hostNetwork: true, ip: '192.168.1.5' }));
   assert.equal(workload(idx, 'injected').tunnelProtocol, NONE);
   assert.equal(workload(idx, 'tls').tunnelProtocol, NONE);
-  assert.equal(workload(idx, 'labelonly').tunnelProtocol, HBONE, 'tlsMode label without istio-proxy is not a sidecar');
+  assert.equal(
+    workload(idx, 'labelonly').tunnelProtocol,
+    HBONE,
+    'tlsMode label without istio-proxy is not a sidecar',
+  );
   assert.equal(workload(idx, 'hostnet').tunnelProtocol, NONE);
 });
 

@@ -46,20 +46,35 @@ export function pod(name: string, o: PodOpts = {}): PodObj {
 export function svc(
   name: string,
   selector: Record<string, string>,
-  o: { ns?: string; ip?: string; labels?: Record<string, string>; ports?: NonNullable<ServiceObj['spec']>['ports'] } = {},
+  o: {
+    ns?: string;
+    ip?: string;
+    labels?: Record<string, string>;
+    ports?: NonNullable<ServiceObj['spec']>['ports'];
+  } = {},
 ): ServiceObj {
   return {
     kind: 'Service',
     metadata: { name, namespace: o.ns ?? 'app', labels: o.labels ?? {} },
-    spec: { selector, clusterIP: o.ip ?? '10.96.0.10', ports: o.ports ?? [{ name: 'http', port: 80, targetPort: 8080 }] },
+    spec: {
+      selector,
+      clusterIP: o.ip ?? '10.96.0.10',
+      ports: o.ports ?? [{ name: 'http', port: 80, targetPort: 8080 }],
+    },
   };
 }
 
-export function waypoint(name: string, o: { ns?: string; for?: string; withService?: boolean } = {}): GatewayObj {
+export function waypoint(
+  name: string,
+  o: { ns?: string; for?: string; withService?: boolean } = {},
+): GatewayObj {
   return {
     kind: 'Gateway',
     metadata: { name, namespace: o.ns ?? 'app', labels: o.for ? { 'istio.io/waypoint-for': o.for } : {} },
-    spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
+    spec: {
+      gatewayClassName: 'istio-waypoint',
+      listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }],
+    },
     status: { addresses: [{ type: 'IPAddress', value: '10.96.9.9' }] },
   };
 }

@@ -9,9 +9,12 @@ function build(): AmbientIndex {
     for (const n of ['a', 'b']) {
       idx.upsert(ns(n));
       for (let i = 0; i < 50; i++) {
-        idx.upsert(pod(`p${i}`, { ns: n, labels: { app: `app${i % 5}` }, ip: `10.${n === 'a' ? 1 : 2}.0.${i}` }));
+        idx.upsert(
+          pod(`p${i}`, { ns: n, labels: { app: `app${i % 5}` }, ip: `10.${n === 'a' ? 1 : 2}.0.${i}` }),
+        );
       }
-      for (let s = 0; s < 5; s++) idx.upsert(svc(`s${s}`, { app: `app${s}` }, { ns: n, ip: `10.96.${n === 'a' ? 1 : 2}.${s}` }));
+      for (let s = 0; s < 5; s++)
+        idx.upsert(svc(`s${s}`, { app: `app${s}` }, { ns: n, ip: `10.96.${n === 'a' ? 1 : 2}.${s}` }));
     }
   });
   return idx;
@@ -57,7 +60,13 @@ test('a selector policy reports itself and the pods it selects', () => {
 
 test('a service port change reports the service and the pods it selects', () => {
   const idx = build();
-  const c = idx.upsert(svc('s0', { app: 'app0' }, { ns: 'b', ip: '10.96.2.0', ports: [{ name: 'http', port: 81, targetPort: 8080 }] }));
+  const c = idx.upsert(
+    svc(
+      's0',
+      { app: 'app0' },
+      { ns: 'b', ip: '10.96.2.0', ports: [{ name: 'http', port: 81, targetPort: 8080 }] },
+    ),
+  );
   const pods = Array.from({ length: 10 }, (_, k) => uid(`p${5 * k}`, 'b'));
   assert.deepEqual(names(c), [...pods, 'b/s0.b.svc.cluster.local'].sort());
 });

@@ -38,7 +38,10 @@ test('PERMISSIVE and DISABLE produce nothing at L4', () => {
   idx.upsert(peerAuthn('d', { selector: sel, mtls: { mode: 'DISABLE' } }));
   assert.deepEqual(workload(idx, 'a').authorizationPolicies, []);
   assert.deepEqual(workload(idx, 'b').authorizationPolicies, []);
-  assert.deepEqual([...idx.snapshot().authorizations.keys()].filter((k) => k !== STATIC), []);
+  assert.deepEqual(
+    [...idx.snapshot().authorizations.keys()].filter((k) => k !== STATIC),
+    [],
+  );
 });
 
 test('precedence: workload over namespace over mesh-wide', () => {
@@ -57,7 +60,13 @@ test('precedence: workload over namespace over mesh-wide', () => {
 
 test('STRICT with a PERMISSIVE port: converted policy exempting that port', () => {
   const idx = setup();
-  idx.upsert(peerAuthn('web', { selector: sel, mtls: { mode: 'STRICT' }, portLevelMtls: { '9090': { mode: 'PERMISSIVE' } } }));
+  idx.upsert(
+    peerAuthn('web', {
+      selector: sel,
+      mtls: { mode: 'STRICT' },
+      portLevelMtls: { '9090': { mode: 'PERMISSIVE' } },
+    }),
+  );
   const name = 'app/converted_peer_authentication_web';
   assert.deepEqual(idx.getAuthorization(name), {
     name: 'converted_peer_authentication_web',
@@ -72,9 +81,18 @@ test('STRICT with a PERMISSIVE port: converted policy exempting that port', () =
 test('namespace STRICT inherited by a workload policy with only a PERMISSIVE port', () => {
   const idx = setup();
   idx.upsert(peerAuthn('ns', { mtls: { mode: 'STRICT' } }));
-  idx.upsert(peerAuthn('web', { selector: sel, portLevelMtls: { '8080': { mode: 'PERMISSIVE' } } }, 'app', '2024-02-01T00:00:00Z'));
+  idx.upsert(
+    peerAuthn(
+      'web',
+      { selector: sel, portLevelMtls: { '8080': { mode: 'PERMISSIVE' } } },
+      'app',
+      '2024-02-01T00:00:00Z',
+    ),
+  );
   const name = 'app/converted_peer_authentication_web';
-  assert.deepEqual(idx.getAuthorization(name)?.groups, [{ rules: [{ matches: [{ ...NO_ID, notDestinationPorts: [8080] }] }] }]);
+  assert.deepEqual(idx.getAuthorization(name)?.groups, [
+    { rules: [{ matches: [{ ...NO_ID, notDestinationPorts: [8080] }] }] },
+  ]);
   assert.deepEqual(workload(idx, 'a').authorizationPolicies, [name]);
   assert.deepEqual(workload(idx, 'b').authorizationPolicies, [STATIC]);
   // Namespace turns PERMISSIVE: the port exception alone means nothing, so the converted policy goes away.
@@ -85,15 +103,29 @@ test('namespace STRICT inherited by a workload policy with only a PERMISSIVE por
 
 test('PERMISSIVE with a STRICT port: deny without identity on that port only', () => {
   const idx = setup();
-  idx.upsert(peerAuthn('web', { selector: sel, mtls: { mode: 'PERMISSIVE' }, portLevelMtls: { '9090': { mode: 'STRICT' } } }));
+  idx.upsert(
+    peerAuthn('web', {
+      selector: sel,
+      mtls: { mode: 'PERMISSIVE' },
+      portLevelMtls: { '9090': { mode: 'STRICT' } },
+    }),
+  );
   const name = 'app/converted_peer_authentication_web';
-  assert.deepEqual(idx.getAuthorization(name)?.groups, [{ rules: [{ matches: [{ ...NO_ID, destinationPorts: [9090] }] }] }]);
+  assert.deepEqual(idx.getAuthorization(name)?.groups, [
+    { rules: [{ matches: [{ ...NO_ID, destinationPorts: [9090] }] }] },
+  ]);
   assert.deepEqual(workload(idx, 'a').authorizationPolicies, [name]);
 });
 
 test('STRICT with only STRICT ports is plain STRICT', () => {
   const idx = setup();
-  idx.upsert(peerAuthn('web', { selector: sel, mtls: { mode: 'STRICT' }, portLevelMtls: { '9090': { mode: 'STRICT' } } }));
+  idx.upsert(
+    peerAuthn('web', {
+      selector: sel,
+      mtls: { mode: 'STRICT' },
+      portLevelMtls: { '9090': { mode: 'STRICT' } },
+    }),
+  );
   assert.equal(idx.getAuthorization('app/converted_peer_authentication_web'), undefined);
   assert.deepEqual(workload(idx, 'a').authorizationPolicies, [STATIC]);
 });
@@ -101,6 +133,8 @@ test('STRICT with only STRICT ports is plain STRICT', () => {
 test('the oldest of two matching workload policies wins', () => {
   const idx = setup();
   idx.upsert(peerAuthn('newer', { selector: sel, mtls: { mode: 'STRICT' } }, 'app', '2024-05-01T00:00:00Z'));
-  idx.upsert(peerAuthn('older', { selector: sel, mtls: { mode: 'PERMISSIVE' } }, 'app', '2023-05-01T00:00:00Z'));
+  idx.upsert(
+    peerAuthn('older', { selector: sel, mtls: { mode: 'PERMISSIVE' } }, 'app', '2023-05-01T00:00:00Z'),
+  );
   assert.deepEqual(workload(idx, 'a').authorizationPolicies, []);
 });

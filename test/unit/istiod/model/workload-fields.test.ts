@@ -59,12 +59,22 @@ test('canonical name and revision follow Istio label precedence', () => {
       },
     }),
   );
-  idx.upsert(pod('b', { labels: { 'app.kubernetes.io/name': 'k8sname', app: 'appname', 'app.kubernetes.io/version': 'v2' } }));
+  idx.upsert(
+    pod('b', {
+      labels: { 'app.kubernetes.io/name': 'k8sname', app: 'appname', 'app.kubernetes.io/version': 'v2' },
+    }),
+  );
   idx.upsert(pod('c', { labels: { app: 'appname', version: 'v3' } }));
   idx.upsert(pod('plain-7d9f8b6c5d-x2x9k', { labels: { 'pod-template-hash': '7d9f8b6c5d' } }));
   assert.deepEqual([workload(idx, 'a').canonicalName, workload(idx, 'a').canonicalRevision], ['canon', 'r1']);
-  assert.deepEqual([workload(idx, 'b').canonicalName, workload(idx, 'b').canonicalRevision], ['k8sname', 'v2']);
-  assert.deepEqual([workload(idx, 'c').canonicalName, workload(idx, 'c').canonicalRevision], ['appname', 'v3']);
+  assert.deepEqual(
+    [workload(idx, 'b').canonicalName, workload(idx, 'b').canonicalRevision],
+    ['k8sname', 'v2'],
+  );
+  assert.deepEqual(
+    [workload(idx, 'c').canonicalName, workload(idx, 'c').canonicalRevision],
+    ['appname', 'v3'],
+  );
   const d = workload(idx, 'plain-7d9f8b6c5d-x2x9k');
   assert.deepEqual([d.canonicalName, d.canonicalRevision], ['plain', 'latest']);
 });
@@ -94,19 +104,31 @@ test('services map: selected services with named target ports resolved against c
   idx.upsert(
     pod('a', {
       labels: { app: 'web' },
-      containers: [{ name: 'main', ports: [{ name: 'http-web', containerPort: 9080 }, { name: 'admin', containerPort: 9901 }] }],
+      containers: [
+        {
+          name: 'main',
+          ports: [
+            { name: 'http-web', containerPort: 9080 },
+            { name: 'admin', containerPort: 9901 },
+          ],
+        },
+      ],
     }),
   );
   idx.upsert(
-    svc('web', { app: 'web' }, {
-      ports: [
-        { name: 'http', port: 80, targetPort: 'http-web' },
-        { name: 'grpc', port: 90, targetPort: 9090 },
-        { name: 'tcp-plain', port: 100 },
-        { name: 'missing', port: 110, targetPort: 'nope' },
-        { name: 'dns', port: 53, protocol: 'UDP' },
-      ],
-    }),
+    svc(
+      'web',
+      { app: 'web' },
+      {
+        ports: [
+          { name: 'http', port: 80, targetPort: 'http-web' },
+          { name: 'grpc', port: 90, targetPort: 9090 },
+          { name: 'tcp-plain', port: 100 },
+          { name: 'missing', port: 110, targetPort: 'nope' },
+          { name: 'dns', port: 53, protocol: 'UDP' },
+        ],
+      },
+    ),
   );
   idx.upsert(svc('other', { app: 'other' }, { ip: '10.96.0.11' }));
   const w = workload(idx, 'a');
