@@ -76,7 +76,7 @@ export class Drain {
         for (const cb of this.forceCbs) safe(cb);
         finish(true, remaining);
       }, deadlineMs);
-      timer.unref();
+      // Not unref'd: a process that is draining stays up until its work is done or the deadline.
       if (this.inFlight === 0) finish(false, 0);
       else this.idleWaiter = () => finish(false, 0);
     });

@@ -42,12 +42,26 @@ export function resetStream(stream: Duplex): void {
     stream.resetAndDestroy();
     return;
   }
-  const maybeH2 = stream as Duplex & { close?: (code?: number) => void; rstCode?: number };
+  const maybeH2 = stream as Duplex & {
+    close?: (code?: number) => void;
+    rstCode?: number;
+    _writableState?: { ending: boolean };
+  };
   if (typeof maybeH2.close === 'function' && 'rstCode' in maybeH2) {
+    // Node's Http2Stream.close(code) first ends the writable side (an END_STREAM the peer reads as a
+    // clean half-close) and only then sends RST_STREAM. Marking the writable side as ending skips that
+    // END_STREAM, so the peer sees only RST_STREAM(CONNECT_ERROR), as RFC 9113 section 8.5 asks.
+    if (maybeH2._writableState && !maybeH2._writableState.ending) maybeH2._writableState.ending = true;
     maybeH2.close(h2.NGHTTP2_CONNECT_ERROR);
     return;
   }
   stream.destroy();
+}
+
+/** An HTTP/2 stream closed by RST_STREAM with an error code (clean closes carry NO_ERROR). */
+function wasReset(stream: Duplex): boolean {
+  const code = (stream as Duplex & { rstCode?: number }).rstCode;
+  return code !== undefined && code !== h2.NGHTTP2_NO_ERROR;
 }
 
 class Direction {
@@ -56,13 +70,20 @@ class Direction {
   ended = false;
   private readonly src: Duplex;
   private readonly dst: Duplex;
+  /**
+   * Node ends an HTTP/2 stream's readable side just before it reports an RST_STREAM, so for those a
+   * FIN is passed on one turn later, once we know the end was not a reset.
+   */
+  private readonly deferEnd: boolean;
 
   constructor(src: Duplex, dst: Duplex) {
     this.src = src;
     this.dst = dst;
+    this.deferEnd = 'rstCode' in src;
     this.onData = this.onData.bind(this);
     this.onDrain = this.onDrain.bind(this);
     this.onEnd = this.onEnd.bind(this);
+    this.passEnd = this.passEnd.bind(this);
   }
 
   start(): void {
@@ -84,6 +105,12 @@ class Direction {
 
   onEnd(): void {
     this.ended = true;
+    if (this.deferEnd) setImmediate(this.passEnd);
+    else this.passEnd();
+  }
+
+  passEnd(): void {
+    if (this.src.errored || wasReset(this.src)) return;
     if (!this.dst.destroyed && !this.dst.writableEnded) this.dst.end();
   }
 }
@@ -100,6 +127,8 @@ export class BytePump {
   private error: Error | undefined;
   private abortedBy: 'a' | 'b' | undefined;
   private finished = false;
+  private erroredA = false;
+  private erroredB = false;
 
   constructor(a: Duplex, b: Duplex, done: PumpDone) {
     this.a = a;
@@ -138,17 +167,19 @@ export class BytePump {
   }
 
   private onErrorA(err: Error): void {
+    this.erroredA = true;
     if (!this.error) this.error = err;
   }
 
   private onErrorB(err: Error): void {
+    this.erroredB = true;
     if (!this.error) this.error = err;
   }
 
   private onCloseA(): void {
     if (this.closedA) return;
     this.closedA = true;
-    if (!(this.ab.ended && this.a.writableFinished)) {
+    if (this.erroredA || wasReset(this.a) || !(this.ab.ended && this.a.writableFinished)) {
       this.abortedBy ??= 'a';
       resetStream(this.b);
     }
@@ -158,7 +189,7 @@ export class BytePump {
   private onCloseB(): void {
     if (this.closedB) return;
     this.closedB = true;
-    if (!(this.ba.ended && this.b.writableFinished)) {
+    if (this.erroredB || wasReset(this.b) || !(this.ba.ended && this.b.writableFinished)) {
       this.abortedBy ??= 'b';
       resetStream(this.a);
     }

@@ -1,0 +1,250 @@
+import http2, { type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
+import tls, { type TLSSocket, type PeerCertificate } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import { spiffeIdOf, spiffeUri } from '../pki/spiffe.js';
+import { errorMessage } from '../common/errors.js';
+import type { Credentials } from './credentials.js';
+import { HboneError } from './errors.js';
+import { HBONE_DEFAULTS } from './settings.js';
+
+export interface ConnectionOptions {
+  /** Identity we present. */
+  credentials: Credentials;
+  /** Where the HBONE server listens (ignored for the address when `socket` is given). */
+  host: string;
+  port: number;
+  /** SPIFFE URIs the server may have; anything else fails with HBONE_ERR_IDENTITY. Empty: any in the trust domains. */
+  expectedIdentities: readonly string[];
+  /** Trust domains accepted for the server; default: ours. */
+  trustDomains?: readonly string[];
+  /** Run TLS over this stream instead of a new TCP connection (a nested tunnel). */
+  socket?: Duplex;
+  connectTimeoutMs?: number;
+  streamWindow?: number;
+  connectionWindow?: number;
+  maxFrameSize?: number;
+  maxSessionMemoryMb?: number;
+  maxHeaderListSize?: number;
+}
+
+/**
+ * One client HBONE connection: TLS 1.3 (our certificate, the server's SPIFFE identity checked against
+ * the expected set) carrying an HTTP/2 session whose streams are CONNECT tunnels.
+ */
+export class HboneConnection {
+  readonly session: ClientHttp2Session;
+  readonly credentials: Credentials;
+  /** The server's SPIFFE URI. */
+  readonly peerUri: string;
+  /** Streams open or being opened on this connection. */
+  streams = 0;
+
+  private constructor(session: ClientHttp2Session, credentials: Credentials, peerUri: string) {
+    this.session = session;
+    this.credentials = credentials;
+    this.peerUri = peerUri;
+  }
+
+  get usable(): boolean {
+    return !this.session.closed && !this.session.destroyed;
+  }
+
+  static connect(o: ConnectionOptions): Promise<HboneConnection> {
+    const timeoutMs = o.connectTimeoutMs ?? HBONE_DEFAULTS.connectTimeoutMs;
+    const expected = new Set(o.expectedIdentities);
+    const domains = new Set(o.trustDomains ?? [o.credentials.id?.trustDomain ?? 'cluster.local']);
+    const where = o.socket ? 'a nested tunnel' : `${o.host}:${o.port}`;
+    let identityError: HboneError | undefined;
+    const checkServerIdentity = (_host: string, cert: PeerCertificate): Error | undefined => {
+      const id = spiffeIdOf(cert);
+      if (!id) {
+        identityError = new HboneError(
+          'HBONE_ERR_IDENTITY',
+          `HBONE server at ${where} has no SPIFFE identity in its certificate (subjectAltName: ${cert.subjectaltname ?? 'none'})`,
+        );
+        return identityError;
+      }
+      const uri = spiffeUri(id);
+      if (!domains.has(id.trustDomain) || (expected.size > 0 && !expected.has(uri))) {
+        identityError = new HboneError(
+          'HBONE_ERR_IDENTITY',
+          `HBONE server at ${where} is ${uri}, not one of the expected identities (${[...expected].join(', ') || `any in ${[...domains].join(', ')}`}); check the destination workload's service account and the state this proxy has`,
+        );
+        return identityError;
+      }
+      return undefined;
+    };
+
+    return new Promise<HboneConnection>((resolve, reject) => {
+      let settled = false;
+      let session: ClientHttp2Session | undefined;
+      const fail = (err: Error): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        session?.destroy();
+        sock.destroy();
+        reject(err);
+      };
+      const timer = setTimeout(
+        () =>
+          fail(
+            new HboneError('HBONE_ERR_TIMEOUT', `HBONE connect to ${where} timed out after ${timeoutMs} ms`),
+          ),
+        timeoutMs,
+      );
+      timer.unref();
+
+      const sock: TLSSocket = tls.connect({
+        ...(o.socket ? { socket: o.socket } : { host: o.host, port: o.port }),
+        secureContext: o.credentials.secureContext(),
+        ALPNProtocols: ['h2'],
+        minVersion: 'TLSv1.3',
+        checkServerIdentity,
+      });
+      sock.setNoDelay?.(true);
+      sock.once('error', (err: Error) => {
+        fail(
+          identityError ??
+            new HboneError('HBONE_ERR_CONNECT', `HBONE connect to ${where} failed: ${errorMessage(err)}`, {
+              cause: err,
+            }),
+        );
+      });
+      sock.once('secureConnect', () => {
+        const tlsSock = sock;
+        if (tlsSock.alpnProtocol !== 'h2') {
+          fail(new HboneError('HBONE_ERR_CONNECT', `HBONE server at ${where} did not negotiate ALPN h2`));
+          return;
+        }
+        const peerId = spiffeIdOf(tlsSock.getPeerCertificate());
+        session = http2.connect(`https://${o.socket ? 'tunnel' : `${o.host}:${o.port}`}`, {
+          createConnection: () => tlsSock,
+          maxSessionMemory: o.maxSessionMemoryMb ?? HBONE_DEFAULTS.maxSessionMemoryMb,
+          settings: {
+            enablePush: false,
+            initialWindowSize: o.streamWindow ?? HBONE_DEFAULTS.streamWindow,
+            maxFrameSize: o.maxFrameSize ?? HBONE_DEFAULTS.maxFrameSize,
+            maxHeaderListSize: o.maxHeaderListSize ?? HBONE_DEFAULTS.maxHeaderListSize,
+          },
+        });
+        session.once('error', (err) =>
+          fail(
+            new HboneError('HBONE_ERR_CONNECT', `HBONE session to ${where} failed: ${errorMessage(err)}`, {
+              cause: err,
+            }),
+          ),
+        );
+        session.once('connect', (s: ClientHttp2Session) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          try {
+            s.setLocalWindowSize(o.connectionWindow ?? HBONE_DEFAULTS.connectionWindow);
+          } catch {
+            // The session may already be closing; the stream open will report it.
+          }
+          s.on('error', ignore);
+          resolve(new HboneConnection(s, o.credentials, peerId ? spiffeUri(peerId) : ''));
+        });
+      });
+    });
+  }
+
+  /**
+   * Opens a CONNECT stream to `authority` (ip:port). Resolves with the stream once the server answers
+   * 200; any other answer rejects with HBONE_ERR_STATUS carrying the status.
+   */
+  open(authority: string, headers: OutgoingHttpHeaders, timeoutMs: number): Promise<ClientHttp2Stream> {
+    this.streams++;
+    let stream: ClientHttp2Stream;
+    try {
+      stream = this.session.request(
+        { ...headers, ':method': 'CONNECT', ':authority': authority },
+        { endStream: false },
+      );
+    } catch (err) {
+      this.streams--;
+      return Promise.reject(
+        new HboneError(
+          'HBONE_ERR_CLOSED',
+          `HBONE connection to ${this.peerUri} cannot open streams: ${errorMessage(err)}`,
+          {
+            cause: err,
+          },
+        ),
+      );
+    }
+    stream.once('close', () => {
+      this.streams--;
+    });
+    return new Promise<ClientHttp2Stream>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+        reject(
+          new HboneError(
+            'HBONE_ERR_TIMEOUT',
+            `HBONE CONNECT ${authority} via ${this.peerUri}: no answer in ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
+      timer.unref();
+      const onError = (err: Error): void => {
+        clearTimeout(timer);
+        reject(
+          new HboneError(
+            'HBONE_ERR_CONNECT',
+            `HBONE CONNECT ${authority} via ${this.peerUri} failed: ${errorMessage(err)}`,
+            {
+              cause: err,
+            },
+          ),
+        );
+      };
+      stream.once('error', onError);
+      stream.once('response', (h) => {
+        clearTimeout(timer);
+        stream.off('error', onError);
+        const status = Number(h[':status']);
+        if (status === 200) {
+          resolve(stream);
+          return;
+        }
+        stream.on('error', ignore);
+        stream.close();
+        reject(
+          new HboneError(
+            'HBONE_ERR_STATUS',
+            `HBONE CONNECT ${authority} via ${this.peerUri} answered ${status}${statusHint(status)}`,
+            {
+              status,
+            },
+          ),
+        );
+      });
+    });
+  }
+
+  close(): void {
+    if (!this.session.closed) this.session.close();
+  }
+
+  destroy(): void {
+    this.session.destroy();
+  }
+}
+
+function ignore(): void {}
+
+function statusHint(status: number): string {
+  switch (status) {
+    case 400:
+      return ' (bad request: the target is not ip:port, or not a destination this node serves)';
+    case 401:
+      return ' (denied by authorization policy)';
+    case 503:
+      return ' (the destination workload is unknown there, has no such port, or refused the connection)';
+    default:
+      return '';
+  }
+}

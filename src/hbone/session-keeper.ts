@@ -1,0 +1,88 @@
+import type { Http2Session } from 'node:http2';
+
+/**
+ * Keeps a set of HTTP/2 sessions healthy with one shared coarse timer (not one per session):
+ * - keepalive: a PING every `intervalMs`; a session whose PING is unanswered after `timeoutMs` is
+ *   destroyed (the peer or the path is gone);
+ * - idle: a session with no open stream for `idleMs` is handed to `onIdle` (which closes it).
+ * Sessions leave the set when they close.
+ */
+export interface KeeperOptions {
+  intervalMs: number;
+  timeoutMs: number;
+  idleMs: number;
+  onIdle: (session: Http2Session) => void;
+  onDead: (session: Http2Session) => void;
+}
+
+interface Entry {
+  pingSentAt: number;
+  lastPingAt: number;
+  idleSince: number;
+}
+
+export class SessionKeeper {
+  private readonly sessions = new Map<Http2Session, Entry>();
+  private readonly opts: KeeperOptions;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly tickMs: number;
+
+  constructor(opts: KeeperOptions) {
+    this.opts = opts;
+    // Coarse: a quarter of the smallest period, at least 50 ms.
+    this.tickMs = Math.max(50, Math.floor(Math.min(opts.intervalMs, opts.timeoutMs, opts.idleMs) / 4));
+    this.tick = this.tick.bind(this);
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  add(session: Http2Session): void {
+    const now = Date.now();
+    this.sessions.set(session, { pingSentAt: 0, lastPingAt: now, idleSince: now });
+    session.once('close', () => this.sessions.delete(session));
+    if (!this.timer) {
+      this.timer = setInterval(this.tick, this.tickMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Marks a session busy (a stream opened) or idle since now (its last stream closed). */
+  setIdle(session: Http2Session, idle: boolean): void {
+    const e = this.sessions.get(session);
+    if (e) e.idleSince = idle ? Date.now() : 0;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.sessions.clear();
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const [session, e] of this.sessions) {
+      if (session.destroyed || session.closed) continue;
+      if (e.pingSentAt !== 0) {
+        if (now - e.pingSentAt > this.opts.timeoutMs) this.opts.onDead(session);
+      } else if (now - e.lastPingAt >= this.opts.intervalMs) {
+        e.pingSentAt = now;
+        const ok = session.ping((err) => {
+          e.pingSentAt = 0;
+          e.lastPingAt = Date.now();
+          if (err && !session.destroyed) this.opts.onDead(session);
+        });
+        if (!ok) e.pingSentAt = 0;
+      }
+      if (e.idleSince !== 0 && now - e.idleSince >= this.opts.idleMs) {
+        e.idleSince = 0;
+        this.opts.onIdle(session);
+      }
+    }
+    if (this.sessions.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
