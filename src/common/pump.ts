@@ -34,12 +34,11 @@ export type PumpDone = (result: PumpResult) => void;
 /** Resets a stream so the peer sees an error rather than a clean end: RST for TCP, RST_STREAM for HTTP/2. */
 export function resetStream(stream: Duplex): void {
   if (stream.destroyed) return;
-  if (
-    stream instanceof Socket &&
-    typeof stream.resetAndDestroy === 'function' &&
-    stream.constructor === Socket
-  ) {
-    stream.resetAndDestroy();
+  if (stream instanceof Socket && stream.constructor === Socket) {
+    // A TCP RST, unless our FIN is already on its way: libuv cannot reset a socket with a pending
+    // shutdown (the handle is then never closed), and the peer has seen our end anyway.
+    if (stream.writableEnded) stream.destroy();
+    else stream.resetAndDestroy();
     return;
   }
   const maybeH2 = stream as Duplex & {

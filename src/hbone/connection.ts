@@ -135,6 +135,14 @@ export class HboneConnection {
             }),
           ),
         );
+        session.once('close', () =>
+          fail(
+            new HboneError(
+              'HBONE_ERR_CONNECT',
+              `HBONE server at ${where} closed the connection during setup (it may not trust our certificate or trust domain; see its log)`,
+            ),
+          ),
+        );
         session.once('connect', (s: ClientHttp2Session) => {
           if (settled) return;
           settled = true;
@@ -191,6 +199,7 @@ export class HboneConnection {
       timer.unref();
       const onError = (err: Error): void => {
         clearTimeout(timer);
+        stream.off('close', onClose);
         reject(
           new HboneError(
             'HBONE_ERR_CONNECT',
@@ -201,10 +210,21 @@ export class HboneConnection {
           ),
         );
       };
+      const onClose = (): void => {
+        clearTimeout(timer);
+        reject(
+          new HboneError(
+            'HBONE_ERR_CONNECT',
+            `HBONE CONNECT ${authority} via ${this.peerUri}: the connection closed before an answer (the server may have refused our certificate; see its log)`,
+          ),
+        );
+      };
       stream.once('error', onError);
+      stream.once('close', onClose);
       stream.once('response', (h) => {
         clearTimeout(timer);
         stream.off('error', onError);
+        stream.off('close', onClose);
         const status = Number(h[':status']);
         if (status === 200) {
           resolve(stream);

@@ -64,7 +64,8 @@ export type RefusalReason =
   | 'no_alpn_h2'
   | 'bad_identity'
   | 'not_connect'
-  | 'bad_authority';
+  | 'bad_authority'
+  | 'headers_too_large';
 
 /**
  * The HBONE server: TLS 1.3 with a required client certificate, ALPN h2, HTTP/2 CONNECT streams.
@@ -91,6 +92,7 @@ export class HboneServer {
   private readonly activeStreams: Gauge | undefined;
   private readonly connectionWindow: number;
   private readonly handshakeTimeoutMs: number;
+  private readonly maxHeaderListSize: number;
 
   constructor(opts: HboneServerOptions) {
     this.opts = opts;
@@ -99,13 +101,14 @@ export class HboneServer {
     this.trustDomains = new Set(td);
     this.connectionWindow = opts.connectionWindow ?? HBONE_DEFAULTS.connectionWindow;
     this.handshakeTimeoutMs = opts.handshakeTimeoutMs ?? HBONE_DEFAULTS.handshakeTimeoutMs;
+    this.maxHeaderListSize = opts.maxHeaderListSize ?? HBONE_DEFAULTS.maxHeaderListSize;
     this.h2 = http2.createServer({
       maxSessionMemory: opts.maxSessionMemoryMb ?? HBONE_DEFAULTS.maxSessionMemoryMb,
       settings: {
         initialWindowSize: opts.streamWindow ?? HBONE_DEFAULTS.streamWindow,
         maxFrameSize: opts.maxFrameSize ?? HBONE_DEFAULTS.maxFrameSize,
         maxConcurrentStreams: opts.maxConcurrentStreams ?? HBONE_DEFAULTS.maxConcurrentStreams,
-        maxHeaderListSize: opts.maxHeaderListSize ?? HBONE_DEFAULTS.maxHeaderListSize,
+        maxHeaderListSize: this.maxHeaderListSize,
         enablePush: false,
       },
       maxHeaderListPairs: 128,
@@ -210,7 +213,10 @@ export class HboneServer {
       maxVersion: 'TLSv1.3',
       ciphers: HBONE_CIPHERS,
       requestCert: true,
-      rejectUnauthorized: true,
+      // Verification failures are checked in admit(): with Node's own rejection the reason (expired,
+      // unknown CA, ...) is lost, and refusals must say what was wrong. Nothing unverified gets past
+      // admit(), which requires `authorized`.
+      rejectUnauthorized: false,
       ALPNProtocols: ['h2'],
       handshakeTimeout: this.handshakeTimeoutMs,
     });
@@ -240,6 +246,22 @@ export class HboneServer {
 
   private admit(sock: TLSSocket, local: Credentials): void {
     const remote = sock.remoteAddress ? `${sock.remoteAddress}:${sock.remotePort}` : undefined;
+    if (sock.authorized !== true) {
+      const hasCert = sock.getPeerX509Certificate() !== undefined;
+      const code = String(sock.authorizationError ?? '');
+      const reason: RefusalReason = !hasCert
+        ? 'no_client_cert'
+        : /EXPIRED|NOT_YET_VALID/.test(code)
+          ? 'expired_cert'
+          : 'untrusted_cert';
+      this.refuse(reason);
+      this.log.warn(
+        { remote, reason, err: code || undefined },
+        `hbone: refused connection: ${describeRefusal(reason)}${code ? ` (${code})` : ''}`,
+      );
+      sock.destroy();
+      return;
+    }
     if (sock.alpnProtocol !== 'h2') {
       this.refuse('no_alpn_h2');
       this.log.warn(
@@ -309,6 +331,16 @@ export class HboneServer {
       stream.respond({ ':status': 400 }, { endStream: true });
       return;
     }
+    const headerBytes = headerListSize(headers);
+    if (headerBytes > this.maxHeaderListSize) {
+      this.refuse('headers_too_large');
+      this.log.warn(
+        { peer: peer.uri, bytes: headerBytes, limit: this.maxHeaderListSize },
+        `hbone: refused stream: header list of ${headerBytes} bytes is over the limit of ${this.maxHeaderListSize}`,
+      );
+      stream.respond({ ':status': 431 }, { endStream: true });
+      return;
+    }
     const target = parseAuthority(headers[':authority']);
     if (!target) {
       this.refuse('bad_authority');
@@ -349,6 +381,18 @@ export class HboneServer {
 }
 
 function ignore(): void {}
+
+/** Header list size as HTTP/2 counts it (RFC 9113 section 6.5.2): name + value + 32 per field. */
+function headerListSize(headers: IncomingHttpHeaders): number {
+  let n = 0;
+  for (const name in headers) {
+    const v = headers[name];
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const x of v) n += name.length + x.length + 32;
+    else n += name.length + String(v).length + 32;
+  }
+  return n;
+}
 
 function classifyTlsError(err: Error & { code?: string }): RefusalReason {
   const code = err.code ?? '';
