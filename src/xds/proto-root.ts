@@ -32,12 +32,10 @@ export function protoRoot(): protobuf.Root {
   const dir = protoDir();
   const root = new protobuf.Root();
   root.resolvePath = (_origin: string, target: string): string =>
-    target.startsWith('google/protobuf/') ? target : join(dir, target);
+    target.startsWith('google/protobuf/') || target.startsWith(dir) ? target : join(dir, target);
   try {
-    root.loadSync(
-      PROTO_FILES.map((f) => join(dir, f)),
-      { keepCase: false },
-    );
+    root.loadSync([...PROTO_FILES], { keepCase: false });
+    camelCaseAny(root);
     root.resolveAll();
   } catch (err) {
     throw new MeshError(
@@ -48,6 +46,18 @@ export function protoRoot(): protobuf.Root {
   }
   cached = root;
   return root;
+}
+
+/**
+ * protobufjs's bundled google.protobuf.Any keeps the snake_case name `type_url` while every other field
+ * is camelCase; rename it to `typeUrl` (same field number, so the wire is unchanged).
+ */
+function camelCaseAny(root: protobuf.Root): void {
+  const any = root.lookupType('google.protobuf.Any');
+  const field = any.fields['type_url'];
+  if (!field) return;
+  any.remove(field);
+  any.add(new protobuf.Field('typeUrl', field.id, 'string'));
 }
 
 /** A message type by its full name, e.g. `istio.workload.Address`. */
