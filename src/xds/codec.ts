@@ -40,6 +40,22 @@ export function decodeMessage<T>(fullName: string, bytes: Uint8Array): T {
   }
 }
 
+/**
+ * Decodes without the copy into plain objects: the result is protobufjs's message instance, whose unset
+ * fields read as proto3 defaults from its prototype. Faster for large envelopes (a response with
+ * thousands of resources); do not use where 64-bit integers or enum names matter.
+ */
+export function decodeMessageFast<T>(fullName: string, bytes: Uint8Array): T {
+  const type = messageType(fullName);
+  try {
+    return type.decode(bytes) as unknown as T;
+  } catch (err) {
+    throw new MeshError('XDS_ERR_DECODE', `cannot decode ${fullName}: ${errorMessage(err)}`, {
+      cause: err,
+    });
+  }
+}
+
 /** Wraps encoded bytes of a message in a google.protobuf.Any. */
 export function packAny(typeUrl: string, value: Uint8Array): AnyMessage {
   return { typeUrl, value };

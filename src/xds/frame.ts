@@ -7,12 +7,7 @@ import { messageType } from './proto-root.js';
  */
 
 /** Encodes one envoy.service.discovery.v3.Resource around already-encoded message bytes. */
-export function encodeResource(
-  name: string,
-  version: string,
-  typeUrl: string,
-  body: Uint8Array,
-): Uint8Array {
+export function encodeResource(name: string, version: string, typeUrl: string, body: Uint8Array): Uint8Array {
   const type = messageType('envoy.service.discovery.v3.Resource');
   return type.encode({ name, version, resource: { typeUrl, value: body } }).finish();
 }
@@ -72,10 +67,7 @@ export function encodeDeltaHeader(header: DeltaResponseHeader): Uint8Array {
 }
 
 /** A complete DeltaDiscoveryResponse from a header and pre-encoded Resource messages. */
-export function frameDeltaResponse(
-  header: DeltaResponseHeader,
-  resources: readonly Uint8Array[],
-): Buffer {
+export function frameDeltaResponse(header: DeltaResponseHeader, resources: readonly Uint8Array[]): Buffer {
   const head = encodeDeltaHeader(header);
   const out = Buffer.allocUnsafe(deltaResponseSize(head.length, resources));
   out.set(head, 0);

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { decodeMessage, encodeMessage } from './codec.js';
+import { decodeMessage, decodeMessageFast, encodeMessage } from './codec.js';
 import { CREATE_CERTIFICATE_PATH, DELTA_ADS_PATH } from './type-urls.js';
 import type {
   DeltaDiscoveryRequest,
@@ -34,7 +34,7 @@ export interface ReceivedDeltaResponse {
 }
 
 export function deserializeDeltaResponse(buf: Buffer): ReceivedDeltaResponse {
-  return { response: decodeMessage<DeltaDiscoveryResponse>(RES, buf), byteLength: buf.length };
+  return { response: decodeMessageFast<DeltaDiscoveryResponse>(RES, buf), byteLength: buf.length };
 }
 
 function identity(buf: Buffer): Buffer {

@@ -24,7 +24,10 @@ export interface DeltaXdsServerOptions {
   typeUrls?: string[];
   /** Push debounce: quiet period (default 100 ms) and longest delay (default 10 s). */
   debounce?: { quietMs?: number; maxMs?: number };
-  /** Larger pushes are split into several responses; default 4 MiB (gRPC's usual receive limit). */
+  /**
+   * Larger pushes are split into several responses of about this size; default 1 MiB. With one write in
+   * flight per stream, this also bounds the bytes buffered per connection.
+   */
   maxResponseBytes?: number;
 }
 
@@ -57,10 +60,8 @@ export class DeltaXdsServer {
     for (const t of opts.typeUrls ?? [ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL]) {
       this.stores.set(t, new ResourceStore(t));
     }
-    this.debouncer = new Debouncer(
-      opts.debounce?.quietMs ?? 100,
-      opts.debounce?.maxMs ?? 10_000,
-      () => this.push(),
+    this.debouncer = new Debouncer(opts.debounce?.quietMs ?? 100, opts.debounce?.maxMs ?? 10_000, () =>
+      this.push(),
     );
   }
 
@@ -190,7 +191,7 @@ export class DeltaXdsServer {
           stores: this.stores,
           metrics: this.metrics,
           log: this.log,
-          maxResponseBytes: this.opts.maxResponseBytes ?? 4 * 1024 * 1024,
+          maxResponseBytes: this.opts.maxResponseBytes ?? 1024 * 1024,
           nextNonce: () => (++this.nonceCounter).toString(36),
           systemVersion: () => String(this.version),
         });

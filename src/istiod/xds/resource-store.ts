@@ -35,8 +35,7 @@ export class ResourceStore {
   apply(changes: ResourceChanges): string[] {
     const changed: string[] = [];
     for (const { name, message } of changes.upserts) {
-      const body =
-        message instanceof Uint8Array ? message : encodeMessage(this.messageName, message);
+      const body = message instanceof Uint8Array ? message : encodeMessage(this.messageName, message);
       const version = createHash('sha256').update(body).digest('base64url').slice(0, 16);
       if (this.entries.get(name)?.version === version) continue;
       this.entries.set(name, {

@@ -24,12 +24,43 @@ export function createXdsMetrics(registry: Registry): XdsMetrics {
   const registers = [registry];
   return {
     connected: new Gauge({ name: 'pilot_xds', help: 'Proxies connected over delta xDS.', registers }),
-    pushes: new Counter({ name: 'pilot_xds_pushes', help: 'Delta xDS responses sent, by resource type.', labelNames: ['type'], registers }),
-    pushTime: new Histogram({ name: 'pilot_xds_push_time', help: 'Seconds to build one delta xDS response and hand it to the transport.', labelNames: ['type'], buckets: BUCKETS, registers }),
-    convergence: new Histogram({ name: 'pilot_proxy_convergence_time', help: 'Seconds from a config change until a proxy acknowledged it.', buckets: BUCKETS, registers }),
-    rejects: new Counter({ name: 'pilot_total_xds_rejects', help: 'Delta xDS responses a proxy rejected (NACK).', labelNames: ['type'], registers }),
-    expiredNonces: new Counter({ name: 'pilot_xds_expired_nonce', help: 'Requests with a nonce other than the latest sent; ignored.', labelNames: ['type'], registers }),
-    bytesSent: new Counter({ name: 'pilot_xds_sent_bytes_total', help: 'Bytes of xDS responses sent.', labelNames: ['type'], registers }),
+    pushes: new Counter({
+      name: 'pilot_xds_pushes',
+      help: 'Delta xDS responses sent, by resource type.',
+      labelNames: ['type'],
+      registers,
+    }),
+    pushTime: new Histogram({
+      name: 'pilot_xds_push_time',
+      help: 'Seconds to build one delta xDS response and hand it to the transport.',
+      labelNames: ['type'],
+      buckets: BUCKETS,
+      registers,
+    }),
+    convergence: new Histogram({
+      name: 'pilot_proxy_convergence_time',
+      help: 'Seconds from a config change until a proxy acknowledged it.',
+      buckets: BUCKETS,
+      registers,
+    }),
+    rejects: new Counter({
+      name: 'pilot_total_xds_rejects',
+      help: 'Delta xDS responses a proxy rejected (NACK).',
+      labelNames: ['type'],
+      registers,
+    }),
+    expiredNonces: new Counter({
+      name: 'pilot_xds_expired_nonce',
+      help: 'Requests with a nonce other than the latest sent; ignored.',
+      labelNames: ['type'],
+      registers,
+    }),
+    bytesSent: new Counter({
+      name: 'pilot_xds_sent_bytes_total',
+      help: 'Bytes of xDS responses sent.',
+      labelNames: ['type'],
+      registers,
+    }),
   };
 }
 

@@ -1,7 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL } from '../../../src/xds/type-urls.js';
-import { RecordingClient, eventually, histogramCount, metricValue, startServer, uidOf, workload } from './harness.js';
+import {
+  RecordingClient,
+  eventually,
+  histogramCount,
+  metricValue,
+  startServer,
+  uidOf,
+  workload,
+} from './harness.js';
 
 test('initial sync delivers every resource of both types', async () => {
   const { server, port, registry } = await startServer();
@@ -69,7 +77,8 @@ test('a change sends only the changed resource; a removal arrives in removed_res
 test('a NACK is counted and the rejected version is not resent until the config changes', async () => {
   const { server, port, registry } = await startServer();
   const c = new RecordingClient(port, {
-    validate: (a) => (a.workload?.serviceAccount === 'bad' ? ['workload.service_account: "bad" is not allowed'] : []),
+    validate: (a) =>
+      a.workload?.serviceAccount === 'bad' ? ['workload.service_account: "bad" is not allowed'] : [],
   }).start();
   try {
     server.apply(ADDRESS_TYPE_URL, { upserts: [{ name: uidOf(0), message: workload(0) }], removals: [] });
@@ -84,7 +93,11 @@ test('a NACK is counted and the rejected version is not resent until the config 
     assert.match(nack?.errors[0] ?? '', /workload\.service_account/);
     await eventually(async () => (await metricValue(registry, 'pilot_total_xds_rejects')) > 0);
     assert.equal(await metricValue(registry, 'pilot_total_xds_rejects', { type: 'address' }), 1);
-    assert.equal(c.addresses.get(uidOf(0))?.workload?.serviceAccount, 'sa', 'the rejected update was not applied');
+    assert.equal(
+      c.addresses.get(uidOf(0))?.workload?.serviceAccount,
+      'sa',
+      'the rejected update was not applied',
+    );
 
     // An unrelated change: only that resource is sent, the rejected one is not repeated.
     const before = c.addressEvents().length;

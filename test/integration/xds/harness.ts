@@ -48,10 +48,7 @@ export class RecordingClient {
   readonly addresses = new Map<string, Address>();
   private waiters: Array<() => void> = [];
 
-  constructor(
-    port: number,
-    opts: { validate?: (a: Address, name: string) => string[]; pod?: string } = {},
-  ) {
+  constructor(port: number, opts: { validate?: (a: Address, name: string) => string[]; pod?: string } = {}) {
     const addressWatch: TypeWatch<Address> = {
       typeUrl: ADDRESS_TYPE_URL,
       validate: opts.validate,

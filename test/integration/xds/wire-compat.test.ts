@@ -53,7 +53,9 @@ test('a client built from Istio field numbers decodes what the server sends', as
             serviceAccount: 'reviews',
             node: 'node-a',
             workloadType: 2,
-            services: { 'shop/reviews.shop.svc.cluster.local': { ports: [{ servicePort: 80, targetPort: 8080 }] } },
+            services: {
+              'shop/reviews.shop.svc.cluster.local': { ports: [{ servicePort: 80, targetPort: 8080 }] },
+            },
             authorizationPolicies: ['shop/allow-frontend'],
             status: 1,
             clusterId: 'Kubernetes',
@@ -87,7 +89,10 @@ test('a client built from Istio field numbers decodes what the server sends', as
   call.on('data', (b: Buffer) => frames.push(b));
   call.on('error', () => {});
   try {
-    call.write({ node: { id: 'ztunnel~10.0.0.3~zt-x.istio-system~istio-system.svc.cluster.local' }, type_url: ADDRESS_TYPE_URL });
+    call.write({
+      node: { id: 'ztunnel~10.0.0.3~zt-x.istio-system~istio-system.svc.cluster.local' },
+      type_url: ADDRESS_TYPE_URL,
+    });
     await eventually(() => frames.length === 1);
     const res = Res.toObject(Res.decode(frames[0] ?? Buffer.alloc(0)), { defaults: true }) as {
       type_url: string;
@@ -100,13 +105,18 @@ test('a client built from Istio field numbers decodes what the server sends', as
     const wr = byName.get(uidOf(7));
     assert.ok(wr && wr.version.length > 0);
     assert.equal(wr.resource.type_url, ADDRESS_TYPE_URL);
-    const w = (Address.toObject(Address.decode(wr.resource.value), { enums: Number }) as {
-      workload: Record<string, unknown>;
-    }).workload;
+    const w = (
+      Address.toObject(Address.decode(wr.resource.value), { enums: Number }) as {
+        workload: Record<string, unknown>;
+      }
+    ).workload;
     assert.equal(w.uid, uidOf(7));
     assert.equal(w.name, 'pod-7');
     assert.equal(w.namespace, 'shop');
-    assert.deepEqual((w.addresses as Uint8Array[]).map((a) => [...a]), [[10, 1, 2, 3]]);
+    assert.deepEqual(
+      (w.addresses as Uint8Array[]).map((a) => [...a]),
+      [[10, 1, 2, 3]],
+    );
     assert.equal(w.network, 'net1');
     assert.equal(w.tunnel_protocol, 1);
     assert.equal(w.trust_domain, 'cluster.local');
@@ -116,13 +126,20 @@ test('a client built from Istio field numbers decodes what the server sends', as
     assert.deepEqual(w.authorization_policies, ['shop/allow-frontend']);
     assert.equal(w.status, 1);
     assert.equal(w.cluster_id, 'Kubernetes');
-    const services = w.services as Record<string, { ports: Array<{ service_port: number; target_port: number }> }>;
-    assert.deepEqual(services['shop/reviews.shop.svc.cluster.local']?.ports, [{ service_port: 80, target_port: 8080 }]);
+    const services = w.services as Record<
+      string,
+      { ports: Array<{ service_port: number; target_port: number }> }
+    >;
+    assert.deepEqual(services['shop/reviews.shop.svc.cluster.local']?.ports, [
+      { service_port: 80, target_port: 8080 },
+    ]);
 
     const sr = byName.get('shop/reviews.shop.svc.cluster.local');
-    const s = (Address.toObject(Address.decode(sr?.resource.value ?? new Uint8Array(0))) as {
-      service: { hostname: string; addresses: Array<{ network: string; address: Uint8Array }> };
-    }).service;
+    const s = (
+      Address.toObject(Address.decode(sr?.resource.value ?? new Uint8Array(0))) as {
+        service: { hostname: string; addresses: Array<{ network: string; address: Uint8Array }> };
+      }
+    ).service;
     assert.equal(s.hostname, 'reviews.shop.svc.cluster.local');
     assert.equal(s.addresses[0]?.network, 'net1');
     assert.deepEqual([...(s.addresses[0]?.address ?? [])], [10, 96, 0, 10]);

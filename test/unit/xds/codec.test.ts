@@ -15,13 +15,18 @@ test('a workload survives encode and decode with camelCase fields', () => {
       tunnelProtocol: 1,
       serviceAccount: 'sa',
       waypoint: { address: { network: '', address: Uint8Array.of(10, 0, 0, 9) }, hboneMtlsPort: 15008 },
-      services: { 'ns/svc.ns.svc.cluster.local': { ports: [{ servicePort: 80, targetPort: 8080, appProtocol: 1 }] } },
+      services: {
+        'ns/svc.ns.svc.cluster.local': { ports: [{ servicePort: 80, targetPort: 8080, appProtocol: 1 }] },
+      },
       authorizationPolicies: ['ns/allow'],
       locality: { region: 'r', zone: 'z' },
       capacity: { value: 3 },
     },
   };
-  const back = decodeMessage<Address>('istio.workload.Address', encodeMessage('istio.workload.Address', addr));
+  const back = decodeMessage<Address>(
+    'istio.workload.Address',
+    encodeMessage('istio.workload.Address', addr),
+  );
   const w = back.workload;
   assert.equal(w?.uid, 'c1//v1/Pod/ns/p');
   assert.equal(w?.tunnelProtocol, 1);

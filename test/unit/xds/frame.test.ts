@@ -13,7 +13,10 @@ test('a response framed from pre-encoded resources decodes like a normally encod
     { typeUrl: ADDRESS_TYPE_URL, nonce: 'n1', systemVersionInfo: '7', removedResources: ['gone'] },
     [r1, r2],
   );
-  const res = decodeMessage<DeltaDiscoveryResponse>('envoy.service.discovery.v3.DeltaDiscoveryResponse', framed);
+  const res = decodeMessage<DeltaDiscoveryResponse>(
+    'envoy.service.discovery.v3.DeltaDiscoveryResponse',
+    framed,
+  );
   assert.equal(res.typeUrl, ADDRESS_TYPE_URL);
   assert.equal(res.nonce, 'n1');
   assert.equal(res.systemVersionInfo, '7');
