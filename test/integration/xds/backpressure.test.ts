@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as grpc from '@grpc/grpc-js';
-import { openDeltaStream } from '../../../src/xds/grpc-services.js';
+import { connect } from 'node:http2';
+import { serializeDeltaRequest } from '../../../src/xds/grpc-services.js';
+import { DELTA_ADS_PATH } from '../../../src/xds/type-urls.js';
 import { formatNodeId } from '../../../src/xds/node-id.js';
 import { ADDRESS_TYPE_URL } from '../../../src/xds/type-urls.js';
 import { RecordingClient, eventually, startServer, uidOf, workload } from './harness.js';
@@ -22,15 +23,26 @@ test('a client that stops reading costs a bounded dirty set, not a queue of upda
   server.apply(ADDRESS_TYPE_URL, { upserts: round(0), removals: [] });
   server.flushNow();
 
-  // The slow client subscribes and never reads a byte.
-  const slowClient = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-  const slow = openDeltaStream(slowClient);
+  // The slow client: a bare HTTP/2 gRPC call that subscribes and then never reads a byte, so HTTP/2
+  // flow control stops the server's writes (grpc-js's own client would buffer without bound).
+  const session = connect(`http://127.0.0.1:${port}`);
+  session.on('error', () => {});
+  const slow = session.request({
+    ':method': 'POST',
+    ':path': DELTA_ADS_PATH,
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
   slow.on('error', () => {});
-  slow.write({
+  slow.pause();
+  const body = serializeDeltaRequest({
     node: { id: formatNodeId('ztunnel', '10.0.0.2', 'slow', 'istio-system') },
     typeUrl: ADDRESS_TYPE_URL,
   });
-  slow.pause();
+  const frame = Buffer.alloc(5 + body.length);
+  frame.writeUInt32BE(body.length, 1);
+  body.copy(frame, 5);
+  slow.write(frame);
   const fast = new RecordingClient(port, { pod: 'fast' }).start();
   try {
     await eventually(() => server.connections().length === 2);
@@ -60,8 +72,8 @@ test('a client that stops reading costs a bounded dirty set, not a queue of upda
     );
   } finally {
     fast.close();
-    slow.cancel();
-    slowClient.close();
+    slow.close();
+    session.destroy();
     await server.stop(500);
   }
 });
