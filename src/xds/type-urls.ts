@@ -1,0 +1,19 @@
+/** The prefix of every type URL in an Any. */
+export const TYPE_URL_PREFIX = 'type.googleapis.com/';
+
+/** ztunnel's workload and service resources. */
+export const ADDRESS_TYPE_URL = 'type.googleapis.com/istio.workload.Address';
+/** ztunnel's L4 authorization policies. */
+export const AUTHORIZATION_TYPE_URL = 'type.googleapis.com/istio.security.Authorization';
+
+/** gRPC method path of the delta ADS stream. */
+export const DELTA_ADS_PATH =
+  '/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources';
+/** gRPC method path of the Istio CA. */
+export const CREATE_CERTIFICATE_PATH = '/istio.v1.auth.IstioCertificateService/CreateCertificate';
+
+/** The message full name inside a type URL (`type.googleapis.com/a.b.C` -> `a.b.C`). */
+export function messageNameOf(typeUrl: string): string {
+  const slash = typeUrl.lastIndexOf('/');
+  return slash >= 0 ? typeUrl.slice(slash + 1) : typeUrl;
+}
