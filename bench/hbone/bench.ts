@@ -21,6 +21,8 @@ export interface BenchOptions {
   /** A short untimed pass over every test and variant first (JIT warm-up, pools filled). */
   warmupMs: number;
   tests: readonly TestKind[];
+  /** Which variants to measure (default: all that can run here). */
+  variants?: readonly Variant[];
   proxyExecArgv?: readonly string[];
   log?: (line: string) => void;
 }
@@ -136,7 +138,7 @@ function rotate<T>(list: readonly T[], k: number): T[] {
 
 export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const log = o.log ?? (() => {});
-  const withHaproxy = haproxyAvailable();
+  const withHaproxy = haproxyAvailable() && (!o.variants || o.variants.includes('haproxy'));
   if (!withHaproxy) log('haproxy not found; measuring direct and hbone only');
   const top = await Topology.start({
     haproxyThreads: o.haproxyThreads,
@@ -145,7 +147,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   });
   const rounds: RoundResult[] = [];
   try {
-    const variants = top.variants;
+    const variants = top.variants.filter((v) => !o.variants || o.variants.includes(v));
     if (o.warmupMs > 0) {
       log(`warm-up: ${o.warmupMs} ms per test and variant`);
       for (const kind of o.tests)

@@ -5,7 +5,8 @@
  *   node dist/bench/hbone/run.js            full run: 3 rounds, under 3 minutes
  *   node dist/bench/hbone/run.js --quick    smoke run: 1 short round, under 30 s, writes nothing
  *   options: --out <file> (also with --quick), --rounds N, --haproxy-threads N,
- *            --tests fixedRate,closedLoop,bulk,tunnels, --cpu-prof <dir> (profiles our proxies)
+ *            --tests fixedRate,closedLoop,bulk,tunnels, --variants direct,hbone,haproxy,
+ *            --cpu-prof <dir> (profiles our proxies)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -14,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { defaultOptions, runBench, TESTS } from './bench.js';
 import { derive, table } from './report.js';
 import type { TestKind } from './protocol.js';
+import { VARIANTS, type Variant } from './topology.js';
 
 const { values } = parseArgs({
   options: {
@@ -22,6 +24,7 @@ const { values } = parseArgs({
     rounds: { type: 'string' },
     'haproxy-threads': { type: 'string' },
     tests: { type: 'string' },
+    variants: { type: 'string' },
     'cpu-prof': { type: 'string' },
   },
 });
@@ -35,6 +38,13 @@ if (values.tests) {
   if (unknown.length)
     throw new Error(`unknown test(s) ${unknown.join(', ')}; choose from ${TESTS.join(', ')}`);
   opts.tests = wanted;
+}
+if (values.variants) {
+  const wanted = values.variants.split(',') as Variant[];
+  const unknown = wanted.filter((v) => !VARIANTS.includes(v));
+  if (unknown.length)
+    throw new Error(`unknown variant(s) ${unknown.join(', ')}; choose from ${VARIANTS.join(', ')}`);
+  opts.variants = wanted;
 }
 if (values['cpu-prof']) {
   const dir = resolve(values['cpu-prof']);
