@@ -1,0 +1,27 @@
+/**
+ * Proxy B of the two-hop tunnel (a child process): HBONE in, plain TCP out — the inbound half of the
+ * mesh's L4 path. Each CONNECT is answered 200 once the TCP connection to its target is up.
+ * Usage: proxy-b.js <pem dir>
+ */
+import { HboneServer } from '../../src/hbone/server.js';
+import { CertSlot } from '../../src/hbone/credentials.js';
+import { relayToTcp, type RelayOutcome } from '../../src/hbone/relay.js';
+import { loadCredentials } from './materials.js';
+import { onStop } from './child.js';
+
+const [dir] = process.argv.slice(2);
+if (!dir) throw new Error('usage: proxy-b.js <pem dir>');
+let failures = 0;
+
+function onDone(o: RelayOutcome): void {
+  if (o.status !== 200 && failures++ < 5)
+    process.stderr.write(`proxy-b: tunnel ended with ${o.status}: ${o.error?.message}\n`);
+}
+
+const server = new HboneServer({
+  certs: new CertSlot(loadCredentials(dir, 'b')),
+  onRequest: (req) => relayToTcp(req, onDone),
+});
+const { port } = await server.listen(0, '127.0.0.1');
+process.send?.({ type: 'ready', port });
+onStop(() => void server.close());
