@@ -47,7 +47,7 @@ export function authorize(
   const cand = isCandidates(policies) ? policies : split(policies);
   const ctx = new MatchContext(conn.srcIdentity, conn.srcIp, conn.dstIp, conn.dstPort);
   const decision = evaluate(cand.deny, cand.allow, ctx);
-  if (cand.dryRun.length === 0) return { ...decision, dryRunDecisions: NONE };
+  if (cand.dryRun.length === 0) return decision;
   const dryRunDecisions: DryRunDecision[] = [];
   const dryDeny: Policy[] = [];
   const dryAllow: Policy[] = [];
@@ -66,9 +66,7 @@ function isCandidates(p: CandidatePolicies | readonly Policy[]): p is CandidateP
   return !Array.isArray(p);
 }
 
-type Core = Omit<AuthzDecision, 'dryRunDecisions' | 'dryRunResult'>;
-
-function evaluate(deny: readonly Policy[], allow: readonly Policy[], ctx: MatchContext): Core {
+function evaluate(deny: readonly Policy[], allow: readonly Policy[], ctx: MatchContext): AuthzDecision {
   for (const p of deny) {
     if (policyMatches(p, ctx)) {
       return {
@@ -76,11 +74,17 @@ function evaluate(deny: readonly Policy[], allow: readonly Policy[], ctx: MatchC
         policy: p.key,
         outcome: 'denied-by-policy',
         reason: `denied by DENY policy ${p.key}`,
+        dryRunDecisions: NONE,
       };
     }
   }
   if (allow.length === 0)
-    return { allowed: true, outcome: 'no-allow-policies', reason: 'allowed: no ALLOW policy applies' };
+    return {
+      allowed: true,
+      outcome: 'no-allow-policies',
+      reason: 'allowed: no ALLOW policy applies',
+      dryRunDecisions: NONE,
+    };
   for (const p of allow) {
     if (policyMatches(p, ctx)) {
       return {
@@ -88,6 +92,7 @@ function evaluate(deny: readonly Policy[], allow: readonly Policy[], ctx: MatchC
         policy: p.key,
         outcome: 'allowed-by-policy',
         reason: `allowed by ALLOW policy ${p.key}`,
+        dryRunDecisions: NONE,
       };
     }
   }
@@ -95,5 +100,6 @@ function evaluate(deny: readonly Policy[], allow: readonly Policy[], ctx: MatchC
     allowed: false,
     outcome: 'no-allow-match',
     reason: `denied: none of the ${allow.length} ALLOW policies matched`,
+    dryRunDecisions: NONE,
   };
 }

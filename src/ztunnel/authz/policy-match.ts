@@ -14,9 +14,8 @@ import type { Policy, PolicyMatch, ServiceAccountMatch, StringMatch } from '../s
 /** The facts about one connection a policy may look at; built once per check. */
 export class MatchContext {
   readonly id: SpiffeId | undefined;
-  /** `<td>/ns/<ns>/sa/<sa>`, or '' without an identity. */
-  readonly principal: string;
   readonly dstPort: number;
+  private principalText: string | undefined;
   private readonly srcIpText: string;
   private readonly dstIpText: string;
   private srcBytes: Uint8Array | undefined | null = null;
@@ -24,10 +23,19 @@ export class MatchContext {
 
   constructor(id: SpiffeId | undefined, srcIp: string, dstIp: string, dstPort: number) {
     this.id = id;
-    this.principal = id ? `${id.trustDomain}/ns/${id.namespace}/sa/${id.serviceAccount}` : '';
     this.srcIpText = srcIp;
     this.dstIpText = dstIp;
     this.dstPort = dstPort;
+  }
+
+  /** `<td>/ns/<ns>/sa/<sa>` (built on first use), or undefined without an identity. */
+  principal(): string | undefined {
+    const id = this.id;
+    if (!id) return undefined;
+    if (this.principalText === undefined) {
+      this.principalText = `${id.trustDomain}/ns/${id.namespace}/sa/${id.serviceAccount}`;
+    }
+    return this.principalText;
   }
 
   src(): Uint8Array | undefined {
@@ -66,7 +74,7 @@ function matchOne(m: PolicyMatch, ctx: MatchContext): boolean {
     ipField(m.sourceIps, m.notSourceIps, ctx, true) &&
     portField(m.destinationPorts, m.notDestinationPorts, ctx.dstPort) &&
     saField(m.serviceAccounts, m.notServiceAccounts, ctx.id) &&
-    stringField(m.principals, m.notPrincipals, ctx.id ? ctx.principal : undefined) &&
+    principalField(m.principals, m.notPrincipals, ctx) &&
     stringField(m.namespaces, m.notNamespaces, ctx.id?.namespace)
   );
 }
@@ -74,8 +82,13 @@ function matchOne(m: PolicyMatch, ctx: MatchContext): boolean {
 function ipField(pos: readonly Cidr[], neg: readonly Cidr[], ctx: MatchContext, source: boolean): boolean {
   if (pos.length === 0 && neg.length === 0) return true;
   const ip = source ? ctx.src() : ctx.dst();
-  const has = (c: Cidr): boolean => ip !== undefined && cidrContains(c, ip);
-  return (pos.length === 0 || pos.some(has)) && !neg.some(has);
+  if (ip === undefined) return pos.length === 0;
+  return (pos.length === 0 || anyCidr(pos, ip)) && !anyCidr(neg, ip);
+}
+
+function anyCidr(list: readonly Cidr[], ip: Uint8Array): boolean {
+  for (let i = 0; i < list.length; i++) if (cidrContains(list[i]!, ip)) return true;
+  return false;
 }
 
 function portField(pos: readonly number[], neg: readonly number[], port: number): boolean {
@@ -88,9 +101,25 @@ function saField(
   id?: SpiffeId,
 ): boolean {
   if (pos.length === 0 && neg.length === 0) return true;
-  const has = (s: ServiceAccountMatch): boolean =>
-    id !== undefined && id.namespace === s.namespace && id.serviceAccount === s.serviceAccount;
-  return (pos.length === 0 || pos.some(has)) && !neg.some(has);
+  if (id === undefined) return pos.length === 0;
+  return (pos.length === 0 || anySa(pos, id)) && !anySa(neg, id);
+}
+
+function anySa(list: readonly ServiceAccountMatch[], id: SpiffeId): boolean {
+  for (let i = 0; i < list.length; i++) {
+    const s = list[i]!;
+    if (id.namespace === s.namespace && id.serviceAccount === s.serviceAccount) return true;
+  }
+  return false;
+}
+
+function principalField(
+  pos: readonly StringMatch[],
+  neg: readonly StringMatch[],
+  ctx: MatchContext,
+): boolean {
+  if (pos.length === 0 && neg.length === 0) return true;
+  return stringField(pos, neg, ctx.principal());
 }
 
 /** `value` undefined = no identity: no value matches. */
@@ -101,10 +130,12 @@ function stringField(
 ): boolean {
   if (pos.length === 0 && neg.length === 0) return true;
   if (value === undefined) return pos.length === 0;
-  return (
-    (pos.length === 0 || pos.some((s) => stringMatches(s, value))) &&
-    !neg.some((s) => stringMatches(s, value))
-  );
+  return (pos.length === 0 || anyString(pos, value)) && !anyString(neg, value);
+}
+
+function anyString(list: readonly StringMatch[], value: string): boolean {
+  for (let i = 0; i < list.length; i++) if (stringMatches(list[i]!, value)) return true;
+  return false;
 }
 
 export function stringMatches(s: StringMatch, value: string): boolean {

@@ -7,7 +7,7 @@
  *   differs); FAILOVER keeps the best rank present, STRICT only endpoints that share all of them;
  *   with no mode set, preferences are ignored;
  * - among those, a random pick weighted by capacity.
- * Two passes over the live endpoint array, no allocation.
+ * One pass over the live endpoint array, no allocation but the result.
  */
 import type { LbScope, Service, Workload } from '../state/types.js';
 
@@ -75,35 +75,32 @@ export function pickEndpoint(
   const prefs = lb?.routingPreference ?? [];
   const strict = ranked && lb.mode === 'strict';
 
+  // One pass, weighted reservoir sampling: keep the best rank seen; within it, the running pick is
+  // replaced by the current endpoint with probability capacity / (capacity sum so far).
   let best = -1;
   let total = 0;
+  let chosen: Workload | undefined;
+  let chosenPort = 0;
   for (let i = 0; i < endpoints.length; i++) {
     const w = endpoints[i]!;
     if ((!w.healthy && !allowUnhealthy) || w.ips.length === 0) continue;
-    if (!anyPort && endpointTargetPort(w, svc, servicePort) === 0) continue;
+    const port = anyPort ? servicePort : endpointTargetPort(w, svc, servicePort);
+    if (port === 0) continue;
     const rank = ranked ? rankOf(src, w, prefs) : 0;
-    if (strict && rank !== prefs.length) continue;
+    if (rank < best || (strict && rank !== prefs.length)) continue;
     if (rank > best) {
       best = rank;
-      total = w.capacity;
-    } else if (rank === best) total += w.capacity;
+      total = 0;
+      chosen = undefined;
+    }
+    if (w.capacity <= 0) continue;
+    total += w.capacity;
+    if (chosen === undefined || random() * total < w.capacity) {
+      chosen = w;
+      chosenPort = port;
+    }
   }
-  if (best < 0 || total <= 0) return undefined;
-
-  const r = random() * total;
-  let acc = 0;
-  let last: Workload | undefined;
-  for (let i = 0; i < endpoints.length; i++) {
-    const w = endpoints[i]!;
-    if ((!w.healthy && !allowUnhealthy) || w.ips.length === 0 || w.capacity === 0) continue;
-    if (!anyPort && endpointTargetPort(w, svc, servicePort) === 0) continue;
-    if ((ranked ? rankOf(src, w, prefs) : 0) !== best) continue;
-    last = w;
-    acc += w.capacity;
-    if (r < acc) break;
-  }
-  if (!last) return undefined;
-  return { workload: last, targetPort: anyPort ? servicePort : endpointTargetPort(last, svc, servicePort) };
+  return chosen ? { workload: chosen, targetPort: chosenPort } : undefined;
 }
 
 /** The endpoint's IP of the wanted family (IPv6 or not), else its first. */

@@ -11,7 +11,7 @@ import { convertPolicy } from './convert-policy.js';
 import { convertService } from './convert-service.js';
 import { convertWorkload } from './convert-workload.js';
 import { EndpointSet } from './endpoint-set.js';
-import { netKey, normalizeIp } from './ip.js';
+import { AddressIndex } from './address-index.js';
 import { PolicyIndex } from './policy-index.js';
 import type { Policy, Service, Workload } from './types.js';
 
@@ -49,9 +49,9 @@ export class StateStore {
 
   private readonly names = new Map<string, AddressRef>();
   private readonly workloadsByUid = new Map<string, Workload>();
-  private readonly workloadsByAddr = new Map<string, Workload>();
+  private readonly workloadsByAddr = new AddressIndex<Workload>();
   private readonly servicesByKey = new Map<string, Service>();
-  private readonly servicesByVip = new Map<string, Service>();
+  private readonly servicesByVip = new AddressIndex<Service>();
   private readonly servicesByHost = new Map<string, Service[]>();
   private readonly endpoints = new Map<string, EndpointSet>();
   private readonly policyNames = new Map<string, string>();
@@ -124,17 +124,11 @@ export class StateStore {
 
   /** By network and IP; the IP may be in any textual form (it is normalized on a miss). */
   workloadByAddress(network: string, ip: string): Workload | undefined {
-    const w = this.workloadsByAddr.get(netKey(network, ip));
-    if (w) return w;
-    const n = normalizeIp(ip);
-    return n !== undefined && n !== ip ? this.workloadsByAddr.get(netKey(network, n)) : undefined;
+    return this.workloadsByAddr.get(network, ip);
   }
 
   serviceByVip(network: string, ip: string): Service | undefined {
-    const s = this.servicesByVip.get(netKey(network, ip));
-    if (s) return s;
-    const n = normalizeIp(ip);
-    return n !== undefined && n !== ip ? this.servicesByVip.get(netKey(network, n)) : undefined;
+    return this.servicesByVip.get(network, ip);
   }
 
   /** By `<namespace>/<hostname>`. */
@@ -216,12 +210,12 @@ export class StateStore {
     if (old) {
       for (const ip of old.ips) {
         if (!w.ips.includes(ip) || old.network !== w.network)
-          this.unindex(this.workloadsByAddr, netKey(old.network, ip), old);
+          this.workloadsByAddr.deleteIfOwner(old.network, ip, old);
       }
       for (const key of old.services.keys()) if (!w.services.has(key)) this.removeEndpoint(key, w.uid);
     }
     this.workloadsByUid.set(w.uid, w);
-    for (const ip of w.ips) this.workloadsByAddr.set(netKey(w.network, ip), w);
+    for (const ip of w.ips) this.workloadsByAddr.set(w.network, ip, w);
     for (const key of w.services.keys()) {
       let set = this.endpoints.get(key);
       if (!set) this.endpoints.set(key, (set = new EndpointSet()));
@@ -233,7 +227,7 @@ export class StateStore {
     const old = this.workloadsByUid.get(uid);
     if (!old) return;
     this.workloadsByUid.delete(uid);
-    for (const ip of old.ips) this.unindex(this.workloadsByAddr, netKey(old.network, ip), old);
+    for (const ip of old.ips) this.workloadsByAddr.deleteIfOwner(old.network, ip, old);
     for (const key of old.services.keys()) this.removeEndpoint(key, uid);
   }
 
@@ -248,7 +242,7 @@ export class StateStore {
     const old = this.servicesByKey.get(s.key);
     if (old) this.dropService(s.key);
     this.servicesByKey.set(s.key, s);
-    for (const v of s.vips) this.servicesByVip.set(netKey(v.network, v.ip), s);
+    for (const v of s.vips) this.servicesByVip.set(v.network, v.ip, s);
     const list = this.servicesByHost.get(s.hostname);
     if (list) list.push(s);
     else this.servicesByHost.set(s.hostname, [s]);
@@ -258,18 +252,13 @@ export class StateStore {
     const old = this.servicesByKey.get(key);
     if (!old) return;
     this.servicesByKey.delete(key);
-    for (const v of old.vips) this.unindex(this.servicesByVip, netKey(v.network, v.ip), old);
+    for (const v of old.vips) this.servicesByVip.deleteIfOwner(v.network, v.ip, old);
     const list = this.servicesByHost.get(old.hostname);
     if (list) {
       const rest = list.filter((s) => s !== old);
       if (rest.length) this.servicesByHost.set(old.hostname, rest);
       else this.servicesByHost.delete(old.hostname);
     }
-  }
-
-  /** Removes an index entry only if it still points at `owner` (another resource may have taken the key). */
-  private unindex<T>(map: Map<string, T>, key: string, owner: T): void {
-    if (map.get(key) === owner) map.delete(key);
   }
 
   private changed(type: StateChange['type'], upserted: string[], removed: string[]): void {
