@@ -112,6 +112,11 @@ export class Istiod {
     return this.built && !this.stopped;
   }
 
+  /** xDS streams already open but waiting for the initial state (before ready). */
+  get waitingStreams(): number {
+    return this.grpc.heldStreams;
+  }
+
   /** Why /ready answers 503, or undefined when ready. */
   notReadyReason(): string | undefined {
     if (this.stopped) return 'shutting down';

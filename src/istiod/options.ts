@@ -98,9 +98,7 @@ export const istiodSchema = {
 export type IstiodConfig = ConfigOf<typeof istiodSchema>;
 
 /** Where configuration comes from, as chosen by the flags. */
-export type SourceChoice =
-  | { kind: 'directory'; dir: string }
-  | { kind: 'kubernetes'; kubeconfig?: string };
+export type SourceChoice = { kind: 'directory'; dir: string } | { kind: 'kubernetes'; kubeconfig?: string };
 
 export function sourceChoice(config: IstiodConfig): SourceChoice {
   if (config.inCluster && config.kubeconfig !== '') {

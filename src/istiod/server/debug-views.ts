@@ -21,6 +21,7 @@ export function debugViews(app: Istiod): MonitoringViews {
       }));
       return {
         totalClients: clients.length,
+        waitingForSync: app.waitingStreams,
         resources: {
           [ADDRESS_TYPE_URL]: app.xds.store(ADDRESS_TYPE_URL)?.size ?? 0,
           [AUTHORIZATION_TYPE_URL]: app.xds.store(AUTHORIZATION_TYPE_URL)?.size ?? 0,

@@ -35,6 +35,11 @@ export class GrpcListener {
     xds.addTo(gate as unknown as grpc.Server);
   }
 
+  /** ADS streams open but waiting for the initial state. */
+  get heldStreams(): number {
+    return this.held.size;
+  }
+
   /** Serves the held streams and every later one. */
   release(): void {
     if (this.released) return;

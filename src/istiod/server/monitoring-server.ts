@@ -18,7 +18,8 @@ export interface MonitoringViews {
 }
 
 export const DEBUG_ENDPOINTS: Record<string, string> = {
-  '/debug/adsz': 'connected proxies: node, resources sent, ACKs, NACKs; resource counts per type',
+  '/debug/adsz':
+    'connected proxies (and streams waiting for the initial sync), resources sent, ACKs, NACKs; resource counts per type',
   '/debug/syncz': 'per proxy: whether it holds everything (nothing queued, no write pending)',
   '/debug/configz': 'configuration source, objects by kind, current problems, policy warnings',
 };

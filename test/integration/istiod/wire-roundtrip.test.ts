@@ -89,11 +89,26 @@ test('every Address and Authorization the index computes encodes and decodes bac
   // The fixture exercises what it claims to, so the loop above covered each shape.
   const workloads = [...addresses.values()].flatMap((a) => (a.workload ? [a.workload] : []));
   const services = [...addresses.values()].flatMap((a) => (a.service ? [a.service] : []));
-  assert.ok(workloads.some((w) => w.addresses?.some((b) => b.length === 16)), 'a dual-stack pod');
-  assert.ok(workloads.some((w) => w.nativeTunnel), 'a waypoint pod');
-  assert.ok(workloads.some((w) => w.uid?.includes('ServiceEntry')), 'a ServiceEntry endpoint');
-  assert.ok(services.some((s) => s.waypoint?.hostname), 'a service bound to a waypoint');
-  assert.ok(services.some((s) => s.hostname === 'api.example.com'), 'a ServiceEntry service');
+  assert.ok(
+    workloads.some((w) => w.addresses?.some((b) => b.length === 16)),
+    'a dual-stack pod',
+  );
+  assert.ok(
+    workloads.some((w) => w.nativeTunnel),
+    'a waypoint pod',
+  );
+  assert.ok(
+    workloads.some((w) => w.uid?.includes('ServiceEntry')),
+    'a ServiceEntry endpoint',
+  );
+  assert.ok(
+    services.some((s) => s.waypoint?.hostname),
+    'a service bound to a waypoint',
+  );
+  assert.ok(
+    services.some((s) => s.hostname === 'api.example.com'),
+    'a ServiceEntry service',
+  );
   assert.deepEqual([...authorizations.keys()].sort(), [
     'demo/allow-client',
     'demo/converted_peer_authentication_web-metrics',
