@@ -93,8 +93,13 @@ export class Istiod {
     this.grpc = new GrpcListener(this.log.child({ part: 'grpc' }));
     this.grpc.addAds(this.xds);
     for (const register of opts.grpcServices ?? []) register(this.grpc.server, this);
-    this.feeder = new IndexFeeder(this.store, this.index, this.metrics, this.log.child({ part: 'index' }));
-    this.detach.push(this.index.onChange((c) => this.publish(c)));
+    this.feeder = new IndexFeeder(
+      this.store,
+      this.index,
+      this.metrics,
+      this.log.child({ part: 'index' }),
+      (c) => this.publish(c),
+    );
     this.detach.push(this.store.attach(this.source));
     this.detach.push(this.source.subscribe({ issues: (i) => this.onIssues(i) }));
     this.monitoring = opts.monitoringAddress

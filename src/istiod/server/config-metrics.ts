@@ -12,6 +12,8 @@ export interface ConfigMetrics {
   issues: Gauge;
   /** Seconds the index took to compute a change: the initial build, then each update. */
   indexCompute: Histogram<'phase'>;
+  /** Seconds to hand a change set to the xDS server (each changed resource encoded once). */
+  xdsPrepare: Histogram<'phase'>;
   /** xDS resources held, by type. */
   resources: Gauge<'type'>;
 }
@@ -47,6 +49,13 @@ export function createConfigMetrics(registry: Registry): ConfigMetrics {
     indexCompute: new Histogram({
       name: 'istiod_index_compute_seconds',
       help: 'Seconds the ambient index took to compute resources: phase initial (full build) or update.',
+      labelNames: ['phase'],
+      buckets: BUCKETS,
+      registers,
+    }),
+    xdsPrepare: new Histogram({
+      name: 'istiod_xds_prepare_seconds',
+      help: 'Seconds to hand a change set to the xDS server, encoding each changed resource once: phase initial or update.',
       labelNames: ['phase'],
       buckets: BUCKETS,
       registers,

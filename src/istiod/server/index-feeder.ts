@@ -8,7 +8,8 @@ import type { Logger } from '../../common/logger.js';
 import type { ConfigEvent as SourceEvent } from '../config/source.js';
 import type { ConfigStore } from '../config/store.js';
 import type { ConfigObject as StoredObject, KindMap } from '../config/types.js';
-import type { AmbientIndex, ConfigEvent as IndexEvent } from '../model/ambient-index.js';
+import type { AmbientIndex, ChangeSet, ConfigEvent as IndexEvent } from '../model/ambient-index.js';
+import { isEmptyChangeSet } from '../model/change-set.js';
 import type { ConfigKind } from '../model/inputs.js';
 import type { ConfigMetrics } from './config-metrics.js';
 
@@ -44,6 +45,8 @@ export class IndexFeeder {
     private readonly index: AmbientIndex,
     private readonly metrics: ConfigMetrics,
     private readonly log: Logger,
+    /** Receives each non-empty change set (timed apart from the index). */
+    private readonly publish: (changes: ChangeSet) => void,
   ) {
     this.unsubscribe = store.onChange((e) => this.onEvent(e));
   }
@@ -51,7 +54,7 @@ export class IndexFeeder {
   /** Loads every object of the store into the index in one batch; from then on, follows changes. */
   loadAll(): void {
     const started = performance.now();
-    this.index.batch(() => {
+    const changes = this.index.batch(() => {
       for (const kind of INDEX_KINDS) {
         for (const o of this.store.list(kind)) this.safely(() => this.index.upsert(o));
       }
@@ -61,6 +64,7 @@ export class IndexFeeder {
     this.log.info({ ms: Math.round(seconds * 1000) }, 'ambient index built');
     this.live = true;
     this.queue = [];
+    this.hand(changes, 'initial');
   }
 
   stop(): void {
@@ -92,8 +96,17 @@ export class IndexFeeder {
     this.queue = [];
     if (!this.live || events.length === 0) return;
     const started = performance.now();
-    this.safely(() => this.index.apply(events));
+    let changes: ChangeSet | undefined;
+    this.safely(() => (changes = this.index.apply(events)));
     this.metrics.indexCompute.observe({ phase: 'update' }, (performance.now() - started) / 1000);
+    if (changes) this.hand(changes, 'update');
+  }
+
+  private hand(changes: ChangeSet, phase: 'initial' | 'update'): void {
+    if (isEmptyChangeSet(changes)) return;
+    const started = performance.now();
+    this.safely(() => this.publish(changes));
+    this.metrics.xdsPrepare.observe({ phase }, (performance.now() - started) / 1000);
   }
 
   private safely(fn: () => void): void {
