@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { istiodSchema } from '../../../src/istiod/options.js';
@@ -22,6 +23,15 @@ test('istiod --help lists every option with its environment variable and default
     assert.ok(line, `--${spec.flag} is listed`);
     assert.ok(line.includes(`(${spec.env})`), `--${spec.flag} names ${spec.env}`);
     assert.match(line, /\[default: .+\]$/);
+  }
+});
+
+test('docs/istiod.md lists every option with its environment variable', () => {
+  const doc = readFileSync(fileURLToPath(new URL('../../../../docs/istiod.md', import.meta.url)), 'utf8');
+  for (const spec of Object.values(istiodSchema)) {
+    const row = doc.split('\n').find((l) => l.startsWith(`| \`--${spec.flag}\``));
+    assert.ok(row, `--${spec.flag} has a row in the options table`);
+    assert.ok(row.includes(`\`${spec.env}\``), `--${spec.flag}'s row names ${spec.env}`);
   }
 });
 
