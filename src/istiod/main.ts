@@ -44,6 +44,8 @@ async function main(config: IstiodConfig): Promise<number> {
   logger.info({ signal }, 'istiod received a signal; stopping');
   await istiod.stop();
   logger.flush();
+  // Everything is closed; should a stray handle keep the loop alive, do not hang the shutdown on it.
+  setTimeout(() => process.exit(0), 1000).unref();
   return 0;
 }
 
