@@ -7,7 +7,8 @@ import type { AuthorizationPolicyObj, ConfigKind, ConfigObject } from './inputs.
 import { hasSelector, L, selects } from './labels.js';
 import { STATIC_STRICT_NAME } from './peer-authn.js';
 import { ResourceComputer, type Computed } from './resource-computer.js';
-import type { Address, Authorization } from './xds-shapes.js';
+import type { Authorization } from '../../xds/security-types.js';
+import type { Address } from '../../xds/workload-types.js';
 
 export type { ChangeSet, ResourceDelta } from './change-set.js';
 

@@ -2,16 +2,16 @@ import type { AuthorizationPolicyObj, AuthzRule, Condition, Operation, Source } 
 import { cidrToMatch } from './ip.js';
 import { hasSelector } from './labels.js';
 import {
-  AuthzAction,
-  AuthzScope,
+  AuthorizationAction,
+  AuthorizationScope,
   type Authorization,
   type Group,
-  type IpMatch,
+  type CidrAddress,
   type Match,
   type Rules,
   type ServiceAccountMatch,
   type StringMatch,
-} from './xds-shapes.js';
+} from '../../xds/security-types.js';
 
 /** The outcome of converting one AuthorizationPolicy: the resource for ztunnel, and/or why it differs. */
 export interface AuthzConversion {
@@ -60,14 +60,14 @@ export function convertAuthorizationPolicy(
     return { warning: 'bound with targetRefs: enforced by the waypoint it targets, not by ztunnel' };
   }
   const actionText = spec.action ?? 'ALLOW';
-  let action: number;
-  if (actionText === 'ALLOW') action = AuthzAction.ALLOW;
-  else if (actionText === 'DENY') action = AuthzAction.DENY;
+  let action: AuthorizationAction;
+  if (actionText === 'ALLOW') action = AuthorizationAction.ALLOW;
+  else if (actionText === 'DENY') action = AuthorizationAction.DENY;
   else return { warning: `action ${actionText} is not enforced by ztunnel; use a waypoint for it` };
 
-  let scope: number = AuthzScope.WORKLOAD_SELECTOR;
+  let scope: AuthorizationScope = AuthorizationScope.WORKLOAD_SELECTOR;
   if (!hasSelector(spec.selector?.matchLabels)) {
-    scope = namespace === rootNamespace ? AuthzScope.GLOBAL : AuthzScope.NAMESPACE;
+    scope = namespace === rootNamespace ? AuthorizationScope.GLOBAL : AuthorizationScope.NAMESPACE;
   }
   const groups: Group[] = [];
   const httpFound = new Set<string>();
@@ -79,7 +79,7 @@ export function convertAuthorizationPolicy(
   if (httpFound.size === 0) return { authorization };
   const found = [...httpFound].sort().join(', ');
   const effect =
-    action === AuthzAction.ALLOW
+    action === AuthorizationAction.ALLOW
       ? 'rules using them are dropped, so they never allow anything'
       : 'the policy is enforced without them, so it denies more than written';
   return {
@@ -140,7 +140,7 @@ function convertRule(
     }
     rules.push({ matches: [whenMatch(when)] });
   }
-  if (http && action === AuthzAction.ALLOW) return undefined;
+  if (http && action === AuthorizationAction.ALLOW) return undefined;
   return rules;
 }
 
@@ -195,9 +195,9 @@ function ports(values: string[] | undefined): number[] | undefined {
   return out;
 }
 
-function ips(values: string[] | undefined): IpMatch[] | undefined {
+function ips(values: string[] | undefined): CidrAddress[] | undefined {
   if (!values) return undefined;
-  const out: IpMatch[] = [];
+  const out: CidrAddress[] = [];
   for (const v of values) {
     const m = cidrToMatch(v);
     if (m) out.push(m);

@@ -1,5 +1,6 @@
 import { deepEqual } from './deep-equal.js';
-import type { Address, Authorization } from './xds-shapes.js';
+import type { Authorization } from '../../xds/security-types.js';
+import type { Address } from '../../xds/workload-types.js';
 
 /** What changed for one xDS type: resources to (re)send by name, and names to remove. */
 export interface ResourceDelta<T> {

@@ -1,5 +1,5 @@
 import type { PodObj } from './inputs.js';
-import { WorkloadType } from './xds-shapes.js';
+import { WorkloadType } from '../../xds/workload-types.js';
 
 /** Label and annotation keys the index reads (Istio's names). */
 export const L = {
@@ -63,7 +63,7 @@ export function isAmbientEnrolled(pod: PodObj, namespaceLabels: Labels): boolean
 
 export interface WorkloadMeta {
   workloadName: string;
-  workloadType: number;
+  workloadType: WorkloadType;
 }
 
 /** The owning workload of a pod: a Deployment (ReplicaSet hash stripped), a CronJob, a Job, else the pod. */

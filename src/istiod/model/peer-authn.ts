@@ -1,6 +1,11 @@
 import type { MtlsMode, PeerAuthenticationObj } from './inputs.js';
 import { hasSelector, selects } from './labels.js';
-import { AuthzAction, AuthzScope, type Authorization, type Match } from './xds-shapes.js';
+import {
+  AuthorizationAction,
+  AuthorizationScope,
+  type Authorization,
+  type Match,
+} from '../../xds/security-types.js';
 
 /** Istio's names for the synthesized policies ('_' cannot appear in Kubernetes names, so no clash). */
 export const STATIC_STRICT_NAME = 'istio_converted_static_strict';
@@ -17,8 +22,8 @@ export function staticStrictPolicy(rootNamespace: string): Authorization {
   return {
     name: STATIC_STRICT_NAME,
     namespace: rootNamespace,
-    scope: AuthzScope.WORKLOAD_SELECTOR,
-    action: AuthzAction.DENY,
+    scope: AuthorizationScope.WORKLOAD_SELECTOR,
+    action: AuthorizationAction.DENY,
     groups: [{ rules: [{ matches: [NO_IDENTITY] }] }],
   };
 }
@@ -107,8 +112,8 @@ export function convertPeerAuthentication(
   return {
     name: CONVERTED_PREFIX + pa.metadata.name,
     namespace,
-    scope: AuthzScope.WORKLOAD_SELECTOR,
-    action: AuthzAction.DENY,
+    scope: AuthorizationScope.WORKLOAD_SELECTOR,
+    action: AuthorizationAction.DENY,
     groups: [{ rules: [{ matches: [match] }] }],
   };
 }

@@ -25,7 +25,8 @@ import {
   waypointFor,
 } from './waypoints.js';
 import { buildPodWorkload } from './workload-builder.js';
-import type { Address, Authorization, GatewayAddress, PortList } from './xds-shapes.js';
+import type { Authorization } from '../../xds/security-types.js';
+import type { Address, GatewayAddress, PortList } from '../../xds/workload-types.js';
 
 /** The outputs of one source object, plus the waypoint it asked for (a dependency to watch). */
 export interface Computed<T> {

@@ -1,4 +1,5 @@
 import type { PodObj, ServiceEntryObj, ServiceObj, ServicePort } from './inputs.js';
+import type { BuiltWorkload } from './workload-builder.js';
 import { cidrToMatch, ipToBytes } from './ip.js';
 import { canonicalNames } from './labels.js';
 import {
@@ -10,8 +11,7 @@ import {
   type NetworkAddress,
   type Port,
   type Service,
-  type Workload,
-} from './xds-shapes.js';
+} from '../../xds/workload-types.js';
 
 /** What the builders need from the index's configuration. */
 export interface BuildContext {
@@ -21,7 +21,7 @@ export interface BuildContext {
   domainSuffix: string;
 }
 
-const PROTOCOLS: Record<string, number> = {
+const PROTOCOLS: Record<string, AppProtocol> = {
   http: AppProtocol.HTTP11,
   http2: AppProtocol.HTTP2,
   h2c: AppProtocol.HTTP2,
@@ -37,7 +37,7 @@ const PROTOCOLS: Record<string, number> = {
 };
 
 /** The application protocol of a port: `appProtocol` first, then the Istio port-name prefix (`http-web`). */
-export function appProtocolOf(port: { name?: string; appProtocol?: string; protocol?: string }): number {
+export function appProtocolOf(port: { name?: string; appProtocol?: string; protocol?: string }): AppProtocol {
   if (port.appProtocol) {
     const p = PROTOCOLS[port.appProtocol.toLowerCase()];
     if (p !== undefined) return p;
@@ -156,9 +156,9 @@ export function serviceEntryPorts(se: ServiceEntryObj, endpointPorts?: Record<st
 }
 
 /** Inline `endpoints` of a ServiceEntry → Workload resources (uid `<cluster>/networking.istio.io/ServiceEntry/<ns>/<name>/<address>`). */
-export function buildServiceEntryWorkloads(se: ServiceEntryObj, ctx: BuildContext): Workload[] {
+export function buildServiceEntryWorkloads(se: ServiceEntryObj, ctx: BuildContext): BuiltWorkload[] {
   const namespace = se.metadata.namespace ?? 'default';
-  const out: Workload[] = [];
+  const out: BuiltWorkload[] = [];
   for (const ep of se.spec.endpoints ?? []) {
     if (!ep.address) continue;
     const bytes = ipToBytes(ep.address);
@@ -166,7 +166,7 @@ export function buildServiceEntryWorkloads(se: ServiceEntryObj, ctx: BuildContex
     for (const host of se.spec.hosts)
       services[`${namespace}/${host}`] = { ports: serviceEntryPorts(se, ep.ports) };
     const canonical = canonicalNames(ep.labels, se.metadata.name);
-    const w: Workload = {
+    const w: BuiltWorkload = {
       uid: `${ctx.clusterId}/networking.istio.io/ServiceEntry/${namespace}/${se.metadata.name}/${ep.address}`,
       name: se.metadata.name,
       namespace,

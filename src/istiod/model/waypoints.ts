@@ -1,7 +1,7 @@
 import type { GatewayObj, ServiceObj } from './inputs.js';
 import { ipToBytes } from './ip.js';
 import { L } from './labels.js';
-import type { GatewayAddress } from './xds-shapes.js';
+import type { GatewayAddress } from '../../xds/workload-types.js';
 
 export const WAYPOINT_CLASS = 'istio-waypoint';
 export const HBONE_PORT = 15008;

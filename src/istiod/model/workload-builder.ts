@@ -8,7 +8,7 @@ import {
   type GatewayAddress,
   type PortList,
   type Workload,
-} from './xds-shapes.js';
+} from '../../xds/workload-types.js';
 
 /** What the index works out about a pod from other objects. */
 export interface PodRelations {
@@ -20,6 +20,9 @@ export interface PodRelations {
   services: Record<string, PortList>;
   authorizationPolicies: string[];
 }
+
+/** A Workload as the builders make it: the uid (its xDS name) is always set. */
+export type BuiltWorkload = Workload & { uid: string };
 
 /** The xDS name of a pod's Workload: `<cluster>//Pod/<namespace>/<name>`. */
 export function podUid(clusterId: string, namespace: string, name: string): string {
@@ -47,13 +50,13 @@ function podAddresses(pod: PodObj): Uint8Array[] {
 }
 
 /** A pod → its Workload resource. */
-export function buildPodWorkload(pod: PodObj, ctx: BuildContext, rel: PodRelations): Workload {
+export function buildPodWorkload(pod: PodObj, ctx: BuildContext, rel: PodRelations): BuiltWorkload {
   const namespace = pod.metadata.namespace ?? 'default';
   const meta = workloadMeta(pod);
   const canonical = canonicalNames(pod.metadata.labels, meta.workloadName);
   const addresses = podAddresses(pod);
   const hbone = rel.enrolled || rel.waypointPod;
-  const w: Workload = {
+  const w: BuiltWorkload = {
     uid: podUid(ctx.clusterId, namespace, pod.metadata.name),
     name: pod.metadata.name,
     namespace,

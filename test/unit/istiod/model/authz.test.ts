@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AmbientIndex, authz, pod, workload } from './fixtures.js';
-import { AuthzAction, AuthzScope } from '../../../../src/istiod/model/xds-shapes.js';
+import {
+  AuthorizationAction as AuthzAction,
+  AuthorizationScope as AuthzScope,
+} from '../../../../src/xds/security-types.js';
 
 test('scopes: GLOBAL in the root namespace, NAMESPACE without selector, WORKLOAD_SELECTOR with one', () => {
   const idx = new AmbientIndex();

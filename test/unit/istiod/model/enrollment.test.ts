@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AmbientIndex, ns, pod, uid, workload } from './fixtures.js';
-import { TunnelProtocol } from '../../../../src/istiod/model/xds-shapes.js';
+import { TunnelProtocol } from '../../../../src/xds/workload-types.js';
 
 const { HBONE, NONE } = TunnelProtocol;
 

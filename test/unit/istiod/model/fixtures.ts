@@ -7,7 +7,7 @@ import type {
   PodObj,
   ServiceObj,
 } from '../../../../src/istiod/model/inputs.js';
-import type { Workload, Service } from '../../../../src/istiod/model/xds-shapes.js';
+import type { Workload, Service } from '../../../../src/xds/workload-types.js';
 
 export function ns(name: string, labels: Record<string, string> = {}): NamespaceObj {
   return { kind: 'Namespace', metadata: { name, labels } };

@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AmbientIndex, peerAuthn, pod, workload } from './fixtures.js';
-import { AuthzAction, AuthzScope } from '../../../../src/istiod/model/xds-shapes.js';
+import {
+  AuthorizationAction as AuthzAction,
+  AuthorizationScope as AuthzScope,
+} from '../../../../src/xds/security-types.js';
 
 const STATIC = 'istio-system/istio_converted_static_strict';
 const NO_ID = { notPrincipals: [{ presence: {} }] };

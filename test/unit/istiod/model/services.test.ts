@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AmbientIndex, pod, service, svc, workload } from './fixtures.js';
-import { AppProtocol, TunnelProtocol } from '../../../../src/istiod/model/xds-shapes.js';
+import { AppProtocol, TunnelProtocol } from '../../../../src/xds/workload-types.js';
 import type { ServiceEntryObj } from '../../../../src/istiod/model/inputs.js';
 
 test('a Service becomes a Service resource named namespace/hostname', () => {
@@ -59,7 +59,7 @@ test('app protocol from appProtocol, else the port name prefix', () => {
   );
   const { HTTP11, HTTP2, GRPC, TCP, TLS, UNKNOWN } = AppProtocol;
   assert.deepEqual(
-    service(idx, 'p').ports.map((p) => p.appProtocol),
+    service(idx, 'p').ports?.map((p) => p.appProtocol),
     [HTTP11, HTTP2, GRPC, HTTP2, TCP, TLS, GRPC, UNKNOWN],
   );
 });
@@ -81,7 +81,7 @@ test('headless services have no addresses; a service change re-sends the pods it
     'Kubernetes//Pod/app/b',
   ]);
   assert.deepEqual(workload(idx, 'a').services, {});
-  assert.ok(workload(idx, 'b').services['app/web.app.svc.cluster.local']);
+  assert.ok(workload(idx, 'b').services?.['app/web.app.svc.cluster.local']);
 });
 
 test('ServiceEntry: one Service per host, inline endpoints as workloads, workloadSelector pods', () => {
@@ -120,7 +120,7 @@ test('ServiceEntry: one Service per host, inline endpoints as workloads, workloa
   assert.equal(ep.canonicalName, 'ext');
   assert.equal(ep.tunnelProtocol, TunnelProtocol.NONE);
   assert.deepEqual(
-    ep.services['app/api.example.com']!.ports.map((p) => [p.servicePort, p.targetPort]),
+    ep.services?.['app/api.example.com']?.ports?.map((p) => [p.servicePort, p.targetPort]),
     [
       [443, 8443],
       [80, 8080],
@@ -139,7 +139,7 @@ test('ServiceEntry: one Service per host, inline endpoints as workloads, workloa
     },
   });
   assert.deepEqual([...sel.addresses.upserted.keys()].sort(), ['Kubernetes//Pod/app/a', 'app/vm.internal']);
-  assert.deepEqual(workload(idx, 'a').services['app/vm.internal'], {
+  assert.deepEqual(workload(idx, 'a').services?.['app/vm.internal'], {
     ports: [{ servicePort: 9000, targetPort: 9000, appProtocol: AppProtocol.TCP }],
   });
 

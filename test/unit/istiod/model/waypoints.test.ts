@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AmbientIndex, ns, pod, service, svc, waypoint, workload } from './fixtures.js';
-import { TunnelProtocol } from '../../../../src/istiod/model/xds-shapes.js';
+import { TunnelProtocol } from '../../../../src/xds/workload-types.js';
 
 const AMBIENT = { 'istio.io/dataplane-mode': 'ambient' };
 const viaIp = { address: { network: '', address: new Uint8Array([10, 96, 9, 9]) }, hboneMtlsPort: 15008 };

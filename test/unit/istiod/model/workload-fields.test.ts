@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AmbientIndex, ns, pod, svc, workload } from './fixtures.js';
-import { WorkloadStatus, WorkloadType } from '../../../../src/istiod/model/xds-shapes.js';
+import { WorkloadStatus, WorkloadType } from '../../../../src/xds/workload-types.js';
 
 test('identity, node, addresses and cluster fields of a pod workload', () => {
   const idx = new AmbientIndex({ trustDomain: 'example.org', clusterId: 'c1', network: 'net1' });
@@ -132,9 +132,9 @@ test('services map: selected services with named target ports resolved against c
   );
   idx.upsert(svc('other', { app: 'other' }, { ip: '10.96.0.11' }));
   const w = workload(idx, 'a');
-  assert.deepEqual(Object.keys(w.services), ['app/web.app.svc.cluster.local']);
+  assert.deepEqual(Object.keys(w.services ?? {}), ['app/web.app.svc.cluster.local']);
   assert.deepEqual(
-    w.services['app/web.app.svc.cluster.local']!.ports.map((p) => [p.servicePort, p.targetPort]),
+    w.services?.['app/web.app.svc.cluster.local']?.ports?.map((p) => [p.servicePort, p.targetPort]),
     [
       [80, 9080],
       [90, 9090],

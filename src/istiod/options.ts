@@ -1,0 +1,113 @@
+/**
+ * istiod's flags and environment variables: one schema, used by `istiod --help`, by main.ts and by
+ * the flags table in docs/istiod.md.
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { MeshError } from '../common/errors.js';
+import { LOG_LEVELS } from '../common/logger.js';
+import { parsers, type ConfigOf, type OptionSpec } from '../common/config.js';
+
+type HostPort = { host: string; port: number };
+
+const hostPort = (host: string, port: number): HostPort => ({ host, port });
+
+export const DEFAULT_CONFIG_DIR = join(homedir(), '.meshlite', 'config');
+
+export const istiodSchema = {
+  configDir: {
+    flag: 'config-dir',
+    env: 'MESH_CONFIG_DIR',
+    doc: 'directory of YAML configuration, watched for changes (used unless --kubeconfig or --in-cluster)',
+    default: DEFAULT_CONFIG_DIR,
+    parse: parsers.string,
+  } satisfies OptionSpec<string>,
+  kubeconfig: {
+    flag: 'kubeconfig',
+    env: 'MESH_KUBECONFIG',
+    doc: 'read configuration from the Kubernetes API of this kubeconfig file (its current context); KUBECONFIG alone does not switch the source',
+    default: '',
+    parse: parsers.string,
+  } satisfies OptionSpec<string>,
+  inCluster: {
+    flag: 'in-cluster',
+    env: 'MESH_IN_CLUSTER',
+    doc: 'read configuration from the Kubernetes API with the pod service account',
+    default: false,
+    parse: parsers.bool,
+    boolean: true,
+  } satisfies OptionSpec<boolean>,
+  xdsAddress: {
+    flag: 'xds-address',
+    env: 'XDS_ADDRESS',
+    doc: 'listen address of plaintext gRPC: delta xDS (and the CA)',
+    default: hostPort('0.0.0.0', 15010),
+    parse: parsers.hostPort,
+  } satisfies OptionSpec<HostPort>,
+  monitoringAddress: {
+    flag: 'monitoring-address',
+    env: 'MONITORING_ADDRESS',
+    doc: 'listen address of HTTP /metrics, /ready and /debug/*',
+    default: hostPort('0.0.0.0', 15014),
+    parse: parsers.hostPort,
+  } satisfies OptionSpec<HostPort>,
+  trustDomain: {
+    flag: 'trust-domain',
+    env: 'TRUST_DOMAIN',
+    doc: 'SPIFFE trust domain of workload identities',
+    default: 'cluster.local',
+    parse: parsers.string,
+  } satisfies OptionSpec<string>,
+  clusterId: {
+    flag: 'cluster-id',
+    env: 'CLUSTER_ID',
+    doc: 'cluster name in workload uids (<cluster>//Pod/<ns>/<name>)',
+    default: 'Kubernetes',
+    parse: parsers.string,
+  } satisfies OptionSpec<string>,
+  rootNamespace: {
+    flag: 'root-namespace',
+    env: 'ROOT_NAMESPACE',
+    doc: 'namespace of mesh-wide policies',
+    default: 'istio-system',
+    parse: parsers.string,
+  } satisfies OptionSpec<string>,
+  debounceAfter: {
+    flag: 'debounce-after',
+    env: 'PILOT_DEBOUNCE_AFTER',
+    doc: 'push after this long without a further change (100ms, 1s; a bare number is ms)',
+    default: 100,
+    parse: parsers.duration,
+  } satisfies OptionSpec<number>,
+  debounceMax: {
+    flag: 'debounce-max',
+    env: 'PILOT_DEBOUNCE_MAX',
+    doc: 'push at the latest this long after the first change of a burst (a bare number is ms)',
+    default: 10_000,
+    parse: parsers.duration,
+  } satisfies OptionSpec<number>,
+  logLevel: {
+    flag: 'log-level',
+    env: 'LOG_LEVEL',
+    doc: `log level: ${LOG_LEVELS.join(', ')}`,
+    default: 'info' as (typeof LOG_LEVELS)[number],
+    parse: parsers.oneOf(...LOG_LEVELS),
+  } satisfies OptionSpec<(typeof LOG_LEVELS)[number]>,
+};
+
+export type IstiodConfig = ConfigOf<typeof istiodSchema>;
+
+/** Where configuration comes from, as chosen by the flags. */
+export type SourceChoice = { kind: 'directory'; dir: string } | { kind: 'kubernetes'; kubeconfig?: string };
+
+export function sourceChoice(config: IstiodConfig): SourceChoice {
+  if (config.inCluster && config.kubeconfig !== '') {
+    throw new MeshError(
+      'CFG_ERR_INVALID',
+      '--in-cluster and --kubeconfig (MESH_KUBECONFIG) both given; use one of them',
+    );
+  }
+  if (config.inCluster) return { kind: 'kubernetes' };
+  if (config.kubeconfig !== '') return { kind: 'kubernetes', kubeconfig: config.kubeconfig };
+  return { kind: 'directory', dir: config.configDir };
+}
