@@ -164,11 +164,16 @@ export function nftListTablesArgs(): string[] {
   return ['list', 'tables'];
 }
 
-/** `sysctl -q -w key=value` (inside a namespace through nftCommand-like wrapping by the caller). */
-export function sysctlArgs(key: string, value: string | number): string[] {
+/**
+ * A sysctl as a /proc/sys path and value (`net.ipv4.ip_forward` or `net/ipv4/ip_forward`). Written
+ * with `tee` inside the namespace: /proc/sys/net shows the namespace of whoever opens it, and no
+ * procps is needed.
+ */
+export function sysctlWrite(key: string, value: string | number): { path: string; input: string } {
   if (!/^[a-z0-9_]+([./][a-z0-9_-]+)+$/i.test(key))
     throw argError(`not a sysctl key: ${JSON.stringify(key)}`);
   const v = String(value);
   if (!/^[A-Za-z0-9_. -]*$/.test(v)) throw argError(`not a plain sysctl value: ${JSON.stringify(v)}`);
-  return ['-q', '-w', `${key}=${v}`];
+  const rel = key.includes('/') ? key : key.replace(/\./g, '/');
+  return { path: `/proc/sys/${rel}`, input: `${v}\n` };
 }

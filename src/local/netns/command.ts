@@ -17,7 +17,7 @@ export interface CommandOptions {
   timeoutMs?: number;
 }
 
-const PACKAGE_OF: Record<string, string> = { ip: 'iproute2', nft: 'nftables', sysctl: 'procps' };
+const PACKAGE_OF: Record<string, string> = { ip: 'iproute2', nft: 'nftables' };
 
 /** A command line for messages, with arguments quoted where they need it. */
 export function formatCommand(file: string, args: readonly string[]): string {

@@ -2,7 +2,7 @@
  * Named network namespaces (`ip netns`): create, delete, list, and run programs inside them.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { execArgs, linkUpArgs, netnsAddArgs, netnsDeleteArgs, sysctlArgs } from './args.js';
+import { execArgs, linkUpArgs, netnsAddArgs, netnsDeleteArgs, sysctlWrite } from './args.js';
 import { runCommand, type CommandOptions, type CommandResult } from './command.js';
 import { parseNetnsList, type NetnsEntry } from './parse.js';
 
@@ -49,5 +49,6 @@ export function spawnInNetns(
 
 /** Sets a sysctl inside the namespace (net.* keys are per namespace), e.g. net.ipv4.ip_forward=1. */
 export async function setNetnsSysctl(name: string, key: string, value: string | number): Promise<void> {
-  await execInNetns(name, 'sysctl', sysctlArgs(key, value));
+  const { path, input } = sysctlWrite(key, value);
+  await execInNetns(name, 'tee', [path], { input });
 }
