@@ -90,6 +90,8 @@ describe('native capture primitives in real network namespaces', { skip }, () =>
     servers.push(
       await listenInNamespace(netnsPath(nsA), { host: '::', port: 15001, ipv6Only: true }, capture),
     );
+    // A dual-stack listener (IPv4 arrives v4-mapped) on 15002.
+    servers.push(await listenInNamespace(netnsPath(nsA), { host: '::', port: 15002 }, capture));
     await applyNftRuleset(
       nsA,
       `table inet ${captureTable} {
@@ -99,6 +101,7 @@ describe('native capture primitives in real network namespaces', { skip }, () =>
           ip daddr 127.0.0.0/8 return
           ip6 daddr ::1 return
           tcp dport 8080 redirect to :15001
+          tcp dport 8081 redirect to :15002
         }
       }`,
     );
@@ -133,6 +136,11 @@ describe('native capture primitives in real network namespaces', { skip }, () =>
     const client = connectInNamespace(netnsPath(nsA), { host: B6, port: 8080 });
     assert.equal(await readAll(client), `captured ${B6} 8080 v6`);
     assert.deepEqual(seen.at(-1), { ip: B6, port: 8080, family: 6 });
+  });
+
+  test('an IPv4 connection redirected to a dual-stack listener reports a plain IPv4 destination', async () => {
+    const client = connectInNamespace(netnsPath(nsA), { host: B4, port: 8081 });
+    assert.equal(await readAll(client), `captured ${B4} 8081 v4`);
   });
 
   test('binding a foreign address needs transparent: true', async () => {
