@@ -34,7 +34,8 @@ export function handleEcho(name: string, req: IncomingMessage, res: ServerRespon
   });
   if (parts[0] === 'status' && parts[1] !== undefined) {
     const code = Number(parts[1]);
-    if (!Number.isInteger(code) || code < 200 || code > 599) return send(400, { error: 'status must be 200..599' });
+    if (!Number.isInteger(code) || code < 200 || code > 599)
+      return send(400, { error: 'status must be 200..599' });
     return send(code, describe());
   }
   if (parts[0] === 'delay' && parts[1] !== undefined) {
@@ -45,7 +46,8 @@ export function handleEcho(name: string, req: IncomingMessage, res: ServerRespon
   }
   if (parts[0] === 'bytes' && parts[1] !== undefined) {
     const n = Number(parts[1]);
-    if (!Number.isInteger(n) || n < 0 || n > MAX_BYTES) return send(400, { error: `bytes must be 0..${MAX_BYTES}` });
+    if (!Number.isInteger(n) || n < 0 || n > MAX_BYTES)
+      return send(400, { error: `bytes must be 0..${MAX_BYTES}` });
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': n });
     res.end(Buffer.alloc(n, 0x61));
     return;

@@ -3,7 +3,12 @@ import { execFile } from 'node:child_process';
 import http from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { parseConfig, parsers, helpText } from '../../common/config.js';
-import { createRootCa, createIntermediateCa, issueWorkloadCertificate, type CertificateAuthority } from '../../pki/ca.js';
+import {
+  createRootCa,
+  createIntermediateCa,
+  issueWorkloadCertificate,
+  type CertificateAuthority,
+} from '../../pki/ca.js';
 import { spiffeIdOf, spiffeUri, type SpiffeId } from '../../pki/spiffe.js';
 import { Credentials, CertSlot } from '../../hbone/credentials.js';
 import { HboneServer } from '../../hbone/server.js';
@@ -13,7 +18,12 @@ import { forwardedFor } from '../../hbone/headers.js';
 import { startEcho } from '../../local/apps/echo.js';
 
 const schema = {
-  requests: { flag: 'requests', doc: 'requests to send through the tunnel', default: 3, parse: parsers.int(1, 1000) },
+  requests: {
+    flag: 'requests',
+    doc: 'requests to send through the tunnel',
+    default: 3,
+    parse: parsers.int(1, 1000),
+  },
 };
 
 const USAGE = `Usage: meshctl demo [--requests N]
@@ -66,13 +76,17 @@ export async function run(argv: string[]): Promise<number> {
     certs: new CertSlot(echoCreds),
     onRequest: (req) => {
       const tlsSock = req.stream.session?.socket as TLSSocket | undefined;
-      const tlsInfo = tlsSock ? `${tlsSock.getProtocol?.() ?? '?'} ${tlsSock.getCipher?.().name ?? '?'}, ALPN ${req.stream.session?.alpnProtocol ?? '?'}` : '?';
+      const tlsInfo = tlsSock
+        ? `${tlsSock.getProtocol?.() ?? '?'} ${tlsSock.getCipher?.().name ?? '?'}, ALPN ${req.stream.session?.alpnProtocol ?? '?'}`
+        : '?';
       const allowed = req.peer.namespace === 'default';
       seen.push({
         peer: req.peerUri,
         target: req.target.authority,
         tls: tlsInfo,
-        decision: allowed ? 'ALLOW (peer namespace is default)' : `DENY (peer namespace "${req.peer.namespace}" is not allowed) -> 401`,
+        decision: allowed
+          ? 'ALLOW (peer namespace is default)'
+          : `DENY (peer namespace "${req.peer.namespace}" is not allowed) -> 401`,
         forwarded: String(req.headers.forwarded ?? ''),
       });
       if (!allowed) return req.reject(401);
@@ -81,7 +95,9 @@ export async function run(argv: string[]): Promise<number> {
   });
   const b = await proxyB.listen(0, '127.0.0.1');
   out(`  app echo      http://127.0.0.1:${echo.port}`);
-  out(`  proxy B       HBONE server on 127.0.0.1:${b.port}, presents ${spiffeUri(echoId)}, allows namespace "default"`);
+  out(
+    `  proxy B       HBONE server on 127.0.0.1:${b.port}, presents ${spiffeUri(echoId)}, allows namespace "default"`,
+  );
 
   // 3. The client's node proxy (proxy A): plain TCP in, HBONE out with the client's identity.
   const pool = new HbonePool();
@@ -107,7 +123,9 @@ export async function run(argv: string[]): Promise<number> {
   };
   const proxyA = await startProxyA(curlCreds);
   const aPort = (proxyA.address() as AddressInfo).port;
-  out(`  proxy A       outbound on 127.0.0.1:${aPort}, tunnels as ${spiffeUri(curlId)}, expects ${spiffeUri(echoId)}\n`);
+  out(
+    `  proxy A       outbound on 127.0.0.1:${aPort}, tunnels as ${spiffeUri(curlId)}, expects ${spiffeUri(echoId)}\n`,
+  );
 
   // Learn the identity proxy A verified on its HBONE connection.
   const probe = await pool.connect({
@@ -136,7 +154,9 @@ export async function run(argv: string[]): Promise<number> {
       continue;
     }
     const body = JSON.parse(res.body) as { servedBy: string; peer: string; path: string };
-    out(`   ${res.status} from ${body.servedBy}: path ${body.path}, the app saw the connection come from ${body.peer}`);
+    out(
+      `   ${res.status} from ${body.servedBy}: path ${body.path}, the app saw the connection come from ${body.peer}`,
+    );
   }
   await waitFor(() => outcomes.length >= config.requests, 2000);
 
@@ -144,8 +164,12 @@ export async function run(argv: string[]): Promise<number> {
   const intruderA = await startProxyA(intruderCreds);
   const intruderPort = (intruderA.address() as AddressInfo).port;
   const denied = await httpGet(`http://127.0.0.1:${intruderPort}/hello`);
-  out(`-> GET through a proxy holding ${spiffeUri({ trustDomain: TD, namespace: 'other', serviceAccount: 'intruder' })}`);
-  out(`   ${denied.error ? `refused: the connection was reset by proxy A after proxy B answered 401` : `unexpected answer ${denied.status}`}\n`);
+  out(
+    `-> GET through a proxy holding ${spiffeUri({ trustDomain: TD, namespace: 'other', serviceAccount: 'intruder' })}`,
+  );
+  out(
+    `   ${denied.error ? `refused: the connection was reset by proxy A after proxy B answered 401` : `unexpected answer ${denied.status}`}\n`,
+  );
   if (!denied.error) failures++;
 
   out('What each side saw:');
@@ -158,7 +182,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   const bytesUp = outcomes.reduce((n, o) => n + (o.result?.aToB ?? 0), 0);
   const bytesDown = outcomes.reduce((n, o) => n + (o.result?.bToA ?? 0), 0);
-  out(`  tunnels carried ${bytesUp} bytes to the app and ${bytesDown} bytes back over ${pool.connectionCount} pooled HBONE connection(s)`);
+  out(
+    `  tunnels carried ${bytesUp} bytes to the app and ${bytesDown} bytes back over ${pool.connectionCount} pooled HBONE connection(s)`,
+  );
   out(failures === 0 ? '\ndemo: OK' : `\ndemo: ${failures} step(s) did not go as expected`);
 
   proxyA.close();
@@ -183,22 +209,26 @@ function waitFor(cond: () => boolean, ms: number): Promise<void> {
 /** GET through curl when it is installed (a real separate client), else node's http client. */
 function httpGet(url: string): Promise<{ status: number; body: string; error?: string }> {
   return new Promise((resolve) => {
-    execFile('curl', ['-sS', '--max-time', '5', '-o', '-', '-w', '\n%{http_code}', url], (err, stdout, stderr) => {
-      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
-        const req = http.get(url, { agent: false }, (res) => {
-          let body = '';
-          res.on('data', (d: Buffer) => (body += d.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        });
-        req.on('error', (e) => resolve({ status: 0, body: '', error: e.message }));
-        return;
-      }
-      if (err) {
-        resolve({ status: 0, body: '', error: (stderr || err.message).trim() });
-        return;
-      }
-      const i = stdout.lastIndexOf('\n');
-      resolve({ status: Number(stdout.slice(i + 1)), body: stdout.slice(0, i) });
-    });
+    execFile(
+      'curl',
+      ['-sS', '--max-time', '5', '-o', '-', '-w', '\n%{http_code}', url],
+      (err, stdout, stderr) => {
+        if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+          const req = http.get(url, { agent: false }, (res) => {
+            let body = '';
+            res.on('data', (d: Buffer) => (body += d.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          });
+          req.on('error', (e) => resolve({ status: 0, body: '', error: e.message }));
+          return;
+        }
+        if (err) {
+          resolve({ status: 0, body: '', error: (stderr || err.message).trim() });
+          return;
+        }
+        const i = stdout.lastIndexOf('\n');
+        resolve({ status: Number(stdout.slice(i + 1)), body: stdout.slice(0, i) });
+      },
+    );
   });
 }
