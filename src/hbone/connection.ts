@@ -17,8 +17,10 @@ export interface ConnectionOptions {
   expectedIdentities: readonly string[];
   /** Trust domains accepted for the server; default: ours. */
   trustDomains?: readonly string[];
-  /** Run TLS over this stream instead of a new TCP connection (a nested tunnel). */
+  /** Run TLS over this stream instead of a new TCP connection (a nested tunnel, a socket made in a netns). */
   socket?: Duplex;
+  /** Source address for the TCP connection (the source pod's IP in loopback mode). */
+  localAddress?: string;
   connectTimeoutMs?: number;
   streamWindow?: number;
   connectionWindow?: number;
@@ -96,7 +98,7 @@ export class HboneConnection {
       timer.unref();
 
       const sock: TLSSocket = tls.connect({
-        ...(o.socket ? { socket: o.socket } : { host: o.host, port: o.port }),
+        ...(o.socket ? { socket: o.socket } : { host: o.host, port: o.port, localAddress: o.localAddress }),
         secureContext: o.credentials.secureContext(),
         ALPNProtocols: ['h2'],
         minVersion: 'TLSv1.3',

@@ -1,4 +1,5 @@
 import type { ClientHttp2Stream, Http2Session } from 'node:http2';
+import type { Duplex } from 'node:stream';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../common/logger.js';
 import { silentLogger } from '../common/logger.js';
@@ -25,6 +26,10 @@ export interface TunnelRequest {
   baggage?: string;
   /** `traceparent`; a fresh random one when absent. */
   traceparent?: string;
+  /** Source address of the HBONE connection (part of the pool key). */
+  localAddress?: string;
+  /** Makes the TCP connection (e.g. inside the source pod's network namespace); part of the key via `localAddress`. */
+  dial?: (host: string, port: number) => Duplex;
 }
 
 export interface PoolOptions {
@@ -175,6 +180,8 @@ export class HbonePool {
       expectedIdentities: req.expectedIdentities,
       trustDomains: this.opts.trustDomains,
       connectTimeoutMs: this.connectTimeoutMs,
+      localAddress: req.localAddress,
+      socket: req.dial?.(req.host, req.port),
       streamWindow: this.opts.streamWindow,
       connectionWindow: this.opts.connectionWindow,
     }).then(
@@ -219,5 +226,5 @@ export function poolKey(req: TunnelRequest): string {
     req.expectedIdentities.length > 1
       ? [...req.expectedIdentities].sort().join(',')
       : (req.expectedIdentities[0] ?? '');
-  return `${req.source.uri}|${ids}|${req.host}:${req.port}`;
+  return `${req.source.uri}|${ids}|${req.host}:${req.port}|${req.localAddress ?? ''}`;
 }

@@ -23,6 +23,8 @@ export class HboneRequest {
   /** The TCP peer of the HBONE connection (the sending node), when known. */
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
+  /** What the caller passed to `handleConnection` for this connection (e.g. the pod whose listener took it). */
+  readonly context: unknown;
   private answered = false;
 
   constructor(
@@ -34,6 +36,7 @@ export class HboneRequest {
     local: Credentials,
     remoteAddress: string | undefined,
     remotePort: number | undefined,
+    context?: unknown,
   ) {
     this.peer = peer;
     this.peerUri = peerUri;
@@ -43,6 +46,7 @@ export class HboneRequest {
     this.local = local;
     this.remoteAddress = remoteAddress;
     this.remotePort = remotePort;
+    this.context = context;
   }
 
   get isAnswered(): boolean {

@@ -22,8 +22,11 @@ import { SessionKeeper } from './session-keeper.js';
 import type { SpiffeId } from '../pki/spiffe.js';
 
 export interface HboneServerOptions {
-  /** Identity presented to clients (unless `credentialsFor` picks another per connection). */
-  certs: CertSource;
+  /**
+   * Identity presented to clients, unless `credentialsFor` or the caller of `handleConnection` picks
+   * one per connection. Optional when every connection comes with its credentials.
+   */
+  certs?: CertSource;
   /** Per-connection choice of identity (e.g. by the local address a shared listener was reached on). */
   credentialsFor?: (socket: Duplex) => Credentials | undefined;
   /** Trust domains accepted for peers; default: the trust domain of `certs`. */
@@ -51,6 +54,7 @@ interface PeerInfo {
   remoteAddress: string | undefined;
   remotePort: number | undefined;
   streams: number;
+  context: unknown;
 }
 
 /** Reasons a connection or stream is refused, as metric label values. */
@@ -82,6 +86,8 @@ export class HboneServer {
   private readonly h2: Http2Server;
   private readonly tlsServers = new WeakMap<Credentials, tls.Server>();
   private readonly peers = new WeakMap<Http2Session, PeerInfo>();
+  /** Caller context per raw socket (e.g. which pod's listener accepted it), handed to each request. */
+  private readonly contexts = new WeakMap<object, unknown>();
   private readonly sessions = new Set<ServerHttp2Session>();
   private readonly keeper: SessionKeeper;
   private readonly drainer = new Drain();
@@ -97,7 +103,7 @@ export class HboneServer {
   constructor(opts: HboneServerOptions) {
     this.opts = opts;
     this.log = opts.logger ?? silentLogger();
-    const td = opts.trustDomains ?? [opts.certs.current().id?.trustDomain ?? 'cluster.local'];
+    const td = opts.trustDomains ?? [opts.certs?.current().id?.trustDomain ?? 'cluster.local'];
     this.trustDomains = new Set(td);
     this.connectionWindow = opts.connectionWindow ?? HBONE_DEFAULTS.connectionWindow;
     this.handshakeTimeoutMs = opts.handshakeTimeoutMs ?? HBONE_DEFAULTS.handshakeTimeoutMs;
@@ -181,12 +187,18 @@ export class HboneServer {
   }
 
   /** Accepts a connection from a listener owned elsewhere, or an HBONE stream (nested tunnel). */
-  handleConnection(socket: Duplex, credentials?: Credentials): void {
+  handleConnection(socket: Duplex, credentials?: Credentials, context?: unknown): void {
     if (this.drainer.isDraining) {
       socket.destroy();
       return;
     }
-    const creds = credentials ?? this.opts.credentialsFor?.(socket) ?? this.opts.certs.current();
+    const creds = credentials ?? this.opts.credentialsFor?.(socket) ?? this.opts.certs?.current();
+    if (!creds) {
+      this.log.warn('hbone: no identity to present on this connection; closing it');
+      socket.destroy();
+      return;
+    }
+    if (context !== undefined) this.contexts.set(socket, context);
     this.tlsServerFor(creds).emit('connection', socket);
   }
 
@@ -286,12 +298,19 @@ export class HboneServer {
       remoteAddress: sock.remoteAddress,
       remotePort: sock.remotePort,
       streams: 0,
+      context: this.contextOf(sock),
     };
     try {
       this.h2.emit('connection', sock);
     } finally {
       this.pendingPeer = undefined;
     }
+  }
+
+  /** The context given to handleConnection for the raw socket under this TLS socket. */
+  private contextOf(sock: TLSSocket): unknown {
+    const raw = (sock as TLSSocket & { _parent?: object; ssl?: unknown })._parent;
+    return raw ? this.contexts.get(raw) : undefined;
   }
 
   private onSession(session: ServerHttp2Session): void {
@@ -370,6 +389,7 @@ export class HboneServer {
       peer.local,
       peer.remoteAddress,
       peer.remotePort,
+      peer.context,
     );
     try {
       this.opts.onRequest(req);

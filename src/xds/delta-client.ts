@@ -26,6 +26,11 @@ export interface TypeWatch<T> {
   validate?(value: T, name: string): string[];
   /** Applies an accepted response; called before the ACK is sent. */
   onUpdate(upserts: ResourceUpdate<T>[], removals: string[]): void;
+  /**
+   * Apply the valid resources (and the removals) of a response that also had invalid ones, while
+   * still NACKing it with their errors. Default false: any error rejects the whole response.
+   */
+  partial?: boolean;
 }
 
 /** Reported once per response received. */
@@ -195,7 +200,7 @@ export class DeltaClient {
       for (const r of res.resources ?? []) this.decodeOne(watch, r, upserts, errors);
     }
     const accepted = errors.length === 0;
-    if (accepted && watch) {
+    if (watch && (accepted || watch.partial)) {
       const known = this.known.get(typeUrl);
       for (const u of upserts) known?.set(u.name, u.version);
       for (const name of removed) known?.delete(name);

@@ -33,6 +33,11 @@ interface TypeState {
   dirtySince: number | undefined;
   /** Oldest change sent but not yet acknowledged. */
   unackedSince: number | undefined;
+  /**
+   * True until the first response for this subscription went out. That first response is sent even
+   * when empty (as Istio does), so a proxy can tell "synced, nothing there" from "not synced yet".
+   */
+  initialPending: boolean;
 }
 
 /** Debug view of a connection. */
@@ -142,7 +147,7 @@ export class XdsConnection {
     const states = [...this.types.values()];
     for (let i = 0; i < states.length; i++) {
       const state = states[(this.rotate + i) % states.length];
-      if (!state || state.dirty.size === 0) continue;
+      if (!state || (state.dirty.size === 0 && !state.initialPending)) continue;
       if (this.sendOne(state)) {
         this.rotate = (this.rotate + i + 1) % states.length;
         return;
@@ -175,6 +180,7 @@ export class XdsConnection {
       lastNonce: undefined,
       dirtySince: undefined,
       unackedSince: undefined,
+      initialPending: true,
     };
     for (const name of store.names()) state.dirty.add(name);
     for (const name of state.sent.keys()) state.dirty.add(name);
@@ -254,7 +260,8 @@ export class XdsConnection {
       }
       state.dirtySince = undefined;
     }
-    if (resources.length === 0 && removed.length === 0) return false;
+    if (resources.length === 0 && removed.length === 0 && !state.initialPending) return false;
+    state.initialPending = false;
     const nonce = this.ctx.nextNonce();
     state.lastNonce = nonce;
     const buf = frameDeltaResponse(

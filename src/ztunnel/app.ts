@@ -1,0 +1,310 @@
+import net from 'node:net';
+import { readFile } from 'node:fs/promises';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../common/logger.js';
+import { createRegistry } from '../common/metrics.js';
+import { Drain, type DrainResult } from '../common/drain.js';
+import { errorMessage } from '../common/errors.js';
+import { HboneServer } from '../hbone/server.js';
+import { HbonePool } from '../hbone/pool.js';
+import { loadCa } from '../pki/ca.js';
+import { splitPemCerts } from '../pki/pem.js';
+import { StateStore } from './state/store.js';
+import { loadStateFile } from './state/state-file.js';
+import type { Workload } from './state/types.js';
+import { TcpMetrics } from './telemetry/metrics.js';
+import { ConnectionTracker } from './connections.js';
+import { Inbound } from './inbound/inbound.js';
+import { Outbound } from './outbound/outbound.js';
+import { LoopbackPodListeners } from './pod-listeners.js';
+import { AdminServers } from './admin.js';
+import { LocalIdentities, type IdentityProvider } from './identity.js';
+import { startXdsSource } from './xds-source.js';
+import type { ZtunnelConfig } from './config.js';
+import type { DeltaClient } from '../xds/delta-client.js';
+import type { SocketAddr } from './outbound/decide.js';
+
+export interface ZtunnelDeps {
+  logger: Logger;
+  registry?: Registry;
+  /** Where certificates come from; default: the CA in --local-ca-dir (istiod's CA client comes with the identity work). */
+  identities?: IdentityProvider;
+}
+
+/**
+ * One ztunnel: the state (from istiod or a file), the per-pod listeners of the node's ambient pods,
+ * the outbound and inbound paths, the node-level ports and the admin endpoints.
+ */
+export class Ztunnel {
+  readonly cfg: ZtunnelConfig;
+  readonly log: Logger;
+  readonly registry: Registry;
+  readonly store = new StateStore();
+  readonly drain = new Drain();
+  readonly tracker = new ConnectionTracker();
+  readonly metrics: TcpMetrics;
+  readonly pool: HbonePool;
+  readonly hbone: HboneServer;
+  readonly inbound: Inbound;
+  readonly outbound: Outbound;
+  readonly admin: AdminServers;
+  identities!: IdentityProvider;
+  private readonly podListeners: LoopbackPodListeners;
+  private xds: DeltaClient | undefined;
+  private synced = false;
+  private readonly certsPending = new Set<string>();
+  private reconciling: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(cfg: ZtunnelConfig, deps: ZtunnelDeps) {
+    this.cfg = cfg;
+    this.log = deps.logger;
+    this.registry = deps.registry ?? createRegistry('ztunnel', { defaultMetrics: true });
+    if (deps.identities) this.identities = deps.identities;
+    this.metrics = new TcpMetrics(this.registry);
+    this.pool = new HbonePool({
+      logger: this.log.child({ part: 'hbone-pool' }),
+      registry: this.registry,
+      trustDomains: [cfg.trustDomain],
+    });
+    this.inbound = new Inbound({
+      store: this.store,
+      nodeName: cfg.nodeName,
+      network: cfg.network,
+      clusterId: cfg.clusterId,
+      metrics: this.metrics,
+      log: this.log.child({ part: 'inbound' }),
+      tracker: this.tracker,
+      drain: this.drain,
+      connectApp: (_pod, ip, port) => net.connect({ host: ip, port, allowHalfOpen: true, noDelay: true }),
+    });
+    this.hbone = new HboneServer({
+      trustDomains: [cfg.trustDomain],
+      logger: this.log.child({ part: 'hbone' }),
+      registry: this.registry,
+      onRequest: (req) => {
+        const uid = req.context as string | undefined;
+        const pod = uid ? this.store.workloadByUid(uid) : undefined;
+        if (!pod) return req.reject(503);
+        this.inbound.onHbone(req, pod);
+      },
+    });
+    this.outbound = new Outbound({
+      store: this.store,
+      pool: this.pool,
+      identities: { get: (id) => this.identities.get(id) } as IdentityProvider,
+      metrics: this.metrics,
+      log: this.log.child({ part: 'outbound' }),
+      drain: this.drain,
+      tracker: this.tracker,
+      nodeName: cfg.nodeName,
+      nodeIps: [cfg.nodeIp],
+      clusterId: cfg.clusterId,
+      selfPorts: [cfg.outboundPort, cfg.inboundPlaintextPort, cfg.hbonePort],
+      connectDirect: (_src, t) =>
+        net.connect({ host: t.ip, port: t.port, allowHalfOpen: true, noDelay: true }),
+      hboneLocal: (src) => ({ localAddress: src.ips[0] }),
+    });
+    this.podListeners = new LoopbackPodListeners(
+      this.log.child({ part: 'listeners' }),
+      {
+        hbone: (socket, pod) => {
+          this.identities.get(pod.identity).then(
+            (creds) => this.hbone.handleConnection(socket, creds, pod.uid),
+            (err: unknown) => {
+              this.log.warn(
+                { pod: `${pod.namespace}/${pod.name}`, err: errorMessage(err) },
+                'no certificate yet for an inbound connection; closing it',
+              );
+              socket.destroy();
+            },
+          );
+        },
+        plaintext: (socket, pod, origDst) => this.inbound.onPlaintext(socket, pod, origDst),
+      },
+      { hbone: cfg.hbonePort, plaintext: cfg.inboundPlaintextPort },
+    );
+    this.admin = new AdminServers(this.log, this.registry, {
+      configDump: () => this.configDump(),
+      ready: () => this.readiness(),
+      quit: () => void this.shutdown(),
+    });
+  }
+
+  /** The node's ambient pods: on this node, speaking HBONE, not a waypoint (which terminates HBONE itself). */
+  localPods(): Workload[] {
+    const out: Workload[] = [];
+    for (const w of this.store.workloads()) {
+      if (w.node === this.cfg.nodeName && w.protocol === 'HBONE' && !w.nativeTunnel) out.push(w);
+    }
+    return out;
+  }
+
+  async start(): Promise<void> {
+    if (!this.identities) this.identities = await this.localIdentities();
+    this.store.onChange((change) => {
+      if (change.type === 'addresses') this.scheduleReconcile();
+      // Policies or workloads' policy lists changed: re-check live connections now.
+      const closed = this.inbound.recheck();
+      if (closed > 0) this.log.info({ closed }, 'policy change closed live connections');
+    });
+    await this.admin.start(this.cfg);
+    if (this.cfg.stateFile) {
+      const { errors } = await loadStateFile(this.cfg.stateFile, this.store);
+      for (const e of errors)
+        this.log.warn({ resource: e.name, errors: e.errors }, 'state file: resource rejected');
+      this.markSynced();
+    } else if (this.cfg.xdsAddress) {
+      this.xds = startXdsSource({
+        address: this.cfg.xdsAddress,
+        store: this.store,
+        logger: this.log.child({ part: 'xds' }),
+        nodeIp: this.cfg.nodeIp,
+        podName: this.cfg.podName,
+        podNamespace: this.cfg.podNamespace,
+        nodeName: this.cfg.nodeName,
+        clusterId: this.cfg.clusterId,
+        onSynced: () => this.markSynced(),
+        onConnectionChange: (up) =>
+          this.log.info(
+            { connected: up },
+            up ? 'connected to istiod' : 'lost istiod; serving the last state',
+          ),
+      });
+    }
+    this.drain.onDrain(() => {
+      this.podListeners.closeAll();
+      void this.hbone.drain(this.cfg.drainDeadline);
+    });
+    this.drain.onForce(() => this.pool.close());
+    this.log.info(
+      { node: this.cfg.nodeName, nodeIp: this.cfg.nodeIp, mode: this.cfg.mode, ports: this.admin.ports },
+      'ztunnel started',
+    );
+  }
+
+  /** Resolves once the first state sync is in and every local pod has its certificate. */
+  whenReady(timeoutMs = 10_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    return new Promise((resolve, reject) => {
+      const tick = (): void => {
+        const r = this.readiness();
+        if (r.ready) resolve();
+        else if (Date.now() > end) reject(new Error(`ztunnel not ready after ${timeoutMs} ms: ${r.reason}`));
+        else setTimeout(tick, 20);
+      };
+      tick();
+    });
+  }
+
+  readiness(): { ready: boolean; reason?: string } {
+    if (!this.synced) return { ready: false, reason: 'waiting for the first state sync from istiod' };
+    if (this.certsPending.size > 0)
+      return { ready: false, reason: `fetching certificates for ${[...this.certsPending].join(', ')}` };
+    return { ready: true };
+  }
+
+  /** Outbound entry point for a captured connection or a SOCKS5 request. */
+  handleOutbound(socket: net.Socket, src: Workload, origDst: SocketAddr): void {
+    this.outbound.handle(src, origDst, {
+      client: { ip: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+      accept: () => socket,
+      refuse: () => socket.destroy(),
+    });
+  }
+
+  /** Drains (GOAWAY, stop accepting, let connections finish until the deadline) and closes. */
+  async shutdown(deadlineMs = this.cfg.drainDeadline): Promise<DrainResult> {
+    if (this.stopped) return { forced: false, remaining: 0, elapsedMs: 0 };
+    this.stopped = true;
+    this.log.info({ deadlineMs, open: this.drain.active }, 'ztunnel draining');
+    const r = await this.drain.start(deadlineMs);
+    await this.hbone.close();
+    this.pool.close();
+    this.xds?.close();
+    this.admin.close();
+    this.identities.close();
+    this.log.info({ forced: r.forced, remaining: r.remaining, ms: r.elapsedMs }, 'ztunnel stopped');
+    return r;
+  }
+
+  configDump(): unknown {
+    const wl = [...this.store.workloads()].map((w) => ({
+      uid: w.uid,
+      name: w.name,
+      namespace: w.namespace,
+      addresses: w.ips,
+      node: w.node,
+      protocol: w.protocol,
+      identity: w.identityUri,
+      waypoint: w.waypoint,
+      healthy: w.healthy,
+      services: Object.fromEntries([...w.services].map(([k, v]) => [k, Object.fromEntries(v)])),
+      authorizationPolicies: w.authorizationPolicies,
+    }));
+    const svc = [...this.store.services()].map((s) => ({
+      name: s.name,
+      namespace: s.namespace,
+      hostname: s.hostname,
+      vips: s.vips.map((v) => (v.network ? `${v.network}/${v.ip}` : v.ip)),
+      ports: Object.fromEntries([...s.ports].map(([p, v]) => [p, v.targetPort])),
+      waypoint: s.waypoint,
+      endpoints: this.store.endpointsOf(s.key).map((w) => w.uid),
+    }));
+    const policies = [...this.store.authorizationNames()]
+      .map((n) => this.store.policy(n))
+      .filter((p) => p !== undefined);
+    return {
+      node: this.cfg.nodeName,
+      workloads: wl,
+      services: svc,
+      policies,
+      certificates: this.identities?.describe() ?? [],
+      listeners: this.podListeners.describe(),
+      connections: { inbound: this.tracker.inbound.size, outbound: this.tracker.outbound },
+    };
+  }
+
+  private markSynced(): void {
+    if (this.synced) return;
+    this.synced = true;
+    this.log.info({ ...this.store.counts }, 'first state sync done');
+    this.scheduleReconcile();
+  }
+
+  private scheduleReconcile(): void {
+    if (!this.synced || this.stopped) return;
+    this.reconciling = this.reconciling.then(() => this.reconcile());
+  }
+
+  private async reconcile(): Promise<void> {
+    const pods = this.localPods();
+    for (const p of pods) {
+      if (this.certsPending.has(p.identityUri)) continue;
+      this.certsPending.add(p.identityUri);
+      this.identities.get(p.identity).then(
+        () => this.certsPending.delete(p.identityUri),
+        (err: unknown) => {
+          this.certsPending.delete(p.identityUri);
+          this.log.warn({ identity: p.identityUri, err: errorMessage(err) }, 'certificate fetch failed');
+        },
+      );
+    }
+    await this.podListeners.reconcile(pods, (uid) => this.store.workloadByUid(uid));
+  }
+
+  private async localIdentities(): Promise<IdentityProvider> {
+    if (!this.cfg.caDir) {
+      throw new Error(
+        'no certificate source: give --local-ca-dir (a CA directory) until the istiod CA client is configured',
+      );
+    }
+    const dir = this.cfg.caDir;
+    const [cert, key, chain] = await Promise.all([
+      readFile(`${dir}/ca-cert.pem`, 'utf8'),
+      readFile(`${dir}/ca-key.pem`, 'utf8'),
+      readFile(`${dir}/cert-chain.pem`, 'utf8').catch(() => readFile(`${dir}/root-cert.pem`, 'utf8')),
+    ]);
+    return new LocalIdentities(loadCa(cert, key, splitPemCerts(chain)));
+  }
+}
