@@ -28,7 +28,7 @@ export interface MeshOptions {
 
 export const pod = (net: number, node: number, host: number): string => `127.${net}.${node}.${host}`;
 
-export function meshYaml(n: number, extra = ''): string {
+export function meshYaml(n: number, extra = '', echoServiceLabels = '{}'): string {
   return `apiVersion: v1
 kind: Namespace
 metadata: {name: default, labels: {istio.io/dataplane-mode: ambient}}
@@ -57,7 +57,7 @@ status: {podIP: ${pod(n, 1, 6)}, phase: Running, conditions: [{type: Ready, stat
 ---
 apiVersion: v1
 kind: Service
-metadata: {name: echo, namespace: default}
+metadata: {name: echo, namespace: default, labels: ${echoServiceLabels}}
 spec: {selector: {app: echo}, clusterIP: 10.96.${n}.10, ports: [{name: tcp-echo, port: 80, targetPort: 8080}]}
 ---
 apiVersion: v1
@@ -95,9 +95,9 @@ export class TestMesh {
     this.n = o.net;
   }
 
-  async start(extraYaml = ''): Promise<this> {
+  async start(extraYaml = '', echoServiceLabels = '{}'): Promise<this> {
     this.dir = await mkdtemp(join(tmpdir(), 'zt-mesh-'));
-    await writeFile(join(this.dir, 'mesh.yaml'), meshYaml(this.n, extraYaml));
+    await writeFile(join(this.dir, 'mesh.yaml'), meshYaml(this.n, extraYaml, echoServiceLabels));
     await this.startIstiod();
     this.zt1 = await this.startZtunnel('node-1', this.logs1.logger);
     this.zt2 = await this.startZtunnel('node-2', this.logs2.logger);
