@@ -4,7 +4,7 @@ import http from 'node:http';
 import { silentLogger } from '../../../src/common/logger.js';
 import { HboneServer } from '../../../src/hbone/server.js';
 import { CertSlot } from '../../../src/hbone/credentials.js';
-import { LocalIdentities } from '../../../src/ztunnel/identity.js';
+import type { LocalIdentities } from '../../../src/ztunnel/identity.js';
 import { TestMesh, pod, roundTrip } from './mesh-fixture.js';
 import { until } from '../hbone/fixtures.js';
 
