@@ -61,14 +61,15 @@ export class CaServingCertificate implements CertificateProvider {
 
   addCaCertificateListener(l: CaCertificateUpdateListener): void {
     this.caListeners.add(l);
-    l(this.caUpdate());
+    // Delivered after the current call: grpc-js registers its own watcher right after adding listeners.
+    queueMicrotask(() => this.caListeners.has(l) && l(this.caUpdate()));
   }
   removeCaCertificateListener(l: CaCertificateUpdateListener): void {
     this.caListeners.delete(l);
   }
   addIdentityCertificateListener(l: IdentityCertificateUpdateListener): void {
     this.idListeners.add(l);
-    l(this.identity);
+    queueMicrotask(() => this.idListeners.has(l) && l(this.identity));
   }
   removeIdentityCertificateListener(l: IdentityCertificateUpdateListener): void {
     this.idListeners.delete(l);
