@@ -9,7 +9,11 @@ import { NodeIdentities } from '../../../src/istiod/ca/node-identity-lookup.js';
 import { IdentityCaClient } from '../../../src/identity/ca-client.js';
 import type { SpiffeId } from '../../../src/pki/spiffe.js';
 
-export const ZTUNNEL: SpiffeId = { trustDomain: 'cluster.local', namespace: 'istio-system', serviceAccount: 'ztunnel' };
+export const ZTUNNEL: SpiffeId = {
+  trustDomain: 'cluster.local',
+  namespace: 'istio-system',
+  serviceAccount: 'ztunnel',
+};
 
 export function sid(namespace: string, serviceAccount: string): SpiffeId {
   return { trustDomain: 'cluster.local', namespace, serviceAccount };
@@ -34,7 +38,12 @@ export class CaHarness {
     await addNodeToken(tokenFile, { node: 'bootstrap', identity: ZTUNNEL });
     const auth = await LocalTokenAuthenticator.load(tokenFile);
     const h = new CaHarness(dir, ca, undefined as unknown as CaService, tokenFile);
-    const service = new CaService({ ca, nodes: h.nodes, authenticators: [auth], defaultValidityMs: opts.defaultValidityMs });
+    const service = new CaService({
+      ca,
+      nodes: h.nodes,
+      authenticators: [auth],
+      defaultValidityMs: opts.defaultValidityMs,
+    });
     (h as { service: CaService }).service = service;
     await h.listen();
     return h;
@@ -44,7 +53,10 @@ export class CaHarness {
     return addNodeToken(this.tokenFile, { node, identity: ZTUNNEL });
   }
 
-  client(token: string, extra: Partial<ConstructorParameters<typeof IdentityCaClient>[0]> = {}): IdentityCaClient {
+  client(
+    token: string,
+    extra: Partial<ConstructorParameters<typeof IdentityCaClient>[0]> = {},
+  ): IdentityCaClient {
     return new IdentityCaClient({ address: `127.0.0.1:${this.port}`, token, ownIdentity: ZTUNNEL, ...extra });
   }
 

@@ -78,7 +78,10 @@ test('during the overlap a client with an old-root certificate and one with a ne
   publish();
   const newCreds = await new3.get(NEW);
   assert.ok(verifyChain([...oldCreds.chainPem], [oldRoot]).ok, 'old client: chained to the old root');
-  assert.ok(verifyChain([...newCreds.chainPem], [h.ca.authority.rootPem]).ok, 'new client: chained to the new root');
+  assert.ok(
+    verifyChain([...newCreds.chainPem], [h.ca.authority.rootPem]).ok,
+    'new client: chained to the new root',
+  );
   assert.ok(!verifyChain([...newCreds.chainPem], [oldRoot]).ok);
   assert.equal(await reach(await old2.get(OLD)), 'ping');
   assert.equal(await reach(await new3.get(NEW)), 'ping');

@@ -10,10 +10,20 @@ test('backoff starts at 500 ms, doubles, and is capped at 150 s', () => {
   );
   assert.equal(backoffDelay(9, DEFAULT_BACKOFF, mid), 128_000);
   assert.equal(backoffDelay(10, DEFAULT_BACKOFF, mid), 150_000);
-  assert.equal(backoffDelay(1000, DEFAULT_BACKOFF, () => 0.999), 150_000, 'jitter never passes the cap');
+  assert.equal(
+    backoffDelay(1000, DEFAULT_BACKOFF, () => 0.999),
+    150_000,
+    'jitter never passes the cap',
+  );
 });
 
 test('jitter spreads retries by ±20 %', () => {
-  assert.equal(backoffDelay(2, DEFAULT_BACKOFF, () => 0), 800);
-  assert.equal(backoffDelay(2, DEFAULT_BACKOFF, () => 0.99999), 1200);
+  assert.equal(
+    backoffDelay(2, DEFAULT_BACKOFF, () => 0),
+    800,
+  );
+  assert.equal(
+    backoffDelay(2, DEFAULT_BACKOFF, () => 0.99999),
+    1200,
+  );
 });

@@ -49,7 +49,10 @@ test('a bounded number of fetches at once; a waiting connection overtakes pre-wa
   try {
     for (let i = 0; i < 20; i++) m.prewarm(sid('app', `bg${i}`));
     await m.get(sid('app', 'urgent'));
-    assert.ok(f.calls.indexOf('app/urgent') <= 3, `urgent fetched at position ${f.calls.indexOf('app/urgent')}`);
+    assert.ok(
+      f.calls.indexOf('app/urgent') <= 3,
+      `urgent fetched at position ${f.calls.indexOf('app/urgent')}`,
+    );
     await until(() => m.status().every((s) => s.state === 'ready'), 5000, 'all ready');
     assert.equal(f.maxInFlight, 3);
   } finally {
@@ -97,7 +100,10 @@ test('a first fetch that fails rejects get() with the reason; a later get succee
   f.down = true;
   const m = new CertificateManager({ fetcher: f, backoff: { initialMs: 60_000, maxMs: 60_000 } });
   try {
-    await assert.rejects(m.get(sid('app', 'web')), /certificate request for spiffe:\/\/cluster.local\/ns\/app\/sa\/web failed: .*CA down/);
+    await assert.rejects(
+      m.get(sid('app', 'web')),
+      /certificate request for spiffe:\/\/cluster.local\/ns\/app\/sa\/web failed: .*CA down/,
+    );
     assert.equal(m.status()[0]?.state, 'failed');
     f.down = false;
     assert.ok(await m.get(sid('app', 'web')));

@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { CaService } from '../../../../src/istiod/ca/ca-service.js';
 import { IstiodCa } from '../../../../src/istiod/ca/istiod-ca.js';
-import { KubeTokenReviewAuthenticator, TOKEN_REVIEW_PATH } from '../../../../src/istiod/ca/kube-token-review.js';
+import {
+  KubeTokenReviewAuthenticator,
+  TOKEN_REVIEW_PATH,
+} from '../../../../src/istiod/ca/kube-token-review.js';
 import { LocalTokenAuthenticator, addNodeToken } from '../../../../src/istiod/ca/local-tokens.js';
 import { AmbientNodeIdentities } from '../../../../src/istiod/ca/node-identity-lookup.js';
 import { CaServingCertificate } from '../../../../src/istiod/ca/serving-credentials.js';
@@ -20,7 +23,10 @@ import { generateKeyPair } from '../../../../src/pki/keys.js';
 import { joinPem } from '../../../../src/pki/pem.js';
 import { verifyChain } from '../../../../src/pki/verify.js';
 import { CaClient } from '../../../../src/xds/grpc-services.js';
-import type { IstioCertificateRequest, IstioCertificateResponse } from '../../../../src/xds/discovery-types.js';
+import type {
+  IstioCertificateRequest,
+  IstioCertificateResponse,
+} from '../../../../src/xds/discovery-types.js';
 import { ns, pod } from '../../../unit/istiod/model/fixtures.js';
 
 const td = 'cluster.local';
@@ -30,7 +36,10 @@ const DB = 'spiffe://cluster.local/ns/app/sa/db';
 const sid = (namespace: string, serviceAccount: string) => ({ trustDomain: td, namespace, serviceAccount });
 
 // --- a TokenReview endpoint speaking the Kubernetes API shape ---
-const reviews: Array<{ auth: string | undefined; body: { spec?: { token?: string; audiences?: string[] } } }> = [];
+const reviews: Array<{
+  auth: string | undefined;
+  body: { spec?: { token?: string; audiences?: string[] } };
+}> = [];
 const kube = http.createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
@@ -77,7 +86,10 @@ const service = new CaService({
   nodes,
   authenticators: [
     await LocalTokenAuthenticator.load(tokenFile),
-    new KubeTokenReviewAuthenticator({ endpoint: { server: kubeUrl, token: 'istiod-own-token' }, trustDomain: td }),
+    new KubeTokenReviewAuthenticator({
+      endpoint: { server: kubeUrl, token: 'istiod-own-token' },
+      trustDomain: td,
+    }),
   ],
 });
 const serving = new CaServingCertificate(ca);
@@ -86,7 +98,9 @@ const mtls = new grpc.Server();
 service.register(plain);
 service.register(mtls);
 const bind = (s: grpc.Server, creds: grpc.ServerCredentials) =>
-  new Promise<number>((resolve, reject) => s.bindAsync('127.0.0.1:0', creds, (e, p) => (e ? reject(e) : resolve(p))));
+  new Promise<number>((resolve, reject) =>
+    s.bindAsync('127.0.0.1:0', creds, (e, p) => (e ? reject(e) : resolve(p))),
+  );
 const plainPort = await bind(plain, grpc.ServerCredentials.createInsecure());
 const mtlsPort = await bind(mtls, serving.serverCredentials());
 const opened: Array<{ close(): void }> = [];
@@ -101,23 +115,32 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function client(token: string | undefined, own = ZTUNNEL, extra: Partial<ConstructorParameters<typeof IdentityCaClient>[0]> = {}) {
+function client(
+  token: string | undefined,
+  own = ZTUNNEL,
+  extra: Partial<ConstructorParameters<typeof IdentityCaClient>[0]> = {},
+) {
   const c = new IdentityCaClient({ address: `127.0.0.1:${plainPort}`, token, ownIdentity: own, ...extra });
   opened.push(c);
   return c;
 }
 
 /** A raw CreateCertificate call: resolves with the chain or the gRPC error. */
-function raw(req: IstioCertificateRequest, token?: string): Promise<{ chain?: string[]; err?: grpc.ServiceError }> {
+function raw(
+  req: IstioCertificateRequest,
+  token?: string,
+): Promise<{ chain?: string[]; err?: grpc.ServiceError }> {
   const c = new CaClient(`127.0.0.1:${plainPort}`, grpc.credentials.createInsecure());
   opened.push(c);
   const md = new grpc.Metadata();
   if (token) md.set('authorization', `Bearer ${token}`);
   return new Promise((resolve) => {
-    (c as unknown as { CreateCertificate: grpc.requestCallback<IstioCertificateResponse> & ((...a: unknown[]) => void) }).CreateCertificate(
-      req,
-      md,
-      (err: grpc.ServiceError | null, res?: IstioCertificateResponse) => resolve(err ? { err } : { chain: res?.certChain ?? [] }),
+    (
+      c as unknown as {
+        CreateCertificate: grpc.requestCallback<IstioCertificateResponse> & ((...a: unknown[]) => void);
+      }
+    ).CreateCertificate(req, md, (err: grpc.ServiceError | null, res?: IstioCertificateResponse) =>
+      resolve(err ? { err } : { chain: res?.certChain ?? [] }),
     );
   });
 }
@@ -139,7 +162,10 @@ test('ztunnel on node1 is refused a pod of node2 — until that pod moves to nod
   const c = client(node1Token);
   await assert.rejects(c.fetch(sid('app', 'db')), (err: unknown) => {
     assert.equal(fetchStatus(err), grpc.status.PERMISSION_DENIED);
-    assert.match(String(err), /no pod with identity spiffe:\/\/cluster.local\/ns\/app\/sa\/db runs on node "node1"/);
+    assert.match(
+      String(err),
+      /no pod with identity spiffe:\/\/cluster.local\/ns\/app\/sa\/db runs on node "node1"/,
+    );
     return true;
   });
   index.upsert(pod('db-2', { sa: 'db', node: 'node1', ip: '10.0.0.3' }));
@@ -151,18 +177,68 @@ test('ztunnel on node1 is refused a pod of node2 — until that pod moves to nod
 test('bad input over the wire: status and message for each, nothing signed', async () => {
   const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
   const cases: Array<[IstioCertificateRequest, string | undefined, grpc.status, RegExp]> = [
-    [{ csr: 'not a csr', metadata: imp(WEB) }, node1Token, grpc.status.INVALID_ARGUMENT, /CSR cannot be parsed/],
-    [{ csr: csr([WEB, DB]), metadata: imp(WEB) }, node1Token, grpc.status.INVALID_ARGUMENT, /2 subject alternative names/],
-    [{ csr: csr([], ['web.app.svc']), metadata: imp(WEB) }, node1Token, grpc.status.INVALID_ARGUMENT, /not a SPIFFE id/],
-    [{ csr: csr([DB]), metadata: imp(WEB) }, node1Token, grpc.status.INVALID_ARGUMENT, /differs from the identity asked for/],
-    [{ csr: csr(['spiffe://other.td/ns/app/sa/web']), metadata: imp('spiffe://other.td/ns/app/sa/web') }, node1Token, grpc.status.PERMISSION_DENIED, /runs on node/],
-    [{ csr: createCsr({ privateKey: rsa.privateKey, publicKey: rsa.publicKey, uris: [WEB] }), metadata: imp(WEB) }, node1Token, grpc.status.INVALID_ARGUMENT, /RSA key has 1024 bits/],
-    [{ csr: csr([WEB]), metadata: imp(WEB), validityDuration: 100 * 86400 }, node1Token, grpc.status.INVALID_ARGUMENT, /over the maximum of 7776000 s/],
-    [{ csr: csr([WEB]) }, 'made-up', grpc.status.UNAUTHENTICATED, /not accepted by the Kubernetes API: token has expired/],
+    [
+      { csr: 'not a csr', metadata: imp(WEB) },
+      node1Token,
+      grpc.status.INVALID_ARGUMENT,
+      /CSR cannot be parsed/,
+    ],
+    [
+      { csr: csr([WEB, DB]), metadata: imp(WEB) },
+      node1Token,
+      grpc.status.INVALID_ARGUMENT,
+      /2 subject alternative names/,
+    ],
+    [
+      { csr: csr([], ['web.app.svc']), metadata: imp(WEB) },
+      node1Token,
+      grpc.status.INVALID_ARGUMENT,
+      /not a SPIFFE id/,
+    ],
+    [
+      { csr: csr([DB]), metadata: imp(WEB) },
+      node1Token,
+      grpc.status.INVALID_ARGUMENT,
+      /differs from the identity asked for/,
+    ],
+    [
+      { csr: csr(['spiffe://other.td/ns/app/sa/web']), metadata: imp('spiffe://other.td/ns/app/sa/web') },
+      node1Token,
+      grpc.status.PERMISSION_DENIED,
+      /runs on node/,
+    ],
+    [
+      {
+        csr: createCsr({ privateKey: rsa.privateKey, publicKey: rsa.publicKey, uris: [WEB] }),
+        metadata: imp(WEB),
+      },
+      node1Token,
+      grpc.status.INVALID_ARGUMENT,
+      /RSA key has 1024 bits/,
+    ],
+    [
+      { csr: csr([WEB]), metadata: imp(WEB), validityDuration: 100 * 86400 },
+      node1Token,
+      grpc.status.INVALID_ARGUMENT,
+      /over the maximum of 7776000 s/,
+    ],
+    [
+      { csr: csr([WEB]) },
+      'made-up',
+      grpc.status.UNAUTHENTICATED,
+      /not accepted by the Kubernetes API: token has expired/,
+    ],
     [{ csr: csr([WEB]) }, undefined, grpc.status.UNAUTHENTICATED, /no credential/],
-    [{ csr: csr([WEB]) }, 'k8s-user', grpc.status.UNAUTHENTICATED, /belongs to "alice", not a service account/],
+    [
+      { csr: csr([WEB]) },
+      'k8s-user',
+      grpc.status.UNAUTHENTICATED,
+      /belongs to "alice", not a service account/,
+    ],
   ];
-  const issued = async () => (await service.registry.getSingleMetric('citadel_server_success_cert_issuance_count')?.get())?.values[0]?.value ?? 0;
+  const issued = async () =>
+    (await service.registry.getSingleMetric('citadel_server_success_cert_issuance_count')?.get())?.values[0]
+      ?.value ?? 0;
   const before = await issued();
   for (const [req, token, code, message] of cases) {
     const r = await raw(req, token);
@@ -187,7 +263,10 @@ test('Kubernetes TokenReview: a workload token gets its own identity; a node-bou
   const review = reviews[n]!;
   assert.equal(review.auth, 'Bearer istiod-own-token');
   assert.deepEqual(review.body.spec?.audiences, ['istio-ca']);
-  await assert.rejects(client('k8s-web', sid('app', 'web')).fetch(sid('app', 'db')), /may only get a certificate for itself/);
+  await assert.rejects(
+    client('k8s-web', sid('app', 'web')).fetch(sid('app', 'db')),
+    /may only get a certificate for itself/,
+  );
   const db = await client('k8s-zt-node2').fetch(sid('app', 'db'));
   assert.ok(db.chainPem.length > 0);
   await assert.rejects(client('k8s-zt-node2').fetch(sid('app', 'web')), /runs on node "node2"/);
@@ -205,7 +284,10 @@ test('on the mTLS port a caller is identified by its mesh certificate; one witho
   const web = await noCert.fetch(sid('app', 'web'));
   const withCert = new IdentityCaClient({
     address: `127.0.0.1:${mtlsPort}`,
-    credentials: caChannelCredentials(bundle, { keyPem: web.keyPem, chainPem: joinPem(web.chainPem.slice(0, -1)) }),
+    credentials: caChannelCredentials(bundle, {
+      keyPem: web.keyPem,
+      chainPem: joinPem(web.chainPem.slice(0, -1)),
+    }),
     ownIdentity: sid('app', 'web'),
   });
   opened.push(withCert);

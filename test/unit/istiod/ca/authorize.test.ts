@@ -15,7 +15,11 @@ const ztunnel1: Caller = { identity: sid('istio-system', 'ztunnel'), node: 'node
 
 test('a caller gets its own identity without impersonation', () => {
   const caller: Caller = { identity: sid('app', 'web'), via: 'token-review' };
-  assert.deepEqual(authorizeIdentity(caller, undefined, ctx), { ok: true, id: sid('app', 'web'), impersonating: false });
+  assert.deepEqual(authorizeIdentity(caller, undefined, ctx), {
+    ok: true,
+    id: sid('app', 'web'),
+    impersonating: false,
+  });
   assert.deepEqual(authorizeIdentity(caller, 'spiffe://cluster.local/ns/app/sa/web', ctx), {
     ok: true,
     id: sid('app', 'web'),
@@ -23,7 +27,7 @@ test('a caller gets its own identity without impersonation', () => {
   });
 });
 
-test("ztunnel may impersonate an identity with a pod on its own node", () => {
+test('ztunnel may impersonate an identity with a pod on its own node', () => {
   assert.deepEqual(authorizeIdentity(ztunnel1, 'spiffe://cluster.local/ns/app/sa/web', ctx), {
     ok: true,
     id: sid('app', 'web'),
@@ -37,7 +41,10 @@ test('ztunnel may not impersonate an identity whose pods run on another node', (
   assert.ok(!r.ok);
   assert.equal(r.code, status.PERMISSION_DENIED);
   assert.equal(r.reason, 'not_on_node');
-  assert.match(r.message, /no pod with identity spiffe:\/\/cluster.local\/ns\/app\/sa\/db runs on node "node1"/);
+  assert.match(
+    r.message,
+    /no pod with identity spiffe:\/\/cluster.local\/ns\/app\/sa\/db runs on node "node1"/,
+  );
 });
 
 test('a workload account may not impersonate; a trusted account without a node may not either', () => {
@@ -46,7 +53,11 @@ test('a workload account may not impersonate; a trusted account without a node m
   assert.ok(!r1.ok);
   assert.equal(r1.reason, 'impersonation_not_allowed');
   assert.match(r1.message, /may only get a certificate for itself/);
-  const r2 = authorizeIdentity({ identity: sid('istio-system', 'ztunnel'), via: 'certificate' }, 'spiffe://cluster.local/ns/app/sa/web', ctx);
+  const r2 = authorizeIdentity(
+    { identity: sid('istio-system', 'ztunnel'), via: 'certificate' },
+    'spiffe://cluster.local/ns/app/sa/web',
+    ctx,
+  );
   assert.ok(!r2.ok);
   assert.equal(r2.reason, 'impersonation_needs_node');
 });

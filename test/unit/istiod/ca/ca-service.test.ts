@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { X509Certificate } from 'node:crypto';
+import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { CaService } from '../../../../src/istiod/ca/ca-service.js';
@@ -9,7 +10,7 @@ import { IstiodCa } from '../../../../src/istiod/ca/istiod-ca.js';
 import { NodeIdentities } from '../../../../src/istiod/ca/node-identity-lookup.js';
 import type { AuthnResult, TokenAuthenticator } from '../../../../src/istiod/ca/token-authenticator.js';
 import { unauthenticated } from '../../../../src/istiod/ca/ca-denial.js';
-import { createRootCa } from '../../../../src/pki/ca.js';
+import { createRootCa, issueWorkloadCertificate } from '../../../../src/pki/ca.js';
 import type { IstioCertificateRequest } from '../../../../src/xds/discovery-types.js';
 import { ecCsr, sid } from './fixtures.js';
 
@@ -18,7 +19,9 @@ class TableTokens implements TokenAuthenticator {
   readonly name = 'table';
   constructor(private readonly table: Record<string, AuthnResult>) {}
   authenticate(token: string): Promise<AuthnResult> {
-    return Promise.resolve(this.table[token] ?? unauthenticated('unknown_token', 'the bearer token is not known'));
+    return Promise.resolve(
+      this.table[token] ?? unauthenticated('unknown_token', 'the bearer token is not known'),
+    );
   }
 }
 
@@ -38,7 +41,10 @@ const service = new CaService({
   nodes,
   authenticators: [
     new TableTokens({
-      zt1: { ok: true, caller: { identity: sid('istio-system', 'ztunnel'), node: 'node1', via: 'local-token' } },
+      zt1: {
+        ok: true,
+        caller: { identity: sid('istio-system', 'ztunnel'), node: 'node1', via: 'local-token' },
+      },
       web: { ok: true, caller: { identity: sid('app', 'web'), via: 'token-review' } },
       old: unauthenticated('expired_token', 'the token expired'),
     }),
@@ -77,7 +83,10 @@ test('a workload gets its own identity; the chain is leaf first, root last; defa
 });
 
 test('ztunnel impersonates a workload on its node and asks for a short lifetime', async () => {
-  const r = await service.createCertificate({ csr: ecCsr([WEB]), validityDuration: 60, metadata: imp(WEB) }, { metadata: md('zt1') });
+  const r = await service.createCertificate(
+    { csr: ecCsr([WEB]), validityDuration: 60, metadata: imp(WEB) },
+    { metadata: md('zt1') },
+  );
   assert.ok(r.ok);
   const leaf = new X509Certificate(r.certChain[0] as string);
   assert.equal(Date.parse(leaf.validTo) - Date.parse(leaf.validFrom), 60e3);
@@ -90,14 +99,70 @@ test('ztunnel impersonates a workload on its node and asks for a short lifetime'
 test('every refusal has its status and message, is counted by reason and logged, and signs nothing', async () => {
   const cases: Array<[string, IstioCertificateRequest, grpc.Metadata, grpc.status, string, RegExp]> = [
     ['no token', { csr: ecCsr([WEB]) }, md(), grpc.status.UNAUTHENTICATED, 'no_token', /no credential/],
-    ['unknown token', { csr: ecCsr([WEB]) }, md('nope'), grpc.status.UNAUTHENTICATED, 'unknown_token', /not known/],
-    ['expired token', { csr: ecCsr([WEB]) }, md('old'), grpc.status.UNAUTHENTICATED, 'expired_token', /expired/],
-    ['pod on another node', { csr: ecCsr([DB]), metadata: imp(DB) }, md('zt1'), grpc.status.PERMISSION_DENIED, 'not_on_node', /runs on node "node1"/],
-    ['workload impersonating', { csr: ecCsr([DB]), metadata: imp(DB) }, md('web'), grpc.status.PERMISSION_DENIED, 'impersonation_not_allowed', /only get a certificate for itself/],
-    ['SAN differs', { csr: ecCsr([DB]) }, md('web'), grpc.status.INVALID_ARGUMENT, 'san_mismatch', /differs from the identity asked for/],
-    ['malformed CSR', { csr: 'garbage' }, md('web'), grpc.status.INVALID_ARGUMENT, 'malformed_csr', /cannot be parsed/],
-    ['over the cap', { csr: ecCsr([WEB]), validityDuration: 91 * 86400 }, md('web'), grpc.status.INVALID_ARGUMENT, 'validity_too_long', /over the maximum/],
-    ['other trust domain', { csr: ecCsr(['spiffe://evil.org/ns/app/sa/web']) }, md('web'), grpc.status.INVALID_ARGUMENT, 'trust_domain', /only for "cluster.local"/],
+    [
+      'unknown token',
+      { csr: ecCsr([WEB]) },
+      md('nope'),
+      grpc.status.UNAUTHENTICATED,
+      'unknown_token',
+      /not known/,
+    ],
+    [
+      'expired token',
+      { csr: ecCsr([WEB]) },
+      md('old'),
+      grpc.status.UNAUTHENTICATED,
+      'expired_token',
+      /expired/,
+    ],
+    [
+      'pod on another node',
+      { csr: ecCsr([DB]), metadata: imp(DB) },
+      md('zt1'),
+      grpc.status.PERMISSION_DENIED,
+      'not_on_node',
+      /runs on node "node1"/,
+    ],
+    [
+      'workload impersonating',
+      { csr: ecCsr([DB]), metadata: imp(DB) },
+      md('web'),
+      grpc.status.PERMISSION_DENIED,
+      'impersonation_not_allowed',
+      /only get a certificate for itself/,
+    ],
+    [
+      'SAN differs',
+      { csr: ecCsr([DB]) },
+      md('web'),
+      grpc.status.INVALID_ARGUMENT,
+      'san_mismatch',
+      /differs from the identity asked for/,
+    ],
+    [
+      'malformed CSR',
+      { csr: 'garbage' },
+      md('web'),
+      grpc.status.INVALID_ARGUMENT,
+      'malformed_csr',
+      /cannot be parsed/,
+    ],
+    [
+      'over the cap',
+      { csr: ecCsr([WEB]), validityDuration: 91 * 86400 },
+      md('web'),
+      grpc.status.INVALID_ARGUMENT,
+      'validity_too_long',
+      /over the maximum/,
+    ],
+    [
+      'other trust domain',
+      { csr: ecCsr(['spiffe://evil.org/ns/app/sa/web']) },
+      md('web'),
+      grpc.status.INVALID_ARGUMENT,
+      'trust_domain',
+      /only for "cluster.local"/,
+    ],
   ];
   for (const [what, req, meta, code, reason, message] of cases) {
     const issued = await count('citadel_server_success_cert_issuance_count');
@@ -109,7 +174,11 @@ test('every refusal has its status and message, is counted by reason and logged,
     assert.equal(r.reason, reason, what);
     assert.match(r.message, message, what);
     assert.equal(await count('citadel_server_csr_sign_err_count', reason), refusedBefore + 1, what);
-    assert.equal(await count('citadel_server_success_cert_issuance_count'), issued, `${what}: nothing signed`);
+    assert.equal(
+      await count('citadel_server_success_cert_issuance_count'),
+      issued,
+      `${what}: nothing signed`,
+    );
     const log = lines.slice(logsBefore).find((l) => l.reason === reason);
     assert.ok(log, `${what}: logged`);
     assert.equal(log.level, 40);
@@ -121,14 +190,18 @@ test('every refusal has its status and message, is counted by reason and logged,
 });
 
 test('a caller identified by its mesh certificate gets its own identity, never another', async () => {
-  const { issueWorkloadCertificate } = await import('../../../../src/pki/ca.js');
   const w = issueWorkloadCertificate(ca.authority, sid('app', 'web'));
   const peer = new X509Certificate(w.certPem);
-  const peerCertificate = { subjectaltname: peer.subjectAltName } as unknown as import('node:tls').PeerCertificate;
+  const peerCertificate = {
+    subjectaltname: peer.subjectAltName,
+  } as unknown as PeerCertificate;
   const r = await service.createCertificate({ csr: ecCsr([WEB]) }, { metadata: md(), peerCertificate });
   assert.ok(r.ok);
   assert.equal(r.caller.via, 'certificate');
-  const other = await service.createCertificate({ csr: ecCsr([DB]), metadata: imp(DB) }, { metadata: md(), peerCertificate });
+  const other = await service.createCertificate(
+    { csr: ecCsr([DB]), metadata: imp(DB) },
+    { metadata: md(), peerCertificate },
+  );
   assert.ok(!other.ok);
   assert.equal(other.reason, 'impersonation_not_allowed');
 });

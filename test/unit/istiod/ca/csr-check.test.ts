@@ -28,10 +28,22 @@ test('each bad CSR is INVALID_ARGUMENT with a reason and a message naming the pr
     [ecCsr([]), 'no_san', /no subject alternative name/],
     [ecCsr([APP, 'spiffe://cluster.local/ns/app/sa/other']), 'multiple_sans', /2 subject alternative names/],
     [ecCsr([APP], ['web.app.svc']), 'multiple_sans', /exactly one SPIFFE URI/],
-    [ecCsr(['https://example.com/web']), 'non_spiffe_san', /URI "https:\/\/example.com\/web", not a SPIFFE id/],
+    [
+      ecCsr(['https://example.com/web']),
+      'non_spiffe_san',
+      /URI "https:\/\/example.com\/web", not a SPIFFE id/,
+    ],
     [ecCsr([], ['web.app.svc']), 'non_spiffe_san', /DNS name "web.app.svc"/],
-    [ecCsr(['spiffe://other.domain/ns/app/sa/web']), 'trust_domain', /"other.domain"; this CA signs only for "cluster.local"/],
-    [ecCsr(['spiffe://cluster.local/ns/app/sa/admin']), 'san_mismatch', /ns\/app\/sa\/admin differs from the identity asked for, spiffe:\/\/cluster.local\/ns\/app\/sa\/web/],
+    [
+      ecCsr(['spiffe://other.domain/ns/app/sa/web']),
+      'trust_domain',
+      /"other.domain"; this CA signs only for "cluster.local"/,
+    ],
+    [
+      ecCsr(['spiffe://cluster.local/ns/app/sa/admin']),
+      'san_mismatch',
+      /ns\/app\/sa\/admin differs from the identity asked for, spiffe:\/\/cluster.local\/ns\/app\/sa\/web/,
+    ],
     [rsaCsr(1024, [APP]), 'weak_key', /1024 bits; at least 2048/],
   ];
   for (const [csr, reason, message] of cases) {

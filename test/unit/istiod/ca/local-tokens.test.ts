@@ -4,7 +4,12 @@ import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { LocalTokenAuthenticator, addNodeToken, createNodeToken, writeTokenFile } from '../../../../src/istiod/ca/local-tokens.js';
+import {
+  LocalTokenAuthenticator,
+  addNodeToken,
+  createNodeToken,
+  writeTokenFile,
+} from '../../../../src/istiod/ca/local-tokens.js';
 import { sid } from './fixtures.js';
 
 const ZT = sid('istio-system', 'ztunnel');
@@ -39,7 +44,12 @@ test('an expired token is refused as expired', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tokens-'));
   try {
     const file = join(dir, 't.json');
-    const { token, record } = createNodeToken({ node: 'n1', identity: ZT, ttlMs: 1000, now: new Date(Date.now() - 5000) });
+    const { token, record } = createNodeToken({
+      node: 'n1',
+      identity: ZT,
+      ttlMs: 1000,
+      now: new Date(Date.now() - 5000),
+    });
     await writeTokenFile(file, [record]);
     const auth = await LocalTokenAuthenticator.load(file);
     const r = await auth.authenticate(token);
