@@ -1,0 +1,74 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { status } from '@grpc/grpc-js';
+import {
+  LocalTokenAuthenticator,
+  addNodeToken,
+  createNodeToken,
+  writeTokenFile,
+} from '../../../../src/istiod/ca/local-tokens.js';
+import { sid } from './fixtures.js';
+
+const ZT = sid('istio-system', 'ztunnel');
+
+test('a node token names its node and the node proxy identity; the file is 0600 and holds no token', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tokens-'));
+  try {
+    const file = join(dir, 'node-tokens.json');
+    const t1 = await addNodeToken(file, { node: 'node1', identity: ZT });
+    const t2 = await addNodeToken(file, { node: 'node2', identity: ZT });
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    const text = await readFile(file, 'utf8');
+    assert.ok(!text.includes(t1) && !text.includes(t2), 'only digests are stored');
+    const auth = await LocalTokenAuthenticator.load(file);
+    const r = await auth.authenticate(t2);
+    assert.ok(r.ok);
+    assert.deepEqual(r.caller, { identity: ZT, node: 'node2', via: 'local-token' });
+    const bad = await auth.authenticate('mesh-node.nope');
+    assert.ok(!bad.ok);
+    assert.equal(bad.code, status.UNAUTHENTICATED);
+    assert.equal(bad.reason, 'unknown_token');
+    // A new token for node1 replaces the old one.
+    await addNodeToken(file, { node: 'node1', identity: ZT });
+    await auth.reload();
+    assert.equal((await auth.authenticate(t1)).ok, false);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('an expired token is refused as expired', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tokens-'));
+  try {
+    const file = join(dir, 't.json');
+    const { token, record } = createNodeToken({
+      node: 'n1',
+      identity: ZT,
+      ttlMs: 1000,
+      now: new Date(Date.now() - 5000),
+    });
+    await writeTokenFile(file, [record]);
+    const auth = await LocalTokenAuthenticator.load(file);
+    const r = await auth.authenticate(token);
+    assert.ok(!r.ok);
+    assert.equal(r.reason, 'expired_token');
+    assert.match(r.message, /node token of "n1" expired at/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a token file readable by others is refused', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tokens-'));
+  try {
+    const file = join(dir, 't.json');
+    await writeTokenFile(file, []);
+    await chmod(file, 0o644);
+    await assert.rejects(LocalTokenAuthenticator.load(file), /mode 644; it must be 600/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
