@@ -21,7 +21,8 @@ await runCli({
   usage: USAGE,
   schema: ztunnelSchema,
   main: async (config) => {
-    if (!config.nodeName) throw new MeshError('ZT_ERR_CONFIG', 'no node name: give --node-name NODE (or NODE_NAME)');
+    if (!config.nodeName)
+      throw new MeshError('ZT_ERR_CONFIG', 'no node name: give --node-name NODE (or NODE_NAME)');
     const logger = createLogger({ component: 'ztunnel', level: config.logLevel as LevelWithSilent });
     const zt = new Ztunnel(config, { logger });
     await zt.start();

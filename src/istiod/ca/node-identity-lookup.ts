@@ -5,7 +5,7 @@
  */
 import { spiffeUri, type SpiffeId } from '../../pki/spiffe.js';
 import type { ChangeSet } from '../model/change-set.js';
-import type { Address } from '../model/xds-shapes.js';
+import type { Address } from '../../xds/workload-types.js';
 
 export interface NodeIdentityLookup {
   /** SPIFFE URIs of the identities with at least one pod on `node`. */
@@ -98,7 +98,7 @@ export class AmbientNodeIdentities implements NodeIdentityLookup {
     }
     this.map.set(name, w.node, {
       trustDomain: w.trustDomain || 'cluster.local',
-      namespace: w.namespace,
+      namespace: w.namespace ?? '',
       serviceAccount: w.serviceAccount || 'default',
     });
   }
