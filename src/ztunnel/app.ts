@@ -23,6 +23,11 @@ import { startXdsSource } from './xds-source.js';
 import type { ZtunnelConfig } from './config.js';
 import type { DeltaClient } from '../xds/delta-client.js';
 import type { SocketAddr } from './outbound/decide.js';
+import { Socks5Server } from './socks5/socks5-server.js';
+import { Socks5Reply } from './socks5/socks5-parse.js';
+import { DnsServer } from './dns/dns-server.js';
+import { resolveMeshName } from './dns/mesh-names.js';
+import { isIP } from 'node:net';
 
 export interface ZtunnelDeps {
   logger: Logger;
@@ -50,6 +55,9 @@ export class Ztunnel {
   readonly admin: AdminServers;
   identities!: IdentityProvider;
   private readonly podListeners: LoopbackPodListeners;
+  readonly socks5: Socks5Server;
+  readonly dns: DnsServer;
+  readonly nodePorts = { socks5: 0, dns: 0 };
   private xds: DeltaClient | undefined;
   private synced = false;
   private readonly certsPending = new Set<string>();
@@ -124,6 +132,36 @@ export class Ztunnel {
       },
       { hbone: cfg.hbonePort, plaintext: cfg.inboundPlaintextPort },
     );
+    this.socks5 = new Socks5Server({
+      logger: this.log.child({ part: 'socks5' }),
+      registry: this.registry,
+      // Mesh service names resolve to their VIP (IPv4 first); other names go to the system resolver.
+      resolve: (host, client) => resolveMeshName(this.store, host, this.namespaceOf(client.ip))?.ips[0],
+      onConnect: (req) => {
+        const src = this.store.workloadByAddress(cfg.network, req.clientAddr.ip);
+        if (!src || (cfg.nodeName && src.node !== cfg.nodeName)) {
+          this.log.warn(
+            { client: req.clientAddr.ip },
+            'socks5: the client is not a pod of this node; connect from the pod IP (e.g. curl --interface <pod IP>)',
+          );
+          return req.fail(Socks5Reply.NOT_ALLOWED);
+        }
+        this.outbound.handle(src, req.dst, {
+          client: req.clientAddr,
+          accept: () => req.succeed(),
+          refuse: (kind) =>
+            req.fail(kind === 'denied' ? Socks5Reply.NOT_ALLOWED : Socks5Reply.CONNECTION_REFUSED),
+        });
+      },
+    });
+    this.dns = new DnsServer({
+      logger: this.log.child({ part: 'dns' }),
+      registry: this.registry,
+      lookup: (name, client) => {
+        const answer = resolveMeshName(this.store, name, this.namespaceOf(client.ip));
+        return answer ? { ips: answer.ips } : undefined;
+      },
+    });
     this.admin = new AdminServers(this.log, this.registry, {
       configDump: () => this.configDump(),
       ready: () => this.readiness(),
@@ -149,6 +187,12 @@ export class Ztunnel {
       if (closed > 0) this.log.info({ closed }, 'policy change closed live connections');
     });
     await this.admin.start(this.cfg);
+    if (this.cfg.socks5Port !== 0) {
+      this.nodePorts.socks5 = (await this.socks5.listen(this.cfg.socks5Port, this.cfg.nodeIp)).port;
+    }
+    if (this.cfg.dnsPort !== 0) {
+      this.nodePorts.dns = (await this.dns.listen(this.cfg.dnsPort, this.cfg.nodeIp)).udp.port;
+    }
     if (this.cfg.stateFile) {
       const { errors } = await loadStateFile(this.cfg.stateFile, this.store);
       for (const e of errors)
@@ -174,11 +218,18 @@ export class Ztunnel {
     }
     this.drain.onDrain(() => {
       this.podListeners.closeAll();
+      void this.socks5.close();
+      this.dns.close();
       void this.hbone.drain(this.cfg.drainDeadline);
     });
     this.drain.onForce(() => this.pool.close());
     this.log.info(
-      { node: this.cfg.nodeName, nodeIp: this.cfg.nodeIp, mode: this.cfg.mode, ports: this.admin.ports },
+      {
+        node: this.cfg.nodeName,
+        nodeIp: this.cfg.nodeIp,
+        mode: this.cfg.mode,
+        ports: { ...this.admin.ports, ...this.nodePorts },
+      },
       'ztunnel started',
     );
   }
@@ -263,6 +314,12 @@ export class Ztunnel {
       listeners: this.podListeners.describe(),
       connections: { inbound: this.tracker.inbound.size, outbound: this.tracker.outbound },
     };
+  }
+
+  /** The namespace of the workload with this IP (for short DNS names), if it is one. */
+  private namespaceOf(ip: string): string | undefined {
+    if (!isIP(ip)) return undefined;
+    return this.store.workloadByAddress(this.cfg.network, ip)?.namespace;
   }
 
   private markSynced(): void {

@@ -133,8 +133,6 @@ export class TestMesh {
       adminPort: 0,
       metricsPort: 0,
       readinessPort: 0,
-      socks5Port: 0,
-      dnsPort: 0,
       drainDeadline: 2000,
     };
     const zt = new Ztunnel(cfg, {

@@ -135,3 +135,58 @@ test('ztunnel refuses calls to its own ports', async () => {
   const out = accessLines(mesh.logs1.lines, 'outbound').at(-1)!;
   assert.match(String(out.reason), /self-call/);
 });
+
+test('SOCKS5 on the node: curl from a pod IP reaches the echo service by name; DNS answers the VIP', async (t) => {
+  const { execFile } = await import('node:child_process');
+  const run = (args: string[]): Promise<{ code: number; out: string }> =>
+    new Promise((resolve) =>
+      execFile('curl', args, { timeout: 10_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` }),
+      ),
+    );
+  const probe = await run(['--version']);
+  if (probe.code !== 0) return t.skip('curl is not installed');
+  const r = await run([
+    '-sS',
+    '--http0.9',
+    '--max-time',
+    '2',
+    '--interface',
+    CURL,
+    '--socks5-hostname',
+    `${mesh.zt1.cfg.nodeIp}:15080`,
+    'http://echo:80/',
+  ]);
+  // The echo app is not HTTP: it prefixes what it got with its pod name, which curl prints as the body.
+  assert.match(r.out, /echo-[12]:GET \/ HTTP\/1\.1/);
+  const dgram = await import('node:dgram');
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => sock.bind(0, CURL, () => resolve()));
+  const query = Buffer.from([
+    0x12,
+    0x34,
+    1,
+    0,
+    0,
+    1,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    4,
+    ...Buffer.from('echo'),
+    0,
+    0,
+    1,
+    0,
+    1,
+  ]);
+  const answer = await new Promise<Buffer>((resolve) => {
+    sock.once('message', (m) => resolve(m));
+    sock.send(query, 15053, mesh.zt1.cfg.nodeIp);
+  });
+  sock.close();
+  assert.deepEqual([...answer.subarray(answer.length - 4)], [10, 96, N, 10]);
+});

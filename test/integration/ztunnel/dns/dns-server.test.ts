@@ -86,7 +86,14 @@ async function fakeUpstream(): Promise<FakeUpstream> {
     s.on('error', () => {});
   });
   tcp.listen(port, '127.0.0.1');
-  await once(tcp, 'listening');
+  try {
+    await once(tcp, 'listening');
+  } catch {
+    // Another process took this port for TCP meanwhile (tests run in parallel): try another pair.
+    udp.close();
+    spoofer.close();
+    return fakeUpstream();
+  }
   return {
     port,
     seen,
