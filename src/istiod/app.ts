@@ -51,6 +51,11 @@ export interface IstiodOptions {
   grpcServices?: Array<(server: grpc.Server, istiod: Istiod) => void>;
   /** Grace for open streams at stop before they are cut; default 2 s. */
   stopGraceMs?: number;
+  /**
+   * The mTLS port (Istio's 15012): the same services (xDS, the CA) with TLS; clients may present a mesh
+   * certificate. `credentials` is asked for once, at bind.
+   */
+  secure?: { address: ListenAddress; credentials: () => grpc.ServerCredentials };
 }
 
 export class Istiod {
@@ -60,10 +65,11 @@ export class Istiod {
   readonly xds: DeltaXdsServer;
   readonly source: ConfigSource;
   readonly metrics: ConfigMetrics;
-  readonly ports = { xds: 0, monitoring: 0 };
+  readonly ports = { xds: 0, monitoring: 0, secureXds: 0 };
   private readonly opts: IstiodOptions;
   private readonly log: Logger;
   private readonly grpc: GrpcListener;
+  private readonly grpcSecure: GrpcListener | undefined;
   private readonly monitoring: MonitoringServer | undefined;
   private readonly identities = new NodeIdentities();
   private readonly feeder: IndexFeeder;
@@ -93,6 +99,11 @@ export class Istiod {
     this.grpc = new GrpcListener(this.log.child({ part: 'grpc' }));
     this.grpc.addAds(this.xds);
     for (const register of opts.grpcServices ?? []) register(this.grpc.server, this);
+    if (opts.secure) {
+      this.grpcSecure = new GrpcListener(this.log.child({ part: 'grpc-mtls' }));
+      this.grpcSecure.addAds(this.xds);
+      for (const register of opts.grpcServices ?? []) register(this.grpcSecure.server, this);
+    }
     this.feeder = new IndexFeeder(
       this.store,
       this.index,
@@ -138,6 +149,10 @@ export class Istiod {
   /** Binds both ports and starts the source; the initial push follows once the source has synced. */
   async start(): Promise<void> {
     this.ports.xds = await this.grpc.bind(this.opts.xdsAddress.host, this.opts.xdsAddress.port);
+    if (this.grpcSecure && this.opts.secure) {
+      const a = this.opts.secure.address;
+      this.ports.secureXds = await this.grpcSecure.bind(a.host, a.port, this.opts.secure.credentials());
+    }
     if (this.monitoring && this.opts.monitoringAddress) {
       const m = this.opts.monitoringAddress;
       this.ports.monitoring = await this.monitoring.start(m.host, m.port);
@@ -156,6 +171,7 @@ export class Istiod {
     const grace = this.opts.stopGraceMs ?? 2000;
     await this.xds.stop(grace);
     await this.grpc.stop(grace);
+    await this.grpcSecure?.stop(grace);
     await this.monitoring?.stop();
     await this.source.stop();
   }
@@ -163,6 +179,11 @@ export class Istiod {
   /** The pods the index places on `node`, with their SPIFFE ids (for the CA's node checks). */
   podsOnNode(node: string): PodOnNode[] {
     return this.identities.podsOnNode(node);
+  }
+
+  /** The node ↔ identity view, in the shape the CA asks its questions in. */
+  get nodeIdentities(): NodeIdentities {
+    return this.identities;
   }
 
   /** Whether a pod with identity `spiffeId` runs on `node` (may that node's proxy ask for it?). */
@@ -181,6 +202,7 @@ export class Istiod {
     this.xds.flushNow();
     this.built = true;
     this.grpc.release();
+    this.grpcSecure?.release();
     this.log.info(
       {
         objects: this.store.size,

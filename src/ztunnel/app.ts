@@ -18,7 +18,7 @@ import { Inbound } from './inbound/inbound.js';
 import { Outbound } from './outbound/outbound.js';
 import { LoopbackPodListeners } from './pod-listeners.js';
 import { AdminServers } from './admin.js';
-import { LocalIdentities, type IdentityProvider } from './identity.js';
+import { LocalIdentities, CaIdentities, type IdentityProvider } from './identity.js';
 import { startXdsSource } from './xds-source.js';
 import type { ZtunnelConfig } from './config.js';
 import type { DeltaClient } from '../xds/delta-client.js';
@@ -352,9 +352,20 @@ export class Ztunnel {
 
   private async localIdentities(): Promise<IdentityProvider> {
     if (!this.cfg.caDir) {
-      throw new Error(
-        'no certificate source: give --local-ca-dir (a CA directory) until the istiod CA client is configured',
-      );
+      const address = this.cfg.caAddress || this.cfg.xdsAddress;
+      if (!address) throw new Error('no certificate source: give --ca-address (istiod) or --local-ca-dir');
+      return new CaIdentities({
+        address,
+        tokenFile: this.cfg.tokenFile,
+        ownIdentity: {
+          trustDomain: this.cfg.trustDomain,
+          namespace: this.cfg.podNamespace,
+          serviceAccount: 'ztunnel',
+        },
+        clusterId: this.cfg.clusterId,
+        logger: this.log.child({ part: 'identity' }),
+        registry: this.registry,
+      });
     }
     const dir = this.cfg.caDir;
     const [cert, key, chain] = await Promise.all([

@@ -2,6 +2,9 @@ import type { SpiffeId } from '../pki/spiffe.js';
 import { spiffeUri } from '../pki/spiffe.js';
 import { issueWorkloadCertificate, type CertificateAuthority } from '../pki/ca.js';
 import { Credentials } from '../hbone/credentials.js';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../common/logger.js';
+import { CertificateManager, IdentityCaClient } from '../identity/index.js';
 
 /**
  * Where ztunnel gets the certificate of each identity it serves. In the mesh this is the certificate
@@ -60,5 +63,58 @@ export class LocalIdentities implements IdentityProvider {
 
   close(): void {
     this.cache.clear();
+  }
+}
+
+/** The real thing: certificates from istiod's CA through the node proxy's certificate manager. */
+export class CaIdentities implements IdentityProvider {
+  readonly manager: CertificateManager;
+  private readonly client: IdentityCaClient;
+
+  constructor(opts: {
+    address: string;
+    tokenFile: string;
+    ownIdentity: SpiffeId;
+    clusterId: string;
+    logger: Logger;
+    registry?: Registry;
+  }) {
+    this.client = new IdentityCaClient({
+      address: opts.address,
+      tokenFile: opts.tokenFile || undefined,
+      ownIdentity: opts.ownIdentity,
+      clusterId: opts.clusterId,
+    });
+    this.manager = new CertificateManager({
+      fetcher: this.client,
+      logger: opts.logger,
+      registry: opts.registry,
+    });
+  }
+
+  get(id: SpiffeId): Promise<Credentials> {
+    return this.manager.get(id);
+  }
+
+  prewarm(id: SpiffeId): void {
+    this.manager.prewarm(id);
+  }
+
+  forget(id: SpiffeId): void {
+    this.manager.forget(id);
+  }
+
+  describe(): Array<{ identity: string; state: string; notAfter?: string }> {
+    return this.manager.status().map((s) => ({
+      identity: s.uri,
+      state: s.state,
+      notAfter: s.notAfter?.toISOString(),
+      ...(s.lastError ? { lastError: s.lastError } : {}),
+    }));
+  }
+
+  close(): void {
+    this.manager.close();
+    this.client.close();
   }
 }

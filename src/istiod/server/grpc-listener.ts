@@ -50,10 +50,14 @@ export class GrpcListener {
     for (const call of held) if (!call.cancelled) this.handler?.(call);
   }
 
-  async bind(host: string, port: number): Promise<number> {
+  async bind(
+    host: string,
+    port: number,
+    credentials = grpc.ServerCredentials.createInsecure(),
+  ): Promise<number> {
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     const bound = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => {
+      this.server.bindAsync(address, credentials, (err, p) => {
         if (err)
           reject(
             new MeshError(

@@ -23,6 +23,10 @@ export function spiffeIdOf(w: Workload): string {
   return `spiffe://${td}/ns/${w.namespace ?? ''}/sa/${w.serviceAccount || 'default'}`;
 }
 
+/**
+ * Also the CA's `NodeIdentityLookup` (src/istiod/ca/node-identity-lookup.ts): identities on a node,
+ * and whether a given identity has a pod there.
+ */
 export class NodeIdentities {
   private readonly byNode = new Map<string, Map<string, PodOnNode>>();
   private readonly nodeOf = new Map<string, string>();
@@ -57,6 +61,17 @@ export class NodeIdentities {
   }
 
   /** Whether some pod with this SPIFFE id (`spiffe://td/ns/N/sa/S`) runs on `node`. */
+  identitiesOnNode(node: string): string[] {
+    return [...new Set(this.podsOnNode(node).map((p) => p.spiffeId))];
+  }
+
+  hasIdentityOnNode(
+    id: { trustDomain: string; namespace: string; serviceAccount: string },
+    node: string,
+  ): boolean {
+    return this.identityOnNode(`spiffe://${id.trustDomain}/ns/${id.namespace}/sa/${id.serviceAccount}`, node);
+  }
+
   identityOnNode(spiffeId: string, node: string): boolean {
     const pods = this.byNode.get(node);
     if (!pods) return false;

@@ -1,0 +1,75 @@
+import type * as grpc from '@grpc/grpc-js';
+import { join } from 'node:path';
+import type { Logger } from '../common/logger.js';
+import {
+  IstiodCa,
+  CaService,
+  CaServingCertificate,
+  LocalTokenAuthenticator,
+  KubeTokenReviewAuthenticator,
+  type TokenAuthenticator,
+} from './ca/index.js';
+import { inClusterEndpoint, loadKubeconfig } from './config/kube-client.js';
+import type { IstiodConfig } from './options.js';
+import type { Istiod } from './app.js';
+
+export interface CaRuntime {
+  ca: IstiodCa;
+  /** Registers CreateCertificate on a gRPC server (15010 and 15012). */
+  register(server: grpc.Server, istiod: Istiod): void;
+  /** TLS for 15012: istiod's own serving certificate from this CA, client certificates optional. */
+  serverCredentials(): grpc.ServerCredentials;
+  close(): void;
+}
+
+/**
+ * istiod's CA, from its flags: self-signed root kept in --ca-dir (or a plugged-in cacerts dir), callers
+ * authenticated by local node tokens (--node-token-file) and/or Kubernetes TokenReview (when reading
+ * a cluster), node checks answered by the ambient index, root bundle published to a file.
+ */
+export async function setupCa(config: IstiodConfig, logger: Logger, kubeconfig?: string): Promise<CaRuntime> {
+  const log = logger.child({ part: 'ca' });
+  const ca = await IstiodCa.open({
+    trustDomain: config.trustDomain,
+    dataDir: config.caDir,
+    pluggedDir: config.cacertsDir || undefined,
+    logger: log,
+  });
+  const authenticators: TokenAuthenticator[] = [];
+  if (config.nodeTokenFile) authenticators.push(await LocalTokenAuthenticator.load(config.nodeTokenFile));
+  if (config.inCluster || kubeconfig) {
+    const endpoint = kubeconfig ? loadKubeconfig(kubeconfig) : inClusterEndpoint();
+    authenticators.push(new KubeTokenReviewAuthenticator({ endpoint, trustDomain: config.trustDomain }));
+  }
+  if (authenticators.length === 0) {
+    log.warn(
+      'no caller authentication configured (--node-token-file, or a Kubernetes source): only callers with a mesh certificate (15012) can get certificates',
+    );
+  }
+  const rootFile = config.rootCertFile || join(config.caDir, 'root-cert.pem');
+  await ca.publishRoots(rootFile);
+  const unsubscribe = ca.onRootsChange(() => void ca.publishRoots(rootFile));
+  let service: CaService | undefined;
+  const serving = new CaServingCertificate(ca);
+  log.info({ mode: ca.mode, trustDomain: ca.trustDomain, rootFile }, 'certificate authority ready');
+  return {
+    ca,
+    register(server, istiod) {
+      service ??= new CaService({
+        ca,
+        authenticators,
+        nodes: istiod.nodeIdentities,
+        defaultValidityMs: config.workloadCertTtl,
+        maxValidityMs: config.maxWorkloadCertTtl,
+        logger: log,
+        registry: istiod.registry,
+      });
+      service.register(server);
+    },
+    serverCredentials: () => serving.serverCredentials(),
+    close() {
+      unsubscribe();
+      serving.close();
+    },
+  };
+}
