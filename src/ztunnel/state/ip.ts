@@ -3,7 +3,8 @@
  * dotted IPv4, RFC 5952 IPv6 (lowercase, longest zero run compressed), and IPv4-mapped IPv6
  * (`::ffff:a.b.c.d`, as a dual-stack socket reports an IPv4 peer) folded to plain IPv4.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4 } from 'node:net';
+import { ipToBytes } from '../../common/ip.js';
 
 /** An address range: raw bytes (4 or 16) and a prefix length. */
 export interface Cidr {
@@ -54,47 +55,9 @@ function isV4Mapped(b: Uint8Array): boolean {
 
 /** Raw bytes of an IP text (4 or 16 bytes; IPv4-mapped IPv6 gives 4); undefined when not an IP. */
 export function parseIp(text: string): Uint8Array | undefined {
-  if (isIPv4(text)) return v4Bytes(text);
-  if (!isIPv6(text)) return undefined;
-  const b = v6Bytes(text);
-  return isV4Mapped(b) ? b.subarray(12) : b;
-}
-
-function v4Bytes(text: string): Uint8Array {
-  const out = new Uint8Array(4);
-  let i = 0;
-  for (const part of text.split('.')) out[i++] = Number(part);
-  return out;
-}
-
-function v6Bytes(text: string): Uint8Array {
-  const zone = text.indexOf('%');
-  const addr = zone >= 0 ? text.slice(0, zone) : text;
-  const out = new Uint8Array(16);
-  const dbl = addr.indexOf('::');
-  const head = groupsOf(dbl >= 0 ? addr.slice(0, dbl) : addr);
-  const tail = groupsOf(dbl >= 0 ? addr.slice(dbl + 2) : '');
-  for (let i = 0; i < head.length; i++) put(out, i, head[i]!);
-  const start = 8 - tail.length;
-  for (let i = 0; i < tail.length; i++) put(out, start + i, tail[i]!);
-  return out;
-}
-
-function groupsOf(part: string): number[] {
-  if (part === '') return [];
-  const out: number[] = [];
-  for (const g of part.split(':')) {
-    if (g.includes('.')) {
-      const b = v4Bytes(g);
-      out.push((b[0]! << 8) | b[1]!, (b[2]! << 8) | b[3]!);
-    } else out.push(parseInt(g, 16));
-  }
-  return out;
-}
-
-function put(out: Uint8Array, index: number, value: number): void {
-  out[index * 2] = value >> 8;
-  out[index * 2 + 1] = value & 0xff;
+  const b = ipToBytes(text);
+  if (!b) return undefined;
+  return b.length === 16 && isV4Mapped(b) ? b.subarray(12) : b;
 }
 
 /** The canonical text of an IP text; undefined when it is not an IP. */
