@@ -23,6 +23,7 @@ import { startXdsSource } from './xds-source.js';
 import type { ZtunnelConfig } from './config.js';
 import type { DeltaClient } from '../xds/delta-client.js';
 import type { SocketAddr } from './outbound/decide.js';
+import type { SpiffeId } from '../pki/spiffe.js';
 import { Socks5Server } from './socks5/socks5-server.js';
 import { Socks5Reply } from './socks5/socks5-parse.js';
 import { DnsServer } from './dns/dns-server.js';
@@ -61,6 +62,7 @@ export class Ztunnel {
   private xds: DeltaClient | undefined;
   private synced = false;
   private readonly certsPending = new Set<string>();
+  private identitiesInUse = new Map<string, SpiffeId>();
   private reconciling: Promise<void> = Promise.resolve();
   private stopped = false;
 
@@ -336,6 +338,10 @@ export class Ztunnel {
 
   private async reconcile(): Promise<void> {
     const pods = this.localPods();
+    // Identities with no pod left on this node: stop renewing their certificates.
+    const inUse = new Map(pods.map((p) => [p.identityUri, p.identity]));
+    for (const [uri, id] of this.identitiesInUse) if (!inUse.has(uri)) this.identities.forget(id);
+    this.identitiesInUse = inUse;
     for (const p of pods) {
       if (this.certsPending.has(p.identityUri)) continue;
       this.certsPending.add(p.identityUri);
