@@ -29,6 +29,17 @@ export const COMMANDS: readonly Command[] = [
     run: async (argv) => (await import('./label.js')).run(argv),
   },
   {
+    name: 'ztunnel-config',
+    summary:
+      'what ztunnel holds: workloads|services|policies|certificates|all [--node N], from its admin port',
+    run: async (argv) => (await import('./ztunnel-config.js')).run(argv),
+  },
+  {
+    name: 'proxy-status',
+    summary: 'proxies connected to istiod (ztunnels, waypoints) and whether each is in sync',
+    run: async (argv) => (await import('./proxy-status.js')).run(argv),
+  },
+  {
     name: 'demo',
     summary: 'two proxies tunnel a request over HBONE (mutual TLS, SPIFFE identities) on loopback',
     run: async (argv) => (await import('./demo.js')).run(argv),
