@@ -19,7 +19,7 @@ export interface IdentityProvider {
   /** No workload of this identity is left on the node. */
   forget(id: SpiffeId): void;
   /** For /config_dump: identity, state, expiry. */
-  describe(): Array<{ identity: string; state: string; notAfter?: string }>;
+  describe(): Array<{ identity: string; state: string; notAfter?: string; notBefore?: string; serial?: string }>;
   close(): void;
 }
 
@@ -109,6 +109,8 @@ export class CaIdentities implements IdentityProvider {
       identity: s.uri,
       state: s.state,
       notAfter: s.notAfter?.toISOString(),
+      notBefore: s.notBefore?.toISOString(),
+      serial: s.serial,
       ...(s.lastError ? { lastError: s.lastError } : {}),
     }));
   }
