@@ -86,6 +86,7 @@ export class Ztunnel {
       log: this.log.child({ part: 'inbound' }),
       tracker: this.tracker,
       drain: this.drain,
+      selfPorts: [cfg.outboundPort, cfg.inboundPlaintextPort, cfg.hbonePort],
       connectApp: (_pod, ip, port) => net.connect({ host: ip, port, allowHalfOpen: true, noDelay: true }),
     });
     this.hbone = new HboneServer({

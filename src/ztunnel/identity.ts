@@ -19,7 +19,13 @@ export interface IdentityProvider {
   /** No workload of this identity is left on the node. */
   forget(id: SpiffeId): void;
   /** For /config_dump: identity, state, expiry. */
-  describe(): Array<{ identity: string; state: string; notAfter?: string; notBefore?: string; serial?: string }>;
+  describe(): Array<{
+    identity: string;
+    state: string;
+    notAfter?: string;
+    notBefore?: string;
+    serial?: string;
+  }>;
   close(): void;
 }
 

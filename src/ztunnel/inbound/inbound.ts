@@ -24,6 +24,8 @@ export interface InboundDeps {
   log: Logger;
   tracker: ConnectionTracker;
   drain: Drain;
+  /** ztunnel's own ports (15001, 15006, 15008): never a CONNECT target. */
+  selfPorts: readonly number[];
   /** Opens the connection to the app (in capture mode: from inside the pod's network namespace). */
   connectApp: (pod: Workload, ip: string, port: number) => net.Socket;
 }
@@ -66,6 +68,8 @@ export class Inbound {
         reason: decision ? `${reason}: ${decision.reason}` : reason,
       });
     };
+    if (this.d.selfPorts.includes(target.port))
+      return fail(400, 'NR', `target port ${target.port} is one of ztunnel's own ports (self-call refused)`);
     if (!dst) return fail(503, 'NR', `no workload with IP ${target.ip} is known`);
     if (dst.uid !== pod.uid)
       return fail(400, 'NR', `target ${target.authority} is not this pod (${pod.namespace}/${pod.name})`);

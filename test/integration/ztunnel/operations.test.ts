@@ -143,3 +143,49 @@ status: {podIP: ${pod(N, 2, 7)}, phase: Running, conditions: [{type: Ready, stat
   assert.equal(await roundTrip(direct, 'direct'), 'echo-1:direct');
   direct.destroy();
 });
+
+test("bad HBONE requests: unknown targets get 503, ztunnel's own ports 400, other pods' IPs 400", async (t) => {
+  const N = 78;
+  const mesh = await new TestMesh({ net: N }).start();
+  t.after(() => mesh.stop());
+  const { HbonePool } = await import('../../../src/hbone/pool.js');
+  const pool = new HbonePool();
+  t.after(() => pool.close());
+  const source = await (mesh.zt1.identities as LocalIdentities).get({
+    trustDomain: 'cluster.local',
+    namespace: 'default',
+    serviceAccount: 'curl',
+  });
+  const statusOf = (target: string): Promise<number> =>
+    pool
+      .connect({
+        source,
+        host: pod(N, 2, 5),
+        port: 15008,
+        expectedIdentities: ['spiffe://cluster.local/ns/default/sa/echo'],
+        target,
+      })
+      .then(
+        (s) => {
+          s.destroy();
+          return 200;
+        },
+        (e: { status?: number }) => e.status ?? 0,
+      );
+  assert.equal(await statusOf(`${pod(N, 2, 5)}:8080`), 200);
+  assert.equal(await statusOf(`${pod(N, 2, 5)}:15008`), 400);
+  assert.equal(await statusOf(`${pod(N, 2, 5)}:15006`), 400);
+  assert.equal(await statusOf(`10.255.0.1:8080`), 503);
+  assert.equal(await statusOf(`${pod(N, 1, 6)}:8080`), 400, 'a pod that is not the one behind this listener');
+  assert.equal(await statusOf(`${pod(N, 2, 5)}:9`), 503, 'the app refuses the port');
+  const reasons = mesh.logs2.lines
+    .filter((l) => l.access === true && l.result !== 'ok')
+    .map((l) => String(l.reason));
+  assert.ok(reasons.some((r) => r.includes('self-call')));
+  assert.ok(reasons.some((r) => r.includes('no workload with IP 10.255.0.1')));
+  const metrics = await mesh.zt2.registry.metrics();
+  assert.match(
+    metrics,
+    /istio_tcp_connections_failed_total\{reporter="destination".*response_flags="NR".*\} [1-9]/,
+  );
+});
