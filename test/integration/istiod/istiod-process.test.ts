@@ -2,6 +2,7 @@
  * The compiled `istiod` executable as a child process: --help, serving a configuration directory to a
  * delta xDS client, and a clean exit (status 0) on SIGTERM.
  */
+import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -41,7 +42,19 @@ test('istiod serves a configuration directory and exits 0 on SIGTERM', async (t)
   // Port 0 for both listeners: the child reports the bound ports in its "istiod started" log line.
   const child = spawn(
     process.execPath,
-    [MAIN, '--config-dir', dir.dir, '--xds-address', '127.0.0.1:0', '--monitoring-address', '127.0.0.1:0'],
+    [
+      MAIN,
+      '--config-dir',
+      dir.dir,
+      '--xds-address',
+      '127.0.0.1:0',
+      '--monitoring-address',
+      '127.0.0.1:0',
+      '--secure-xds-address',
+      '127.0.0.1:0',
+      '--ca-dir',
+      join(dir.dir, '.ca'),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } },
   );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { silentLogger } from '../../../src/common/logger.js';
 import { parseConfig } from '../../../src/common/config.js';
 import { DeltaXdsServer } from '../../../src/istiod/xds/delta-server.js';
 import { ADDRESS_TYPE_URL } from '../../../src/xds/type-urls.js';
