@@ -9,7 +9,8 @@ import {
   KubeTokenReviewAuthenticator,
   type TokenAuthenticator,
 } from './ca/index.js';
-import { inClusterEndpoint, loadKubeconfig } from './config/kube-client.js';
+import { RootConfigMapPublisher } from './ca/root-configmap.js';
+import { inClusterEndpoint, loadKubeconfig, type KubeEndpoint } from './config/kube-client.js';
 import type { IstiodConfig } from './options.js';
 import type { Istiod } from './app.js';
 
@@ -19,13 +20,19 @@ export interface CaRuntime {
   register(server: grpc.Server, istiod: Istiod): void;
   /** TLS for 15012: istiod's own serving certificate from this CA, client certificates optional. */
   serverCredentials(): grpc.ServerCredentials;
+  /**
+   * Call after `istiod.start()`: with a Kubernetes source, publishes the root bundle as the
+   * `istio-ca-root-cert` ConfigMap in every namespace of `istiod.store` (a no-op otherwise).
+   */
+  start(istiod: Istiod): void;
   close(): void;
 }
 
 /**
  * istiod's CA, from its flags: self-signed root kept in --ca-dir (or a plugged-in cacerts dir), callers
  * authenticated by local node tokens (--node-token-file) and/or Kubernetes TokenReview (when reading
- * a cluster), node checks answered by the ambient index, root bundle published to a file.
+ * a cluster), node checks answered by the ambient index, root bundle published to a file and, when
+ * reading a cluster, as the `istio-ca-root-cert` ConfigMap in every namespace.
  */
 export async function setupCa(config: IstiodConfig, logger: Logger, kubeconfig?: string): Promise<CaRuntime> {
   const log = logger.child({ part: 'ca' });
@@ -37,8 +44,9 @@ export async function setupCa(config: IstiodConfig, logger: Logger, kubeconfig?:
   });
   const authenticators: TokenAuthenticator[] = [];
   if (config.nodeTokenFile) authenticators.push(await LocalTokenAuthenticator.load(config.nodeTokenFile));
+  let endpoint: KubeEndpoint | undefined;
   if (config.inCluster || kubeconfig) {
-    const endpoint = kubeconfig ? loadKubeconfig(kubeconfig) : inClusterEndpoint();
+    endpoint = kubeconfig ? loadKubeconfig(kubeconfig) : inClusterEndpoint();
     authenticators.push(new KubeTokenReviewAuthenticator({ endpoint, trustDomain: config.trustDomain }));
   }
   if (authenticators.length === 0) {
@@ -50,6 +58,7 @@ export async function setupCa(config: IstiodConfig, logger: Logger, kubeconfig?:
   await ca.publishRoots(rootFile);
   const unsubscribe = ca.onRootsChange(() => void ca.publishRoots(rootFile));
   let service: CaService | undefined;
+  let publisher: RootConfigMapPublisher | undefined;
   const serving = new CaServingCertificate(ca);
   log.info({ mode: ca.mode, trustDomain: ca.trustDomain, rootFile }, 'certificate authority ready');
   return {
@@ -67,8 +76,20 @@ export async function setupCa(config: IstiodConfig, logger: Logger, kubeconfig?:
       service.register(server);
     },
     serverCredentials: () => serving.serverCredentials(),
+    start(istiod) {
+      if (!endpoint || publisher) return;
+      publisher = new RootConfigMapPublisher({
+        endpoint,
+        ca,
+        logger: log.child({ part: 'root-configmap' }),
+        registry: istiod.registry,
+      });
+      publisher.follow(istiod.store);
+      publisher.start();
+    },
     close() {
       unsubscribe();
+      void publisher?.stop();
       serving.close();
     },
   };

@@ -47,6 +47,7 @@ async function main(config: IstiodConfig): Promise<number> {
     ca?.close();
     throw err;
   }
+  ca?.start(istiod);
   logger.info({ source: source.name, ports: istiod.ports }, 'istiod started');
   const signal = await stopped;
   logger.info({ signal }, 'istiod received a signal; stopping');

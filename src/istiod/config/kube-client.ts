@@ -1,7 +1,7 @@
 /**
  * The minimum of a Kubernetes API client the configuration source needs: where the API server is and
- * how to authenticate (a kubeconfig file's current context, or the in-cluster service account), and
- * GET requests returning a JSON body or a response stream.
+ * how to authenticate (a kubeconfig file's current context, or the in-cluster service account),
+ * GET requests returning a JSON body or a response stream, and `kubeRequest` for writes.
  *
  * Why not @kubernetes/client-node: its 2.x line loads undici 8, which needs Node >= 22.19 and throws on
  * import under Node 20 (this project's engine). See docs/configuration.md.
@@ -90,15 +90,30 @@ export function inClusterEndpoint(env = process.env): KubeEndpoint {
 
 /** GET `path`; resolves with the response once headers arrive (any status). */
 export function kubeGet(ep: KubeEndpoint, path: string, signal?: AbortSignal): Promise<IncomingMessage> {
+  return send(ep, 'GET', path, undefined, { signal });
+}
+
+function send(
+  ep: KubeEndpoint,
+  method: string,
+  path: string,
+  body: string | undefined,
+  opts: { signal?: AbortSignal; timeoutMs?: number },
+): Promise<IncomingMessage> {
   const url = new URL(ep.server.replace(/\/$/, '') + path);
   const token = ep.tokenFile ? readFileSync(ep.tokenFile, 'utf8').trim() : ep.token;
   const headers: Record<string, string> = { accept: 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) {
+    headers['content-type'] = 'application/json';
+    headers['content-length'] = String(Buffer.byteLength(body));
+  }
   const https = url.protocol === 'https:';
   const req = (https ? httpsRequest : httpRequest)(url, {
-    method: 'GET',
+    method,
     headers,
-    signal,
+    signal: opts.signal,
+    ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}),
     ...(https
       ? { ca: ep.ca, cert: ep.cert, key: ep.key, rejectUnauthorized: !ep.insecureSkipTlsVerify }
       : {}),
@@ -106,7 +121,8 @@ export function kubeGet(ep: KubeEndpoint, path: string, signal?: AbortSignal): P
   return new Promise((resolvePromise, reject) => {
     req.once('response', resolvePromise);
     req.once('error', reject);
-    req.end();
+    req.once('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)));
+    req.end(body);
   });
 }
 
@@ -124,12 +140,42 @@ export async function kubeGetJson<T>(ep: KubeEndpoint, path: string): Promise<T>
   return JSON.parse(text) as T;
 }
 
-export function statusError(status: number, path: string, text: string): KubeHttpError {
+/** The answer to a write: the status (any) and the body parsed as JSON (undefined when it is not JSON). */
+export interface KubeResponse<T> {
+  status: number;
+  body: T | undefined;
+  text: string;
+}
+
+/**
+ * One request with a JSON body (POST/PUT/DELETE, or GET) that resolves with any status: callers decide
+ * what 404 or 409 mean. Network failures and the timeout (default 10 s) reject.
+ */
+export async function kubeRequest<T>(
+  ep: KubeEndpoint,
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  body?: unknown,
+  opts: { signal?: AbortSignal; timeoutMs?: number } = {},
+): Promise<KubeResponse<T>> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const res = await send(ep, method, path, payload, { timeoutMs: 10_000, ...opts });
+  const text = await readBody(res);
+  let parsed: T | undefined;
+  try {
+    parsed = text ? (JSON.parse(text) as T) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.statusCode ?? 0, body: parsed, text };
+}
+
+export function statusError(status: number, path: string, text: string, method = 'GET'): KubeHttpError {
   let detail = text.slice(0, 200);
   try {
     detail = (JSON.parse(text) as { message?: string }).message ?? detail;
   } catch {
     // not a Status object; keep the text
   }
-  return new KubeHttpError(status, `GET ${path}: HTTP ${status}: ${detail}`);
+  return new KubeHttpError(status, `${method} ${path}: HTTP ${status}: ${detail}`);
 }

@@ -11,6 +11,13 @@
  * Collections are any `/api/...` or `/apis/...` path; objects are stored per collection by namespace and
  * name. Tests change objects with add/modify/remove and provoke failures with compact, expireWatches,
  * dropConnections and stop/start (same port).
+ *
+ * Clients may also write, as to the real API server: `POST <prefix>/namespaces/{ns}/{plural}` creates
+ * (409 AlreadyExists if present), `GET|PUT|DELETE <prefix>/namespaces/{ns}/{plural}/{name}` (or
+ * `<prefix>/{plural}/{name}` for a cluster-scoped kind) reads, replaces and deletes, 404 when absent.
+ * A PUT whose `metadata.resourceVersion` is not the stored one gets 409 Conflict. Objects written this
+ * way live in the cluster-wide collection (`<prefix>/{plural}`), so its list and watches see them.
+ * `failNext` makes the next matching requests answer an error status.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -34,9 +41,43 @@ interface Watcher {
 }
 
 export interface RequestRecord {
+  method: string;
   path: string;
   watch: boolean;
   resourceVersion: string | undefined;
+}
+
+/** An injected failure: the next `count` requests matching `method` (and `path`, when set) get `status`. */
+interface Failure {
+  method: string;
+  path: string | undefined;
+  status: number;
+  count: number;
+}
+
+/** Where an object path points: the cluster-wide collection, the namespace (if any), the name (if any). */
+interface Target {
+  collection: string;
+  namespace: string | undefined;
+  name: string | undefined;
+}
+
+/** `<prefix>/{plural}[/{name}]` or `<prefix>/namespaces/{ns}/{plural}[/{name}]`; undefined for a collection. */
+function parseTarget(path: string): Target | undefined {
+  const parts = path.split('/').filter((p) => p !== '');
+  const prefixLen = parts[0] === 'api' ? 2 : 3;
+  const prefix = `/${parts.slice(0, prefixLen).join('/')}`;
+  const rest = parts.slice(prefixLen);
+  if (rest.length === 2) return { collection: `${prefix}/${rest[0]}`, namespace: undefined, name: rest[1] };
+  if (rest.length === 3 && rest[0] === 'namespaces')
+    return { collection: `${prefix}/${rest[2]}`, namespace: rest[1], name: undefined };
+  if (rest.length === 4 && rest[0] === 'namespaces')
+    return { collection: `${prefix}/${rest[2]}`, namespace: rest[1], name: rest[3] };
+  return undefined;
+}
+
+function status(code: number, reason: string, message: string): Record<string, unknown> {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason, code, message };
 }
 
 function objKey(o: KubeObject): string {
@@ -58,6 +99,7 @@ export class FakeKubeApi {
   private server: Server | undefined;
   private boundPort = 0;
   private watchWaiters: { path: string; resolve: () => void }[] = [];
+  private readonly failures: Failure[] = [];
 
   get port(): number {
     return this.boundPort;
@@ -128,6 +170,17 @@ export class FakeKubeApi {
     const object = structuredClone(old);
     object.metadata.resourceVersion = String(rv);
     this.record(path, 'DELETED', object, rv);
+  }
+
+  /** The stored object, or undefined (`path` is the cluster-wide collection, e.g. `/api/v1/configmaps`). */
+  get(path: string, namespace: string | undefined, name: string): KubeObject | undefined {
+    const o = this.collections.get(path)?.get(`${namespace ?? ''}/${name}`);
+    return o ? structuredClone(o) : undefined;
+  }
+
+  /** The next `count` requests with `method` (and whose path is `path`, when given) answer `status`. */
+  failNext(method: string, status: number, opts: { path?: string; count?: number } = {}): void {
+    this.failures.push({ method, path: opts.path, status, count: opts.count ?? 1 });
   }
 
   /** Forgets the event history: a watch from any version before now gets 410 Gone. */
@@ -206,7 +259,33 @@ export class FakeKubeApi {
     const path = url.pathname;
     const watch = url.searchParams.get('watch') === 'true';
     const rvParam = url.searchParams.get('resourceVersion') ?? undefined;
-    this.requests.push({ path, watch, resourceVersion: rvParam });
+    const method = req.method ?? 'GET';
+    this.requests.push({ method, path, watch, resourceVersion: rvParam });
+    const failure = this.failures.find(
+      (f) => f.method === method && (f.path === undefined || f.path === path),
+    );
+    if (failure) {
+      if (--failure.count <= 0) this.failures.splice(this.failures.indexOf(failure), 1);
+      this.reply(res, failure.status, status(failure.status, 'InternalError', `injected failure (${path})`));
+      return;
+    }
+    const target = path.startsWith('/api/') || path.startsWith('/apis/') ? parseTarget(path) : undefined;
+    if (target && !this.notFound.has(target.collection) && (target.name !== undefined || method === 'POST')) {
+      this.readJson(req, (body) => this.handleObject(method, target, body, res));
+      return;
+    }
+    if (target && target.name === undefined && method === 'GET' && !watch && !this.collections.has(path)) {
+      const items = [...(this.collections.get(target.collection)?.values() ?? [])].filter(
+        (o) => o.metadata.namespace === target.namespace,
+      );
+      this.reply(res, 200, {
+        kind: 'List',
+        apiVersion: 'v1',
+        metadata: { resourceVersion: String(this.rv) },
+        items,
+      });
+      return;
+    }
     if (
       req.method !== 'GET' ||
       !(path.startsWith('/api/') || path.startsWith('/apis/')) ||
@@ -263,5 +342,68 @@ export class FakeKubeApi {
     const waiting = this.watchWaiters.filter((x) => x.path === path);
     this.watchWaiters = this.watchWaiters.filter((x) => x.path !== path);
     for (const x of waiting) x.resolve();
+  }
+
+  private reply(res: ServerResponse, code: number, body: unknown): void {
+    res.writeHead(code, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  }
+
+  private readJson(req: IncomingMessage, then: (body: KubeObject | undefined) => void): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      let body: KubeObject | undefined;
+      try {
+        body = text ? (JSON.parse(text) as KubeObject) : undefined;
+      } catch {
+        body = undefined;
+      }
+      then(body);
+    });
+  }
+
+  /** GET/PUT/DELETE of one object, POST to a namespaced collection. */
+  private handleObject(method: string, t: Target, body: KubeObject | undefined, res: ServerResponse): void {
+    const key = `${t.namespace ?? ''}/${t.name ?? body?.metadata?.name ?? ''}`;
+    const stored = this.collections.get(t.collection)?.get(key);
+    const what = `${t.collection.split('/').pop() ?? ''} "${key}"`;
+    if (method === 'GET' || method === 'DELETE') {
+      if (!stored) return this.reply(res, 404, status(404, 'NotFound', `${what} not found`));
+      if (method === 'DELETE') this.remove(t.collection, t.namespace, stored.metadata.name);
+      return this.reply(res, 200, stored);
+    }
+    if (method !== 'POST' && method !== 'PUT')
+      return this.reply(res, 405, status(405, 'MethodNotAllowed', `${method} is not supported`));
+    const name = t.name ?? body?.metadata?.name;
+    if (!body || typeof body.metadata !== 'object' || body.metadata.name !== name || !name)
+      return this.reply(
+        res,
+        400,
+        status(400, 'BadRequest', `the body's metadata.name must be "${name ?? ''}"`),
+      );
+    if ((body.metadata.namespace ?? t.namespace) !== t.namespace)
+      return this.reply(
+        res,
+        400,
+        status(400, 'BadRequest', `the body's metadata.namespace must be "${t.namespace ?? ''}"`),
+      );
+    const object: KubeObject = { ...body, metadata: { ...body.metadata, namespace: t.namespace } };
+    if (t.namespace === undefined) delete object.metadata.namespace;
+    if (method === 'POST') {
+      if (stored) return this.reply(res, 409, status(409, 'AlreadyExists', `${what} already exists`));
+      delete object.metadata.resourceVersion;
+      return this.reply(res, 201, this.add(t.collection, object));
+    }
+    if (!stored) return this.reply(res, 404, status(404, 'NotFound', `${what} not found`));
+    const rv = body.metadata.resourceVersion;
+    if (rv !== undefined && rv !== stored.metadata.resourceVersion)
+      return this.reply(
+        res,
+        409,
+        status(409, 'Conflict', `Operation cannot be fulfilled on ${what}: the object has been modified`),
+      );
+    return this.reply(res, 200, this.modify(t.collection, object));
   }
 }
