@@ -207,7 +207,7 @@ export class Ztunnel {
         store: this.store,
         logger: this.log.child({ part: 'xds' }),
         nodeIp: this.cfg.nodeIp,
-        podName: this.cfg.podName,
+        podName: this.cfg.podName || `ztunnel-${this.cfg.nodeName}`,
         podNamespace: this.cfg.podNamespace,
         nodeName: this.cfg.nodeName,
         clusterId: this.cfg.clusterId,

@@ -40,6 +40,11 @@ export const COMMANDS: readonly Command[] = [
     run: async (argv) => (await import('./proxy-status.js')).run(argv),
   },
   {
+    name: 'node-token',
+    summary: "create a bootstrap token for a node proxy (recorded in istiod's node token file)",
+    run: async (argv) => (await import('./node-token.js')).run(argv),
+  },
+  {
     name: 'demo',
     summary: 'two proxies tunnel a request over HBONE (mutual TLS, SPIFFE identities) on loopback',
     run: async (argv) => (await import('./demo.js')).run(argv),
