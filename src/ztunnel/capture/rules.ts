@@ -27,14 +27,14 @@ table ip ${CAPTURE_TABLE} {
     type nat hook prerouting priority dstnat; policy accept;
     meta l4proto != tcp accept
     tcp dport ${ports.hbone} accept
-${health}    redirect to :${ports.inboundPlaintext}
+${health}    meta l4proto tcp redirect to :${ports.inboundPlaintext}
   }
   chain output {
     type nat hook output priority -100; policy accept;
     meta l4proto != tcp accept
     meta mark ${mark} accept
     ip daddr 127.0.0.0/8 accept
-    redirect to :${ports.outbound}
+    meta l4proto tcp redirect to :${ports.outbound}
   }
 }
 `;
