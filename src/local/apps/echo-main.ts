@@ -9,7 +9,11 @@ const arg = (flag: string): string | undefined => {
   return i >= 0 ? process.argv[i + 1] : undefined;
 };
 const port = Number(arg('--port') ?? 8080);
-const { server } = await startEcho({ port, host: arg('--host') ?? '0.0.0.0', name: process.env.POD_NAME ?? 'echo' });
+const { server } = await startEcho({
+  port,
+  host: arg('--host') ?? '0.0.0.0',
+  name: process.env.POD_NAME ?? 'echo',
+});
 process.stdout.write(`echo listening on ${port}\n`);
 const stop = (): void => {
   server.close();

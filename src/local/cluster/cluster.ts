@@ -17,10 +17,25 @@ import {
   type PodSpecIn,
   type ServiceIn,
 } from './manifests.js';
-import { applyNodeRules, createFabric, createNode, createPod, nodeRuleset, teardownNetwork } from './network.js';
+import {
+  applyNodeRules,
+  createFabric,
+  createNode,
+  createPod,
+  nodeRuleset,
+  teardownNetwork,
+} from './network.js';
 import { Proc } from './proc.js';
 import { PodRunner } from './kubelet.js';
-import { HOST_IP, checkPrefix, nodeInfo, podAddress, podNetns, type NodeInfo, type PodInfo } from './topology.js';
+import {
+  HOST_IP,
+  checkPrefix,
+  nodeInfo,
+  podAddress,
+  podNetns,
+  type NodeInfo,
+  type PodInfo,
+} from './topology.js';
 import { readClusterFile, writeClusterFile, type ClusterFile } from './state.js';
 
 export const DIST_SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -53,7 +68,11 @@ export class LocalCluster {
   }
 
   get dirs(): { config: string; logs: string; ca: string } {
-    return { config: join(this.o.stateDir, 'config'), logs: join(this.o.stateDir, 'logs'), ca: join(this.o.stateDir, 'ca') };
+    return {
+      config: join(this.o.stateDir, 'config'),
+      logs: join(this.o.stateDir, 'logs'),
+      ca: join(this.o.stateDir, 'ca'),
+    };
   }
 
   async start(): Promise<void> {
@@ -88,7 +107,12 @@ export class LocalCluster {
       if (s.deployment) info.deployment = s.deployment;
       await createPod(info, node);
       const vars = { MESHLITE_DIST: DIST_SRC, POD_NAME: s.name, POD_NAMESPACE: s.namespace, POD_IP: info.ip };
-      const runner = new PodRunner(info.netns, s.containers, join(this.dirs.logs, `pod-${s.namespace}-${s.name}.log`), vars);
+      const runner = new PodRunner(
+        info.netns,
+        s.containers,
+        join(this.dirs.logs, `pod-${s.namespace}-${s.name}.log`),
+        vars,
+      );
       this.pods.push({ ...info, spec: s, runner });
       p(`pod ${s.namespace}/${s.name}: ${info.ip} on ${node.name}`);
     }
@@ -98,41 +122,76 @@ export class LocalCluster {
     await rm(tokens, { force: true });
     const ztId = { trustDomain: 'cluster.local', namespace: 'istio-system', serviceAccount: 'ztunnel' };
     for (const n of this.nodes) {
-      await writeFile(join(this.o.stateDir, `${n.name}.token`), await addNodeToken(tokens, { node: n.name, identity: ztId }), { mode: 0o600 });
+      await writeFile(
+        join(this.o.stateDir, `${n.name}.token`),
+        await addNodeToken(tokens, { node: n.name, identity: ztId }),
+        { mode: 0o600 },
+      );
     }
     const lvl = this.o.logLevel ?? 'info';
-    this.istiod = new Proc('istiod', process.execPath, [
-      join(DIST_SRC, 'istiod/main.js'),
-      '--config-dir', this.dirs.config,
-      '--xds-address', `${HOST_IP}:15010`,
-      '--secure-xds-address', `${HOST_IP}:15012`,
-      '--monitoring-address', `${HOST_IP}:15014`,
-      '--ca-dir', this.dirs.ca,
-      '--node-token-file', tokens,
-      '--log-level', lvl,
-    ], join(this.dirs.logs, 'istiod.log'));
+    this.istiod = new Proc(
+      'istiod',
+      process.execPath,
+      [
+        join(DIST_SRC, 'istiod/main.js'),
+        '--config-dir',
+        this.dirs.config,
+        '--xds-address',
+        `${HOST_IP}:15010`,
+        '--secure-xds-address',
+        `${HOST_IP}:15012`,
+        '--monitoring-address',
+        `${HOST_IP}:15014`,
+        '--ca-dir',
+        this.dirs.ca,
+        '--node-token-file',
+        tokens,
+        '--log-level',
+        lvl,
+      ],
+      join(this.dirs.logs, 'istiod.log'),
+    );
     await this.istiod.waitFor((l) => l.msg === 'istiod started', 'istiod start');
     p(`istiod: xDS and CA on ${HOST_IP}:15010`);
     // 4. One ztunnel per node, in the node's namespace, capture mode.
     for (const n of this.nodes) {
       const sock = join(this.o.stateDir, `${n.name}.capture.sock`);
-      const zt = new Proc(`ztunnel ${n.name}`, 'ip', [
-        'netns', 'exec', n.netns, process.execPath, join(DIST_SRC, 'ztunnel/main.js'),
-        '--mode', 'capture',
-        '--capture-socket', sock,
-        '--node-name', n.name,
-        '--node-ip', n.ip,
-        '--xds-address', `${HOST_IP}:15010`,
-        '--token-file', join(this.o.stateDir, `${n.name}.token`),
-        '--log-level', lvl,
-      ], join(this.dirs.logs, `ztunnel-${n.name}.log`));
+      const zt = new Proc(
+        `ztunnel ${n.name}`,
+        'ip',
+        [
+          'netns',
+          'exec',
+          n.netns,
+          process.execPath,
+          join(DIST_SRC, 'ztunnel/main.js'),
+          '--mode',
+          'capture',
+          '--capture-socket',
+          sock,
+          '--node-name',
+          n.name,
+          '--node-ip',
+          n.ip,
+          '--xds-address',
+          `${HOST_IP}:15010`,
+          '--token-file',
+          join(this.o.stateDir, `${n.name}.token`),
+          '--log-level',
+          lvl,
+        ],
+        join(this.dirs.logs, `ztunnel-${n.name}.log`),
+      );
       this.ztunnels.set(n.name, zt);
     }
     for (const n of this.nodes) {
       await this.ztunnels.get(n.name)!.waitFor((l) => l.msg === 'ztunnel started', 'ztunnel start');
       await this.handOver(n);
       await this.ztunnels.get(n.name)!.waitFor((l) => l.msg === 'first state sync done', 'first xDS sync');
-      await applyNodeRules(n, nodeRuleset(n, this.services, (s) => this.endpointsOf(s), 15053));
+      await applyNodeRules(
+        n,
+        nodeRuleset(n, this.services, (s) => this.endpointsOf(s), 15053),
+      );
       p(`ztunnel ${n.name}: synced with istiod; node rules (DNS, Service VIPs) in place`);
     }
     // 5. Containers.
@@ -141,7 +200,9 @@ export class LocalCluster {
   }
 
   endpointsOf(s: ServiceIn): string[] {
-    return this.pods.filter((p) => p.namespace === s.namespace && selects(s.selector, p.spec.labels)).map((p) => p.ip);
+    return this.pods
+      .filter((p) => p.namespace === s.namespace && selects(s.selector, p.spec.labels))
+      .map((p) => p.ip);
   }
 
   /** The node agent: every pod of the node with its namespace, then snapshot-done. */
@@ -156,7 +217,9 @@ export class LocalCluster {
     conn.resume();
     this.agents.push(conn);
     for (const pod of this.pods.filter((x) => x.node === n.name)) {
-      conn.write(`${JSON.stringify({ type: 'add', namespace: pod.namespace, name: pod.name, netns: `/run/netns/${pod.netns}`, healthSource: n.podGateway })}\n`);
+      conn.write(
+        `${JSON.stringify({ type: 'add', namespace: pod.namespace, name: pod.name, netns: `/run/netns/${pod.netns}`, healthSource: n.podGateway })}\n`,
+      );
     }
     conn.write('{"type":"snapshot-done"}\n');
   }
@@ -165,13 +228,27 @@ export class LocalCluster {
     const docs = this.pods.map((p) => ({
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { name: p.name, namespace: p.namespace, labels: p.spec.labels, uid: `${this.o.name}-${p.namespace}-${p.name}` },
+      metadata: {
+        name: p.name,
+        namespace: p.namespace,
+        labels: p.spec.labels,
+        uid: `${this.o.name}-${p.namespace}-${p.name}`,
+      },
       spec: {
         nodeName: p.node,
         serviceAccountName: p.spec.serviceAccountName,
-        containers: p.spec.containers.map((c) => ({ name: c.name, image: c.name, ports: c.ports.map((x) => ({ containerPort: x })) })),
+        containers: p.spec.containers.map((c) => ({
+          name: c.name,
+          image: c.name,
+          ports: c.ports.map((x) => ({ containerPort: x })),
+        })),
       },
-      status: { podIP: p.ip, hostIP: this.nodes.find((n) => n.name === p.node)?.ip, phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+      status: {
+        podIP: p.ip,
+        hostIP: this.nodes.find((n) => n.name === p.node)?.ip,
+        phase: 'Running',
+        conditions: [{ type: 'Ready', status: 'True' }],
+      },
     }));
     for (const d of docs) await writeObject(this.dirs.config, d);
   }
@@ -183,12 +260,24 @@ export class LocalCluster {
       mode: 'capture',
       pid: process.pid,
       ready,
-      istiod: { address: `${HOST_IP}:15010`, ...(this.istiod?.child.pid ? { pid: this.istiod.child.pid } : {}) },
+      istiod: {
+        address: `${HOST_IP}:15010`,
+        ...(this.istiod?.child.pid ? { pid: this.istiod.child.pid } : {}),
+      },
       nodes: this.nodes.map((n) => {
         const pid = this.ztunnels.get(n.name)?.child.pid;
-        return { ...n, ztunnelLog: join(this.dirs.logs, `ztunnel-${n.name}.log`), ...(pid ? { ztunnelPid: pid } : {}) };
+        return {
+          ...n,
+          ztunnelLog: join(this.dirs.logs, `ztunnel-${n.name}.log`),
+          ...(pid ? { ztunnelPid: pid } : {}),
+        };
       }),
-      pods: this.pods.map(({ spec, runner, ...info }) => ({ ...info, pids: runner.pids, restarts: runner.restarts, labels: spec.labels })),
+      pods: this.pods.map(({ spec, runner, ...info }) => ({
+        ...info,
+        pids: runner.pids,
+        restarts: runner.restarts,
+        labels: spec.labels,
+      })),
       services: this.services,
     };
     await writeClusterFile(this.o.stateDir, c);
@@ -211,10 +300,19 @@ export class LocalCluster {
 }
 
 /** Removes what a previous run (crashed or detached) left: its processes, namespaces, links, files. */
-export async function cleanupCluster(name: string, stateDir: string, progress: (m: string) => void): Promise<void> {
+export async function cleanupCluster(
+  name: string,
+  stateDir: string,
+  progress: (m: string) => void,
+): Promise<void> {
   const old = await readClusterFile(stateDir);
   if (old) {
-    const pids = [old.pid, old.istiod.pid, ...old.nodes.map((n) => n.ztunnelPid), ...old.pods.flatMap((x) => x.pids)];
+    const pids = [
+      old.pid,
+      old.istiod.pid,
+      ...old.nodes.map((n) => n.ztunnelPid),
+      ...old.pods.flatMap((x) => x.pids),
+    ];
     for (const pid of pids) {
       if (!pid || pid === process.pid) continue;
       try {

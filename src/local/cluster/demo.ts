@@ -6,8 +6,15 @@ import { runCommand } from '../netns/index.js';
 import type { LocalCluster } from './cluster.js';
 
 /** Runs curl in a pod; retries while the mesh is settling. Returns curl's output (or the last error). */
-export async function curlFrom(cluster: LocalCluster, pod: string, url: string, tries = 40): Promise<{ ok: boolean; body: string }> {
-  const p = cluster.pods.find((x) => `${x.namespace}/${x.name}` === pod || `${x.namespace}/${x.deployment}` === pod);
+export async function curlFrom(
+  cluster: LocalCluster,
+  pod: string,
+  url: string,
+  tries = 40,
+): Promise<{ ok: boolean; body: string }> {
+  const p = cluster.pods.find(
+    (x) => `${x.namespace}/${x.name}` === pod || `${x.namespace}/${x.deployment}` === pod,
+  );
   if (!p) return { ok: false, body: `no pod ${pod}` };
   let last = '';
   for (let i = 0; i < tries; i++) {
@@ -32,7 +39,9 @@ export async function runDemo(cluster: LocalCluster, out: (s: string) => void): 
   } catch {
     /* not JSON */
   }
-  out(`  response: 200 from ${r.body.includes('servedBy') ? (JSON.parse(r.body) as { servedBy: string }).servedBy : '?'}; the app saw peer ${peer}`);
+  out(
+    `  response: 200 from ${r.body.includes('servedBy') ? (JSON.parse(r.body) as { servedBy: string }).servedBy : '?'}; the app saw peer ${peer}`,
+  );
   await new Promise((res) => setTimeout(res, 300));
   for (const [node, zt] of cluster.ztunnels) {
     const logs = zt.lines.filter((l) => l.access === true);
@@ -46,5 +55,7 @@ export async function runDemo(cluster: LocalCluster, out: (s: string) => void): 
         `(${String(last.src_addr ?? '')} -> ${String(last.dst_addr ?? '')}) result=${String(last.result ?? '?')}`,
     );
   }
-  out('  path: curl pod --(nftables REDIRECT :15001)--> ztunnel node-1 --HBONE mTLS :15008--> ztunnel node-2 --> echo pod');
+  out(
+    '  path: curl pod --(nftables REDIRECT :15001)--> ztunnel node-1 --HBONE mTLS :15008--> ztunnel node-2 --> echo pod',
+  );
 }

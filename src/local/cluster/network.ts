@@ -14,14 +14,7 @@ import {
   runCommand,
   setNetnsSysctl,
 } from '../netns/index.js';
-import {
-  HOST_IP,
-  NODE_NET,
-  fabricNetns,
-  hostLink,
-  type NodeInfo,
-  type PodInfo,
-} from './topology.js';
+import { HOST_IP, NODE_NET, fabricNetns, hostLink, type NodeInfo, type PodInfo } from './topology.js';
 import type { ServiceIn } from './manifests.js';
 
 export async function createFabric(prefix: string): Promise<void> {
@@ -74,7 +67,12 @@ export const NODE_TABLE = 'meshlite_node';
  * The node's rules: DNS on the node IP goes to ztunnel's DNS (15053); Service VIPs go to their
  * endpoints (random choice), for pods outside the mesh (mesh pods' traffic is captured before).
  */
-export function nodeRuleset(node: NodeInfo, services: ServiceIn[], endpoints: (s: ServiceIn) => string[], dnsPort: number): string {
+export function nodeRuleset(
+  node: NodeInfo,
+  services: ServiceIn[],
+  endpoints: (s: ServiceIn) => string[],
+  dnsPort: number,
+): string {
   const lines: string[] = [];
   for (const s of services) {
     const eps = endpoints(s);
@@ -111,7 +109,8 @@ export async function applyNodeRules(node: NodeInfo, ruleset: string): Promise<v
 export async function teardownNetwork(prefix: string): Promise<string[]> {
   const { errors } = await cleanupLeftovers(`${prefix}-`);
   const entries = await readdir('/etc/netns').catch(() => [] as string[]);
-  for (const e of entries) if (e.startsWith(`${prefix}-`)) await rm(`/etc/netns/${e}`, { recursive: true, force: true });
+  for (const e of entries)
+    if (e.startsWith(`${prefix}-`)) await rm(`/etc/netns/${e}`, { recursive: true, force: true });
   return errors;
 }
 

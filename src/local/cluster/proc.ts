@@ -44,9 +44,16 @@ export class Proc {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  waitFor(pred: (l: Record<string, unknown>) => boolean, what: string, ms = 20_000): Promise<Record<string, unknown>> {
+  waitFor(
+    pred: (l: Record<string, unknown>) => boolean,
+    what: string,
+    ms = 20_000,
+  ): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${this.name}: no ${what} within ${ms} ms (see its log)`)), ms);
+      const t = setTimeout(
+        () => reject(new Error(`${this.name}: no ${what} within ${ms} ms (see its log)`)),
+        ms,
+      );
       const check = (): void => {
         const hit = this.lines.find(pred);
         if (hit) {

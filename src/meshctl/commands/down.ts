@@ -22,7 +22,8 @@ export async function run(argv: string[]): Promise<number> {
     try {
       process.kill(f.pid, 'SIGTERM');
       const end = Date.now() + 15_000;
-      while (Date.now() < end && (await readClusterFile(stateDir))) await new Promise((r) => setTimeout(r, 200));
+      while (Date.now() < end && (await readClusterFile(stateDir)))
+        await new Promise((r) => setTimeout(r, 200));
     } catch {
       /* not running */
     }

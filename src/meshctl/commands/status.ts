@@ -38,7 +38,10 @@ export async function run(argv: string[]): Promise<number> {
   const podLabels = new Map<string, Record<string, string>>();
   for (const { obj } of objs) {
     if (obj.kind === 'Pod')
-      podLabels.set(`${String(obj.metadata?.namespace)}/${String(obj.metadata?.name)}`, (obj.metadata?.labels ?? {}) as Record<string, string>);
+      podLabels.set(
+        `${String(obj.metadata?.namespace)}/${String(obj.metadata?.name)}`,
+        (obj.metadata?.labels ?? {}) as Record<string, string>,
+      );
   }
   const ambient = (ns: string, name: string): boolean => {
     const pl = podLabels.get(`${ns}/${name}`) ?? {};
@@ -49,13 +52,21 @@ export async function run(argv: string[]): Promise<number> {
   w(`cluster ${f.name} (${f.mode}, ${f.ready ? 'ready' : 'starting'}), state ${f.stateDir}`);
   w(`istiod  ${f.istiod.address}  ${alive(f.istiod.pid) ? 'running' : 'DOWN'}`);
   w('\nNODE      IP              POD RANGE        ZTUNNEL');
-  for (const n of f.nodes) w(`${n.name.padEnd(10)}${n.ip.padEnd(16)}${n.podCidr.padEnd(17)}${alive(n.ztunnelPid) ? 'running' : 'DOWN'}`);
+  for (const n of f.nodes)
+    w(
+      `${n.name.padEnd(10)}${n.ip.padEnd(16)}${n.podCidr.padEnd(17)}${alive(n.ztunnelPid) ? 'running' : 'DOWN'}`,
+    );
   w('\nPOD                       IP              NODE      RUNNING  AMBIENT');
   for (const p of f.pods) {
     const running = p.pids.some(alive) || p.pids.length === 0;
-    w(`${`${p.namespace}/${p.name}`.padEnd(26)}${p.ip.padEnd(16)}${p.node.padEnd(10)}${(running ? 'yes' : 'no').padEnd(9)}${ambient(p.namespace, p.name) ? 'yes' : 'no'}`);
+    w(
+      `${`${p.namespace}/${p.name}`.padEnd(26)}${p.ip.padEnd(16)}${p.node.padEnd(10)}${(running ? 'yes' : 'no').padEnd(9)}${ambient(p.namespace, p.name) ? 'yes' : 'no'}`,
+    );
   }
   w('\nSERVICE                   CLUSTER-IP      PORTS');
-  for (const s of f.services) w(`${`${s.namespace}/${s.name}`.padEnd(26)}${s.clusterIP.padEnd(16)}${s.ports.map((p) => `${p.port}->${p.targetPort}`).join(',')}`);
+  for (const s of f.services)
+    w(
+      `${`${s.namespace}/${s.name}`.padEnd(26)}${s.clusterIP.padEnd(16)}${s.ports.map((p) => `${p.port}->${p.targetPort}`).join(',')}`,
+    );
   return 0;
 }

@@ -39,9 +39,26 @@ const schema = {
     default: resolve(DIST_SRC, '../../deploy/local'),
     parse: parsers.string,
   },
-  detach: { flag: 'detach', doc: 'return once the cluster is ready', default: false, parse: parsers.bool, boolean: true },
-  demo: { flag: 'demo', doc: 'run the demo requests once ready', default: true, parse: parsers.bool, boolean: true },
-  logLevel: { flag: 'log-level', doc: 'log level of istiod and the ztunnels', default: 'info', parse: parsers.string },
+  detach: {
+    flag: 'detach',
+    doc: 'return once the cluster is ready',
+    default: false,
+    parse: parsers.bool,
+    boolean: true,
+  },
+  demo: {
+    flag: 'demo',
+    doc: 'run the demo requests once ready',
+    default: true,
+    parse: parsers.bool,
+    boolean: true,
+  },
+  logLevel: {
+    flag: 'log-level',
+    doc: 'log level of istiod and the ztunnels',
+    default: 'info',
+    parse: parsers.string,
+  },
 };
 
 const USAGE = `Usage: meshctl up [--nodes N] [--config DIR] [--detach] [--state-dir DIR]
@@ -75,7 +92,9 @@ export async function run(argv: string[]): Promise<number> {
     while (Date.now() < end) {
       const f = await readClusterFile(c.stateDir);
       if (f?.ready && f.pid === child.pid) {
-        out('cluster ready. Try: meshctl exec default/curl -- curl -s http://echo:8080/   |  meshctl status  |  meshctl down');
+        out(
+          'cluster ready. Try: meshctl exec default/curl -- curl -s http://echo:8080/   |  meshctl status  |  meshctl down',
+        );
         return 0;
       }
       if (child.exitCode !== null) break;
@@ -112,7 +131,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   out(`\ncluster ready (state in ${c.stateDir}). Ctrl-C tears it down.`);
   out(`  meshctl exec default/curl -- curl -s http://echo:8080/`);
-  out(`  meshctl label --config-dir ${join(c.stateDir, 'config')} namespace default istio.io/dataplane-mode-`);
+  out(
+    `  meshctl label --config-dir ${join(c.stateDir, 'config')} namespace default istio.io/dataplane-mode-`,
+  );
   await new Promise<void>(() => undefined);
   return 0;
 }

@@ -99,9 +99,11 @@ export class CapturePodListeners {
   reconcile(pods: Workload[], lookup: (uid: string) => Workload | undefined): Promise<void> {
     this.lastWanted = pods;
     this.lookup = lookup;
-    this.busy = this.busy.then(() => this.doReconcile()).catch((err: unknown) => {
-      this.log.error({ err: errorMessage(err) }, 'capture reconcile failed');
-    });
+    this.busy = this.busy
+      .then(() => this.doReconcile())
+      .catch((err: unknown) => {
+        this.log.error({ err: errorMessage(err) }, 'capture reconcile failed');
+      });
     return this.busy;
   }
 
@@ -162,7 +164,10 @@ export class CapturePodListeners {
       throw err;
     }
     this.enrolled.set(key, e);
-    this.log.info({ pod: key, netns: ns.netns }, 'capture: pod enrolled (rules and listeners in its namespace)');
+    this.log.info(
+      { pod: key, netns: ns.netns },
+      'capture: pod enrolled (rules and listeners in its namespace)',
+    );
   }
 
   async closeAll(): Promise<void> {

@@ -32,7 +32,9 @@ export function parseCaptureMessage(line: string): CaptureMessage | undefined {
   const netns = str('netns');
   if (m.type === 'add' && netns && netns.startsWith('/')) {
     const hs = str('healthSource');
-    return hs ? { type: 'add', namespace, name, netns, healthSource: hs } : { type: 'add', namespace, name, netns };
+    return hs
+      ? { type: 'add', namespace, name, netns, healthSource: hs }
+      : { type: 'add', namespace, name, netns };
   }
   return undefined;
 }
