@@ -75,8 +75,8 @@ export async function run(argv: string[]): Promise<number> {
   const pre = await preflight();
   if (!pre.ok) {
     out(`meshctl up: the local cluster needs ${pre.missing.join(', ')}.`);
-    out('Without them, try the loopback demo (no root needed): meshctl demo');
-    return 2;
+    out('Running the same request path in loopback mode instead (no capture, no namespaces): meshctl demo\n');
+    return (await import('./demo.js')).run([]);
   }
   if (c.detach) {
     mkdirSync(c.stateDir, { recursive: true });
