@@ -29,6 +29,8 @@ import { Socks5Reply } from './socks5/socks5-parse.js';
 import { DnsServer } from './dns/dns-server.js';
 import { resolveMeshName } from './dns/mesh-names.js';
 import { isIP } from 'node:net';
+import { connectInNamespace, ZTUNNEL_MARK } from '../native/index.js';
+import { CapturePodListeners } from './capture/capture-listeners.js';
 
 export interface ZtunnelDeps {
   logger: Logger;
@@ -56,6 +58,8 @@ export class Ztunnel {
   readonly admin: AdminServers;
   identities!: IdentityProvider;
   private readonly podListeners: LoopbackPodListeners;
+  /** Capture mode only: pods' listeners and rules inside their network namespaces. */
+  readonly capture: CapturePodListeners | undefined;
   readonly socks5: Socks5Server;
   readonly dns: DnsServer;
   readonly nodePorts = { socks5: 0, dns: 0 };
@@ -87,7 +91,11 @@ export class Ztunnel {
       tracker: this.tracker,
       drain: this.drain,
       selfPorts: [cfg.outboundPort, cfg.inboundPlaintextPort, cfg.hbonePort],
-      connectApp: (_pod, ip, port) => net.connect({ host: ip, port, allowHalfOpen: true, noDelay: true }),
+      connectApp: (pod, ip, port) => {
+        const ns = this.capture?.netnsOf(pod);
+        if (ns) return connectInNamespace(ns, { host: ip, port, mark: ZTUNNEL_MARK });
+        return net.connect({ host: ip, port, allowHalfOpen: true, noDelay: true });
+      },
     });
     this.hbone = new HboneServer({
       trustDomains: [cfg.trustDomain],
@@ -112,29 +120,37 @@ export class Ztunnel {
       nodeIps: [cfg.nodeIp],
       clusterId: cfg.clusterId,
       selfPorts: [cfg.outboundPort, cfg.inboundPlaintextPort, cfg.hbonePort],
-      connectDirect: (_src, t) =>
-        net.connect({ host: t.ip, port: t.port, allowHalfOpen: true, noDelay: true }),
-      hboneLocal: (src) => ({ localAddress: src.ips[0] }),
+      connectDirect: (src, t) => {
+        const ns = this.capture?.netnsOf(src);
+        if (ns) return connectInNamespace(ns, { host: t.ip, port: t.port, mark: ZTUNNEL_MARK });
+        return net.connect({ host: t.ip, port: t.port, allowHalfOpen: true, noDelay: true });
+      },
+      hboneLocal: (src) => {
+        const ns = this.capture?.netnsOf(src);
+        // Capture mode: dial from inside the source pod's namespace, so the peer sees the pod IP.
+        if (ns) return { dial: (host, port) => connectInNamespace(ns, { host, port, mark: ZTUNNEL_MARK }) };
+        return { localAddress: src.ips[0] };
+      },
     });
     this.podListeners = new LoopbackPodListeners(
       this.log.child({ part: 'listeners' }),
       {
-        hbone: (socket, pod) => {
-          this.identities.get(pod.identity).then(
-            (creds) => this.hbone.handleConnection(socket, creds, pod.uid),
-            (err: unknown) => {
-              this.log.warn(
-                { pod: `${pod.namespace}/${pod.name}`, err: errorMessage(err) },
-                'no certificate yet for an inbound connection; closing it',
-              );
-              socket.destroy();
-            },
-          );
-        },
+        hbone: (socket, pod) => this.onHboneSocket(socket, pod),
         plaintext: (socket, pod, origDst) => this.inbound.onPlaintext(socket, pod, origDst),
       },
       { hbone: cfg.hbonePort, plaintext: cfg.inboundPlaintextPort },
     );
+    if (cfg.mode === 'capture') {
+      this.capture = new CapturePodListeners(
+        this.log.child({ part: 'capture' }),
+        {
+          outbound: (socket, pod, dst) => this.handleOutbound(socket, pod, dst),
+          hbone: (socket, pod) => this.onHboneSocket(socket, pod),
+          plaintext: (socket, pod, dst) => this.inbound.onPlaintext(socket, pod, dst),
+        },
+        { outbound: cfg.outboundPort, inboundPlaintext: cfg.inboundPlaintextPort, hbone: cfg.hbonePort },
+      );
+    }
     this.socks5 = new Socks5Server({
       logger: this.log.child({ part: 'socks5' }),
       registry: this.registry,
@@ -181,8 +197,26 @@ export class Ztunnel {
     return out;
   }
 
+  private onHboneSocket(socket: net.Socket, pod: Workload): void {
+    this.identities.get(pod.identity).then(
+      (creds) => this.hbone.handleConnection(socket, creds, pod.uid),
+      (err: unknown) => {
+        this.log.warn(
+          { pod: `${pod.namespace}/${pod.name}`, err: errorMessage(err) },
+          'no certificate yet for an inbound connection; closing it',
+        );
+        socket.destroy();
+      },
+    );
+  }
+
   async start(): Promise<void> {
     if (!this.identities) this.identities = await this.localIdentities();
+    if (this.capture) {
+      if (!this.cfg.captureSocket)
+        throw new Error('capture mode needs --capture-socket (the node agent connects there)');
+      await this.capture.listen(this.cfg.captureSocket);
+    }
     this.store.onChange((change) => {
       if (change.type === 'addresses') this.scheduleReconcile();
       // Policies or workloads' policy lists changed: re-check live connections now.
@@ -221,6 +255,7 @@ export class Ztunnel {
     }
     this.drain.onDrain(() => {
       this.podListeners.closeAll();
+      void this.capture?.closeAll();
       void this.socks5.close();
       this.dns.close();
       void this.hbone.drain(this.cfg.drainDeadline);
@@ -253,6 +288,8 @@ export class Ztunnel {
 
   readiness(): { ready: boolean; reason?: string } {
     if (!this.synced) return { ready: false, reason: 'waiting for the first state sync from istiod' };
+    if (this.capture && !this.capture.ready)
+      return { ready: false, reason: 'waiting for the node agent to hand over the pods' };
     if (this.certsPending.size > 0)
       return { ready: false, reason: `fetching certificates for ${[...this.certsPending].join(', ')}` };
     return { ready: true };
@@ -273,6 +310,7 @@ export class Ztunnel {
     this.stopped = true;
     this.log.info({ deadlineMs, open: this.drain.active }, 'ztunnel draining');
     const r = await this.drain.start(deadlineMs);
+    await this.capture?.closeAll();
     await this.hbone.close();
     this.pool.close();
     this.xds?.close();
@@ -314,7 +352,7 @@ export class Ztunnel {
       services: svc,
       policies,
       certificates: this.identities?.describe() ?? [],
-      listeners: this.podListeners.describe(),
+      listeners: this.capture ? this.capture.describe() : this.podListeners.describe(),
       connections: { inbound: this.tracker.inbound.size, outbound: this.tracker.outbound },
     };
   }
@@ -354,7 +392,8 @@ export class Ztunnel {
         },
       );
     }
-    await this.podListeners.reconcile(pods, (uid) => this.store.workloadByUid(uid));
+    if (this.capture) await this.capture.reconcile(pods, (uid) => this.store.workloadByUid(uid));
+    else await this.podListeners.reconcile(pods, (uid) => this.store.workloadByUid(uid));
   }
 
   private async localIdentities(): Promise<IdentityProvider> {

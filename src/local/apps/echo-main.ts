@@ -24,6 +24,12 @@ const { config, help } = parseConfig(schema, process.argv.slice(2));
 if (help) {
   process.stdout.write(`Usage: echo-main [options]\n\n${helpText(schema)}\n`);
 } else {
-  const { port } = await startEcho(config);
+  const { server, port } = await startEcho(config);
   process.stdout.write(`echo ${config.name} listening on ${config.host}:${port}\n`);
+  const stop = (): void => {
+    server.close();
+    server.closeAllConnections();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }

@@ -49,4 +49,24 @@ export const COMMANDS: readonly Command[] = [
     summary: 'two proxies tunnel a request over HBONE (mutual TLS, SPIFFE identities) on loopback',
     run: async (argv) => (await import('./demo.js')).run(argv),
   },
+  {
+    name: 'up',
+    summary: 'start the local cluster (namespaces, capture, istiod, ztunnels) and run the demo',
+    run: async (argv) => (await import('./up.js')).run(argv),
+  },
+  {
+    name: 'down',
+    summary: 'stop the local cluster and remove everything it created',
+    run: async (argv) => (await import('./down.js')).run(argv),
+  },
+  {
+    name: 'exec',
+    summary: 'run a program in a pod of the local cluster: exec default/curl -- curl http://echo:8080/',
+    run: async (argv) => (await import('./exec.js')).run(argv),
+  },
+  {
+    name: 'status',
+    summary: 'nodes, pods, services and ztunnels of the local cluster',
+    run: async (argv) => (await import('./status.js')).run(argv),
+  },
 ];

@@ -1,0 +1,117 @@
+/**
+ * The cluster's network: the fabric bridge (host + nodes), node namespaces with routes to each other's
+ * pod ranges, pod namespaces with a veth to their node, the node rules (DNS to ztunnel, Service VIPs
+ * for pods outside the mesh: kube-proxy's role), and the teardown. Only links the cluster creates are
+ * touched on the host: one veth end with 10.244.255.1/24; the host's forwarding stays as it was.
+ */
+import { mkdir, rm, writeFile, readdir } from 'node:fs/promises';
+import {
+  addRoute,
+  applyNftRuleset,
+  cleanupLeftovers,
+  createNetns,
+  createVethPair,
+  runCommand,
+  setNetnsSysctl,
+} from '../netns/index.js';
+import { HOST_IP, NODE_NET, fabricNetns, hostLink, type NodeInfo, type PodInfo } from './topology.js';
+import type { ServiceIn } from './manifests.js';
+
+export async function createFabric(prefix: string): Promise<void> {
+  const fab = fabricNetns(prefix);
+  await createNetns(fab);
+  await runCommand('ip', ['-n', fab, 'link', 'add', 'br0', 'type', 'bridge']);
+  await runCommand('ip', ['-n', fab, 'link', 'set', 'br0', 'up']);
+  await createVethPair(
+    { name: hostLink(prefix), addresses: [`${HOST_IP}/24`] },
+    { name: 'host', netns: fab },
+  );
+  await runCommand('ip', ['-n', fab, 'link', 'set', 'host', 'master', 'br0']);
+}
+
+export async function createNode(prefix: string, node: NodeInfo, all: NodeInfo[]): Promise<void> {
+  const fab = fabricNetns(prefix);
+  await createNetns(node.netns);
+  await createVethPair(
+    { name: 'eth0', netns: node.netns, addresses: [`${node.ip}/24`] },
+    { name: `n${node.index}`, netns: fab },
+  );
+  await runCommand('ip', ['-n', fab, 'link', 'set', `n${node.index}`, 'master', 'br0']);
+  await setNetnsSysctl(node.netns, 'net.ipv4.ip_forward', 1);
+  for (const other of all) {
+    if (other.index === node.index) continue;
+    await addRoute(node.netns, { to: other.podCidr, via: other.ip });
+  }
+}
+
+export async function createPod(pod: PodInfo, node: NodeInfo): Promise<void> {
+  await createNetns(pod.netns);
+  await createVethPair(
+    { name: 'eth0', netns: pod.netns, addresses: [`${pod.ip}/32`] },
+    { name: pod.hostLink, netns: node.netns, addresses: [`${node.podGateway}/32`] },
+  );
+  await runCommand('ip', ['-n', pod.netns, 'route', 'add', node.podGateway, 'dev', 'eth0', 'scope', 'link']);
+  await addRoute(pod.netns, { to: 'default', via: node.podGateway });
+  await runCommand('ip', ['-n', node.netns, 'route', 'add', `${pod.ip}/32`, 'dev', pod.hostLink]);
+  // `ip netns exec` bind-mounts /etc/netns/<name>/resolv.conf over /etc/resolv.conf.
+  await mkdir(`/etc/netns/${pod.netns}`, { recursive: true });
+  await writeFile(
+    `/etc/netns/${pod.netns}/resolv.conf`,
+    `nameserver ${node.ip}\nsearch ${pod.namespace}.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n`,
+  );
+}
+
+export const NODE_TABLE = 'meshlite_node';
+
+/**
+ * The node's rules: DNS on the node IP goes to ztunnel's DNS (15053); Service VIPs go to their
+ * endpoints (random choice), for pods outside the mesh (mesh pods' traffic is captured before).
+ */
+export function nodeRuleset(
+  node: NodeInfo,
+  services: ServiceIn[],
+  endpoints: (s: ServiceIn) => string[],
+  dnsPort: number,
+): string {
+  const lines: string[] = [];
+  for (const s of services) {
+    const eps = endpoints(s);
+    for (const p of s.ports) {
+      if (eps.length === 0) lines.push(`    ip daddr ${s.clusterIP} tcp dport ${p.port} reject`);
+      else if (eps.length === 1)
+        lines.push(`    ip daddr ${s.clusterIP} tcp dport ${p.port} dnat to ${eps[0]}:${p.targetPort}`);
+      else {
+        const m = eps.map((e, i) => `${i} : ${e} . ${p.targetPort}`).join(', ');
+        lines.push(
+          `    ip daddr ${s.clusterIP} tcp dport ${p.port} dnat ip to numgen random mod ${eps.length} map { ${m} }`,
+        );
+      }
+    }
+  }
+  return `table ip ${NODE_TABLE}
+delete table ip ${NODE_TABLE}
+table ip ${NODE_TABLE} {
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    ip daddr ${node.ip} udp dport 53 dnat to ${node.ip}:${dnsPort}
+    ip daddr ${node.ip} tcp dport 53 dnat to ${node.ip}:${dnsPort}
+${lines.join('\n')}
+  }
+}
+`;
+}
+
+export async function applyNodeRules(node: NodeInfo, ruleset: string): Promise<void> {
+  await applyNftRuleset(node.netns, ruleset);
+}
+
+/** Removes everything named with the prefix: namespaces (pods, nodes, fabric), host links, /etc/netns entries. */
+export async function teardownNetwork(prefix: string): Promise<string[]> {
+  const { errors } = await cleanupLeftovers(`${prefix}-`);
+  const entries = await readdir('/etc/netns').catch(() => [] as string[]);
+  for (const e of entries)
+    if (e.startsWith(`${prefix}-`)) await rm(`/etc/netns/${e}`, { recursive: true, force: true });
+  return errors;
+}
+
+export { NODE_NET };

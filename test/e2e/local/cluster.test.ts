@@ -1,0 +1,218 @@
+/**
+ * The local cluster end to end (root): namespaces per node and pod, capture by nftables in the pods,
+ * istiod + one ztunnel per node as processes. One cluster for the file (bringing one up takes a few
+ * seconds); the subtests run in order and the last one tears it down and checks nothing is left.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { LocalCluster, DIST_SRC } from '../../../src/local/cluster/cluster.js';
+import { curlFrom } from '../../../src/local/cluster/demo.js';
+import { preflight } from '../../../src/local/cluster/preflight.js';
+import { findLeftovers, isEmpty, runCommand } from '../../../src/local/netns/index.js';
+
+const NAME = `mlt${process.pid % 100000}`;
+const pre = await preflight();
+const skip = pre.ok ? false : `the local cluster needs ${pre.missing.join(', ')}`;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function setNamespaceAmbient(cfgDir: string, on: boolean): Promise<void> {
+  const file = join(cfgDir, 'namespace-default.yaml');
+  const labels = on ? '\n  labels:\n    istio.io/dataplane-mode: ambient' : '';
+  await writeFile(file, `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: default${labels}\n`);
+}
+
+function accessLines(c: LocalCluster, node: string): Array<Record<string, unknown>> {
+  return c.ztunnels.get(node)!.lines.filter((l) => l.access === true);
+}
+
+async function waitFor(what: string, fn: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await sleep(200);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+test(
+  'local cluster: capture, identities, runtime enrolment, policy, no plaintext, clean teardown',
+  { skip, timeout: 110_000 },
+  async (t) => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'ml-e2e-'));
+    const cluster = new LocalCluster({
+      name: NAME,
+      stateDir,
+      nodes: 2,
+      configDir: resolve(DIST_SRC, '../../deploy/local'),
+      progress: () => undefined,
+      logLevel: 'info',
+    });
+    let down = false;
+    t.after(async () => {
+      if (!down) await cluster.stop();
+      await rm(stateDir, { recursive: true, force: true });
+    });
+    await cluster.start();
+    const cfg = cluster.dirs.config;
+    const echo = cluster.pods.find((p) => p.deployment === 'echo')!;
+    const curlPod = cluster.pods.find((p) => p.deployment === 'curl')!;
+    assert.notEqual(echo.node, curlPod.node);
+
+    await t.test(
+      '(1) curl on node-1 reaches echo on node-2 by name and pod IP; both ztunnels log both identities',
+      async () => {
+        const byName = await curlFrom(cluster, 'default/curl', 'http://echo:8080/');
+        assert.ok(byName.ok, byName.body);
+        assert.match(byName.body, /"servedBy": "echo-1"/);
+        const byIp = await curlFrom(cluster, 'default/curl', `http://${echo.ip}:8080/`);
+        assert.ok(byIp.ok, byIp.body);
+        await waitFor('access logs', () => accessLines(cluster, 'node-2').length >= 2);
+        for (const [node, dir] of [
+          [curlPod.node, 'outbound'],
+          [echo.node, 'inbound'],
+        ] as const) {
+          const l = accessLines(cluster, node).find((x) => x.direction === dir && x.result === 'ok');
+          assert.ok(l, `${node} has an ${dir} access line`);
+          assert.equal(l.src_identity, 'spiffe://cluster.local/ns/default/sa/curl');
+          assert.equal(l.dst_identity, 'spiffe://cluster.local/ns/default/sa/echo');
+        }
+      },
+    );
+
+    await t.test('(2) no plaintext on the node link while ambient; plaintext when not', async () => {
+      const sniff = async (marker: string): Promise<string> => {
+        const dump = spawn(
+          'ip',
+          ['netns', 'exec', cluster.nodes[0]!.netns, 'tcpdump', '-i', 'eth0', '-A', '-l', '-n', 'tcp'],
+          {
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        );
+        let text = '';
+        dump.stdout.on('data', (d: Buffer) => (text += d.toString('latin1')));
+        let started = false;
+        dump.stderr.on('data', (d: Buffer) => (started ||= d.toString().includes('listening')));
+        await waitFor('tcpdump start', () => started, 5000);
+        const r = await curlFrom(cluster, 'default/curl', `http://echo:8080/?marker=${marker}`);
+        assert.ok(r.ok, r.body);
+        await sleep(500);
+        dump.kill('SIGTERM');
+        await new Promise((r2) => dump.once('exit', r2));
+        return text;
+      };
+      const tcpdump = await runCommand('tcpdump', ['--version']).then(
+        () => true,
+        () => false,
+      );
+      if (!tcpdump) return assert.fail('tcpdump is not installed (apt-get install tcpdump)');
+      const secret = `meshsecret${process.pid}a`;
+      assert.ok(
+        !(await sniff(secret)).includes(secret),
+        'the marker must not appear in plaintext while ambient',
+      );
+      await setNamespaceAmbient(cfg, false);
+      await waitFor('release', () => accessLines(cluster, 'node-1').length >= 0 && releasedBoth(cluster));
+      const open = `meshopen${process.pid}b`;
+      assert.ok((await sniff(open)).includes(open), 'the marker appears in plaintext outside the mesh');
+      await setNamespaceAmbient(cfg, true);
+      await waitFor('enrolment', () => enrolledCount(cluster) >= 4);
+    });
+
+    await t.test(
+      '(3) unlabel / relabel at runtime releases and enrolls running pods without restarts',
+      async () => {
+        const pids = cluster.pods.map((p) => p.runner.pids.join(','));
+        await setNamespaceAmbient(cfg, false);
+        await waitFor('release', () => releasedBoth(cluster));
+        const direct = await curlFrom(cluster, 'default/curl', 'http://echo:8080/');
+        assert.ok(direct.ok, direct.body);
+        assert.match(
+          direct.body,
+          new RegExp(`"peer": "${curlPod.ip.replace(/\./g, '\\.')}:`),
+          'direct: echo sees the client pod',
+        );
+        const before = accessLines(cluster, 'node-2').length;
+        await setNamespaceAmbient(cfg, true);
+        await waitFor('enrolment', () => enrolledCount(cluster) >= 6);
+        const meshed = await curlFrom(cluster, 'default/curl', 'http://echo:8080/');
+        assert.ok(meshed.ok, meshed.body);
+        await waitFor('a new inbound access line', () => accessLines(cluster, 'node-2').length > before);
+        assert.deepEqual(
+          cluster.pods.map((p) => p.runner.pids.join(',')),
+          pids,
+          'no pod restarted',
+        );
+      },
+    );
+
+    await t.test('(4) DENY for the client stops new connections and closes a live one', async () => {
+      const live = spawn(
+        'ip',
+        ['netns', 'exec', curlPod.netns, 'curl', '-sS', '--max-time', '12', 'http://echo:8080/delay/8'],
+        { stdio: 'ignore' },
+      );
+      const liveExit = new Promise<number | null>((r) => live.once('exit', (c) => r(c)));
+      await sleep(1500);
+      const policy = join(cfg, 'authorizationpolicy-default-deny-curl.yaml');
+      await writeFile(
+        policy,
+        `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-curl, namespace: default}
+spec:
+  selector: {matchLabels: {app: echo}}
+  action: DENY
+  rules: [{from: [{source: {principals: ["cluster.local/ns/default/sa/curl"]}}]}]
+`,
+      );
+      const code = await liveExit;
+      assert.notEqual(code, 0, 'the live connection was closed');
+      const denied = await curlFrom(cluster, 'default/curl', 'http://echo:8080/', 2);
+      assert.equal(denied.ok, false);
+      await rm(policy);
+      await waitFor(
+        'allowed again',
+        async () => (await curlFrom(cluster, 'default/curl', 'http://echo:8080/', 1)).ok,
+      );
+    });
+
+    await t.test('(6) teardown leaves nothing behind', async () => {
+      const pids = [
+        cluster.istiod!.child.pid,
+        ...[...cluster.ztunnels.values()].map((z) => z.child.pid),
+        ...cluster.pods.flatMap((p) => p.runner.pids),
+      ];
+      await cluster.stop();
+      down = true;
+      const left = await findLeftovers(`${NAME}-`);
+      assert.ok(isEmpty(left), `leftovers: ${JSON.stringify(left)}`);
+      for (const p of cluster.pods) assert.equal(existsSync(`/etc/netns/${p.netns}`), false);
+      for (const pid of pids) assert.throws(() => process.kill(pid!, 0), `process ${pid} is gone`);
+      const hostAddrs = await runCommand('ip', ['-j', 'addr', 'show']);
+      assert.equal(hostAddrs.stdout.includes('10.244.255.1'), false);
+      assert.equal(await readFile(join(stateDir, 'cluster.json'), 'utf8').catch(() => 'gone'), 'gone');
+    });
+  },
+);
+
+function countLog(c: LocalCluster, msg: string): number {
+  let n = 0;
+  for (const z of c.ztunnels.values()) n += z.lines.filter((l) => l.msg === msg).length;
+  return n;
+}
+const enrolledCount = (c: LocalCluster): number =>
+  countLog(c, 'capture: pod enrolled (rules and listeners in its namespace)');
+let releasedSeen = 0;
+function releasedBoth(c: LocalCluster): boolean {
+  const n = countLog(c, 'capture: pod released (rules and listeners removed)');
+  if (n >= releasedSeen + 2) {
+    releasedSeen = n;
+    return true;
+  }
+  return false;
+}
