@@ -12,6 +12,7 @@ import { LocalCluster, DIST_SRC } from '../../local/cluster/cluster.js';
 import { defaultStateDir, readClusterFile } from '../../local/cluster/state.js';
 import { preflight } from '../../local/cluster/preflight.js';
 import { runDemo } from '../../local/cluster/demo.js';
+import { startLoopbackCluster, runLoopbackDemo } from '../../local/cluster/loopback.js';
 
 export const CLUSTER_OPTIONS = {
   stateDir: {
@@ -46,6 +47,13 @@ const schema = {
     parse: parsers.bool,
     boolean: true,
   },
+  loopback: {
+    flag: 'loopback',
+    doc: 'run the loopback cluster (no root needed: pods are 127.x IPs, SOCKS5 instead of capture) even as root',
+    default: false,
+    parse: parsers.bool,
+    boolean: true,
+  },
   demo: {
     flag: 'demo',
     doc: 'run the demo requests once ready',
@@ -72,11 +80,14 @@ export async function run(argv: string[]): Promise<number> {
   if (!args) return 0;
   const c = args.config;
   const out = (s: string): void => void process.stdout.write(`${s}\n`);
+  if (c.loopback) return runLoopback(c.stateDir, c.demo, out);
   const pre = await preflight();
   if (!pre.ok) {
-    out(`meshctl up: the local cluster needs ${pre.missing.join(', ')}.`);
-    out('Running the same request path in loopback mode instead (no capture, no namespaces): meshctl demo\n');
-    return (await import('./demo.js')).run([]);
+    out(`meshctl up: the namespace cluster needs ${pre.missing.join(', ')}.`);
+    out(
+      "Running the same demo in loopback mode instead: pods are 127.x IPs, apps use their node ztunnel's SOCKS5 (no capture)\n",
+    );
+    return runLoopback(c.stateDir, c.demo, out);
   }
   if (c.detach) {
     mkdirSync(c.stateDir, { recursive: true });
@@ -134,6 +145,24 @@ export async function run(argv: string[]): Promise<number> {
   out(
     `  meshctl label --config-dir ${join(c.stateDir, 'config')} namespace default istio.io/dataplane-mode-`,
   );
+  await new Promise<void>(() => undefined);
+  return 0;
+}
+
+async function runLoopback(stateDir: string, demo: boolean, out: (s: string) => void): Promise<number> {
+  const c = await startLoopbackCluster(stateDir, out);
+  const ok = demo ? await runLoopbackDemo(c, out) : true;
+  const onSignal = (): void => {
+    out('\nmeshctl up: stopping the loopback cluster');
+    void c.stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  out(
+    `\nloopback cluster ${ok ? 'ready' : 'up, but the demo failed'} (logs in ${join(stateDir, 'loopback', 'logs')}). Ctrl-C stops it.`,
+  );
+  out('  curl --interface 127.10.1.2 --socks5-hostname 127.0.1.1:15080 http://echo:8080/');
+  out('  meshctl ztunnel-config workloads --ztunnel-admin 127.0.0.1:15000');
   await new Promise<void>(() => undefined);
   return 0;
 }
