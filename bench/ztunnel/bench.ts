@@ -8,7 +8,7 @@ import { haproxyAvailable, haproxyVersion } from '../hbone/haproxy.js';
 import type { Percentiles } from '../hbone/protocol.js';
 import { median } from '../hbone/stats.js';
 import type { ZtLoadTest, ZtTestResult } from './protocol.js';
-import { ZtTopology, type ZtVariant } from './topology.js';
+import { ZtTopology, type ZtPairSpec, type ZtVariant } from './topology.js';
 
 export interface ZtBenchOptions {
   rounds: number;
@@ -21,7 +21,8 @@ export interface ZtBenchOptions {
   /** Idle tunnels held for the memory measurement (0: skip it). */
   idleCount: number;
   warmupMs: number;
-  workers: readonly number[];
+  /** ztunnel pairs: --workers N and the cluster scheduling policy. */
+  pairs: readonly ZtPairSpec[];
   haproxyThreads: number;
   /** Second octet of the ztunnels' loopback addresses (pair i uses net + i). */
   net: number;
@@ -38,7 +39,7 @@ export function defaultZtOptions(quick: boolean): ZtBenchOptions {
     connWorkers: 8,
     idleCount: quick ? 200 : 1000,
     warmupMs: quick ? 200 : 500,
-    workers: [1, 2],
+    pairs: [{ workers: 1 }, { workers: 2 }, { workers: 2, sched: 'none' }],
     haproxyThreads: 1,
     net: 91,
   };
@@ -69,7 +70,14 @@ export interface VariantSummary {
     cpuMsPerReqA: number;
     cpuMsPerReqB: number;
   };
-  conn?: { perSec: number; p50: number; cpuMsPerConnA: number; cpuMsPerConnB: number; coresA: number; coresB: number };
+  conn?: {
+    perSec: number;
+    p50: number;
+    cpuMsPerConnA: number;
+    cpuMsPerConnB: number;
+    coresA: number;
+    coresB: number;
+  };
   idle?: { kbPerTunnelA: number; kbPerTunnelB: number };
   count: number;
   errors: number;
@@ -77,7 +85,14 @@ export interface VariantSummary {
 }
 
 export interface ZtBenchReport {
-  meta: { date: string; nproc: number; cpuModel: string; node: string; haproxy: string | undefined; elapsedS: number };
+  meta: {
+    date: string;
+    nproc: number;
+    cpuModel: string;
+    node: string;
+    haproxy: string | undefined;
+    elapsedS: number;
+  };
   settings: Omit<ZtBenchOptions, 'log'>;
   results: Record<ZtVariant, VariantSummary>;
   rounds: Measured[];
@@ -146,7 +161,10 @@ function summarize(v: ZtVariant, rs: Measured[], idle: IdleMeasured | undefined)
       coresB: m(conn, (r) => r.cpuMs.b / r.result.elapsedMs),
     };
   if (idle && idle.tunnels > 0)
-    s.idle = { kbPerTunnelA: idle.rssDeltaKb.a / idle.tunnels, kbPerTunnelB: idle.rssDeltaKb.b / idle.tunnels };
+    s.idle = {
+      kbPerTunnelA: idle.rssDeltaKb.a / idle.tunnels,
+      kbPerTunnelB: idle.rssDeltaKb.b / idle.tunnels,
+    };
   return s;
 }
 
@@ -155,7 +173,12 @@ export async function runZtBench(o: ZtBenchOptions): Promise<ZtBenchReport> {
   const started = Date.now();
   const withHaproxy = haproxyAvailable();
   if (!withHaproxy) log('haproxy not found; measuring direct and ztunnel only');
-  const top = await ZtTopology.start({ workers: o.workers, withHaproxy, haproxyThreads: o.haproxyThreads, net: o.net });
+  const top = await ZtTopology.start({
+    pairs: o.pairs,
+    withHaproxy,
+    haproxyThreads: o.haproxyThreads,
+    net: o.net,
+  });
   const rounds: Measured[] = [];
   const idle: IdleMeasured[] = [];
   try {
@@ -204,7 +227,12 @@ export async function runZtBench(o: ZtBenchOptions): Promise<ZtBenchReport> {
           );
         }
     const results: Record<ZtVariant, VariantSummary> = {};
-    for (const v of variants) results[v] = summarize(v, rounds, idle.find((i) => i.variant === v));
+    for (const v of variants)
+      results[v] = summarize(
+        v,
+        rounds,
+        idle.find((i) => i.variant === v),
+      );
     const { log: _log, ...settings } = o;
     return {
       meta: {

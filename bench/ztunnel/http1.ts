@@ -14,10 +14,16 @@ export const REQUEST = Buffer.concat([
 ]);
 
 /** A GET that asks the server to close after answering (the new-connection test). */
-export const REQUEST_CLOSE = Buffer.from('GET /ping HTTP/1.1\r\nHost: server\r\nConnection: close\r\n\r\n', 'latin1');
+export const REQUEST_CLOSE = Buffer.from(
+  'GET /ping HTTP/1.1\r\nHost: server\r\nConnection: close\r\n\r\n',
+  'latin1',
+);
 
 export const RESPONSE = Buffer.concat([
-  Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${BODY_SIZE}\r\n\r\n`, 'latin1'),
+  Buffer.from(
+    `HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${BODY_SIZE}\r\n\r\n`,
+    'latin1',
+  ),
   body,
 ]);
 
@@ -61,7 +67,7 @@ export class MessageSplitter {
         this.buf = data;
         return done;
       }
-      const head = data.toString("latin1", 0, end);
+      const head = data.toString('latin1', 0, end);
       const m = CONTENT_LENGTH.exec(head);
       this.closeAsked = CLOSE.test(head);
       this.bodyLeft = m ? Number(m[1]) : 0;

@@ -70,10 +70,15 @@ export function table(r: ZtBenchReport, d: Derived): string {
   const ws = vs.map((v) => Math.max(v.length, 8));
   const line = (cells: string[]): string =>
     [cells[0]!.padEnd(w0), ...cells.slice(1).map((c, i) => c.padStart(ws[i]!))].join('  ');
-  const out = [line(['metric (median of rounds)', ...vs]), line(['-'.repeat(w0), ...ws.map((w) => '-'.repeat(w))])];
+  const out = [
+    line(['metric (median of rounds)', ...vs]),
+    line(['-'.repeat(w0), ...ws.map((w) => '-'.repeat(w))]),
+  ];
   for (const [name, cell] of rows) out.push(line([name, ...vs.map((v) => cell(r.results[v]!, v))]));
   out.push('');
-  out.push('hop 1 = ztunnel node-1 (client side) or haproxy A; hop 2 = ztunnel node-2 or haproxy B; ztunnel-wN = --workers N');
+  out.push(
+    'hop 1 = ztunnel node-1 (client side) or haproxy A; hop 2 = ztunnel node-2 or haproxy B; ztunnel-wN = --workers N',
+  );
   for (const g of d.goals)
     out.push(`goal ${g.variant}: ${g.goal} ${f(g.value)} <= ${g.limit} -> ${g.met ? 'met' : 'MISSED'}`);
   for (const [v, s] of Object.entries(r.results))

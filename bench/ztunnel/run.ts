@@ -3,7 +3,8 @@
  *
  *   node dist/bench/ztunnel/run.js            full run: 3 rounds, ~2-3 minutes
  *   node dist/bench/ztunnel/run.js --quick    smoke run: 1 short round, ~30 s, writes nothing
- *   options: --out <file>, --rounds N, --workers 1,2, --idle N, --net N (second octet of the
+ *   options: --out <file>, --rounds N, --workers 1,2,2:none (ztunnel pairs: --workers N and the
+ *            cluster scheduling, rr or none), --idle N, --net N (second octet of the
  *            ztunnels' 127.x addresses), --haproxy-threads N
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { defaultZtOptions, runZtBench } from './bench.js';
 import { derive, table } from './report.js';
+import { parsePairs } from './topology.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,7 +29,7 @@ const { values } = parseArgs({
 
 const opts = defaultZtOptions(values.quick ?? false);
 if (values.rounds) opts.rounds = Number(values.rounds);
-if (values.workers) opts.workers = values.workers.split(',').map(Number);
+if (values.workers) opts.pairs = parsePairs(values.workers);
 if (values.idle) opts.idleCount = Number(values.idle);
 if (values.net) opts.net = Number(values.net);
 if (values['haproxy-threads']) opts.haproxyThreads = Number(values['haproxy-threads']);

@@ -26,7 +26,12 @@ function connectRequest(ip: string, port: number): Buffer {
 /** Opens a connection through SOCKS5 and resolves once the proxy said the tunnel is up. */
 export function socks5Connect(t: Socks5Target, timeoutMs = 5000): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host: t.proxy.host, port: t.proxy.port, localAddress: t.localAddress, noDelay: true });
+    const s = net.connect({
+      host: t.proxy.host,
+      port: t.proxy.port,
+      localAddress: t.localAddress,
+      noDelay: true,
+    });
     let got: Buffer = Buffer.alloc(0);
     let stage: 'method' | 'reply' = 'method';
     const timer = setTimeout(() => fail(new Error(`socks5: no answer within ${timeoutMs} ms`)), timeoutMs);
@@ -53,7 +58,8 @@ export function socks5Connect(t: Socks5Target, timeoutMs = 5000): Promise<net.So
       if (got.length > 10) s.unshift(got.subarray(10));
       resolve(s);
     };
-    const onClose = (): void => fail(new Error('socks5: the proxy closed the connection during the handshake'));
+    const onClose = (): void =>
+      fail(new Error('socks5: the proxy closed the connection during the handshake'));
     s.on('data', onData);
     s.once('error', fail);
     s.once('close', onClose);

@@ -21,9 +21,33 @@ import { ZtunnelProcess } from './ztunnel-process.js';
 /** `direct`, `haproxy`, or `ztunnel-wN` (a pair of ztunnels with --workers N). */
 export type ZtVariant = string;
 
+/**
+ * One pair of ztunnels: --workers N, and how the cluster primary hands out connections (Node's default
+ * round robin, or `none`: the workers accept from the shared socket themselves).
+ */
+export interface ZtPairSpec {
+  workers: number;
+  sched?: 'rr' | 'none';
+}
+
+export function variantOf(p: ZtPairSpec): ZtVariant {
+  return `ztunnel-w${p.workers}${p.sched === 'none' ? '-none' : ''}`;
+}
+
+/** `1`, `2`, `2:none` → pair specs. */
+export function parsePairs(text: string): ZtPairSpec[] {
+  return text.split(',').map((item) => {
+    const [n, sched] = item.split(':');
+    const workers = Number(n);
+    if (!Number.isInteger(workers) || workers < 1 || (sched && sched !== 'rr' && sched !== 'none'))
+      throw new Error(`bad ztunnel pair "${item}": give N or N:rr or N:none (N = --workers)`);
+    return { workers, sched: sched as ZtPairSpec['sched'] };
+  });
+}
+
 export interface ZtTopologyOptions {
-  /** Worker counts to run a ztunnel pair with (e.g. [1, 2]). */
-  workers: readonly number[];
+  /** The ztunnel pairs to run. */
+  pairs: readonly ZtPairSpec[];
   withHaproxy: boolean;
   haproxyThreads: number;
   /** Second octet of the first pair's addresses; pair i uses net + i. */
@@ -68,8 +92,8 @@ export class ZtTopology {
 
   private async startAll(o: ZtTopologyOptions): Promise<void> {
     const here = (f: string): URL => new URL(`./${f}`, import.meta.url);
-    const pairs: Array<{ workers: number; a: MeshAddresses }> = o.workers.map((workers, i) => ({
-      workers,
+    const pairs: Array<{ spec: ZtPairSpec; a: MeshAddresses }> = o.pairs.map((spec, i) => ({
+      spec,
       a: meshAddresses(o.net + i),
     }));
     this.server = await startChild(
@@ -83,7 +107,12 @@ export class ZtTopology {
     if (o.withHaproxy) {
       writeMaterials(this.dir);
       const [pa, pb] = [await freePort(), await freePort()];
-      const hb = await startHaproxy(this.dir, 'haproxy-b', configB(this.dir, pb, this.server.port, o.haproxyThreads), pb);
+      const hb = await startHaproxy(
+        this.dir,
+        'haproxy-b',
+        configB(this.dir, pb, this.server.port, o.haproxyThreads),
+        pb,
+      );
       this.children.push(hb);
       const ha = await startHaproxy(this.dir, 'haproxy-a', configA(this.dir, pa, pb, o.haproxyThreads), pa);
       this.children.push(ha);
@@ -92,14 +121,20 @@ export class ZtTopology {
     }
 
     writeCaDir(this.dir);
-    for (const { workers, a } of pairs) {
-      const stateFile = writeStateFile(this.dir, a, `state-${workers}.yaml`);
-      const common = { stateFile, caDir: this.dir, workers, args: ['--dns-port', '0'] };
+    for (const [i, { spec, a }] of pairs.entries()) {
+      const stateFile = writeStateFile(this.dir, a, `state-${i}.yaml`);
+      const common = {
+        stateFile,
+        caDir: this.dir,
+        workers: spec.workers,
+        args: ['--dns-port', '0'],
+        env: spec.sched ? { NODE_CLUSTER_SCHED_POLICY: spec.sched } : undefined,
+      };
       const z1 = await ZtunnelProcess.start({ ...common, node: 'node-1', nodeIp: a.node1 });
       this.ztunnels.push(z1);
       const z2 = await ZtunnelProcess.start({ ...common, node: 'node-2', nodeIp: a.node2 });
       this.ztunnels.push(z2);
-      const v = `ztunnel-w${workers}`;
+      const v = variantOf(spec);
       this.targets.set(v, {
         via: 'socks5',
         proxy: { host: a.node1, port: 15080 },
@@ -135,7 +170,8 @@ export class ZtTopology {
   /** CPU ms so far: [client-side proxy, server-side proxy, server, load generator] (all processes of each). */
   cpu(v: ZtVariant): [number, number, number, number] {
     const h = this.hops.get(v);
-    const sum = (pids: readonly number[] | undefined): number => (pids ?? []).reduce((s, p) => s + cpuMs(p), 0);
+    const sum = (pids: readonly number[] | undefined): number =>
+      (pids ?? []).reduce((s, p) => s + cpuMs(p), 0);
     return [sum(h?.a()), sum(h?.b()), cpuMs(this.server.proc.pid), cpuMs(this.loadgen.proc.pid)];
   }
 

@@ -19,6 +19,8 @@ export interface ZtunnelProcessOptions {
   drainDeadlineMs?: number;
   /** Extra flags (e.g. --dns-port 0). */
   args?: readonly string[];
+  /** Extra environment (e.g. NODE_CLUSTER_SCHED_POLICY=none). */
+  env?: Record<string, string>;
   /** Where the process's stdout goes (default: dropped). */
   stdout?: 'ignore' | 'inherit' | 'pipe';
 }
@@ -54,11 +56,15 @@ export class ZtunnelProcess {
       ...['--drain-deadline', `${o.drainDeadlineMs ?? 2000}ms`],
       ...(o.args ?? []),
     ];
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', o.stdout ?? 'ignore', 'inherit'] });
+    const proc = spawn(process.execPath, args, {
+      stdio: ['ignore', o.stdout ?? 'ignore', 'inherit'],
+      env: { ...process.env, ...o.env },
+    });
     const z = new ZtunnelProcess(proc, o);
     const deadline = Date.now() + timeoutMs;
     while ((await readyStatus(o.nodeIp)) !== 200) {
-      if (proc.exitCode !== null) throw new Error(`ztunnel ${o.node} exited with ${proc.exitCode} while starting`);
+      if (proc.exitCode !== null)
+        throw new Error(`ztunnel ${o.node} exited with ${proc.exitCode} while starting`);
       if (Date.now() > deadline) {
         proc.kill('SIGKILL');
         throw new Error(`ztunnel ${o.node} not ready within ${timeoutMs} ms`);

@@ -22,9 +22,14 @@ import { isLogLevel } from '../common/logger.js';
 import { MeshError, errorMessage } from '../common/errors.js';
 import type { ZtunnelConfig } from './config.js';
 
-/** How many worker processes `--workers` asks for: 0 means one per core; 1 (or one core) means none. */
+/**
+ * How many worker processes `--workers` asks for. 0 (the default) means one per core beyond the first,
+ * leaving a core to the node's pods and the primary: a 2-core node runs one process as before (where
+ * the benchmark found a second worker costs more CPU per request than it gives), a 4-core node 3
+ * workers. 1 means no cluster at all.
+ */
 export function workerCount(requested: number, cores = availableParallelism()): number {
-  return requested === 0 ? cores : requested;
+  return requested === 0 ? Math.max(1, cores - 1) : requested;
 }
 
 /** Primary → worker and back, over the cluster IPC channel. */
@@ -205,7 +210,10 @@ export class ZtunnelPrimary {
 
   private async drainAll(): Promise<number> {
     const workers = this.live();
-    this.log.info({ workers: workers.length, deadlineMs: this.cfg.drainDeadline }, 'ztunnel draining workers');
+    this.log.info(
+      { workers: workers.length, deadlineMs: this.cfg.drainDeadline },
+      'ztunnel draining workers',
+    );
     const exited = workers.map(
       (w) =>
         new Promise<void>((resolve) => {
@@ -226,13 +234,21 @@ export class ZtunnelPrimary {
 
   private async listenHttp(): Promise<void> {
     const c = this.cfg;
-    this.ports.metrics = await listen(this.handler((req, res) => this.metrics(req, res)), c.metricsPort, c.nodeIp);
+    this.ports.metrics = await listen(
+      this.handler((req, res) => this.metrics(req, res)),
+      c.metricsPort,
+      c.nodeIp,
+    );
     this.ports.readiness = await listen(
       this.handler((req, res) => this.readiness(req, res)),
       c.readinessPort,
       c.nodeIp,
     );
-    this.ports.admin = await listen(this.handler((req, res) => this.admin(req, res)), c.adminPort, c.adminAddress);
+    this.ports.admin = await listen(
+      this.handler((req, res) => this.admin(req, res)),
+      c.adminPort,
+      c.adminAddress,
+    );
   }
 
   private handler(h: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>): http.Server {
@@ -245,9 +261,9 @@ export class ZtunnelPrimary {
 
   private async metrics(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (path(req) !== '/metrics') return json(res, 404, { error: 'try /metrics' });
-    const lists = (await Promise.all(this.live().map((w) => this.ask(w, { type: 'zt:metrics' })))) as Parameters<
-      typeof aggregateMetrics
-    >[0];
+    const lists = (await Promise.all(
+      this.live().map((w) => this.ask(w, { type: 'zt:metrics' })),
+    )) as Parameters<typeof aggregateMetrics>[0];
     const reg = aggregateMetrics(lists);
     const text = await reg.metrics();
     res.writeHead(200, { 'content-type': reg.contentType });

@@ -20,7 +20,8 @@ istiod. In loopback mode (the default, no root needed) pods are IPs on this host
 pod's listeners on its IP; capture mode opens them inside pod network namespaces.
 
 --workers N runs N worker processes (node:cluster), each a full ztunnel, sharing the listening sockets;
-0 (the default) means one per core, and 1 (or a single core) keeps everything in this one process.`;
+0 (the default) means one per core beyond the first (so none on 1 or 2 cores), and 1 keeps everything
+in this one process.`;
 
 /** One ztunnel in this process, as before `--workers`: drains on SIGTERM/SIGINT and exits 0. */
 async function single(zt: Ztunnel, logger: Logger): Promise<void> {

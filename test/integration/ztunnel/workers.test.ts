@@ -40,7 +40,11 @@ function sum(text: string, name: string, having = ''): number {
 /** A DNS A query for `name` (id 0x1234, recursion desired). */
 function aQuery(name: string): Buffer {
   const labels = name.split('.').map((l) => Buffer.concat([Buffer.of(l.length), Buffer.from(l)]));
-  return Buffer.concat([Buffer.of(0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0), ...labels, Buffer.of(0, 0, 1, 0, 1)]);
+  return Buffer.concat([
+    Buffer.of(0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0),
+    ...labels,
+    Buffer.of(0, 0, 1, 0, 1),
+  ]);
 }
 
 async function dnsAsk(server: string, from: string, name: string): Promise<Buffer> {
