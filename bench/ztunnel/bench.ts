@@ -109,6 +109,11 @@ async function measure(top: ZtTopology, v: ZtVariant, test: ZtLoadTest, round: n
   const before = top.cpu(v);
   const result = await top.run(test);
   const d = top.cpu(v).map((x, i) => x - before[i]!);
+  const gone = top.ztunnels.filter((z) => z.exited);
+  if (gone.length)
+    throw new Error(
+      `bench: ${gone.map((z) => z.opts.node + '@' + z.opts.nodeIp).join(', ')} exited during ${v} ${test.kind}`,
+    );
   return { round, variant: v, result, cpuMs: { a: d[0]!, b: d[1]!, server: d[2]!, loadgen: d[3]! } };
 }
 
@@ -221,7 +226,7 @@ export async function runZtBench(o: ZtBenchOptions): Promise<ZtBenchReport> {
           rounds.push(r);
           log(
             `round ${round + 1}/${o.rounds} ${r.result.kind.padEnd(9)} ${v.padEnd(11)} ${r.result.count} ops, ` +
-              `${r.result.errors} errors, p50 ${r.result.latencyMs?.p50.toFixed(3)} ms, ${r.result.perSec.toFixed(0)}/s; ` +
+              `${r.result.errors} errors, p50 ${r.result.latencyMs?.p50?.toFixed(3)} ms, ${r.result.perSec.toFixed(0)}/s; ` +
               `cpu ms A ${r.cpuMs.a} B ${r.cpuMs.b} server ${r.cpuMs.server} loadgen ${r.cpuMs.loadgen}` +
               (r.result.firstError ? `; first error: ${r.result.firstError}` : ''),
           );

@@ -40,6 +40,7 @@ export class ZtunnelProcess {
   readonly proc: ChildProcess;
   readonly opts: ZtunnelProcessOptions;
   private tree: number[] = [];
+  private stopping = false;
 
   private constructor(proc: ChildProcess, opts: ZtunnelProcessOptions) {
     this.proc = proc;
@@ -61,6 +62,12 @@ export class ZtunnelProcess {
       env: { ...process.env, ...o.env },
     });
     const z = new ZtunnelProcess(proc, o);
+    proc.once('exit', (code, signal) => {
+      if (!z.stopping)
+        process.stderr.write(
+          `bench: ztunnel ${o.node} (${o.nodeIp}) exited unasked: ${signal ?? `code ${code}`}\n`,
+        );
+    });
     const deadline = Date.now() + timeoutMs;
     while ((await readyStatus(o.nodeIp)) !== 200) {
       if (proc.exitCode !== null)
@@ -88,8 +95,14 @@ export class ZtunnelProcess {
     return treeRssKb(this.tree);
   }
 
+  /** Whether the ztunnel has exited (on its own or stopped). */
+  get exited(): boolean {
+    return this.proc.exitCode !== null || this.proc.signalCode !== null;
+  }
+
   /** SIGTERM (drain), then the exit status; SIGKILL after `graceMs`. */
   stop(graceMs = 8000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    this.stopping = true;
     const p = this.proc;
     if (p.exitCode !== null || p.signalCode !== null)
       return Promise.resolve({ code: p.exitCode, signal: p.signalCode });
