@@ -60,9 +60,7 @@ async function worker(config: ZtunnelConfig, logger: Logger): Promise<void> {
 }
 
 /** The cluster primary: forks the workers, serves the node-level HTTP ports, drains all on a signal. */
-let clustered = false;
 async function primary(config: ZtunnelConfig, logger: Logger, count: number): Promise<void> {
-  clustered = true;
   const p = new ZtunnelPrimary(config, logger, count);
   const stop = (signal: string): void => {
     logger.info({ signal }, 'ztunnel received a signal; draining every worker');
@@ -94,6 +92,6 @@ await runCli({
     await new Promise<void>(() => {});
   },
 });
-// Only reached when main failed (runCli printed why): a worker or a primary with children would
-// otherwise stay up on its IPC channel.
-if (cluster.isWorker || clustered) process.exit(process.exitCode ?? 1);
+// Only reached when main failed (runCli printed why) or after --help: listeners opened before the
+// failure, a cluster worker's IPC channel or a primary's workers would otherwise keep the process up.
+process.exit(process.exitCode ?? 0);
