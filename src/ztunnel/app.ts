@@ -67,6 +67,8 @@ export class Ztunnel {
   private synced = false;
   private readonly certsPending = new Set<string>();
   private identitiesInUse = new Map<string, SpiffeId>();
+  /** The first reconcile after the first sync has opened the local pods' listeners. */
+  private reconciled = false;
   private reconciling: Promise<void> = Promise.resolve();
   private stopped = false;
 
@@ -290,6 +292,7 @@ export class Ztunnel {
     if (!this.synced) return { ready: false, reason: 'waiting for the first state sync from istiod' };
     if (this.capture && !this.capture.ready)
       return { ready: false, reason: 'waiting for the node agent to hand over the pods' };
+    if (!this.reconciled) return { ready: false, reason: "opening the local pods' listeners" };
     if (this.certsPending.size > 0)
       return { ready: false, reason: `fetching certificates for ${[...this.certsPending].join(', ')}` };
     return { ready: true };
@@ -372,7 +375,11 @@ export class Ztunnel {
 
   private scheduleReconcile(): void {
     if (!this.synced || this.stopped) return;
-    this.reconciling = this.reconciling.then(() => this.reconcile());
+    this.reconciling = this.reconciling
+      .then(() => this.reconcile())
+      .then(() => {
+        this.reconciled = true;
+      });
   }
 
   private async reconcile(): Promise<void> {

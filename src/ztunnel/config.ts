@@ -162,7 +162,7 @@ export const ztunnelSchema = {
   workers: {
     flag: 'workers',
     env: 'ZTUNNEL_WORKERS',
-    doc: 'worker threads for the data path (0: one per core beyond the first)',
+    doc: 'worker processes (node:cluster), each a full ztunnel sharing the listeners; 0: one per core beyond the first, 1: a single process',
     default: 0,
     parse: parsers.int(0, 64),
   },

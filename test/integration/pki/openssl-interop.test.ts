@@ -25,7 +25,8 @@ const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 let dir = '';
 
 function openssl(...args: string[]): { ok: boolean; out: string } {
-  const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+  // No stdin (openssl never waits for a prompt answer) and a timeout, so a stuck openssl fails the test instead of hanging it.
+  const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8', input: '', timeout: 20_000 });
   return { ok: r.status === 0, out: `${r.stdout}${r.stderr}` };
 }
 
