@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 /**
  * Where meshctl finds the running mesh: the ztunnels' admin ports and istiod's monitoring port.
  * Today from flags and environment variables; the local cluster will add its state file here.
@@ -22,8 +25,8 @@ export const ZTUNNEL_ADMIN_OPTION = {
 export const ISTIOD_MONITORING_OPTION = {
   flag: 'istiod',
   env: 'MESH_ISTIOD_MONITORING',
-  doc: 'istiod monitoring address(es) HOST:PORT (port 15014), comma-separated',
-  default: [DEFAULT_ISTIOD_MONITORING],
+  doc: 'istiod monitoring address(es) HOST:PORT (port 15014), comma-separated; default: the local cluster\'s istiod, else 127.0.0.1:15014',
+  default: [] as string[],
   parse: parsers.list,
 };
 
@@ -87,11 +90,35 @@ export interface DiscoveryOptions {
  */
 export function discoverZtunnels(opts: DiscoveryOptions): Endpoint[] {
   if (opts.ztunnelAdmin.length > 0) return toEndpoints(opts.ztunnelAdmin, '--ztunnel-admin');
+  const cluster = localCluster();
+  if (cluster) return cluster.nodes.map((n) => ({ host: n.ip, port: 15000 }));
   return toEndpoints([DEFAULT_ZTUNNEL_ADMIN], 'default ztunnel admin address');
+}
+
+/** The running local cluster (`meshctl up`), if its state file says it is ready. */
+function localCluster(): { nodes: Array<{ ip: string }>; istiod: { address: string } } | undefined {
+  const dir = process.env.MESH_CLUSTER_DIR ?? join(homedir(), '.meshlite', 'cluster');
+  try {
+    const c = JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')) as {
+      ready?: boolean;
+      mode?: string;
+      nodes?: Array<{ ip: string }>;
+      istiod?: { address: string };
+    };
+    if (!c.ready || c.mode !== 'capture' || !c.nodes || !c.istiod) return undefined;
+    return { nodes: c.nodes, istiod: c.istiod };
+  } catch {
+    return undefined;
+  }
 }
 
 /** istiod monitoring endpoints: the flag/environment values (default 127.0.0.1:15014). */
 export function discoverIstiods(opts: { istiod: readonly string[] }): Endpoint[] {
+  const cluster = opts.istiod.length > 0 ? undefined : localCluster();
+  if (cluster) {
+    const hp = splitHostPort(cluster.istiod.address);
+    if (hp) return [{ host: hp.host, port: 15014 }];
+  }
   const list = opts.istiod.length > 0 ? opts.istiod : [DEFAULT_ISTIOD_MONITORING];
   return toEndpoints(list, '--istiod');
 }

@@ -22,8 +22,8 @@ export const ztunnelSchema = {
   podName: {
     flag: 'pod-name',
     env: 'POD_NAME',
-    doc: "ztunnel's own pod name (for the xDS node id)",
-    default: 'ztunnel',
+    doc: "ztunnel's own pod name (for the xDS node id); empty: ztunnel-<node name>",
+    default: '',
     parse: parsers.string,
   },
   podNamespace: {

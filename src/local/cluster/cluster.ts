@@ -173,6 +173,9 @@ export class LocalCluster {
           n.name,
           '--node-ip',
           n.ip,
+          // Admin on the node IP, so meshctl ztunnel-config on the host can reach it over the fabric.
+          '--admin-address',
+          n.ip,
           '--xds-address',
           `${HOST_IP}:15010`,
           '--token-file',
