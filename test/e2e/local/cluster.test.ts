@@ -7,10 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { LocalCluster, DIST_SRC } from '../../../src/local/cluster/cluster.js';
+import { LocalCluster, DIST_SRC, copyDemo } from '../../../src/local/cluster/cluster.js';
 import { curlFrom } from '../../../src/local/cluster/demo.js';
 import { preflight } from '../../../src/local/cluster/preflight.js';
 import { findLeftovers, isEmpty, runCommand } from '../../../src/local/netns/index.js';
@@ -44,11 +44,16 @@ test(
   { skip, timeout: 110_000 },
   async (t) => {
     const stateDir = await mkdtemp(join(tmpdir(), 'ml-e2e-'));
+    // The demo plus a pod outside the mesh (namespace legacy, on node-1) for scenario 5.
+    const configDir = join(stateDir, 'deploy');
+    const root = resolve(DIST_SRC, '../..');
+    await copyDemo(join(root, 'deploy/local'), configDir, ['demo.yaml']);
+    await copyFile(join(root, 'test/e2e/local/fixtures/legacy.yaml'), join(configDir, 'legacy.yaml'));
     const cluster = new LocalCluster({
       name: NAME,
       stateDir,
       nodes: 2,
-      configDir: resolve(DIST_SRC, '../../deploy/local'),
+      configDir,
       progress: () => undefined,
       logLevel: 'info',
     });
@@ -180,6 +185,43 @@ spec:
         async () => (await curlFrom(cluster, 'default/curl', 'http://echo:8080/', 1)).ok,
       );
     });
+
+    await t.test(
+      '(5) PeerAuthentication STRICT refuses a pod outside the mesh; PERMISSIVE lets it in',
+      async () => {
+        const legacy = cluster.pods.find((p) => p.namespace === 'legacy')!;
+        assert.equal(legacy.node, curlPod.node, 'the legacy pod sits on node-1, echo on node-2');
+        const fromLegacy = (url: string, attempts = 1) => curlFrom(cluster, 'legacy/legacy', url, attempts);
+        const open = await fromLegacy('http://echo.default:8080/', 3);
+        assert.ok(
+          open.ok,
+          `no PeerAuthentication: plaintext from outside the mesh is accepted: ${open.body}`,
+        );
+        const pa = join(cfg, 'peerauthentication-default-default.yaml');
+        const setMode = (mode: string): Promise<void> =>
+          writeFile(
+            pa,
+            `apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: default}\nspec:\n  mtls: {mode: ${mode}}\n`,
+          );
+        await setMode('STRICT');
+        await waitFor(
+          'STRICT refuses the legacy pod',
+          async () => !(await fromLegacy('http://echo.default:8080/')).ok,
+        );
+        assert.equal((await fromLegacy(`http://${echo.ip}:8080/`)).ok, false, 'by pod IP too');
+        const meshed = await curlFrom(cluster, 'default/curl', 'http://echo:8080/', 3);
+        assert.ok(meshed.ok, `STRICT still admits the mesh client over HBONE: ${meshed.body}`);
+        await setMode('PERMISSIVE');
+        await waitFor(
+          'PERMISSIVE admits the legacy pod',
+          async () => (await fromLegacy('http://echo.default:8080/')).ok,
+        );
+        const byIp = await fromLegacy(`http://${echo.ip}:8080/`, 3);
+        assert.ok(byIp.ok, byIp.body);
+        assert.match(byIp.body, /"servedBy": "echo-1"/);
+        await rm(pa);
+      },
+    );
 
     await t.test('(6) teardown leaves nothing behind', async () => {
       const pids = [
