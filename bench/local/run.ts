@@ -303,7 +303,7 @@ export async function runLocalBench(cluster: ClusterFile, o: LocalBenchOptions):
     };
   } finally {
     if (current !== wasAmbient) {
-      await setAmbient(configDir, wasAmbient);
+      await switchTo(wasAmbient ? 'ambient' : 'no-mesh').catch((err: unknown) => p(String(err)));
       p(`namespace default restored to ${wasAmbient ? 'ambient' : 'no mesh'}`);
     }
   }

@@ -13,6 +13,9 @@ import { join, resolve } from 'node:path';
 import { LocalCluster, DIST_SRC, copyDemo } from '../../../src/local/cluster/cluster.js';
 import { curlFrom } from '../../../src/local/cluster/demo.js';
 import { preflight } from '../../../src/local/cluster/preflight.js';
+import { readClusterFile } from '../../../src/local/cluster/state.js';
+import { defaultLocalOptions, runLocalBench, VARIANTS } from '../../../bench/local/run.js';
+import { latencySvg } from '../../../bench/local/svg.js';
 import { findLeftovers, isEmpty, runCommand } from '../../../src/local/netns/index.js';
 
 const NAME = `mlt${process.pid % 100000}`;
@@ -223,6 +226,28 @@ spec:
       },
     );
 
+    await t.test('bench smoke: both variants measured in the pods, zero errors', async () => {
+      const file = await readClusterFile(stateDir);
+      assert.ok(file, 'cluster.json is written');
+      const o = { ...defaultLocalOptions(true, () => undefined), seconds: 1, warmup: 0.2, bulkSeconds: 0.3 };
+      const r = await runLocalBench(file, o);
+      for (const v of VARIANTS) {
+        const run = r.runs.find((x) => x.variant === v);
+        assert.ok(run, `a fixed-rate run for ${v}`);
+        assert.equal(run.errors, 0, `${v}: no errors`);
+        assert.ok(run.completed >= 900, `${v}: ${run.completed} requests completed`);
+        assert.ok(Number.isFinite(run.latency.p99));
+        const bulk = r.bulk.find((x) => x.variant === v);
+        assert.ok(bulk && bulk.errors === 0 && bulk.mbPerSec > 0, `${v}: bulk moved bytes`);
+        assert.deepEqual(Object.keys(run.ztunnels).sort(), ['node-1', 'node-2']);
+      }
+      const amb = r.runs.find((x) => x.variant === 'ambient')!.ztunnels;
+      assert.ok(amb['node-1']!.cores > 0 && amb['node-2']!.cores > 0, 'both ztunnels worked while ambient');
+      assert.ok(amb['node-1']!.rssMb > 10, 'ztunnel RSS read from /proc');
+      assert.ok(latencySvg(r).startsWith('<svg'));
+      assert.equal(await captureTable(curlPod.netns), true, 'namespace default is ambient again afterwards');
+    });
+
     await t.test('(6) teardown leaves nothing behind', async () => {
       const pids = [
         cluster.istiod!.child.pid,
@@ -241,6 +266,12 @@ spec:
     });
   },
 );
+
+const captureTable = (netns: string): Promise<boolean> =>
+  runCommand('ip', ['netns', 'exec', netns, 'nft', 'list', 'table', 'ip', 'ztunnel_capture']).then(
+    () => true,
+    () => false,
+  );
 
 function countLog(c: LocalCluster, msg: string): number {
   let n = 0;
