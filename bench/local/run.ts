@@ -35,7 +35,7 @@ export interface LocalBenchOptions {
 export function defaultLocalOptions(quick: boolean, progress: (m: string) => void): LocalBenchOptions {
   return quick
     ? { rounds: 1, seconds: 2, warmup: 0.5, rate: 1000, conns: 4, size: 1024, bulkSeconds: 1, progress }
-    : { rounds: 3, seconds: 10, warmup: 1, rate: 1000, conns: 4, size: 1024, bulkSeconds: 3, progress };
+    : { rounds: 3, seconds: 8, warmup: 1, rate: 1000, conns: 4, size: 1024, bulkSeconds: 3, progress };
 }
 
 export interface Latency {

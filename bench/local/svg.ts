@@ -15,23 +15,26 @@ export function latencySvg(r: LocalBenchReport): string {
   const qs = r.curve.quantiles;
   const nines = (q: number): number => -Math.log10(1 - Math.min(q, 0.999));
   const xMax = 3;
-  const yMaxRaw = Math.max(
-    ...(['no-mesh', 'ambient'] as const).flatMap((v) => r.curve[v]).filter(Number.isFinite),
-    0.1,
-  );
-  const step = yMaxRaw > 5 ? 1 : yMaxRaw > 2 ? 0.5 : yMaxRaw > 1 ? 0.25 : 0.1;
-  const yMax = Math.ceil(yMaxRaw / step) * step;
+  const all = (['no-mesh', 'ambient'] as const).flatMap((v) => r.curve[v]).filter((v) => v > 0);
+  // Logarithmic latency axis: the body (p50..p90) and the tail (p99.9) both stay readable.
+  const TICKS = [0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+  const yMin = [...TICKS].reverse().find((t) => t <= Math.min(...all, 1)) ?? 0.05;
+  const yMax = TICKS.find((t) => t >= Math.max(...all, 1)) ?? 1000;
   const x = (q: number): number => M.l + (nines(q) / xMax) * (W - M.l - M.r);
-  const y = (v: number): number => H - M.b - (v / yMax) * (H - M.t - M.b);
+  const y = (v: number): number =>
+    H -
+    M.b -
+    ((Math.log10(Math.max(v, yMin)) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) *
+      (H - M.t - M.b);
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${esc(`Latency by percentile, ${r.settings.rate} req/s on ${r.settings.conns} connections, HTTP/1.1 ${r.settings.size} B (${r.settings.rounds} round(s) pooled)`)}</text>`,
   ];
-  for (let v = 0; v <= yMax + 1e-9; v += step) {
+  for (const v of TICKS.filter((t) => t >= yMin && t <= yMax)) {
     out.push(
       `<line x1="${M.l}" x2="${W - M.r}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#ddd"/>`,
-      `<text x="${M.l - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${v.toFixed(step < 0.25 ? 1 : 2)}</text>`,
+      `<text x="${M.l - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${v}</text>`,
     );
   }
   for (const [q, label] of [
@@ -48,7 +51,7 @@ export function latencySvg(r: LocalBenchReport): string {
   }
   out.push(
     `<text x="${(M.l + W - M.r) / 2}" y="${H - 12}" text-anchor="middle">percentile (latency from the intended send time)</text>`,
-    `<text x="16" y="${H / 2}" text-anchor="middle" transform="rotate(-90 16 ${H / 2})">latency, ms</text>`,
+    `<text x="16" y="${H / 2}" text-anchor="middle" transform="rotate(-90 16 ${H / 2})">latency, ms (log scale)</text>`,
     `<rect x="${M.l}" y="${M.t}" width="${W - M.l - M.r}" height="${H - M.t - M.b}" fill="none" stroke="#888"/>`,
   );
   (['no-mesh', 'ambient'] as const).forEach((v, i) => {
