@@ -3,6 +3,7 @@
  */
 import type { LocalBenchReport, Variant } from './run.js';
 import type { ProcUsage } from './proc-stats.js';
+import { median } from '../hbone/stats.js';
 
 const NAMES: Record<Variant, string> = { 'no-mesh': 'no mesh', ambient: 'ambient L4' };
 const ms = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : '-');
@@ -43,8 +44,11 @@ export function formatLocalReport(r: LocalBenchReport): string {
     );
   }
   const a = r.added;
+  const svc = (v: 'no-mesh' | 'ambient', k: 'p50' | 'p90' | 'p99'): number =>
+    median(r.runs.filter((x) => x.variant === v).map((x) => x.service[k]));
   lines.push(
     `${pad('added', 11)} ${pad('', 5)} ${rpad(ms(a.p50), 7)} ${rpad(ms(a.p90), 7)} ${rpad(ms(a.p99), 7)}`,
+    `${pad('added*', 11)} ${pad('', 5)} ${(['p50', 'p90', 'p99'] as const).map((k) => rpad(ms(svc('ambient', k) - svc('no-mesh', k)), 7)).join(' ')}   (*service time: from the actual write, median of rounds)`,
     '',
     `goals (two ztunnels over no mesh): p90 +${ms(a.p90)} ms vs <= ${r.goals.p90.limitMs} ms: ${r.goals.p90.met ? 'met' : 'NOT met'}; ` +
       `p99 +${ms(a.p99)} ms vs <= ${r.goals.p99.limitMs} ms: ${r.goals.p99.met ? 'met' : 'NOT met'}`,
