@@ -65,6 +65,11 @@ export const COMMANDS: readonly Command[] = [
     run: async (argv) => (await import('./exec.js')).run(argv),
   },
   {
+    name: 'bench',
+    summary: 'local cluster benchmark: no mesh vs ambient L4 at 1000 req/s, bulk, ztunnel CPU/memory',
+    run: async (argv) => (await import('./bench.js')).run(argv),
+  },
+  {
     name: 'status',
     summary: 'nodes, pods, services and ztunnels of the local cluster',
     run: async (argv) => (await import('./status.js')).run(argv),

@@ -7,12 +7,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { LocalCluster, DIST_SRC } from '../../../src/local/cluster/cluster.js';
+import { LocalCluster, DIST_SRC, copyDemo } from '../../../src/local/cluster/cluster.js';
 import { curlFrom } from '../../../src/local/cluster/demo.js';
 import { preflight } from '../../../src/local/cluster/preflight.js';
+import { readClusterFile } from '../../../src/local/cluster/state.js';
+import { defaultLocalOptions, runLocalBench, VARIANTS } from '../../../bench/local/run.js';
+import { latencySvg } from '../../../bench/local/svg.js';
 import { findLeftovers, isEmpty, runCommand } from '../../../src/local/netns/index.js';
 
 const NAME = `mlt${process.pid % 100000}`;
@@ -44,11 +47,16 @@ test(
   { skip, timeout: 110_000 },
   async (t) => {
     const stateDir = await mkdtemp(join(tmpdir(), 'ml-e2e-'));
+    // The demo plus a pod outside the mesh (namespace legacy, on node-1) for scenario 5.
+    const configDir = join(stateDir, 'deploy');
+    const root = resolve(DIST_SRC, '../..');
+    await copyDemo(join(root, 'deploy/local'), configDir, ['demo.yaml']);
+    await copyFile(join(root, 'test/e2e/local/fixtures/legacy.yaml'), join(configDir, 'legacy.yaml'));
     const cluster = new LocalCluster({
       name: NAME,
       stateDir,
       nodes: 2,
-      configDir: resolve(DIST_SRC, '../../deploy/local'),
+      configDir,
       progress: () => undefined,
       logLevel: 'info',
     });
@@ -181,6 +189,65 @@ spec:
       );
     });
 
+    await t.test(
+      '(5) PeerAuthentication STRICT refuses a pod outside the mesh; PERMISSIVE lets it in',
+      async () => {
+        const legacy = cluster.pods.find((p) => p.namespace === 'legacy')!;
+        assert.equal(legacy.node, curlPod.node, 'the legacy pod sits on node-1, echo on node-2');
+        const fromLegacy = (url: string, attempts = 1) => curlFrom(cluster, 'legacy/legacy', url, attempts);
+        const open = await fromLegacy('http://echo.default:8080/', 3);
+        assert.ok(
+          open.ok,
+          `no PeerAuthentication: plaintext from outside the mesh is accepted: ${open.body}`,
+        );
+        const pa = join(cfg, 'peerauthentication-default-default.yaml');
+        const setMode = (mode: string): Promise<void> =>
+          writeFile(
+            pa,
+            `apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: default}\nspec:\n  mtls: {mode: ${mode}}\n`,
+          );
+        await setMode('STRICT');
+        await waitFor(
+          'STRICT refuses the legacy pod',
+          async () => !(await fromLegacy('http://echo.default:8080/')).ok,
+        );
+        assert.equal((await fromLegacy(`http://${echo.ip}:8080/`)).ok, false, 'by pod IP too');
+        const meshed = await curlFrom(cluster, 'default/curl', 'http://echo:8080/', 3);
+        assert.ok(meshed.ok, `STRICT still admits the mesh client over HBONE: ${meshed.body}`);
+        await setMode('PERMISSIVE');
+        await waitFor(
+          'PERMISSIVE admits the legacy pod',
+          async () => (await fromLegacy('http://echo.default:8080/')).ok,
+        );
+        const byIp = await fromLegacy(`http://${echo.ip}:8080/`, 3);
+        assert.ok(byIp.ok, byIp.body);
+        assert.match(byIp.body, /"servedBy": "echo-1"/);
+        await rm(pa);
+      },
+    );
+
+    await t.test('bench smoke: both variants measured in the pods, zero errors', async () => {
+      const file = await readClusterFile(stateDir);
+      assert.ok(file, 'cluster.json is written');
+      const o = { ...defaultLocalOptions(true, () => undefined), seconds: 1, warmup: 0.2, bulkSeconds: 0.3 };
+      const r = await runLocalBench(file, o);
+      for (const v of VARIANTS) {
+        const run = r.runs.find((x) => x.variant === v);
+        assert.ok(run, `a fixed-rate run for ${v}`);
+        assert.equal(run.errors, 0, `${v}: no errors`);
+        assert.ok(run.completed >= 900, `${v}: ${run.completed} requests completed`);
+        assert.ok(Number.isFinite(run.latency.p99));
+        const bulk = r.bulk.find((x) => x.variant === v);
+        assert.ok(bulk && bulk.errors === 0 && bulk.mbPerSec > 0, `${v}: bulk moved bytes`);
+        assert.deepEqual(Object.keys(run.ztunnels).sort(), ['node-1', 'node-2']);
+      }
+      const amb = r.runs.find((x) => x.variant === 'ambient')!.ztunnels;
+      assert.ok(amb['node-1']!.cores > 0 && amb['node-2']!.cores > 0, 'both ztunnels worked while ambient');
+      assert.ok(amb['node-1']!.rssMb > 10, 'ztunnel RSS read from /proc');
+      assert.ok(latencySvg(r).startsWith('<svg'));
+      assert.equal(await captureTable(curlPod.netns), true, 'namespace default is ambient again afterwards');
+    });
+
     await t.test('(6) teardown leaves nothing behind', async () => {
       const pids = [
         cluster.istiod!.child.pid,
@@ -199,6 +266,12 @@ spec:
     });
   },
 );
+
+const captureTable = (netns: string): Promise<boolean> =>
+  runCommand('ip', ['netns', 'exec', netns, 'nft', 'list', 'table', 'ip', 'ztunnel_capture']).then(
+    () => true,
+    () => false,
+  );
 
 function countLog(c: LocalCluster, msg: string): number {
   let n = 0;

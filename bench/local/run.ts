@@ -1,0 +1,310 @@
+/**
+ * `meshctl bench` on a running local cluster: default/curl (node-1) -> Service echo (node-2), no mesh
+ * (namespace default unlabelled) against ambient L4 (labelled), alternating in one run, plus one-
+ * connection bulk throughput for both. The load generator runs inside the client pod (meshctl exec);
+ * ztunnel CPU and memory come from /proc/<pid> of the pids in cluster.json.
+ */
+import { spawn } from 'node:child_process';
+import { cpus } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { DIST_SRC } from '../../src/local/cluster/cluster.js';
+import type { ClusterFile } from '../../src/local/cluster/state.js';
+import { runCommand } from '../../src/local/netns/index.js';
+import { percentile } from '../hbone/stats.js';
+import type { BulkOutput, RateOutput } from './loadgen.js';
+import { ProcWatch, type ProcUsage } from './proc-stats.js';
+
+export const VARIANTS = ['no-mesh', 'ambient'] as const;
+export type Variant = (typeof VARIANTS)[number];
+const LABEL = 'istio.io/dataplane-mode';
+
+export interface LocalBenchOptions {
+  rounds: number;
+  /** Measured seconds per fixed-rate run (after `warmup` seconds that are not counted). */
+  seconds: number;
+  warmup: number;
+  rate: number;
+  conns: number;
+  size: number;
+  bulkSeconds: number;
+  progress: (msg: string) => void;
+}
+
+export function defaultLocalOptions(quick: boolean, progress: (m: string) => void): LocalBenchOptions {
+  return quick
+    ? { rounds: 1, seconds: 2, warmup: 0.5, rate: 1000, conns: 4, size: 1024, bulkSeconds: 1, progress }
+    : { rounds: 3, seconds: 8, warmup: 1, rate: 1000, conns: 4, size: 1024, bulkSeconds: 3, progress };
+}
+
+export interface Latency {
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+export interface RateRun {
+  variant: Variant;
+  round: number;
+  /** Milliseconds, from the due time. */
+  latency: Latency;
+  /** Milliseconds, from the actual write. */
+  service: Latency;
+  completed: number;
+  errors: number;
+  rps: number;
+  ztunnels: Record<string, ProcUsage>;
+}
+
+export interface BulkRun {
+  variant: Variant;
+  mbPerSec: number;
+  errors: number;
+  ztunnels: Record<string, ProcUsage>;
+}
+
+export interface LocalBenchReport {
+  meta: { date: string; nproc: number; cpuModel: string; node: string; cluster: string };
+  settings: Omit<LocalBenchOptions, 'progress'> & { client: string; server: string; target: string };
+  runs: RateRun[];
+  bulk: BulkRun[];
+  /** Pooled over all rounds, ms. */
+  summary: Record<Variant, Latency & { errors: number; completed: number }>;
+  added: { p50: number; p90: number; p99: number };
+  goals: { p90: { limitMs: number; met: boolean }; p99: { limitMs: number; met: boolean } };
+  /** Latency (ms) at each quantile, pooled: for the plot. */
+  curve: { quantiles: number[] } & Record<Variant, number[]>;
+}
+
+const QUANTILES = [
+  0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.965, 0.975, 0.98, 0.985, 0.99,
+  0.9925, 0.995, 0.997, 0.998, 0.999,
+];
+
+function latencyOf(us: number[]): Latency {
+  const s = Float64Array.from(us).sort();
+  const q = (x: number): number => percentile(s, x) / 1000;
+  return {
+    p50: q(0.5),
+    p90: q(0.9),
+    p99: q(0.99),
+    p999: q(0.999),
+    max: s.length ? s[s.length - 1]! / 1000 : NaN,
+  };
+}
+
+/** The Namespace object file istiod watches; the label decides ambient or not (at runtime). */
+async function setAmbient(configDir: string, on: boolean): Promise<void> {
+  const file = join(configDir, 'namespace-default.yaml');
+  const obj = (parse(await readFile(file, 'utf8').catch(() => '')) ?? {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: 'default' },
+  }) as { metadata: { labels?: Record<string, string> } };
+  const labels = { ...(obj.metadata.labels ?? {}) };
+  if (on) labels[LABEL] = 'ambient';
+  else delete labels[LABEL];
+  obj.metadata.labels = labels;
+  await writeFile(file, stringify(obj));
+}
+
+async function isAmbient(configDir: string): Promise<boolean> {
+  const text = await readFile(join(configDir, 'namespace-default.yaml'), 'utf8').catch(() => '');
+  const obj = parse(text) as { metadata?: { labels?: Record<string, string> } } | null;
+  return obj?.metadata?.labels?.[LABEL] === 'ambient';
+}
+
+async function captured(netns: string): Promise<boolean> {
+  return runCommand('ip', ['netns', 'exec', netns, 'nft', 'list', 'table', 'ip', 'ztunnel_capture']).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function waitUntil(what: string, fn: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`meshctl bench: timed out waiting for ${what}; see the ztunnel logs`);
+}
+
+/** Runs the load generator in the client pod through `meshctl exec`; returns its JSON. */
+async function loadgen<T>(stateDir: string, args: string[]): Promise<T> {
+  const child = spawn(
+    process.execPath,
+    [
+      join(DIST_SRC, 'meshctl/main.js'),
+      'exec',
+      '--state-dir',
+      stateDir,
+      'default/curl',
+      '--',
+      process.execPath,
+      join(DIST_SRC, '../bench/local/loadgen.js'),
+      ...args,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  const line = out.trim().split('\n').pop() ?? '';
+  if (code !== 0 || !line.startsWith('{'))
+    throw new Error(`meshctl bench: the load generator failed (${code}): ${err.trim()}`);
+  return JSON.parse(line) as T;
+}
+
+export async function runLocalBench(cluster: ClusterFile, o: LocalBenchOptions): Promise<LocalBenchReport> {
+  const p = o.progress;
+  const client = cluster.pods.find((x) => x.namespace === 'default' && x.deployment === 'curl');
+  const server = cluster.pods.find((x) => x.namespace === 'default' && x.deployment === 'echo');
+  const svc = cluster.services.find((s) => s.namespace === 'default' && s.name === 'echo');
+  if (!client || !server || !svc)
+    throw new Error('meshctl bench: needs default/curl, default/echo and Service echo (the demo config)');
+  const port = svc.ports[0]?.port ?? 8080;
+  const configDir = join(cluster.stateDir, 'config');
+  const pids = new Map<string, number>();
+  for (const n of cluster.nodes) if (n.ztunnelPid) pids.set(n.name, n.ztunnelPid);
+  const wasAmbient = await isAmbient(configDir);
+  let current: boolean | undefined;
+  const switchTo = async (v: Variant): Promise<void> => {
+    const on = v === 'ambient';
+    if (current === on) return;
+    await setAmbient(configDir, on);
+    for (const pod of [client, server])
+      await waitUntil(
+        `${pod.name} to be ${on ? 'enrolled' : 'released'}`,
+        async () => (await captured(pod.netns)) === on,
+      );
+    await waitUntil('echo to answer', async () =>
+      runCommand('ip', [
+        'netns',
+        'exec',
+        client.netns,
+        'curl',
+        '-sS',
+        '-o',
+        '/dev/null',
+        '--max-time',
+        '2',
+        `http://${svc.clusterIP}:${port}/`,
+      ]).then(
+        () => true,
+        () => false,
+      ),
+    );
+    current = on;
+  };
+  const target = ['--host', svc.clusterIP, '--port', String(port)];
+  const runs: RateRun[] = [];
+  const pooled: Record<Variant, number[]> = { 'no-mesh': [], ambient: [] };
+  try {
+    for (let r = 0; r < o.rounds; r++) {
+      const order = r % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
+      for (const v of order) {
+        await switchTo(v);
+        p(`round ${r + 1}/${o.rounds} ${v}: ${o.rate} req/s on ${o.conns} connections for ${o.seconds} s`);
+        const watch = new ProcWatch(pids);
+        watch.begin();
+        const g = await loadgen<RateOutput>(cluster.stateDir, [
+          '--mode',
+          'rate',
+          ...target,
+          '--rate',
+          String(o.rate),
+          '--conns',
+          String(o.conns),
+          '--seconds',
+          String(o.seconds),
+          '--warmup',
+          String(o.warmup),
+          '--size',
+          String(o.size),
+        ]);
+        const zt = watch.end(g.sent);
+        pooled[v].push(...g.latencyUs);
+        runs.push({
+          variant: v,
+          round: r + 1,
+          latency: latencyOf(g.latencyUs),
+          service: latencyOf(g.serviceUs),
+          completed: g.completed,
+          errors: g.errors,
+          rps: g.completed / g.seconds,
+          ztunnels: zt,
+        });
+      }
+    }
+    const bulk: BulkRun[] = [];
+    for (const v of current ? [...VARIANTS].reverse() : VARIANTS) {
+      await switchTo(v);
+      p(`bulk ${v}: one connection, ${o.bulkSeconds} s`);
+      const watch = new ProcWatch(pids);
+      watch.begin();
+      const g = await loadgen<BulkOutput>(cluster.stateDir, [
+        '--mode',
+        'bulk',
+        ...target,
+        '--seconds',
+        String(o.bulkSeconds),
+      ]);
+      const mb = g.bytes / 1e6;
+      bulk.push({ variant: v, mbPerSec: mb / g.seconds, errors: g.errors, ztunnels: watch.end(mb) });
+    }
+    const summary = {} as LocalBenchReport['summary'];
+    const curve = { quantiles: QUANTILES } as LocalBenchReport['curve'];
+    for (const v of VARIANTS) {
+      const mine = runs.filter((x) => x.variant === v);
+      summary[v] = {
+        ...latencyOf(pooled[v]),
+        errors: mine.reduce((a, x) => a + x.errors, 0),
+        completed: mine.reduce((a, x) => a + x.completed, 0),
+      };
+      const s = Float64Array.from(pooled[v]).sort();
+      curve[v] = QUANTILES.map((q) => percentile(s, q === 0 ? 1 / s.length : q) / 1000);
+    }
+    const added = {
+      p50: summary.ambient.p50 - summary['no-mesh'].p50,
+      p90: summary.ambient.p90 - summary['no-mesh'].p90,
+      p99: summary.ambient.p99 - summary['no-mesh'].p99,
+    };
+    const cpu = cpus();
+    const { progress: _unused, ...settings } = o;
+    return {
+      meta: {
+        date: new Date().toISOString(),
+        nproc: cpu.length,
+        cpuModel: cpu[0]?.model ?? '?',
+        node: process.version,
+        cluster: cluster.name,
+      },
+      settings: {
+        ...settings,
+        client: `default/${client.name} on ${client.node}`,
+        server: `default/${server.name} on ${server.node}`,
+        target: `Service echo ${svc.clusterIP}:${port}, GET /bytes/${o.size}`,
+      },
+      runs,
+      bulk,
+      summary,
+      added,
+      goals: {
+        p90: { limitMs: 0.17, met: added.p90 <= 0.17 },
+        p99: { limitMs: 0.2, met: added.p99 <= 0.2 },
+      },
+      curve,
+    };
+  } finally {
+    if (current !== wasAmbient) {
+      await switchTo(wasAmbient ? 'ambient' : 'no-mesh').catch((err: unknown) => p(String(err)));
+      p(`namespace default restored to ${wasAmbient ? 'ambient' : 'no mesh'}`);
+    }
+  }
+}

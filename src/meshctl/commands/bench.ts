@@ -1,0 +1,114 @@
+/**
+ * `meshctl bench`: the local cluster benchmark (bench/local/): no mesh against ambient L4 at a fixed
+ * rate, repeated, plus bulk throughput; ztunnel CPU and memory. Uses the running cluster, or brings one
+ * up (`up --detach`) and takes it down at the end.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { parsers } from '../../common/config.js';
+import { errorMessage } from '../../common/errors.js';
+import { parseCommand } from '../options.js';
+import { DIST_SRC } from '../../local/cluster/cluster.js';
+import { readClusterFile, type ClusterFile } from '../../local/cluster/state.js';
+import { preflight } from '../../local/cluster/preflight.js';
+import { CLUSTER_OPTIONS } from './up.js';
+import { defaultLocalOptions, runLocalBench } from '../../../bench/local/run.js';
+import { formatLocalReport } from '../../../bench/local/report.js';
+import { latencySvg } from '../../../bench/local/svg.js';
+
+const RESULTS = resolve(DIST_SRC, '../../bench/results');
+
+const schema = {
+  ...CLUSTER_OPTIONS,
+  quick: {
+    flag: 'quick',
+    doc: 'smoke run: 1 round of 2 s per variant, 1 s bulk (~15 s)',
+    default: false,
+    parse: parsers.bool,
+    boolean: true,
+  },
+  rounds: {
+    flag: 'rounds',
+    doc: 'rounds (each runs both variants, order alternating); 0 = mode default',
+    default: 0,
+    parse: parsers.int(0, 20),
+  },
+  seconds: {
+    flag: 'seconds',
+    doc: 'measured seconds per fixed-rate run; 0 = mode default',
+    default: 0,
+    parse: parsers.int(0, 600),
+  },
+  out: {
+    flag: 'out',
+    doc: `JSON result file (an SVG plot is written next to it as <name>-latency.svg); default ${join(RESULTS, 'local.json')} for a full run, none for --quick`,
+    default: '',
+    parse: parsers.string,
+  },
+};
+
+const USAGE = `Usage: meshctl bench [--quick] [--rounds N] [--seconds S] [--out FILE] [--state-dir DIR]
+
+In the local cluster: default/curl (node-1) -> Service echo (node-2), HTTP/1.1 GET of 1 KiB at a fixed
+1000 req/s on 4 connections, latency from the intended send time, no mesh against ambient L4 (the
+namespace label is switched at runtime and restored), alternating for several rounds; then one-
+connection bulk throughput for both. Prints a table, writes JSON and an SVG latency plot. Uses the
+running cluster (meshctl up --detach), or brings one up and down for the run. Needs root.`;
+
+async function meshctl(args: string[]): Promise<number> {
+  const child = spawn(process.execPath, [join(DIST_SRC, 'meshctl/main.js'), ...args], { stdio: 'inherit' });
+  return new Promise((r) => child.on('exit', (c) => r(c ?? 1)));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseCommand(USAGE, schema, argv);
+  if (!args) return 0;
+  const c = args.config;
+  const out = (s: string): void => void process.stdout.write(`${s}\n`);
+  const pre = await preflight();
+  if (!pre.ok) {
+    out(`meshctl bench: the local cluster needs ${pre.missing.join(', ')}`);
+    return 2;
+  }
+  const cl = ['--state-dir', c.stateDir, '--name', c.name];
+  let cluster: ClusterFile | undefined = await readClusterFile(c.stateDir);
+  let ours = false;
+  if (!cluster || !alive(cluster.pid)) {
+    out('meshctl bench: no running cluster; bringing one up (meshctl up --detach)');
+    if ((await meshctl(['up', '--detach', '--no-demo', ...cl])) !== 0) return 1;
+    ours = true;
+    cluster = await readClusterFile(c.stateDir);
+    if (!cluster) return 1;
+  }
+  const o = defaultLocalOptions(c.quick, (m) => out(`  ${m}`));
+  if (c.rounds) o.rounds = c.rounds;
+  if (c.seconds) o.seconds = c.seconds;
+  try {
+    const report = await runLocalBench(cluster, o);
+    out(`\n${formatLocalReport(report)}`);
+    const file = c.out || (c.quick ? '' : join(RESULTS, 'local.json'));
+    if (file) {
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+      const svg = file.replace(/\.json$/, '') + '-latency.svg';
+      await writeFile(svg, latencySvg(report));
+      out(`wrote ${file} and ${svg}`);
+    }
+    return report.summary['no-mesh'].errors + report.summary.ambient.errors === 0 ? 0 : 1;
+  } catch (err) {
+    out(errorMessage(err));
+    return 1;
+  } finally {
+    if (ours) await meshctl(['down', ...cl]);
+  }
+}
