@@ -25,7 +25,7 @@ export const ZTUNNEL_ADMIN_OPTION = {
 export const ISTIOD_MONITORING_OPTION = {
   flag: 'istiod',
   env: 'MESH_ISTIOD_MONITORING',
-  doc: 'istiod monitoring address(es) HOST:PORT (port 15014), comma-separated; default: the local cluster\'s istiod, else 127.0.0.1:15014',
+  doc: "istiod monitoring address(es) HOST:PORT (port 15014), comma-separated; default: the local cluster's istiod, else 127.0.0.1:15014",
   default: [] as string[],
   parse: parsers.list,
 };
