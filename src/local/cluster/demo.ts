@@ -52,7 +52,10 @@ export async function runDemo(cluster: LocalCluster, out: (s: string) => void): 
     }
     out(
       `  ztunnel ${node} ${String(last.direction)}: ${String(last.src_identity ?? last.src_workload ?? '?')} -> ${String(last.dst_identity ?? '?')} ` +
-        `(${String(last.src_addr ?? '')} -> ${String(last.dst_addr ?? '')}) result=${String(last.result ?? '?')}`,
+        `(${String(last.path ?? '')} -> ${String(last.dst_addr ?? '')}) result=${String(last.result ?? '?')}` +
+        (last.direction === 'inbound'
+          ? `, policy: ${last.result === 'denied' ? `denied (${String(last.reason ?? '')})` : 'allowed (L4 authorization at the destination)'}`
+          : ''),
     );
   }
   out(
