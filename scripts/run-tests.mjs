@@ -1,16 +1,25 @@
 #!/usr/bin/env node
-// Runs the compiled test files with node's own test runner.
+// Runs the compiled test files with node's own test runner, one runner per file, two files at a time.
 // Usage: node scripts/run-tests.mjs [unit|integration|e2e ...] [--name-pattern X]
-// With no layer named, every layer runs. One runner invocation, so one summary at the end.
-import { readdirSync, statSync, existsSync } from 'node:fs';
+//
+// Why one runner per file: on this machine node's runner has, rarely, left a test file hanging before
+// it printed anything (no test started, so --test-timeout never fired for it). Each file here gets a
+// watchdog: a file that prints nothing for START_TIMEOUT_S is killed and run once more, and that is
+// reported; a file still running after FILE_TIMEOUT_S fails. The counts come from each file's TAP
+// summary, and the run ends with one plain line: "tests: N passed, N failed, N skipped".
+import { readdirSync, statSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
 
 const layers = ['unit', 'integration', 'e2e'];
 const args = process.argv.slice(2);
 const chosen = args.filter((a) => layers.includes(a));
 const passThrough = args.filter((a) => !layers.includes(a));
 const root = 'dist/test';
+const CONCURRENCY = Number(process.env.TEST_CONCURRENCY ?? '2');
+const START_TIMEOUT_S = Number(process.env.TEST_START_TIMEOUT_S ?? '60');
+const FILE_TIMEOUT_S = Number(process.env.TEST_FILE_TIMEOUT_S ?? '300');
 
 function collect(dir, out) {
   if (!existsSync(dir)) return out;
@@ -28,17 +37,105 @@ if (files.length === 0) {
   console.error(`no test files under ${root} for ${chosen.join(', ') || 'any layer'}; did the build run?`);
   process.exit(1);
 }
-const concurrency = process.env.TEST_CONCURRENCY ?? '2';
-const res = spawnSync(
-  process.execPath,
-  [
-    '--test',
-    `--test-concurrency=${concurrency}`,
-    '--test-timeout=180000',
-    '--test-reporter=spec',
-    ...passThrough,
-    ...files,
-  ],
-  { stdio: 'inherit' },
+
+const tapDir = mkdtempSync(join(tmpdir(), 'meshlite-tap-'));
+const totals = { tests: 0, pass: 0, fail: 0, skipped: 0, cancelled: 0, todo: 0 };
+const failedFiles = [];
+const retried = [];
+let seq = 0;
+
+function runOnce(file) {
+  const tap = join(tapDir, `${seq++}.tap`);
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--test',
+        '--test-timeout=180000',
+        '--test-reporter=spec',
+        '--test-reporter-destination=stdout',
+        '--test-reporter=tap',
+        `--test-reporter-destination=${tap}`,
+        ...passThrough,
+        file,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let printed = false;
+    const onData = (d) => {
+      out += d.toString();
+      printed = true;
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    let why;
+    const startTimer = setTimeout(() => {
+      if (!printed) {
+        why = 'hung-at-start';
+        child.kill('SIGKILL');
+      }
+    }, START_TIMEOUT_S * 1000);
+    const fileTimer = setTimeout(() => {
+      why = 'timeout';
+      child.kill('SIGKILL');
+    }, FILE_TIMEOUT_S * 1000);
+    child.on('close', (code, signal) => {
+      clearTimeout(startTimer);
+      clearTimeout(fileTimer);
+      resolve({ code, signal, out, why, tap });
+    });
+  });
+}
+
+function summaryOf(tap) {
+  const s = { tests: 0, pass: 0, fail: 0, skipped: 0, cancelled: 0, todo: 0 };
+  if (!existsSync(tap)) return s;
+  for (const line of readFileSync(tap, 'utf8').split('\n')) {
+    const m = /^# (tests|pass|fail|skipped|cancelled|todo) (\d+)$/.exec(line);
+    if (m) s[m[1]] = Number(m[2]);
+  }
+  return s;
+}
+
+async function runFile(file) {
+  let r = await runOnce(file);
+  if (r.why === 'hung-at-start') {
+    retried.push(file);
+    process.stdout.write(
+      `⚠ ${file}: printed nothing in ${START_TIMEOUT_S} s (the runner hung before any test); running it again\n`,
+    );
+    r = await runOnce(file);
+  }
+  process.stdout.write(r.out);
+  const s = summaryOf(r.tap);
+  for (const k of Object.keys(totals)) totals[k] += s[k];
+  const bad = r.code !== 0 || s.fail > 0 || s.cancelled > 0 || r.why !== undefined;
+  if (bad) {
+    failedFiles.push(
+      `${file}${r.why ? ` (${r.why === 'timeout' ? `still running after ${FILE_TIMEOUT_S} s` : 'hung twice before any test'})` : ''}`,
+    );
+    if (r.why) totals.fail += 1;
+  }
+}
+
+const started = Date.now();
+const queue = [...files];
+await Promise.all(
+  Array.from({ length: Math.max(1, CONCURRENCY) }, async () => {
+    while (queue.length > 0) await runFile(queue.shift());
+  }),
 );
-process.exit(res.status ?? 1);
+rmSync(tapDir, { recursive: true, force: true });
+
+const secs = ((Date.now() - started) / 1000).toFixed(1);
+process.stdout.write(`\n${files.length} test files in ${secs} s`);
+if (retried.length) process.stdout.write(`; re-run after hanging at start: ${retried.join(', ')}`);
+process.stdout.write('\n');
+if (failedFiles.length)
+  process.stdout.write(`failing files:\n${failedFiles.map((f) => `  ${f}`).join('\n')}\n`);
+const ok = failedFiles.length === 0 && totals.fail === 0 && totals.tests > 0;
+process.stdout.write(
+  `tests: ${totals.pass} passed, ${totals.fail + totals.cancelled} failed, ${totals.skipped} skipped\n`,
+);
+process.exit(ok ? 0 : 1);
