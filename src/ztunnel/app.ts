@@ -24,6 +24,8 @@ import type { ZtunnelConfig } from './config.js';
 import type { DeltaClient } from '../xds/delta-client.js';
 import type { SocketAddr } from './outbound/decide.js';
 import type { SpiffeId } from '../pki/spiffe.js';
+import type { Credentials } from '../hbone/credentials.js';
+import { caChannelCredentials } from '../identity/index.js';
 import { Socks5Server } from './socks5/socks5-server.js';
 import { Socks5Reply } from './socks5/socks5-parse.js';
 import { DnsServer } from './dns/dns-server.js';
@@ -64,6 +66,8 @@ export class Ztunnel {
   readonly dns: DnsServer;
   readonly nodePorts = { socks5: 0, dns: 0 };
   private xds: DeltaClient | undefined;
+  private xdsCreds: Credentials | undefined;
+  private xdsRenewTimer: NodeJS.Timeout | undefined;
   private synced = false;
   private readonly certsPending = new Set<string>();
   private identitiesInUse = new Map<string, SpiffeId>();
@@ -237,6 +241,8 @@ export class Ztunnel {
       for (const e of errors)
         this.log.warn({ resource: e.name, errors: e.errors }, 'state file: resource rejected');
       this.markSynced();
+    } else if (this.cfg.secureXdsAddress) {
+      await this.startSecureXds();
     } else if (this.cfg.xdsAddress) {
       this.xds = startXdsSource({
         address: this.cfg.xdsAddress,
@@ -272,6 +278,52 @@ export class Ztunnel {
       },
       'ztunnel started',
     );
+  }
+
+  /**
+   * xDS over istiod's mTLS port with ztunnel's own certificate (bootstrapped from the CA with the node
+   * token). When that certificate is renewed the stream is re-opened with the new one; the state store
+   * keeps serving meanwhile.
+   */
+  private async startSecureXds(): Promise<void> {
+    const own = {
+      trustDomain: this.cfg.trustDomain,
+      namespace: this.cfg.podNamespace,
+      serviceAccount: 'ztunnel',
+    };
+    const open = async (): Promise<void> => {
+      const creds = await this.identities.get(own);
+      if (creds === this.xdsCreds && this.xds) return;
+      this.xdsCreds = creds;
+      this.xds?.close();
+      this.xds = startXdsSource({
+        address: this.cfg.secureXdsAddress,
+        credentials: caChannelCredentials(creds.rootsPem.join('\n'), {
+          keyPem: creds.keyPem,
+          chainPem: creds.chainPem.join('\n'),
+        }),
+        store: this.store,
+        logger: this.log.child({ part: 'xds' }),
+        nodeIp: this.cfg.nodeIp,
+        podName: this.cfg.podName || `ztunnel-${this.cfg.nodeName}`,
+        podNamespace: this.cfg.podNamespace,
+        nodeName: this.cfg.nodeName,
+        clusterId: this.cfg.clusterId,
+        onSynced: () => this.markSynced(),
+        onConnectionChange: (up) =>
+          this.log.info(
+            { connected: up, mtls: true },
+            up ? 'connected to istiod (mTLS)' : 'lost istiod; serving the last state',
+          ),
+      });
+    };
+    await open();
+    this.xdsRenewTimer = setInterval(() => {
+      open().catch((err: unknown) =>
+        this.log.warn({ err: errorMessage(err) }, 'xds: could not renew the mTLS credentials'),
+      );
+    }, 60_000);
+    this.xdsRenewTimer.unref();
   }
 
   /** Resolves once the first state sync is in and every local pod has its certificate. */
@@ -316,6 +368,7 @@ export class Ztunnel {
     await this.capture?.closeAll();
     await this.hbone.close();
     this.pool.close();
+    if (this.xdsRenewTimer) clearInterval(this.xdsRenewTimer);
     this.xds?.close();
     this.admin.close();
     this.identities.close();

@@ -40,6 +40,13 @@ export const ztunnelSchema = {
     default: '127.0.0.1:15010',
     parse: parsers.string,
   },
+  secureXdsAddress: {
+    flag: 'secure-xds-address',
+    env: 'SECURE_XDS_ADDRESS',
+    doc: "istiod's mTLS xDS address (15012): once ztunnel holds its own certificate (from the CA over --ca-address/--xds-address), xDS moves there",
+    default: '',
+    parse: parsers.string,
+  },
   caAddress: {
     flag: 'ca-address',
     env: 'CA_ADDRESS',

@@ -1,3 +1,4 @@
+import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../common/logger.js';
 import { DeltaClient, type ResourceUpdate, type TypeWatch } from '../xds/delta-client.js';
 import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL } from '../xds/type-urls.js';
@@ -21,6 +22,8 @@ export interface XdsSourceOptions {
   /** Called once both types have had their first response applied. */
   onSynced: () => void;
   onConnectionChange?: (connected: boolean) => void;
+  /** TLS to istiod's mTLS port (15012); default plaintext (15010). */
+  credentials?: grpc.ChannelCredentials;
 }
 
 function addressErrors(a: Address): string[] {
@@ -75,6 +78,15 @@ export function startXdsSource(o: XdsSourceOptions): DeltaClient {
   };
   const client = new DeltaClient({
     address: o.address,
+    ...(o.credentials
+      ? {
+          credentials: o.credentials,
+          channelOptions: {
+            'grpc.ssl_target_name_override': 'istiod.istio-system.svc',
+            'grpc.default_authority': 'istiod.istio-system.svc',
+          },
+        }
+      : {}),
     node: {
       id: formatNodeId('ztunnel', o.nodeIp, o.podName, o.podNamespace),
       cluster: o.clusterId,

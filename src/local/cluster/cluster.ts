@@ -178,6 +178,9 @@ export class LocalCluster {
           n.ip,
           '--xds-address',
           `${HOST_IP}:15010`,
+          // Bootstrap the ztunnel's own certificate on 15010 with the node token, then xDS over mTLS.
+          '--secure-xds-address',
+          `${HOST_IP}:15012`,
           '--token-file',
           join(this.o.stateDir, `${n.name}.token`),
           '--log-level',

@@ -76,7 +76,7 @@ function curl(args: string[]): Promise<string> {
   );
 }
 
-test('istiod + two ztunnel processes: certificates from the CA, traffic through SOCKS5, clean SIGTERM', async (t) => {
+test('istiod + two ztunnel processes: certificates from the CA, xDS on 15010 and on mTLS 15012, traffic through SOCKS5, clean SIGTERM', async (t) => {
   const probe = await curl(['--version']);
   if (!probe.startsWith('curl')) return t.skip('curl is not installed');
   const dir = await mkdtemp(join(tmpdir(), 'mesh-procs-'));
@@ -107,7 +107,7 @@ test('istiod + two ztunnel processes: certificates from the CA, traffic through 
   const procs: Proc[] = [istiod];
   t.after(() => procs.forEach((p) => p.child.kill('SIGKILL')));
   const started = await istiod.waitFor((l) => l.msg === 'istiod started', 'istiod started');
-  const xds = (started.ports as { xds: number }).xds;
+  const { xds, secureXds } = started.ports as { xds: number; secureXds: number };
   const apps = [await echoApp(pod(N, 2, 5), 8080, 'echo-1'), await echoApp(pod(N, 1, 6), 8080, 'echo-2')];
   t.after(() => apps.forEach((a) => a.close()));
   const zts = ['node-1', 'node-2'].map((node, i) =>
@@ -118,6 +118,8 @@ test('istiod + two ztunnel processes: certificates from the CA, traffic through 
       pod(N, i + 1, 1),
       '--xds-address',
       `127.0.0.1:${xds}`,
+      // node-2 moves its xDS to the mTLS port once it holds its own certificate; node-1 stays on 15010.
+      ...(node === 'node-2' ? ['--secure-xds-address', `127.0.0.1:${secureXds}`] : []),
       '--token-file',
       join(dir, `${node}.token`),
       '--admin-port',
@@ -130,6 +132,7 @@ test('istiod + two ztunnel processes: certificates from the CA, traffic through 
   );
   procs.push(...zts);
   for (const zt of zts) await zt.waitFor((l) => l.msg === 'first state sync done', 'the first sync');
+  await zts[1]!.waitFor((l) => l.msg === 'connected to istiod (mTLS)', 'the mTLS xDS connection');
   // Give the certificate fetches a moment; then the request must go through.
   let out = '';
   for (let i = 0; i < 20 && !/echo-1:GET/.test(out); i++) {
