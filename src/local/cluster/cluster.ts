@@ -37,6 +37,16 @@ import {
   type PodInfo,
 } from './topology.js';
 import { readClusterFile, writeClusterFile, type ClusterFile } from './state.js';
+import { deleteNetns } from '../netns/index.js';
+
+/** Marks the Pod objects the cluster writes for a Deployment's replicas (status, not specs). */
+export const DEPLOYMENT_ANNOTATION = 'meshlite.io/deployment';
+
+function annotationOf(o: { metadata?: unknown }, key: string): string | undefined {
+  const ann = (o.metadata as { annotations?: Record<string, unknown> } | undefined)?.annotations;
+  const v = ann?.[key];
+  return typeof v === 'string' ? v : undefined;
+}
 
 export const DIST_SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -60,8 +70,11 @@ export class LocalCluster {
   services: ServiceIn[] = [];
   istiod: Proc | undefined;
   readonly ztunnels = new Map<string, Proc>();
-  private readonly agents: net.Socket[] = [];
+  private readonly agents = new Map<string, net.Socket>();
+  private watchTimer: NodeJS.Timeout | undefined;
+  private syncing = false;
   private stopped = false;
+  private nextNode = 0;
 
   constructor(readonly o: ClusterOptions) {
     checkPrefix(o.name);
@@ -90,32 +103,7 @@ export class LocalCluster {
     p(`network: fabric bridge and ${this.nodes.length} node namespaces (10.244.255.0/24)`);
     await createFabric(this.o.name);
     for (const n of this.nodes) await createNode(this.o.name, n, this.nodes);
-    const slots = new Map<string, number>();
-    let rr = 0;
-    for (const s of specs) {
-      const node = this.nodes.find((n) => n.name === s.nodeName) ?? this.nodes[rr++ % this.nodes.length]!;
-      const slot = (slots.get(node.name) ?? 1) + 1;
-      slots.set(node.name, slot);
-      const info: PodInfo = {
-        namespace: s.namespace,
-        name: s.name,
-        node: node.name,
-        netns: podNetns(this.o.name, node, s.namespace, s.name),
-        ip: podAddress(node, slot),
-        hostLink: `p${slot}`,
-      };
-      if (s.deployment) info.deployment = s.deployment;
-      await createPod(info, node);
-      const vars = { MESHLITE_DIST: DIST_SRC, POD_NAME: s.name, POD_NAMESPACE: s.namespace, POD_IP: info.ip };
-      const runner = new PodRunner(
-        info.netns,
-        s.containers,
-        join(this.dirs.logs, `pod-${s.namespace}-${s.name}.log`),
-        vars,
-      );
-      this.pods.push({ ...info, spec: s, runner });
-      p(`pod ${s.namespace}/${s.name}: ${info.ip} on ${node.name}`);
-    }
+    for (const spec of specs) await this.addPod(spec, false);
     await this.writePodStatus();
     // 3. istiod on the host side of the node network, with its CA and one token per node.
     const tokens = join(this.o.stateDir, 'node-tokens.json');
@@ -205,6 +193,112 @@ export class LocalCluster {
     await this.writeClusterFile(false);
   }
 
+  /**
+   * Creates a pod: its network namespace and veth on a node (the one it names, else round robin),
+   * runs its containers, and (once the cluster runs) hands it to the node's ztunnel.
+   */
+  private async addPod(s: PodSpecIn, running: boolean): Promise<void> {
+    const node =
+      this.nodes.find((n) => n.name === s.nodeName) ?? this.nodes[this.nextNode++ % this.nodes.length]!;
+    const used = new Set(
+      this.pods.filter((x) => x.node === node.name).map((x) => Number(x.hostLink.slice(1))),
+    );
+    let slot = 2;
+    while (used.has(slot)) slot++;
+    const info: PodInfo = {
+      namespace: s.namespace,
+      name: s.name,
+      node: node.name,
+      netns: podNetns(this.o.name, node, s.namespace, s.name),
+      ip: podAddress(node, slot),
+      hostLink: `p${slot}`,
+    };
+    if (s.deployment) info.deployment = s.deployment;
+    await createPod(info, node);
+    const vars = { MESHLITE_DIST: DIST_SRC, POD_NAME: s.name, POD_NAMESPACE: s.namespace, POD_IP: info.ip };
+    const runner = new PodRunner(
+      info.netns,
+      s.containers,
+      join(this.dirs.logs, `pod-${s.namespace}-${s.name}.log`),
+      vars,
+    );
+    this.pods.push({ ...info, spec: s, runner });
+    this.o.progress(`pod ${s.namespace}/${s.name}: ${info.ip} on ${node.name}`);
+    if (running) {
+      runner.start();
+      this.agents
+        .get(node.name)
+        ?.write(
+          `${JSON.stringify({ type: 'add', namespace: s.namespace, name: s.name, netns: `/run/netns/${info.netns}`, healthSource: node.podGateway })}\n`,
+        );
+    }
+  }
+
+  private async removePod(p: RunningPod): Promise<void> {
+    this.pods.splice(this.pods.indexOf(p), 1);
+    this.agents
+      .get(p.node)
+      ?.write(`${JSON.stringify({ type: 'del', namespace: p.namespace, name: p.name })}\n`);
+    await p.runner.stop();
+    await deleteNetns(p.netns, { ignoreMissing: true });
+    await rm(`/etc/netns/${p.netns}`, { recursive: true, force: true });
+    await rm(join(this.dirs.config, `pod-${p.namespace}-${p.name}.yaml`), { force: true });
+    this.o.progress(`pod ${p.namespace}/${p.name}: removed`);
+  }
+
+  /**
+   * The kubelet loop: every second, Pods, Deployments and Services in the configuration directory are
+   * compared with what runs — new pods are created and enrolled, removed ones torn down, Service VIP
+   * rules refreshed — so `meshctl apply`/`delete` on a running cluster take effect.
+   */
+  watch(intervalMs = 1000): void {
+    this.watchTimer = setInterval(() => {
+      if (this.stopped || this.syncing) return;
+      this.syncing = true;
+      this.syncObjects()
+        .catch((err: unknown) =>
+          this.o.progress(`kubelet: ${err instanceof Error ? err.message : String(err)}`),
+        )
+        .finally(() => (this.syncing = false));
+    }, intervalMs);
+    this.watchTimer.unref();
+  }
+
+  private async syncObjects(): Promise<void> {
+    const all = (await readObjects(this.dirs.config)).map((x) => x.obj);
+    // Pods the cluster wrote for Deployments are their status, not specs.
+    const objs = all.filter((o) => !(o.kind === 'Pod' && annotationOf(o, DEPLOYMENT_ANNOTATION)));
+    const before = new Map(objs.filter((o) => o.kind === 'Service').map((o) => [o, JSON.stringify(o.spec)]));
+    assignClusterIps(objs);
+    for (const [svc, spec] of before)
+      if (JSON.stringify(svc.spec) !== spec) await writeObject(this.dirs.config, svc);
+    const want = new Map(podsOf(objs).map((s) => [`${s.namespace}/${s.name}`, s]));
+    let changed = false;
+    for (const p of [...this.pods]) {
+      if (!want.has(`${p.namespace}/${p.name}`)) {
+        await this.removePod(p);
+        changed = true;
+      }
+    }
+    const have = new Set(this.pods.map((p) => `${p.namespace}/${p.name}`));
+    for (const [key, s] of want) {
+      if (!have.has(key)) {
+        await this.addPod(s, true);
+        changed = true;
+      }
+    }
+    const services = servicesOf(objs);
+    if (!changed && JSON.stringify(services) === JSON.stringify(this.services)) return;
+    this.services = services;
+    for (const n of this.nodes)
+      await applyNodeRules(
+        n,
+        nodeRuleset(n, this.services, (x) => this.endpointsOf(x), 15053),
+      );
+    if (changed) await this.writePodStatus();
+    await this.writeClusterFile(true);
+  }
+
   endpointsOf(s: ServiceIn): string[] {
     return this.pods
       .filter((p) => p.namespace === s.namespace && selects(s.selector, p.spec.labels))
@@ -221,7 +315,7 @@ export class LocalCluster {
       conn.once('error', j);
     });
     conn.resume();
-    this.agents.push(conn);
+    this.agents.set(n.name, conn);
     for (const pod of this.pods.filter((x) => x.node === n.name)) {
       conn.write(
         `${JSON.stringify({ type: 'add', namespace: pod.namespace, name: pod.name, netns: `/run/netns/${pod.netns}`, healthSource: n.podGateway })}\n`,
@@ -239,6 +333,7 @@ export class LocalCluster {
         namespace: p.namespace,
         labels: p.spec.labels,
         uid: `${this.o.name}-${p.namespace}-${p.name}`,
+        ...(p.deployment ? { annotations: { [DEPLOYMENT_ANNOTATION]: p.deployment } } : {}),
       },
       spec: {
         nodeName: p.node,
@@ -294,7 +389,8 @@ export class LocalCluster {
     this.stopped = true;
     const p = this.o.progress;
     p('stopping: pods, ztunnels, istiod');
-    for (const a of this.agents) a.destroy();
+    if (this.watchTimer) clearInterval(this.watchTimer);
+    for (const a of this.agents.values()) a.destroy();
     await Promise.all(this.pods.map((x) => x.runner.stop()));
     await Promise.all([...this.ztunnels.values()].map((z) => z.stop()));
     await this.istiod?.stop();

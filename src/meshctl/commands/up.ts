@@ -135,6 +135,7 @@ export async function run(argv: string[]): Promise<number> {
     await cluster.start();
     if (c.demo) await runDemo(cluster, out);
     await cluster.writeClusterFile(true);
+    cluster.watch();
   } catch (err) {
     out(`meshctl up: ${errorMessage(err)}; tearing down (logs kept in ${join(c.stateDir, 'logs')})`);
     await stop();

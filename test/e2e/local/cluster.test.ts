@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -89,6 +89,68 @@ test(
           assert.equal(l.src_identity, 'spiffe://cluster.local/ns/default/sa/curl');
           assert.equal(l.dst_identity, 'spiffe://cluster.local/ns/default/sa/echo');
         }
+      },
+    );
+
+    await t.test(
+      '(7) a Deployment applied to the running cluster gets enrolled pods; deleting it removes them',
+      async () => {
+        cluster.watch(250);
+        const file = join(stateDir, 'hello.yaml');
+        await writeFile(
+          file,
+          `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: hello, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: hello}}
+  template:
+    metadata: {labels: {app: hello}}
+    spec:
+      serviceAccountName: hello
+      containers:
+        - name: hello
+          image: meshlite/echo
+          command: [node, '$(MESHLITE_DIST)/local/apps/echo-main.js', --port, '8080']
+          ports: [{containerPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: hello, namespace: default}
+spec: {selector: {app: hello}, ports: [{name: http, port: 8080, targetPort: 8080}]}
+`,
+        );
+        const meshctl = (args: string[]): Promise<string> =>
+          new Promise((res) =>
+            execFile(process.execPath, [join(DIST_SRC, 'meshctl/main.js'), ...args], (_e, out, err) =>
+              res(`${out}${err}`),
+            ),
+          );
+        assert.match(
+          await meshctl(['apply', '--config-dir', cfg, '-f', file]),
+          /deployment.apps\/hello created/,
+        );
+        await waitFor(
+          'the hello pods to run',
+          () => cluster.pods.filter((p) => p.deployment === 'hello').length === 2,
+        );
+        let reply = { ok: false, body: '' };
+        await waitFor('curl to reach hello by name', async () => {
+          reply = await curlFrom(cluster, 'default/curl', 'http://hello:8080/');
+          return reply.ok;
+        });
+        assert.match(reply.body, /"servedBy": "hello-[12]"/);
+        await waitFor('a hello ztunnel inbound record', () =>
+          [...cluster.ztunnels.keys()].some((n) =>
+            accessLines(cluster, n).some(
+              (l) =>
+                l.direction === 'inbound' && l.dst_identity === 'spiffe://cluster.local/ns/default/sa/hello',
+            ),
+          ),
+        );
+        await meshctl(['delete', '--config-dir', cfg, '-f', file]);
+        await waitFor('the hello pods to go', () => cluster.pods.every((p) => p.deployment !== 'hello'));
       },
     );
 
