@@ -67,3 +67,31 @@ export function onStop(stop: () => void): void {
   process.on('disconnect', exit);
   process.on('SIGTERM', exit);
 }
+
+/**
+ * The body of a load-generator child: runs each test the runner sends (`{type:'run', id, test}`) and
+ * answers `{type:'result', id, result}`; a test that throws answers a result with one error.
+ */
+export function serveLoadTests<T extends { kind: string }>(run: (test: T) => Promise<unknown>): void {
+  process.on('message', (m: { type: string; id: number; test: T }) => {
+    if (m.type !== 'run') return;
+    run(m.test).then(
+      (result) => process.send?.({ type: 'result', id: m.id, result }),
+      (err: unknown) =>
+        process.send?.({
+          type: 'result',
+          id: m.id,
+          result: {
+            kind: m.test.kind,
+            count: 0,
+            errors: 1,
+            firstError: err instanceof Error ? err.message : String(err),
+            elapsedMs: 0,
+            perSec: 0,
+          },
+        }),
+    );
+  });
+  onStop(() => {});
+  process.send?.({ type: 'ready', port: 0 });
+}
