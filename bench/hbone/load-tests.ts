@@ -7,9 +7,9 @@ import { MESSAGE_SIZE, Mode, type LoadTest, type TestResult } from './protocol.j
 import { Samples } from './stats.js';
 
 const request = Buffer.alloc(MESSAGE_SIZE, 0x71);
-const now = (): number => performance.now();
+export const now = (): number => performance.now();
 
-class ErrorLog {
+export class ErrorLog {
   count = 0;
   first: string | undefined;
   add(err: unknown): void {
@@ -56,29 +56,50 @@ async function openRequestResponse(port: number): Promise<net.Socket> {
  * counts against every request it delayed (no coordinated omission).
  */
 async function fixedRate(t: Extract<LoadTest, { kind: 'fixedRate' }>): Promise<TestResult> {
-  const errors = new ErrorLog();
   const socks = await Promise.all(Array.from({ length: t.connections }, () => openRequestResponse(t.port)));
-  const total = Math.max(1, Math.round((t.rate * t.durationMs) / 1000));
-  const interval = 1000 / t.rate;
+  return runFixedRate(socks, t.rate, t.durationMs, request, () => {
+    let rx = 0;
+    return (chunk) => {
+      rx += chunk.length;
+      const n = Math.floor(rx / MESSAGE_SIZE);
+      rx -= n * MESSAGE_SIZE;
+      return n;
+    };
+  });
+}
+
+/**
+ * The open-loop engine shared by the benchmarks: `rate` requests/s round-robin over `socks` for
+ * `durationMs`, each reply's latency counted from when its request was due (and, as service time, from
+ * when it went out). `replies()` makes, per connection, a counter of the replies completed by a chunk.
+ */
+export async function runFixedRate(
+  socks: net.Socket[],
+  rate: number,
+  durationMs: number,
+  request: Buffer,
+  replies: () => (chunk: Buffer) => number,
+): Promise<TestResult & { kind: 'fixedRate' }> {
+  const errors = new ErrorLog();
+  const total = Math.max(1, Math.round((rate * durationMs) / 1000));
+  const interval = 1000 / rate;
   const latency = new Samples(total);
   const service = new Samples(total);
-  const perConn = Math.ceil(total / t.connections);
+  const perConn = Math.ceil(total / socks.length);
   const due = socks.map(() => new Float64Array(perConn));
   const sentAt = socks.map(() => new Float64Array(perConn));
   const head = socks.map(() => 0);
-  const rx = socks.map(() => 0);
   let received = 0;
   let sent = 0;
   const start = now() + 5;
   let finish: () => void = () => {};
   const finished = new Promise<void>((r) => (finish = r));
   socks.forEach((s, i) => {
+    const count = replies();
     s.on('error', (e) => errors.add(e));
     s.on('data', (chunk: Buffer) => {
       const at = now();
-      rx[i]! += chunk.length;
-      while (rx[i]! >= MESSAGE_SIZE) {
-        rx[i]! -= MESSAGE_SIZE;
+      for (let n = count(chunk); n > 0; n--) {
         const k = head[i]!++;
         latency.push(at - due[i]![k]!);
         service.push(at - sentAt[i]![k]!);
@@ -102,7 +123,7 @@ async function fixedRate(t: Extract<LoadTest, { kind: 'fixedRate' }>): Promise<T
     if (sent < total) setTimeout(tick, Math.max(0, next - now()));
   };
   setTimeout(tick, 5);
-  const timeout = setTimeout(finish, t.durationMs + 10_000);
+  const timeout = setTimeout(finish, durationMs + 10_000);
   await finished;
   clearTimeout(timeout);
   const elapsedMs = now() - start;
@@ -120,7 +141,6 @@ async function fixedRate(t: Extract<LoadTest, { kind: 'fixedRate' }>): Promise<T
   };
 }
 
-/** Closed loop on one connection: the next request goes out when the previous answer is in. */
 async function closedLoop(t: Extract<LoadTest, { kind: 'closedLoop' }>): Promise<TestResult> {
   const errors = new ErrorLog();
   const s = await openRequestResponse(t.port);

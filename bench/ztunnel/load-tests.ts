@@ -5,20 +5,10 @@
  */
 import net from 'node:net';
 import { Samples } from '../hbone/stats.js';
+import { ErrorLog, now, runFixedRate } from '../hbone/load-tests.js';
 import { MessageSplitter, REQUEST, REQUEST_CLOSE } from './http1.js';
 import type { Target, ZtLoadTest, ZtTestResult } from './protocol.js';
 import { socks5Connect } from './socks5-client.js';
-
-const now = (): number => performance.now();
-
-class ErrorLog {
-  count = 0;
-  first: string | undefined;
-  add(err: unknown): void {
-    this.count++;
-    this.first ??= err instanceof Error ? err.message : String(err);
-  }
-}
 
 /** A connection to the target, with the SOCKS5 handshake done when the target is a ztunnel. */
 export function connect(t: Target): Promise<net.Socket> {
@@ -60,66 +50,11 @@ async function openWarm(t: Target): Promise<net.Socket> {
 }
 
 async function fixedRate(t: Extract<ZtLoadTest, { kind: 'fixedRate' }>): Promise<ZtTestResult> {
-  const errors = new ErrorLog();
   const socks = await Promise.all(Array.from({ length: t.connections }, () => openWarm(t.target)));
-  const total = Math.max(1, Math.round((t.rate * t.durationMs) / 1000));
-  const interval = 1000 / t.rate;
-  const latency = new Samples(total);
-  const service = new Samples(total);
-  const perConn = Math.ceil(total / t.connections);
-  const due = socks.map(() => new Float64Array(perConn));
-  const sentAt = socks.map(() => new Float64Array(perConn));
-  const head = socks.map(() => 0);
-  let received = 0;
-  let sent = 0;
-  const start = now() + 5;
-  let finish: () => void = () => {};
-  const finished = new Promise<void>((r) => (finish = r));
-  socks.forEach((s, i) => {
+  return runFixedRate(socks, t.rate, t.durationMs, REQUEST, () => {
     const parser = new MessageSplitter();
-    s.on('error', (e) => errors.add(e));
-    s.on('data', (chunk: Buffer) => {
-      const at = now();
-      for (let n = parser.push(chunk); n > 0; n--) {
-        const k = head[i]!++;
-        latency.push(at - due[i]![k]!);
-        service.push(at - sentAt[i]![k]!);
-        received++;
-      }
-      if (received === total) finish();
-    });
+    return (chunk) => parser.push(chunk);
   });
-  const tick = (): void => {
-    const t0 = now();
-    let next = start + sent * interval;
-    while (next <= t0 && sent < total) {
-      const i = sent % socks.length;
-      const k = Math.floor(sent / socks.length);
-      due[i]![k] = next;
-      sentAt[i]![k] = t0;
-      socks[i]!.write(REQUEST);
-      sent++;
-      next = start + sent * interval;
-    }
-    if (sent < total) setTimeout(tick, Math.max(0, next - now()));
-  };
-  setTimeout(tick, 5);
-  const timeout = setTimeout(finish, t.durationMs + 10_000);
-  await finished;
-  clearTimeout(timeout);
-  const elapsedMs = now() - start;
-  for (const s of socks) s.destroy();
-  if (received < total) errors.add(new Error(`${total - received} of ${total} requests got no answer`));
-  return {
-    kind: 'fixedRate',
-    count: received,
-    errors: errors.count,
-    firstError: errors.first,
-    elapsedMs,
-    latencyMs: latency.percentiles(),
-    serviceMs: service.percentiles(),
-    perSec: (received * 1000) / elapsedMs,
-  };
 }
 
 /** One new connection: connect (and SOCKS5), one `Connection: close` request, wait for the close. */

@@ -10,13 +10,15 @@ export interface AdminHandlers {
   quit(): void;
 }
 
-function json(res: http.ServerResponse, code: number, body: unknown): void {
+/** A JSON answer (pretty, with its length). */
+export function json(res: http.ServerResponse, code: number, body: unknown): void {
   const text = `${JSON.stringify(body, null, 2)}\n`;
   res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
-function listen(srv: http.Server, port: number, host: string): Promise<number> {
+/** Listens and resolves with the bound port (0 picks one). */
+export function listen(srv: http.Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     srv.once('error', reject);
     srv.listen(port, host, () => {

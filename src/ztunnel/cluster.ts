@@ -13,6 +13,7 @@
  * them and exits 0. A worker that dies is forked again (after 1 s) unless the primary is stopping.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { json, listen } from './admin.js';
 import http from 'node:http';
 import { availableParallelism } from 'node:os';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
@@ -327,21 +328,4 @@ export class ZtunnelPrimary {
 
 function path(req: http.IncomingMessage): string {
   return req.url?.split('?')[0] ?? '';
-}
-
-function json(res: http.ServerResponse, code: number, body: unknown): void {
-  const text = `${JSON.stringify(body, null, 2)}\n`;
-  res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function listen(srv: http.Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(port, host, () => {
-      srv.off('error', reject);
-      const a = srv.address();
-      resolve(typeof a === 'object' && a ? a.port : 0);
-    });
-  });
 }
