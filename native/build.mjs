@@ -11,6 +11,10 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const say = (msg) => console.error(`meshlite native: ${msg}`);
+const built = join(here, 'build/Release/meshlite_native.node');
+
+// `--if-missing` (npm start): build only when `npm ci` could not (say, g++ arrived only afterwards).
+if (process.argv.includes('--if-missing') && existsSync(built)) process.exit(0);
 
 if (process.platform !== 'linux') {
   say(`skipped on ${process.platform}: the native piece is Linux-only; the mesh runs in loopback mode`);
@@ -66,4 +70,4 @@ if (res.status !== 0) {
   );
   process.exit(0);
 }
-say(`built ${join(here, 'build/Release/meshlite_native.node')}`);
+say(`built ${built} for Node.js ${process.version}`);

@@ -12,6 +12,17 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawn } from 'node:child_process';
 
+// The tests run on the project's Node.js (node_modules/.bin/node, which `npm test` puts on PATH).
+const { runtimeProblem } = await import('../dist/src/common/runtime.js').catch(() => {
+  console.error('run-tests: dist/ is missing; run `npm test` (it builds first)');
+  process.exit(1);
+});
+const problem = runtimeProblem('run-tests', process.versions.node, 'scripts/run-tests.mjs');
+if (problem) {
+  console.error(problem);
+  process.exit(1);
+}
+
 const layers = ['unit', 'integration', 'e2e'];
 const args = process.argv.slice(2);
 const chosen = args.filter((a) => layers.includes(a));

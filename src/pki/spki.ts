@@ -5,7 +5,9 @@
  * types we build and read the SPKI DER ourselves from/to JWK. The result is byte-identical to
  * OpenSSL's encoding (tested); other key types and forms fall back to node:crypto.
  */
-import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject, type webcrypto } from 'node:crypto';
+
+type JsonWebKey = webcrypto.JsonWebKey;
 import { NULL, Tag, bitString, oid, sequence, unsignedInteger } from './der-encode.js';
 import { DerReader, decodeBitString, decodeOid, readRoot } from './der-decode.js';
 

@@ -1,13 +1,6 @@
 #!/usr/bin/env node
-import { runCli } from '../common/cli.js';
+// Checks the Node.js version first, then loads the program (entry.ts), so that an old Node fails with
+// a clear message rather than on some newer API deep in the import graph.
+import { checkRuntime } from '../common/runtime.js';
 
-await runCli({
-  name: 'waypoint',
-  usage:
-    'Usage: waypoint [options]\n\nwaypoint is the per-namespace L7 proxy: HTTP routing, retries, timeouts, faults, mirroring, L7 authorization, reached over HBONE.',
-  schema: {},
-  main: async () => {
-    process.stderr.write('waypoint: not yet available in this version; see the README for what runs today\n');
-    return 1;
-  },
-});
+if (checkRuntime('waypoint')) await import('./entry.js');

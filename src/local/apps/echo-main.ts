@@ -1,35 +1,5 @@
 #!/usr/bin/env node
-/** Runs the sample echo app: `node dist/src/local/apps/echo-main.js [--host IP] [--port 8080] [--name NAME]`. */
-import { parseConfig, parsers, helpText } from '../../common/config.js';
-import { startEcho } from './echo.js';
+// The sample echo app's executable: checks the Node.js version, then loads the app (echo-entry.ts).
+import { checkRuntime } from '../../common/runtime.js';
 
-const schema = {
-  host: {
-    flag: 'host',
-    env: 'ECHO_HOST',
-    doc: 'address to listen on',
-    default: '0.0.0.0',
-    parse: parsers.string,
-  },
-  port: { flag: 'port', env: 'ECHO_PORT', doc: 'port', default: 8080, parse: parsers.port },
-  name: {
-    flag: 'name',
-    env: 'POD_NAME',
-    doc: 'name reported in answers',
-    default: 'echo',
-    parse: parsers.string,
-  },
-};
-const { config, help } = parseConfig(schema, process.argv.slice(2));
-if (help) {
-  process.stdout.write(`Usage: echo-main [options]\n\n${helpText(schema)}\n`);
-} else {
-  const { server, port } = await startEcho(config);
-  process.stdout.write(`echo ${config.name} listening on ${config.host}:${port}\n`);
-  const stop = (): void => {
-    server.close();
-    server.closeAllConnections();
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-}
+if (checkRuntime('echo')) await import('./echo-entry.js');

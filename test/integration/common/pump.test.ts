@@ -36,7 +36,7 @@ test('the pump carries bytes both ways, keeps half-close and counts bytes', asyn
   const payload = randomBytes(8 * 1024 * 1024);
   const c = net.connect({ port: proxy.port, host: '127.0.0.1', allowHalfOpen: true });
   const chunks: Buffer[] = [];
-  c.on('data', (d) => chunks.push(d));
+  c.on('data', (d: Buffer) => chunks.push(d));
   c.end(payload); // half-close after sending
   await once(c, 'end');
   const answer = Buffer.concat(chunks).toString();
