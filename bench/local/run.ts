@@ -171,7 +171,7 @@ export async function runLocalBench(cluster: ClusterFile, o: LocalBenchOptions):
   const port = svc.ports[0]?.port ?? 8080;
   const configDir = join(cluster.stateDir, 'config');
   const pids = new Map<string, number>();
-  for (const n of cluster.nodes) if (n.ztunnelPid) pids.set(n.name, n.ztunnelPid);
+  for (const n of cluster.nodes) if (n.ztunnel.pid) pids.set(n.name, n.ztunnel.pid);
   const wasAmbient = await isAmbient(configDir);
   let current: boolean | undefined;
   const switchTo = async (v: Variant): Promise<void> => {

@@ -1,13 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 /**
  * Where meshctl finds the running mesh: the ztunnels' admin ports and istiod's monitoring port.
- * Today from flags and environment variables; the local cluster will add its state file here.
+ * From flags and environment variables, else the running local cluster's state file, else this host.
  */
 import { parsers, splitHostPort } from '../common/config.js';
 import { MeshError } from '../common/errors.js';
 import type { Endpoint } from './admin-client.js';
+import { currentCluster } from '../local/cluster/state.js';
 
 /** ztunnel's admin port when nothing else is known: the one ztunnel of this machine. */
 export const DEFAULT_ZTUNNEL_ADMIN = '127.0.0.1:15000';
@@ -84,41 +82,24 @@ export interface DiscoveryOptions {
 }
 
 /**
- * The admin endpoints of the ztunnels to ask. Today: the flag/environment values, else the one local
- * ztunnel on its default port. The local cluster will extend this: when its state file exists, every
- * node's ztunnel admin address comes from there.
+ * The admin endpoints of the ztunnels to ask: the flag/environment values, else every node's ztunnel
+ * of the running local cluster, else the one ztunnel of this host on its default port.
  */
 export function discoverZtunnels(opts: DiscoveryOptions): Endpoint[] {
   if (opts.ztunnelAdmin.length > 0) return toEndpoints(opts.ztunnelAdmin, '--ztunnel-admin');
-  const cluster = localCluster();
-  if (cluster) return cluster.nodes.map((n) => ({ host: n.ip, port: 15000 }));
+  const cluster = currentCluster();
+  if (cluster)
+    return toEndpoints(
+      cluster.nodes.map((n) => n.admin),
+      "the local cluster's ztunnel admin address",
+    );
   return toEndpoints([DEFAULT_ZTUNNEL_ADMIN], 'default ztunnel admin address');
 }
 
-/** The running local cluster (`meshctl up`), if its state file says it is ready. */
-function localCluster(): { nodes: Array<{ ip: string }>; istiod: { address: string } } | undefined {
-  const dir = process.env.MESH_CLUSTER_DIR ?? join(homedir(), '.meshlite', 'cluster');
-  try {
-    const c = JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')) as {
-      ready?: boolean;
-      mode?: string;
-      nodes?: Array<{ ip: string }>;
-      istiod?: { address: string };
-    };
-    if (!c.ready || c.mode !== 'capture' || !c.nodes || !c.istiod) return undefined;
-    return { nodes: c.nodes, istiod: c.istiod };
-  } catch {
-    return undefined;
-  }
-}
-
-/** istiod monitoring endpoints: the flag/environment values (default 127.0.0.1:15014). */
+/** istiod monitoring endpoints: the flag/environment values, else the running local cluster's, else 127.0.0.1:15014. */
 export function discoverIstiods(opts: { istiod: readonly string[] }): Endpoint[] {
-  const cluster = opts.istiod.length > 0 ? undefined : localCluster();
-  if (cluster) {
-    const hp = splitHostPort(cluster.istiod.address);
-    if (hp) return [{ host: hp.host, port: 15014 }];
-  }
-  const list = opts.istiod.length > 0 ? opts.istiod : [DEFAULT_ISTIOD_MONITORING];
+  const cluster = opts.istiod.length > 0 ? undefined : currentCluster();
+  const list =
+    opts.istiod.length > 0 ? opts.istiod : [cluster?.istiod.monitoring ?? DEFAULT_ISTIOD_MONITORING];
   return toEndpoints(list, '--istiod');
 }

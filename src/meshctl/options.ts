@@ -5,12 +5,22 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig, parsers, helpText, type Schema, type ConfigOf } from '../common/config.js';
+import { currentCluster } from '../local/cluster/state.js';
+
+/**
+ * The configuration directory meshctl acts on when neither --config-dir nor MESH_CONFIG_DIR names one:
+ * the running local cluster's (what its istiod and kubelet role read, as kubectl acts on the current
+ * context), else ~/.meshlite/config.
+ */
+export function defaultConfigDir(): string {
+  return currentCluster()?.configDir ?? join(homedir(), '.meshlite', 'config');
+}
 
 export const CONFIG_DIR_OPTION = {
   flag: 'config-dir',
   env: 'MESH_CONFIG_DIR',
-  doc: 'directory of the local configuration (one YAML file per object)',
-  default: join(homedir(), '.meshlite', 'config'),
+  doc: "directory of the configuration (one YAML file per object); default: the running local cluster's, else ~/.meshlite/config",
+  default: defaultConfigDir(),
   parse: parsers.string,
 };
 

@@ -18,6 +18,10 @@ import {
   type ServiceIn,
 } from './manifests.js';
 import {
+  addHostRoutes,
+  removeHostRoutes,
+  POD_RANGE,
+  SERVICE_RANGE,
   applyNodeRules,
   createFabric,
   createNode,
@@ -25,7 +29,7 @@ import {
   nodeRuleset,
   teardownNetwork,
 } from './network.js';
-import { Proc } from './proc.js';
+import { Proc, Supervised } from './proc.js';
 import { PodRunner } from './kubelet.js';
 import {
   HOST_IP,
@@ -62,19 +66,22 @@ export interface ClusterOptions {
 interface RunningPod extends PodInfo {
   spec: PodSpecIn;
   runner: PodRunner;
+  /** When the pod was created, RFC 3339 to the second (Kubernetes' creationTimestamp). */
+  created: string;
 }
 
 export class LocalCluster {
   readonly nodes: NodeInfo[] = [];
   readonly pods: RunningPod[] = [];
   services: ServiceIn[] = [];
-  istiod: Proc | undefined;
-  readonly ztunnels = new Map<string, Proc>();
+  istiod: Supervised | undefined;
+  readonly ztunnels = new Map<string, Supervised>();
   private readonly agents = new Map<string, net.Socket>();
   private watchTimer: NodeJS.Timeout | undefined;
   private syncing = false;
   private stopped = false;
   private nextNode = 0;
+  private lastRunners = '';
 
   constructor(readonly o: ClusterOptions) {
     checkPrefix(o.name);
@@ -101,6 +108,7 @@ export class LocalCluster {
     const specs = podsOf(objs);
     // 2. Network.
     p(`network: fabric bridge and ${this.nodes.length} node namespaces (10.244.255.0/24)`);
+    await addHostRoutes([]); // from here on no cluster address can take the host's default route
     await createFabric(this.o.name);
     for (const n of this.nodes) await createNode(this.o.name, n, this.nodes);
     for (const spec of specs) await this.addPod(spec, false);
@@ -117,7 +125,51 @@ export class LocalCluster {
       );
     }
     const lvl = this.o.logLevel ?? 'info';
-    this.istiod = new Proc(
+    this.istiod = new Supervised('istiod', {
+      spawn: () => this.spawnIstiod(tokens, lvl),
+      afterRestart: async (proc) => {
+        await proc.waitFor((l) => l.msg === 'istiod started', 'istiod start');
+        await this.writeClusterFile(true);
+      },
+      report: p,
+    });
+    await this.istiod.proc.waitFor((l) => l.msg === 'istiod started', 'istiod start');
+    p(`istiod: xDS and CA on ${HOST_IP}:15010`);
+    // 4. One ztunnel per node, in the node's namespace, capture mode.
+    for (const n of this.nodes) {
+      this.ztunnels.set(
+        n.name,
+        new Supervised(`ztunnel ${n.name}`, {
+          spawn: () => this.spawnZtunnel(n, lvl),
+          afterRestart: async (proc) => {
+            await proc.waitFor((l) => l.msg === 'ztunnel started', 'ztunnel start');
+            await this.handOver(n);
+            await this.writeClusterFile(true);
+          },
+          report: p,
+        }),
+      );
+    }
+    for (const n of this.nodes) {
+      const zt = this.ztunnels.get(n.name)!.proc;
+      await zt.waitFor((l) => l.msg === 'ztunnel started', 'ztunnel start');
+      await this.handOver(n);
+      await zt.waitFor((l) => l.msg === 'first state sync done', 'first xDS sync');
+      await applyNodeRules(
+        n,
+        nodeRuleset(n, this.services, (s) => this.endpointsOf(s), 15053),
+      );
+      p(`ztunnel ${n.name}: synced with istiod; node rules (DNS, Service VIPs) in place`);
+    }
+    await addHostRoutes(this.nodes);
+    p(`host: routes to the pod ranges (${POD_RANGE}) and Service VIPs (${SERVICE_RANGE}) into the fabric`);
+    // 5. Containers.
+    for (const pod of this.pods) pod.runner.start();
+    await this.writeClusterFile(false);
+  }
+
+  private spawnIstiod(tokens: string, lvl: string): Proc {
+    return new Proc(
       'istiod',
       process.execPath,
       [
@@ -139,58 +191,41 @@ export class LocalCluster {
       ],
       join(this.dirs.logs, 'istiod.log'),
     );
-    await this.istiod.waitFor((l) => l.msg === 'istiod started', 'istiod start');
-    p(`istiod: xDS and CA on ${HOST_IP}:15010`);
-    // 4. One ztunnel per node, in the node's namespace, capture mode.
-    for (const n of this.nodes) {
-      const sock = join(this.o.stateDir, `${n.name}.capture.sock`);
-      const zt = new Proc(
-        `ztunnel ${n.name}`,
-        'ip',
-        [
-          'netns',
-          'exec',
-          n.netns,
-          process.execPath,
-          join(DIST_SRC, 'ztunnel/main.js'),
-          '--mode',
-          'capture',
-          '--capture-socket',
-          sock,
-          '--node-name',
-          n.name,
-          '--node-ip',
-          n.ip,
-          // Admin on the node IP, so meshctl ztunnel-config on the host can reach it over the fabric.
-          '--admin-address',
-          n.ip,
-          '--xds-address',
-          `${HOST_IP}:15010`,
-          // Bootstrap the ztunnel's own certificate on 15010 with the node token, then xDS over mTLS.
-          '--secure-xds-address',
-          `${HOST_IP}:15012`,
-          '--token-file',
-          join(this.o.stateDir, `${n.name}.token`),
-          '--log-level',
-          lvl,
-        ],
-        join(this.dirs.logs, `ztunnel-${n.name}.log`),
-      );
-      this.ztunnels.set(n.name, zt);
-    }
-    for (const n of this.nodes) {
-      await this.ztunnels.get(n.name)!.waitFor((l) => l.msg === 'ztunnel started', 'ztunnel start');
-      await this.handOver(n);
-      await this.ztunnels.get(n.name)!.waitFor((l) => l.msg === 'first state sync done', 'first xDS sync');
-      await applyNodeRules(
-        n,
-        nodeRuleset(n, this.services, (s) => this.endpointsOf(s), 15053),
-      );
-      p(`ztunnel ${n.name}: synced with istiod; node rules (DNS, Service VIPs) in place`);
-    }
-    // 5. Containers.
-    for (const pod of this.pods) pod.runner.start();
-    await this.writeClusterFile(false);
+  }
+
+  private spawnZtunnel(n: NodeInfo, lvl: string): Proc {
+    return new Proc(
+      `ztunnel ${n.name}`,
+      'ip',
+      [
+        'netns',
+        'exec',
+        n.netns,
+        process.execPath,
+        join(DIST_SRC, 'ztunnel/main.js'),
+        '--mode',
+        'capture',
+        '--capture-socket',
+        join(this.o.stateDir, `${n.name}.capture.sock`),
+        '--node-name',
+        n.name,
+        '--node-ip',
+        n.ip,
+        // Admin on the node IP, so meshctl ztunnel-config on the host can reach it over the fabric.
+        '--admin-address',
+        n.ip,
+        '--xds-address',
+        `${HOST_IP}:15010`,
+        // Bootstrap the ztunnel's own certificate on 15010 with the node token, then xDS over mTLS.
+        '--secure-xds-address',
+        `${HOST_IP}:15012`,
+        '--token-file',
+        join(this.o.stateDir, `${n.name}.token`),
+        '--log-level',
+        lvl,
+      ],
+      join(this.dirs.logs, `ztunnel-${n.name}.log`),
+    );
   }
 
   /**
@@ -222,7 +257,7 @@ export class LocalCluster {
       join(this.dirs.logs, `pod-${s.namespace}-${s.name}.log`),
       vars,
     );
-    this.pods.push({ ...info, spec: s, runner });
+    this.pods.push({ ...info, spec: s, runner, created: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
     this.o.progress(`pod ${s.namespace}/${s.name}: ${info.ip} on ${node.name}`);
     if (running) {
       runner.start();
@@ -288,7 +323,13 @@ export class LocalCluster {
       }
     }
     const services = servicesOf(objs);
-    if (!changed && JSON.stringify(services) === JSON.stringify(this.services)) return;
+    if (!changed && JSON.stringify(services) === JSON.stringify(this.services)) {
+      // Containers the kubelet role restarted: new pids and counts for meshctl status.
+      const runners = this.pods.map((p) => `${p.runner.pids.join(',')}/${p.runner.restarts}`).join(' ');
+      if (runners !== this.lastRunners) await this.writeClusterFile(true);
+      this.lastRunners = runners;
+      return;
+    }
     this.services = services;
     for (const n of this.nodes)
       await applyNodeRules(
@@ -309,12 +350,17 @@ export class LocalCluster {
   private async handOver(n: NodeInfo): Promise<void> {
     const sock = join(this.o.stateDir, `${n.name}.capture.sock`);
     const conn = net.connect(sock);
-    conn.on('error', (err) => this.o.progress(`node agent ${n.name}: ${err.message}`));
+    // A ztunnel that exits closes the socket; the supervisor hands the pods to the new one.
+    conn.on('error', () => undefined);
+    conn.on('close', () => {
+      if (this.agents.get(n.name) === conn) this.agents.delete(n.name);
+    });
     await new Promise<void>((r, j) => {
       conn.once('connect', () => r());
       conn.once('error', j);
     });
     conn.resume();
+    this.agents.get(n.name)?.destroy();
     this.agents.set(n.name, conn);
     for (const pod of this.pods.filter((x) => x.node === n.name)) {
       conn.write(
@@ -333,6 +379,7 @@ export class LocalCluster {
         namespace: p.namespace,
         labels: p.spec.labels,
         uid: `${this.o.name}-${p.namespace}-${p.name}`,
+        creationTimestamp: p.created,
         ...(p.deployment ? { annotations: { [DEPLOYMENT_ANNOTATION]: p.deployment } } : {}),
       },
       spec: {
@@ -345,6 +392,7 @@ export class LocalCluster {
         })),
       },
       status: {
+        startTime: p.created,
         podIP: p.ip,
         hostIP: this.nodes.find((n) => n.name === p.node)?.ip,
         phase: 'Running',
@@ -358,21 +406,21 @@ export class LocalCluster {
     const c: ClusterFile = {
       name: this.o.name,
       stateDir: this.o.stateDir,
+      configDir: this.dirs.config,
       mode: 'capture',
       pid: process.pid,
       ready,
       istiod: {
         address: `${HOST_IP}:15010`,
-        ...(this.istiod?.child.pid ? { pid: this.istiod.child.pid } : {}),
+        monitoring: `${HOST_IP}:15014`,
+        ...procStatus(this.istiod),
       },
-      nodes: this.nodes.map((n) => {
-        const pid = this.ztunnels.get(n.name)?.child.pid;
-        return {
-          ...n,
-          ztunnelLog: join(this.dirs.logs, `ztunnel-${n.name}.log`),
-          ...(pid ? { ztunnelPid: pid } : {}),
-        };
-      }),
+      nodes: this.nodes.map((n) => ({
+        ...n,
+        ztunnel: procStatus(this.ztunnels.get(n.name)),
+        ztunnelLog: join(this.dirs.logs, `ztunnel-${n.name}.log`),
+        admin: `${n.ip}:15000`,
+      })),
       pods: this.pods.map(({ spec, runner, ...info }) => ({
         ...info,
         pids: runner.pids,
@@ -394,6 +442,7 @@ export class LocalCluster {
     await Promise.all(this.pods.map((x) => x.runner.stop()));
     await Promise.all([...this.ztunnels.values()].map((z) => z.stop()));
     await this.istiod?.stop();
+    await removeHostRoutes();
     const errors = await teardownNetwork(this.o.name);
     for (const e of errors) p(`cleanup: ${e}`);
     await rm(join(this.o.stateDir, 'cluster.json'), { force: true });
@@ -411,9 +460,9 @@ export async function cleanupCluster(
   if (old) {
     const pids = [
       old.pid,
-      old.istiod.pid,
-      ...old.nodes.map((n) => n.ztunnelPid),
-      ...old.pods.flatMap((x) => x.pids),
+      old.istiod?.pid,
+      ...(old.nodes ?? []).map((n) => n.ztunnel?.pid),
+      ...(old.pods ?? []).flatMap((x) => x.pids),
     ];
     for (const pid of pids) {
       if (!pid || pid === process.pid) continue;
@@ -425,9 +474,15 @@ export async function cleanupCluster(
       }
     }
   }
+  await removeHostRoutes();
   const errors = await teardownNetwork(name);
   for (const e of errors) progress(`cleanup: ${e}`);
   await rm(join(stateDir, 'cluster.json'), { force: true });
+}
+
+function procStatus(s: Supervised | undefined): { pid?: number; restarts: number } {
+  const pid = s?.pid;
+  return { ...(pid ? { pid } : {}), restarts: s?.restarts ?? 0 };
 }
 
 export async function copyDemo(from: string, to: string, files: string[]): Promise<void> {

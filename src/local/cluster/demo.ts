@@ -44,7 +44,7 @@ export async function runDemo(cluster: LocalCluster, out: (s: string) => void): 
   );
   await new Promise((res) => setTimeout(res, 300));
   for (const [node, zt] of cluster.ztunnels) {
-    const logs = zt.lines.filter((l) => l.access === true);
+    const logs = zt.proc.lines.filter((l) => l.access === true);
     const last = logs[logs.length - 1];
     if (!last) {
       out(`  ztunnel ${node}: no access log line`);

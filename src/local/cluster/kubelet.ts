@@ -4,7 +4,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { delimiter, dirname } from 'node:path';
 import type { Container } from './manifests.js';
+
+const NODE_PATH = [dirname(process.execPath), process.env.PATH ?? '/usr/bin:/bin'].join(delimiter);
 
 export class PodRunner {
   private readonly children = new Map<string, ChildProcess>();
@@ -35,7 +38,8 @@ export class PodRunner {
     const log = createWriteStream(this.logFile, { flags: 'a' });
     const child = spawn('ip', ['netns', 'exec', this.netns, ...argv], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...this.vars, ...c.env },
+      // The project's Node.js first on PATH, so a container's `node` is the one the cluster runs on.
+      env: { ...process.env, PATH: NODE_PATH, ...this.vars, ...c.env },
     });
     child.stdout!.pipe(log, { end: false });
     child.stderr!.pipe(log, { end: false });

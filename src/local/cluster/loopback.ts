@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { addNodeToken } from '../../istiod/ca/local-tokens.js';
 import { Proc } from './proc.js';
 import { DIST_SRC } from './cluster.js';
+import { writeClusterFile, type ClusterFile } from './state.js';
 
 const EXAMPLE = join(DIST_SRC, '../../deploy/examples/loopback-mesh.yaml');
 const NODES = [
@@ -21,6 +22,8 @@ const ECHO_POD = '127.10.2.5';
 
 export interface LoopbackCluster {
   procs: Proc[];
+  /** Marks the cluster ready in <state>/cluster.json, so meshctl's commands act on it. */
+  markReady(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -44,7 +47,11 @@ export async function startLoopbackCluster(
   const procs: Proc[] = [];
   const stop = async (): Promise<void> => {
     await Promise.all(procs.reverse().map((p) => p.stop()));
+    await rm(join(stateDir, 'cluster.json'), { force: true });
   };
+  let ports = { xds: 0, monitoring: 0 };
+  const markReady = (): Promise<void> =>
+    writeClusterFile(stateDir, loopbackClusterFile(stateDir, ports, procs));
   try {
     const istiod = new Proc(
       'istiod',
@@ -68,7 +75,8 @@ export async function startLoopbackCluster(
     );
     procs.push(istiod);
     const started = await istiod.waitFor((l) => l.msg === 'istiod started', 'start');
-    const xds = (started.ports as { xds: number }).xds;
+    ports = started.ports as { xds: number; monitoring: number };
+    const xds = ports.xds;
     out(`  istiod: xDS and CA on 127.0.0.1:${xds}`);
     const echo = new Proc(
       'echo',
@@ -105,11 +113,66 @@ export async function startLoopbackCluster(
         `  ztunnel ${n.name}: synced with istiod; SOCKS5 on ${n.ip}:15080, admin on 127.0.0.1:${n.adminPort}`,
       );
     }
-    return { procs, stop };
+    return { procs, stop, markReady };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/** What `meshctl status` and the other commands read of the loopback cluster. */
+function loopbackClusterFile(
+  stateDir: string,
+  ports: { xds: number; monitoring: number },
+  procs: Proc[],
+): ClusterFile {
+  const pid = (name: string): { pid?: number; restarts: number } => {
+    const p = procs.find((x) => x.name === name)?.child.pid;
+    return { ...(p ? { pid: p } : {}), restarts: 0 };
+  };
+  const dir = join(stateDir, 'loopback');
+  const created = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const pod = (name: string, node: string, ip: string, pids: number[]) => ({
+    namespace: 'default',
+    name,
+    node,
+    netns: '',
+    ip,
+    hostLink: '',
+    pids,
+    restarts: 0,
+    labels: { app: name },
+    created,
+  });
+  return {
+    name: 'loopback',
+    stateDir,
+    configDir: join(dir, 'config'),
+    mode: 'loopback',
+    pid: process.pid,
+    ready: true,
+    istiod: {
+      address: `127.0.0.1:${ports.xds}`,
+      monitoring: `127.0.0.1:${ports.monitoring}`,
+      ...pid('istiod'),
+    },
+    nodes: NODES.map((n, i) => ({
+      name: n.name,
+      index: i + 1,
+      netns: '',
+      ip: n.ip,
+      podCidr: `127.10.${i + 1}.0/24`,
+      podGateway: '',
+      ztunnel: pid(`ztunnel ${n.name}`),
+      ztunnelLog: join(dir, 'logs', `ztunnel-${n.name}.log`),
+      admin: `127.0.0.1:${n.adminPort}`,
+    })),
+    pods: [
+      pod('curl', 'node-1', CURL_POD, []),
+      pod('echo', 'node-2', ECHO_POD, pid('echo').pid ? [pid('echo').pid!] : []),
+    ],
+    services: [],
+  };
 }
 
 /** An HTTP GET through SOCKS5 (RFC 1928, no auth, CONNECT by name) from a pod IP: what curl --socks5-hostname does. */

@@ -14,7 +14,16 @@ import {
   runCommand,
   setNetnsSysctl,
 } from '../netns/index.js';
-import { HOST_IP, NODE_NET, fabricNetns, hostLink, type NodeInfo, type PodInfo } from './topology.js';
+import {
+  HOST_IP,
+  NODE_NET,
+  POD_RANGE,
+  SERVICE_RANGE,
+  fabricNetns,
+  hostLink,
+  type NodeInfo,
+  type PodInfo,
+} from './topology.js';
 import type { ServiceIn } from './manifests.js';
 
 export async function createFabric(prefix: string): Promise<void> {
@@ -97,12 +106,61 @@ table ip ${NODE_TABLE} {
     ip daddr ${node.ip} tcp dport 53 dnat to ${node.ip}:${dnsPort}
 ${lines.join('\n')}
   }
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    # The host reaching a Service VIP: its endpoint may be on another node, whose reply must come back
+    # through this node to be un-NATed (kube-proxy masquerades traffic from outside the pod network).
+    ip saddr ${HOST_IP} ct status dnat masquerade
+  }
 }
 `;
 }
 
 export async function applyNodeRules(node: NodeInfo, ruleset: string): Promise<void> {
   await applyNftRuleset(node.netns, ruleset);
+}
+
+/**
+ * The host's routes into the cluster, as kind and minikube give the host: each node's pod range via
+ * that node, the Service range via the nodes (their kube-proxy rules DNAT it), and `unreachable` for
+ * the rest of the pod range, so no cluster address ever takes the host's default route out of the
+ * machine. All tagged with one route protocol number, so removal touches nothing else.
+ */
+export const HOST_ROUTE_PROTO = '243';
+
+export function hostRouteArgs(nodes: NodeInfo[]): string[][] {
+  const r = (head: string[], tail: string[] = []): string[] => [
+    'route',
+    'replace',
+    ...head,
+    'proto',
+    HOST_ROUTE_PROTO,
+    ...tail,
+  ];
+  return [
+    r(['unreachable', POD_RANGE]),
+    r(['unreachable', SERVICE_RANGE]),
+    ...nodes.map((n) => r([n.podCidr, 'via', n.ip])),
+    ...(nodes.length === 0
+      ? []
+      : nodes.length === 1
+        ? [r([SERVICE_RANGE, 'via', nodes[0]!.ip])]
+        : [
+            r(
+              [SERVICE_RANGE],
+              nodes.flatMap((n) => ['nexthop', 'via', n.ip]),
+            ),
+          ]),
+  ];
+}
+
+/** The catch-alls alone (before any namespace exists), then the routes via the nodes. */
+export async function addHostRoutes(nodes: NodeInfo[]): Promise<void> {
+  for (const args of hostRouteArgs(nodes)) await runCommand('ip', args);
+}
+
+export async function removeHostRoutes(): Promise<void> {
+  await runCommand('ip', ['route', 'flush', 'proto', HOST_ROUTE_PROTO]).catch(() => undefined);
 }
 
 /** Removes everything named with the prefix: namespaces (pods, nodes, fabric), host links, /etc/netns entries. */
@@ -114,4 +172,4 @@ export async function teardownNetwork(prefix: string): Promise<string[]> {
   return errors;
 }
 
-export { NODE_NET };
+export { NODE_NET, POD_RANGE, SERVICE_RANGE };

@@ -76,3 +76,74 @@ export class Proc {
     clearTimeout(t);
   }
 }
+
+/** Backoff of a supervised restart: 1 s doubling to 30 s, back to 1 s after a minute of good running. */
+export const RESTART_BACKOFF = { firstMs: 1000, maxMs: 30_000, resetAfterMs: 60_000 };
+
+export interface SupervisedOptions {
+  /** Starts a new process (the first one and each restart). */
+  spawn: () => Proc;
+  /** Runs after each restart (wait for readiness, hand state over); a failure kills the new process. */
+  afterRestart: (p: Proc) => Promise<void>;
+  /** A line for the user: exits, restarts, failures. */
+  report: (msg: string) => void;
+}
+
+/**
+ * A process the cluster keeps running, as the kubelet keeps a DaemonSet's or Deployment's pod: when it
+ * exits (other than through stop()) it is started again after a backoff, and `restarts` counts it.
+ */
+export class Supervised {
+  proc: Proc;
+  restarts = 0;
+  private stopped = false;
+  private backoffMs = RESTART_BACKOFF.firstMs;
+  private timer: NodeJS.Timeout | undefined;
+  private startedAt = Date.now();
+
+  constructor(
+    readonly name: string,
+    private readonly o: SupervisedOptions,
+  ) {
+    this.proc = o.spawn();
+    this.watch(this.proc);
+  }
+
+  get pid(): number | undefined {
+    return this.proc.running ? this.proc.child.pid : undefined;
+  }
+
+  private watch(p: Proc): void {
+    void p.exited.then((code) => {
+      if (this.stopped || p !== this.proc) return;
+      if (Date.now() - this.startedAt > RESTART_BACKOFF.resetAfterMs)
+        this.backoffMs = RESTART_BACKOFF.firstMs;
+      const why = p.child.signalCode ?? `code ${code}`;
+      this.o.report(`${this.name} exited (${why}); restarting in ${this.backoffMs / 1000} s`);
+      this.timer = setTimeout(() => void this.restart(), this.backoffMs);
+      this.backoffMs = Math.min(this.backoffMs * 2, RESTART_BACKOFF.maxMs);
+    });
+  }
+
+  private async restart(): Promise<void> {
+    if (this.stopped) return;
+    this.restarts++;
+    this.startedAt = Date.now();
+    const p = this.o.spawn();
+    this.proc = p;
+    this.watch(p);
+    try {
+      await this.o.afterRestart(p);
+      this.o.report(`${this.name} restarted (pid ${p.child.pid}, restart ${this.restarts})`);
+    } catch (err) {
+      this.o.report(`${this.name}: restart failed: ${err instanceof Error ? err.message : String(err)}`);
+      if (p.running) p.child.kill('SIGKILL');
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.proc.stop();
+  }
+}

@@ -6,6 +6,10 @@
  */
 export const NODE_NET = '10.244.255';
 export const HOST_IP = `${NODE_NET}.1`;
+/** Every pod address (node i: 10.244.i.0/24) and the fabric. */
+export const POD_RANGE = '10.244.0.0/16';
+/** Service VIPs (manifests.ts assigns them). */
+export const SERVICE_RANGE = '10.96.0.0/16';
 
 export interface NodeInfo {
   name: string;

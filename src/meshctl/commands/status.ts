@@ -1,72 +1,97 @@
 /**
- * `meshctl status`: nodes, pods (IP, node, ready, ambient), services and ztunnels of the local cluster.
+ * `meshctl status`: the local cluster's istiod, nodes and their ztunnels (with restart counts), pods
+ * (IP, node, running, ambient, restarts, age) and services.
  */
-import { join } from 'node:path';
 import { parseCommand } from '../options.js';
-import { readClusterFile } from '../../local/cluster/state.js';
+import { isAlive, readClusterFile } from '../../local/cluster/state.js';
 import { readObjects } from '../../local/cluster/manifests.js';
+import { formatTable } from '../text-table.js';
+import { age } from '../get-columns.js';
 import { CLUSTER_OPTIONS } from './up.js';
 
 const USAGE = `Usage: meshctl status [--state-dir DIR]
 
-Shows the local cluster: nodes and their ztunnels, pods (IP, node, running, ambient), services.`;
+Shows the running local cluster: istiod and each node's ztunnel (running or DOWN, restarts: the cluster
+restarts them when they exit, with backoff), pods (IP, node, running, ambient, restarts, age) and
+services.`;
 
-const alive = (pid?: number): boolean => {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const state = (pid?: number): string => (isAlive(pid) ? 'running' : 'DOWN');
 
 export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(USAGE, CLUSTER_OPTIONS, argv);
   if (!args) return 0;
   const f = await readClusterFile(args.config.stateDir);
-  if (!f) {
-    process.stdout.write(`no cluster in ${args.config.stateDir} (meshctl up starts one)\n`);
+  if (!f || !isAlive(f.pid)) {
+    process.stdout.write(`no cluster running in ${args.config.stateDir} (meshctl up starts one)\n`);
     return 1;
   }
-  const objs = await readObjects(join(f.stateDir, 'config')).catch(() => []);
-  const nsLabels = new Map<string, Record<string, string>>();
+  const objs = await readObjects(f.configDir).catch(() => []);
+  const labelsOf = new Map<string, Record<string, string>>();
   for (const { obj } of objs) {
-    if (obj.kind === 'Namespace')
-      nsLabels.set(String(obj.metadata?.name), (obj.metadata?.labels ?? {}) as Record<string, string>);
-  }
-  const podLabels = new Map<string, Record<string, string>>();
-  for (const { obj } of objs) {
-    if (obj.kind === 'Pod')
-      podLabels.set(
-        `${String(obj.metadata?.namespace)}/${String(obj.metadata?.name)}`,
-        (obj.metadata?.labels ?? {}) as Record<string, string>,
-      );
+    const m = obj.metadata as { name?: string; namespace?: string; labels?: Record<string, string> };
+    if (obj.kind === 'Namespace') labelsOf.set(`ns:${m.name}`, m.labels ?? {});
+    if (obj.kind === 'Pod') labelsOf.set(`${m.namespace}/${m.name}`, m.labels ?? {});
   }
   const ambient = (ns: string, name: string): boolean => {
-    const pl = podLabels.get(`${ns}/${name}`) ?? {};
-    const mode = pl['istio.io/dataplane-mode'] ?? nsLabels.get(ns)?.['istio.io/dataplane-mode'];
+    const mode =
+      labelsOf.get(`${ns}/${name}`)?.['istio.io/dataplane-mode'] ??
+      labelsOf.get(`ns:${ns}`)?.['istio.io/dataplane-mode'];
     return mode === 'ambient';
   };
-  const w = (s: string): void => void process.stdout.write(`${s}\n`);
-  w(`cluster ${f.name} (${f.mode}, ${f.ready ? 'ready' : 'starting'}), state ${f.stateDir}`);
-  w(`istiod  ${f.istiod.address}  ${alive(f.istiod.pid) ? 'running' : 'DOWN'}`);
-  w('\nNODE      IP              POD RANGE        ZTUNNEL');
-  for (const n of f.nodes)
+  const w = (s: string): void => void process.stdout.write(s);
+  w(`cluster ${f.name} (${f.mode}, ${f.ready ? 'ready' : 'starting'}), config ${f.configDir}\n\n`);
+  w(
+    formatTable(
+      ['COMPONENT', 'ADDRESS', 'STATE', 'RESTARTS'],
+      [
+        ['istiod', f.istiod.address, state(f.istiod.pid), String(f.istiod.restarts)],
+        ...f.nodes.map((n) => [
+          `ztunnel ${n.name}`,
+          n.admin,
+          state(n.ztunnel.pid),
+          String(n.ztunnel.restarts),
+        ]),
+      ],
+      { gap: 3 },
+    ),
+  );
+  w('\n');
+  w(
+    formatTable(
+      ['NODE', 'IP', 'POD RANGE'],
+      f.nodes.map((n) => [n.name, n.ip, n.podCidr]),
+      { gap: 3 },
+    ),
+  );
+  w('\n');
+  w(
+    formatTable(
+      ['POD', 'IP', 'NODE', 'RUNNING', 'AMBIENT', 'RESTARTS', 'AGE'],
+      f.pods.map((p) => [
+        `${p.namespace}/${p.name}`,
+        p.ip,
+        p.node,
+        p.pids.length === 0 || p.pids.some(isAlive) ? 'yes' : 'no',
+        ambient(p.namespace, p.name) ? 'yes' : 'no',
+        String(p.restarts),
+        age(p.created),
+      ]),
+      { gap: 3 },
+    ),
+  );
+  if (f.services.length > 0) {
+    w('\n');
     w(
-      `${n.name.padEnd(10)}${n.ip.padEnd(16)}${n.podCidr.padEnd(17)}${alive(n.ztunnelPid) ? 'running' : 'DOWN'}`,
-    );
-  w('\nPOD                       IP              NODE      RUNNING  AMBIENT');
-  for (const p of f.pods) {
-    const running = p.pids.some(alive) || p.pids.length === 0;
-    w(
-      `${`${p.namespace}/${p.name}`.padEnd(26)}${p.ip.padEnd(16)}${p.node.padEnd(10)}${(running ? 'yes' : 'no').padEnd(9)}${ambient(p.namespace, p.name) ? 'yes' : 'no'}`,
+      formatTable(
+        ['SERVICE', 'CLUSTER-IP', 'PORTS'],
+        f.services.map((s) => [
+          `${s.namespace}/${s.name}`,
+          s.clusterIP,
+          s.ports.map((p) => `${p.port}->${p.targetPort}`).join(','),
+        ]),
+        { gap: 3 },
+      ),
     );
   }
-  w('\nSERVICE                   CLUSTER-IP      PORTS');
-  for (const s of f.services)
-    w(
-      `${`${s.namespace}/${s.name}`.padEnd(26)}${s.clusterIP.padEnd(16)}${s.ports.map((p) => `${p.port}->${p.targetPort}`).join(',')}`,
-    );
   return 0;
 }

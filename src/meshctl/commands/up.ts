@@ -73,47 +73,28 @@ const USAGE = `Usage: meshctl up [--nodes N] [--config DIR] [--detach] [--state-
 
 Builds a local cluster: one network namespace per node, one per pod, istiod on the host, a ztunnel per
 node capturing the ambient pods' traffic with nftables rules inside the pods' namespaces. Runs the demo
-(curl on node-1 -> echo on node-2) and prints what happened. Needs root, ip (iproute2) and nft.`;
+(curl on node-1 -> echo on node-2) and prints what happened. Needs root, ip (iproute2), nft and the
+native addon; without them (or with --loopback) it runs the same demo in loopback mode and says why.
+
+istiod and the ztunnels are restarted when they exit (backoff 1 s doubling to 30 s), containers too.
+While the cluster runs the host routes its pod range (10.244.0.0/16) and Service range (10.96.0.0/16)
+into it. meshctl's other commands act on this cluster (its config directory, istiod and ztunnels).
+In the foreground Ctrl-C tears everything down; --detach returns once the cluster is ready.`;
 
 export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(USAGE, schema, argv);
   if (!args) return 0;
   const c = args.config;
   const out = (s: string): void => void process.stdout.write(`${s}\n`);
-  if (c.loopback) return runLoopback(c.stateDir, c.demo, out);
-  const pre = await preflight();
-  if (!pre.ok) {
+  const pre = c.loopback ? { ok: false, missing: [] } : await preflight();
+  if (!pre.ok && !c.loopback) {
     out(`meshctl up: the namespace cluster needs ${pre.missing.join(', ')}.`);
     out(
-      "Running the same demo in loopback mode instead: pods are 127.x IPs, apps use their node ztunnel's SOCKS5 (no capture)\n",
+      `Running the same demo in loopback mode instead: pods are 127.x IPs, apps use their node ztunnel's SOCKS5 (no capture). ${SETUP_HINT}\n`,
     );
-    return runLoopback(c.stateDir, c.demo, out);
   }
-  if (c.detach) {
-    mkdirSync(c.stateDir, { recursive: true });
-    const log = openSync(join(c.stateDir, 'up.log'), 'a');
-    const rest = argv.filter((a) => a !== '--detach');
-    const child = spawn(process.execPath, [join(DIST_SRC, 'meshctl/main.js'), 'up', ...rest], {
-      detached: true,
-      stdio: ['ignore', log, log],
-    });
-    child.unref();
-    out(`meshctl up: starting in the background (pid ${child.pid}); log: ${join(c.stateDir, 'up.log')}`);
-    const end = Date.now() + 120_000;
-    while (Date.now() < end) {
-      const f = await readClusterFile(c.stateDir);
-      if (f?.ready && f.pid === child.pid) {
-        out(
-          'cluster ready. Try: meshctl exec default/curl -- curl -s http://echo:8080/   |  meshctl status  |  meshctl down',
-        );
-        return 0;
-      }
-      if (child.exitCode !== null) break;
-      await new Promise((r) => setTimeout(r, 300));
-    }
-    out(`meshctl up: the cluster did not become ready; see ${join(c.stateDir, 'up.log')}`);
-    return 1;
-  }
+  if (c.detach) return detach(argv, c.stateDir, out);
+  if (!pre.ok) return runLoopback(c.stateDir, c.demo, out);
   const cluster = new LocalCluster({
     name: c.name,
     stateDir: c.stateDir,
@@ -141,18 +122,55 @@ export async function run(argv: string[]): Promise<number> {
     await stop();
     return 1;
   }
-  out(`\ncluster ready (state in ${c.stateDir}). Ctrl-C tears it down.`);
+  out(`\ncluster ready (state in ${c.stateDir}). Ctrl-C tears it down. meshctl acts on it, e.g.:`);
   out(`  meshctl exec default/curl -- curl -s http://echo:8080/`);
-  out(
-    `  meshctl label --config-dir ${join(c.stateDir, 'config')} namespace default istio.io/dataplane-mode-`,
-  );
+  out(`  meshctl get pods -A   |   meshctl status   |   meshctl down`);
+  const echo = cluster.pods.find((x) => x.deployment === 'echo');
+  if (echo)
+    out(
+      `  curl http://${echo.ip}:8080/   (from the host: the host routes pod and Service IPs into the cluster)`,
+    );
+  out(`  meshctl label namespace default istio.io/dataplane-mode-`);
   await new Promise<void>(() => undefined);
   return 0;
+}
+
+const SETUP_HINT = 'On Debian/Ubuntu, `bash scripts/system-packages.sh` (as root) installs what is missing.';
+
+/** `--detach`: runs `meshctl up` in the background (either mode) and returns once it is ready. */
+async function detach(argv: string[], stateDir: string, out: (s: string) => void): Promise<number> {
+  mkdirSync(stateDir, { recursive: true });
+  const logFile = join(stateDir, 'up.log');
+  const log = openSync(logFile, 'a');
+  const rest = argv.filter((a) => a !== '--detach');
+  const child = spawn(process.execPath, [join(DIST_SRC, 'meshctl/main.js'), 'up', ...rest], {
+    detached: true,
+    stdio: ['ignore', log, log],
+  });
+  child.unref();
+  out(`meshctl up: starting in the background (pid ${child.pid}); log: ${logFile}`);
+  const end = Date.now() + 120_000;
+  while (Date.now() < end) {
+    const f = await readClusterFile(stateDir);
+    if (f?.ready && f.pid === child.pid) {
+      out(
+        f.mode === 'capture'
+          ? 'cluster ready. Try: meshctl exec default/curl -- curl -s http://echo:8080/   |  meshctl status  |  meshctl down'
+          : 'loopback cluster ready. Try: meshctl status  |  meshctl ztunnel-config workloads  |  meshctl down',
+      );
+      return 0;
+    }
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  out(`meshctl up: the cluster did not become ready; see ${logFile}`);
+  return 1;
 }
 
 async function runLoopback(stateDir: string, demo: boolean, out: (s: string) => void): Promise<number> {
   const c = await startLoopbackCluster(stateDir, out);
   const ok = demo ? await runLoopbackDemo(c, out) : true;
+  await c.markReady();
   const onSignal = (): void => {
     out('\nmeshctl up: stopping the loopback cluster');
     void c.stop().then(() => process.exit(0));
@@ -163,7 +181,7 @@ async function runLoopback(stateDir: string, demo: boolean, out: (s: string) => 
     `\nloopback cluster ${ok ? 'ready' : 'up, but the demo failed'} (logs in ${join(stateDir, 'loopback', 'logs')}). Ctrl-C stops it.`,
   );
   out('  curl --interface 127.10.1.2 --socks5-hostname 127.0.1.1:15080 http://echo:8080/');
-  out('  meshctl ztunnel-config workloads --ztunnel-admin 127.0.0.1:15000');
+  out('  meshctl status   |   meshctl ztunnel-config workloads   |   meshctl down');
   await new Promise<void>(() => undefined);
   return 0;
 }

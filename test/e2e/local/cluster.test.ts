@@ -30,7 +30,7 @@ async function setNamespaceAmbient(cfgDir: string, on: boolean): Promise<void> {
 }
 
 function accessLines(c: LocalCluster, node: string): Array<Record<string, unknown>> {
-  return c.ztunnels.get(node)!.lines.filter((l) => l.access === true);
+  return c.ztunnels.get(node)!.proc.lines.filter((l) => l.access === true);
 }
 
 async function waitFor(what: string, fn: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
@@ -312,8 +312,8 @@ spec:
 
     await t.test('(6) teardown leaves nothing behind', async () => {
       const pids = [
-        cluster.istiod!.child.pid,
-        ...[...cluster.ztunnels.values()].map((z) => z.child.pid),
+        cluster.istiod!.proc.child.pid,
+        ...[...cluster.ztunnels.values()].map((z) => z.proc.child.pid),
         ...cluster.pods.flatMap((p) => p.runner.pids),
       ];
       await cluster.stop();
@@ -337,7 +337,7 @@ const captureTable = (netns: string): Promise<boolean> =>
 
 function countLog(c: LocalCluster, msg: string): number {
   let n = 0;
-  for (const z of c.ztunnels.values()) n += z.lines.filter((l) => l.msg === msg).length;
+  for (const z of c.ztunnels.values()) n += z.proc.lines.filter((l) => l.msg === msg).length;
   return n;
 }
 const enrolledCount = (c: LocalCluster): number =>

@@ -34,3 +34,33 @@ test('meshctl up --loopback: istiod and two ztunnel processes, the demo request 
   );
   assert.match(out, /loopback cluster ready/);
 });
+
+test('meshctl up --loopback --detach returns once ready; status, get and down act on that cluster', async (t) => {
+  const state = await mkdtemp(join(tmpdir(), 'up-loopback-d-'));
+  const env: NodeJS.ProcessEnv = { ...process.env, MESHLITE_STATE_DIR: state };
+  delete env.MESH_CONFIG_DIR;
+  const run = (args: string[]): Promise<{ code: number | null; out: string }> =>
+    new Promise((res) => {
+      const c = spawn(process.execPath, [meshctl, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      c.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      c.once('exit', (code) => res({ code, out }));
+    });
+  t.after(async () => {
+    await run(['down']);
+    await rm(state, { recursive: true, force: true });
+  });
+  const up = await run(['up', '--loopback', '--detach']);
+  assert.equal(up.code, 0, up.out);
+  assert.match(up.out, /loopback cluster ready/);
+  const status = await run(['status']);
+  assert.match(status.out, /cluster loopback \(loopback, ready\)/);
+  assert.match(status.out, /ztunnel node-2 +127\.0\.0\.1:15100 +running +0/);
+  // The loopback istiod's config directory is the default of the configuration commands.
+  const got = await run(['get', 'namespaces']);
+  assert.match(got.out, /^default +Active/m);
+  const down = await run(['down']);
+  assert.equal(down.code, 0, down.out);
+  assert.match((await run(['status'])).out, /no cluster running/);
+});
