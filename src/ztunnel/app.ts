@@ -1,4 +1,4 @@
-import net from 'node:net';
+import net, { isIPv4 } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../common/logger.js';
@@ -97,9 +97,15 @@ export class Ztunnel {
       tracker: this.tracker,
       drain: this.drain,
       selfPorts: [cfg.outboundPort, cfg.inboundPlaintextPort, cfg.hbonePort],
-      connectApp: (pod, ip, port) => {
+      connectApp: (pod, ip, port, srcIp) => {
         const ns = this.capture?.netnsOf(pod);
-        if (ns) return connectInNamespace(ns, { host: ip, port, mark: ZTUNNEL_MARK });
+        if (ns) {
+          // Istio's in-pod model: the app sees the client's address (a transparent socket; the
+          // pod's reply routing brings its answers back to this socket).
+          const src = srcIp.startsWith('::ffff:') ? srcIp.slice(7) : srcIp;
+          const keep = isIPv4(src) && src !== ip ? { localAddress: src, transparent: true } : {};
+          return connectInNamespace(ns, { host: ip, port, mark: ZTUNNEL_MARK, ...keep });
+        }
         return net.connect({ host: ip, port, allowHalfOpen: true, noDelay: true });
       },
     });

@@ -39,8 +39,11 @@ export async function runDemo(cluster: LocalCluster, out: (s: string) => void): 
   } catch {
     /* not JSON */
   }
+  const client = cluster.pods.find((p) => p.namespace === 'default' && p.deployment === 'curl');
+  const kept =
+    client && peer.startsWith(`${client.ip}:`) ? " (the curl pod's own address: ztunnel kept it)" : '';
   out(
-    `  response: 200 from ${r.body.includes('servedBy') ? (JSON.parse(r.body) as { servedBy: string }).servedBy : '?'}; the app saw peer ${peer}`,
+    `  response: 200 from ${r.body.includes('servedBy') ? (JSON.parse(r.body) as { servedBy: string }).servedBy : '?'}; the app saw peer ${peer}${kept}`,
   );
   await new Promise((res) => setTimeout(res, 300));
   for (const [node, zt] of cluster.ztunnels) {

@@ -11,9 +11,9 @@ import { createInterface } from 'node:readline';
 import type { Logger } from '../../common/logger.js';
 import { errorMessage } from '../../common/errors.js';
 import { getOriginalDst, listenInNamespace } from '../../native/index.js';
-import { applyNftRuleset } from '../../local/netns/index.js';
+import { applyNftRuleset, runCommand } from '../../local/netns/index.js';
 import type { Workload } from '../state/types.js';
-import { captureRuleset, removeRuleset, type CapturePorts } from './rules.js';
+import { captureRuleset, removeRuleset, replyRouteArgs, type CapturePorts } from './rules.js';
 import { parseCaptureMessage, type PodNetns } from './protocol.js';
 
 export interface CaptureHandlers {
@@ -122,6 +122,7 @@ export class CapturePodListeners {
       await applyNftRuleset(nsName(e.netns), removeRuleset()).catch((err: unknown) =>
         this.log.warn({ pod: key, err: errorMessage(err) }, 'capture: removing rules failed'),
       );
+      await runCommand('ip', replyRouteArgs(nsName(e.netns)).remove).catch(() => undefined);
       this.log.info({ pod: key }, 'capture: pod released (rules and listeners removed)');
     }
     for (const [key, { pod, ns }] of want) {
@@ -159,6 +160,9 @@ export class CapturePodListeners {
       );
       await open(this.ports.hbone, (s) => this.handlers.hbone(s, current()));
       await applyNftRuleset(nsName(ns.netns), captureRuleset(this.ports, ns.healthSource));
+      const route = replyRouteArgs(nsName(ns.netns));
+      await runCommand('ip', route.remove).catch(() => undefined);
+      for (const args of route.add) await runCommand('ip', args);
     } catch (err) {
       for (const s of e.servers) s.close();
       throw err;

@@ -5,6 +5,9 @@
 import { ZTUNNEL_MARK } from '../../native/index.js';
 
 export const CAPTURE_TABLE = 'ztunnel_capture';
+/** Istio's in-pod reply path: the connmark of ztunnel's connections, and the routing table of replies. */
+export const REPLY_MARK = 0x111;
+export const REPLY_TABLE = 133;
 
 export interface CapturePorts {
   outbound: number;
@@ -19,6 +22,7 @@ export interface CapturePorts {
  */
 export function captureRuleset(ports: CapturePorts, healthSource?: string): string {
   const mark = `0x${ZTUNNEL_MARK.toString(16)}`;
+  const reply = `0x${REPLY_MARK.toString(16)}`;
   const health = healthSource ? `    ip saddr ${healthSource} accept\n` : '';
   return `table ip ${CAPTURE_TABLE}
 delete table ip ${CAPTURE_TABLE}
@@ -36,8 +40,31 @@ ${health}    meta l4proto tcp redirect to :${ports.inboundPlaintext}
     ip daddr 127.0.0.0/8 accept
     meta l4proto tcp redirect to :${ports.outbound}
   }
+  chain reply {
+    type route hook output priority mangle; policy accept;
+    meta mark ${mark} ct mark set ${reply}
+    ct direction reply ct mark ${reply} meta mark set ${reply}
+  }
 }
 `;
+}
+
+/**
+ * ztunnel connects to the app with the client's address (a transparent socket), so the app's replies
+ * go to an address outside the pod: those packets carry the connection's mark (the \`reply\` chain
+ * above) and this routing sends them to the local stack, where ztunnel's socket takes them.
+ * \`ip\` argument lists for the pod's namespace NAME, in order; the rule is deleted first (idempotent).
+ */
+export function replyRouteArgs(netnsName: string): { remove: string[]; add: string[][] } {
+  const rule = ['rule', 'fwmark', `0x${REPLY_MARK.toString(16)}/0xfff`, 'lookup', String(REPLY_TABLE)];
+  const del = ['-n', netnsName, rule[0]!, 'del', ...rule.slice(1)];
+  return {
+    remove: del,
+    add: [
+      ['-n', netnsName, 'route', 'replace', 'local', '0.0.0.0/0', 'dev', 'lo', 'table', String(REPLY_TABLE)],
+      ['-n', netnsName, rule[0]!, 'add', ...rule.slice(1)],
+    ],
+  };
 }
 
 export function removeRuleset(): string {

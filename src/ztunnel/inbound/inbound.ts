@@ -26,8 +26,11 @@ export interface InboundDeps {
   drain: Drain;
   /** ztunnel's own ports (15001, 15006, 15008): never a CONNECT target. */
   selfPorts: readonly number[];
-  /** Opens the connection to the app (in capture mode: from inside the pod's network namespace). */
-  connectApp: (pod: Workload, ip: string, port: number) => net.Socket;
+  /**
+   * Opens the connection to the app (in capture mode: from inside the pod's network namespace, with
+   * the client's address `srcIp` as its source, so the app sees who called).
+   */
+  connectApp: (pod: Workload, ip: string, port: number, srcIp: string) => net.Socket;
 }
 
 /**
@@ -170,7 +173,7 @@ export class Inbound {
     down: { accept: () => Duplex | undefined; refuse: () => void },
   ): void {
     const done = this.d.drain.begin();
-    const app = this.d.connectApp(dst, dstIp, dstPort);
+    const app = this.d.connectApp(dst, dstIp, dstPort, srcIp);
     const tracked: TrackedInbound = {
       dst,
       srcIdentity,

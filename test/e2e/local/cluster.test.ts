@@ -77,6 +77,12 @@ test(
         const byName = await curlFrom(cluster, 'default/curl', 'http://echo:8080/');
         assert.ok(byName.ok, byName.body);
         assert.match(byName.body, /"servedBy": "echo-1"/);
+        // The client's address reaches the app through the mesh (a transparent socket in the pod).
+        assert.match(
+          byName.body,
+          new RegExp(`"peer": "${curlPod.ip.replace(/\./g, '\\.')}:`),
+          'through the mesh: echo sees the curl pod, not its own address',
+        );
         const byIp = await curlFrom(cluster, 'default/curl', `http://${echo.ip}:8080/`);
         assert.ok(byIp.ok, byIp.body);
         await waitFor('access logs', () => accessLines(cluster, 'node-2').length >= 2);
