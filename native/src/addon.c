@@ -67,12 +67,12 @@ static napi_value js_socket(napi_env env, napi_callback_info info) {
   return int_value(env, fd);
 }
 
-/* bindListen(fd, ip, port, backlog, v6only) */
+/* bindListen(fd, ip, port, backlog, v6only, reusePort) */
 static napi_value js_bind_listen(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  if (get_args(env, info, 5, argv) != 0) return NULL;
+  napi_value argv[6];
+  if (get_args(env, info, 6, argv) != 0) return NULL;
   int32_t fd, port, backlog;
-  bool v6only;
+  bool v6only, reuseport;
   char ip[INET6_ADDRSTRLEN + 1];
   size_t iplen;
   CHECK(napi_get_value_int32(env, argv[0], &fd));
@@ -80,6 +80,7 @@ static napi_value js_bind_listen(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_int32(env, argv[2], &port));
   CHECK(napi_get_value_int32(env, argv[3], &backlog));
   CHECK(napi_get_value_bool(env, argv[4], &v6only));
+  CHECK(napi_get_value_bool(env, argv[5], &reuseport));
   struct sockaddr_storage ss;
   memset(&ss, 0, sizeof(ss));
   socklen_t len;
@@ -97,7 +98,7 @@ static napi_value js_bind_listen(napi_env env, napi_callback_info info) {
     return throw_errno(env, EINVAL, "inet_pton");
   }
   const char *syscall = "bind";
-  int rc = ml_bind_listen(fd, (struct sockaddr *)&ss, len, backlog, v6only, &syscall);
+  int rc = ml_bind_listen(fd, (struct sockaddr *)&ss, len, backlog, v6only, reuseport, &syscall);
   if (rc < 0) return throw_errno(env, -rc, syscall);
   return NULL;
 }

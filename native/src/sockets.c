@@ -66,9 +66,12 @@ int ml_socket_create(const ml_socket_opts *opts, const char **syscall) {
 }
 
 int ml_bind_listen(int fd, const struct sockaddr *addr, socklen_t len, int backlog, int v6only,
-                   const char **syscall) {
+                   int reuseport, const char **syscall) {
   int on = 1;
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0) FAIL("setsockopt(SO_REUSEADDR)");
+  /* A second process (a restarting ztunnel) may listen on the same port before the first stops. */
+  if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0)
+    FAIL("setsockopt(SO_REUSEPORT)");
   if (addr->sa_family == AF_INET6 &&
       setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) != 0)
     FAIL("setsockopt(IPV6_V6ONLY)");

@@ -23,7 +23,7 @@ int ml_get_mark(int fd, unsigned int *mark);
 int ml_set_transparent(int fd, int on);
 int ml_socket_domain(int fd);
 int ml_bind_listen(int fd, const struct sockaddr *addr, socklen_t len, int backlog, int v6only,
-                   const char **syscall);
+                   int reuseport, const char **syscall);
 int ml_get_original_dst(int fd, struct sockaddr_storage *out, const char **syscall);
 
 #endif

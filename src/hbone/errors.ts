@@ -12,6 +12,8 @@ import { MeshError } from '../common/errors.js';
 export class HboneError extends MeshError {
   /** HTTP status of the CONNECT answer, when there was one. */
   readonly status: number | undefined;
+  /** The CONNECT got no answer on a connection the peer was closing (GOAWAY): safe to try again. */
+  unanswered = false;
 
   constructor(code: string, message: string, options?: { cause?: unknown; status?: number }) {
     super(code, message, options);

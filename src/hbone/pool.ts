@@ -118,6 +118,17 @@ export class HbonePool {
    * Resolves once the server answered 200; rejects with an HboneError otherwise.
    */
   async connect(req: TunnelRequest): Promise<ClientHttp2Stream> {
+    try {
+      return await this.connectOnce(req);
+    } catch (err) {
+      // The server was going away (GOAWAY: a draining or restarting peer) and never answered this
+      // CONNECT, so it did not act on it: one more try, on a new connection.
+      if (!(err instanceof HboneError) || !err.unanswered || this.closed) throw err;
+      return this.connectOnce(req);
+    }
+  }
+
+  private async connectOnce(req: TunnelRequest): Promise<ClientHttp2Stream> {
     if (this.closed) throw new HboneError('HBONE_ERR_CLOSED', 'HBONE pool is closed');
     const key = poolKey(req);
     const slot = this.acquire(key, req);
@@ -137,6 +148,14 @@ export class HbonePool {
       return stream;
     } catch (err) {
       this.release(slot);
+      // Unanswered on a connection that is closing now: the peer sent GOAWAY before our stream.
+      if (
+        err instanceof HboneError &&
+        err.code !== 'HBONE_ERR_STATUS' &&
+        err.code !== 'HBONE_ERR_TIMEOUT' &&
+        !conn.usable
+      )
+        err.unanswered = true;
       throw err;
     }
   }

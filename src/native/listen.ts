@@ -18,6 +18,11 @@ export interface ListenOptions extends Omit<SocketOptions, 'netns'> {
   backlog?: number;
   /** For IPv6: accept IPv6 only (default false: dual-stack, as Node). */
   ipv6Only?: boolean;
+  /**
+   * SO_REUSEPORT: another socket with the option may listen on the same address (a restarting
+   * ztunnel takes a pod's listeners over before the old process closes its own).
+   */
+  reusePort?: boolean;
 }
 
 /** A bound, listening socket descriptor made in `netnsPath` (undefined: this namespace). */
@@ -30,7 +35,14 @@ export function openListenerFd(netnsPath: string | undefined, options: ListenOpt
   const fd = createSocketFd(family, socketOpts);
   const native = requireNative();
   try {
-    native.bindListen(fd, host, port, options.backlog ?? 511, options.ipv6Only === true);
+    native.bindListen(
+      fd,
+      host,
+      port,
+      options.backlog ?? 511,
+      options.ipv6Only === true,
+      options.reusePort === true,
+    );
   } catch (err) {
     native.close(fd);
     const code = (err as { code?: unknown }).code;

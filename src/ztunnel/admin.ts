@@ -17,11 +17,14 @@ export function json(res: http.ServerResponse, code: number, body: unknown): voi
   res.end(text);
 }
 
-/** Listens and resolves with the bound port (0 picks one). */
-export function listen(srv: http.Server, port: number, host: string): Promise<number> {
+/**
+ * Listens and resolves with the bound port (0 picks one). `reusePort`: a restarting ztunnel listens
+ * beside the old one until that one stops.
+ */
+export function listen(srv: http.Server, port: number, host: string, reusePort = false): Promise<number> {
   return new Promise((resolve, reject) => {
     srv.once('error', reject);
-    srv.listen(port, host, () => {
+    srv.listen({ port, host, reusePort }, () => {
       srv.off('error', reject);
       resolve((srv.address() as AddressInfo).port);
     });
@@ -50,7 +53,9 @@ export class AdminServers {
     nodeIp: string;
     metricsPort: number;
     readinessPort: number;
+    mode?: string;
   }): Promise<void> {
+    const reuse = o.mode === 'capture';
     const admin = http.createServer((req, res) => this.admin(req, res));
     const metrics = http.createServer((req, res) => {
       if (req.url?.split('?')[0] !== '/metrics') return json(res, 404, { error: 'try /metrics' });
@@ -70,9 +75,9 @@ export class AdminServers {
     });
     this.servers.push(admin, metrics, readiness);
     if (o.adminPort !== 0 || o.adminAddress)
-      this.ports.admin = await listen(admin, o.adminPort, o.adminAddress);
-    this.ports.metrics = await listen(metrics, o.metricsPort, o.nodeIp);
-    this.ports.readiness = await listen(readiness, o.readinessPort, o.nodeIp);
+      this.ports.admin = await listen(admin, o.adminPort, o.adminAddress, reuse);
+    this.ports.metrics = await listen(metrics, o.metricsPort, o.nodeIp, reuse);
+    this.ports.readiness = await listen(readiness, o.readinessPort, o.nodeIp, reuse);
   }
 
   close(): void {

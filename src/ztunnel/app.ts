@@ -45,6 +45,9 @@ export interface ZtunnelDeps {
  * One ztunnel: the state (from istiod or a file), the per-pod listeners of the node's ambient pods,
  * the outbound and inbound paths, the node-level ports and the admin endpoints.
  */
+/** How long a reconcile waits for the pods' certificates before opening their listeners anyway. */
+const CERT_WAIT_MS = 5_000;
+
 export class Ztunnel {
   readonly cfg: ZtunnelConfig;
   readonly log: Logger;
@@ -73,6 +76,8 @@ export class Ztunnel {
   private identitiesInUse = new Map<string, SpiffeId>();
   /** The first reconcile after the first sync has opened the local pods' listeners. */
   private reconciled = false;
+  private onSynced: () => void = () => undefined;
+  private readonly whenSynced = new Promise<void>((r) => (this.onSynced = r));
   private reconciling: Promise<void> = Promise.resolve();
   private stopped = false;
 
@@ -236,12 +241,18 @@ export class Ztunnel {
       if (closed > 0) this.log.info({ closed }, 'policy change closed live connections');
     });
     await this.admin.start(this.cfg);
-    if (this.cfg.socks5Port !== 0) {
-      this.nodePorts.socks5 = (await this.socks5.listen(this.cfg.socks5Port, this.cfg.nodeIp)).port;
-    }
-    if (this.cfg.dnsPort !== 0) {
-      this.nodePorts.dns = (await this.dns.listen(this.cfg.dnsPort, this.cfg.nodeIp)).udp.port;
-    }
+    // Capture mode: a restarted ztunnel (meshctl rollout restart) opens its node ports beside the old
+    // one's (SO_REUSEPORT), and only once it holds the mesh's state: queries spread over both
+    // processes, and an empty store would answer a mesh name with "no such host".
+    if (this.cfg.mode === 'capture') {
+      this.nodePorts.socks5 = this.cfg.socks5Port;
+      this.nodePorts.dns = this.cfg.dnsPort;
+      void this.whenSynced
+        .then(() => this.openNodePorts(true))
+        .catch((err: unknown) =>
+          this.log.error({ err: errorMessage(err) }, 'cannot open the node ports (SOCKS5, DNS)'),
+        );
+    } else await this.openNodePorts(false);
     if (this.cfg.stateFile) {
       const { errors } = await loadStateFile(this.cfg.stateFile, this.store);
       for (const e of errors)
@@ -269,7 +280,7 @@ export class Ztunnel {
     }
     this.drain.onDrain(() => {
       this.podListeners.closeAll();
-      void this.capture?.closeAll();
+      this.capture?.stopAccepting();
       void this.socks5.close();
       this.dns.close();
       void this.hbone.drain(this.cfg.drainDeadline);
@@ -371,7 +382,6 @@ export class Ztunnel {
     this.stopped = true;
     this.log.info({ deadlineMs, open: this.drain.active }, 'ztunnel draining');
     const r = await this.drain.start(deadlineMs);
-    await this.capture?.closeAll();
     await this.hbone.close();
     this.pool.close();
     if (this.xdsRenewTimer) clearInterval(this.xdsRenewTimer);
@@ -425,9 +435,21 @@ export class Ztunnel {
     return this.store.workloadByAddress(this.cfg.network, ip)?.namespace;
   }
 
+  /** SOCKS5 and DNS on the node IP (when their ports are not 0). */
+  private async openNodePorts(reusePort: boolean): Promise<void> {
+    if (this.stopped) return;
+    if (this.cfg.socks5Port !== 0)
+      this.nodePorts.socks5 = (
+        await this.socks5.listen(this.cfg.socks5Port, this.cfg.nodeIp, reusePort)
+      ).port;
+    if (this.cfg.dnsPort !== 0)
+      this.nodePorts.dns = (await this.dns.listen(this.cfg.dnsPort, this.cfg.nodeIp, reusePort)).udp.port;
+  }
+
   private markSynced(): void {
     if (this.synced) return;
     this.synced = true;
+    this.onSynced();
     this.log.info({ ...this.store.counts }, 'first state sync done');
     this.scheduleReconcile();
   }
@@ -447,10 +469,13 @@ export class Ztunnel {
     const inUse = new Map(pods.map((p) => [p.identityUri, p.identity]));
     for (const [uri, id] of this.identitiesInUse) if (!inUse.has(uri)) this.identities.forget(id);
     this.identitiesInUse = inUse;
+    const certs: Promise<unknown>[] = [];
     for (const p of pods) {
+      const cert = this.identities.get(p.identity);
+      certs.push(cert.catch(() => undefined));
       if (this.certsPending.has(p.identityUri)) continue;
       this.certsPending.add(p.identityUri);
-      this.identities.get(p.identity).then(
+      cert.then(
         () => this.certsPending.delete(p.identityUri),
         (err: unknown) => {
           this.certsPending.delete(p.identityUri);
@@ -458,6 +483,13 @@ export class Ztunnel {
         },
       );
     }
+    // A pod's listeners open once its certificate is in (waiting at most CERT_WAIT_MS): a ztunnel that
+    // takes pods over from another (rollout) must not accept HBONE it cannot yet answer.
+    let waited: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(certs),
+      new Promise((r) => (waited = setTimeout(r, CERT_WAIT_MS))),
+    ]).finally(() => clearTimeout(waited));
     if (this.capture) await this.capture.reconcile(pods, (uid) => this.store.workloadByUid(uid));
     else await this.podListeners.reconcile(pods, (uid) => this.store.workloadByUid(uid));
   }

@@ -61,6 +61,8 @@ export interface ClusterOptions {
   configDir: string;
   progress: (msg: string) => void;
   logLevel?: string;
+  /** The ztunnels' drain grace period on stop or rollout (their --drain-deadline), ms. */
+  ztunnelDrain?: number;
 }
 
 interface RunningPod extends PodInfo {
@@ -221,11 +223,44 @@ export class LocalCluster {
         `${HOST_IP}:15012`,
         '--token-file',
         join(this.o.stateDir, `${n.name}.token`),
+        ...(this.o.ztunnelDrain !== undefined ? ['--drain-deadline', `${this.o.ztunnelDrain}ms`] : []),
         '--log-level',
         lvl,
       ],
       join(this.dirs.logs, `ztunnel-${n.name}.log`),
     );
+  }
+
+  /**
+   * `meshctl rollout restart ztunnel`: per node, a new ztunnel starts beside the old one (its listeners
+   * share the ports: SO_REUSEPORT), gets the node's pods from the node agent and opens their listeners;
+   * then the old one stops accepting and drains its connections for its grace period
+   * (--ztunnel-drain). New connections land on whichever listens, so none is refused.
+   */
+  async rolloutZtunnels(only: string | undefined, progress: (l: string) => void): Promise<string> {
+    const nodes = only ? this.nodes.filter((n) => n.name === only) : this.nodes;
+    if (nodes.length === 0)
+      throw new Error(`no node ${only}; the nodes are ${this.nodes.map((n) => n.name).join(', ')}`);
+    const lines: string[] = [];
+    for (const n of nodes) {
+      const sup = this.ztunnels.get(n.name)!;
+      const enrolled = enrolledPods(sup.proc);
+      const { old } = await sup.replace(async (p) => {
+        await p.waitFor((l) => l.msg === 'ztunnel started', 'start');
+        await this.handOver(n);
+        await p.waitFor((l) => l.msg === 'first state sync done', 'first xDS sync');
+        for (const pod of enrolled)
+          await p.waitFor(
+            (l) => l.msg === 'capture: pod enrolled (rules and listeners in its namespace)' && l.pod === pod,
+            `the listeners of ${pod}`,
+          );
+      });
+      const line = `ztunnel ${n.name}: pid ${sup.pid} took over ${enrolled.length} pod(s); pid ${old.child.pid} drains (up to ${(this.o.ztunnelDrain ?? 5000) / 1000} s)`;
+      progress(line);
+      lines.push(line);
+      await this.writeClusterFile(true);
+    }
+    return lines.join('\n');
   }
 
   /**
@@ -478,6 +513,17 @@ export async function cleanupCluster(
   const errors = await teardownNetwork(name);
   for (const e of errors) progress(`cleanup: ${e}`);
   await rm(join(stateDir, 'cluster.json'), { force: true });
+}
+
+/** The pods a ztunnel has enrolled now, by its log (enrolled minus released). */
+function enrolledPods(p: Proc): string[] {
+  const now = new Set<string>();
+  for (const l of p.lines) {
+    if (typeof l.pod !== 'string') continue;
+    if (l.msg === 'capture: pod enrolled (rules and listeners in its namespace)') now.add(l.pod);
+    else if (l.msg === 'capture: pod released (rules and listeners removed)') now.delete(l.pod);
+  }
+  return [...now];
 }
 
 function procStatus(s: Supervised | undefined): { pid?: number; restarts: number } {

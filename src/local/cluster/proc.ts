@@ -141,6 +141,28 @@ export class Supervised {
     }
   }
 
+  /**
+   * A rolling replacement: starts a new process beside the running one, waits until `ready` says it
+   * has taken over, then asks the old one to stop (SIGTERM: it drains) and returns its exit. If the
+   * new one fails to become ready it is killed and the old one keeps running.
+   */
+  async replace(ready: (p: Proc) => Promise<void>): Promise<{ old: Proc; drained: Promise<number | null> }> {
+    const old = this.proc;
+    const next = this.o.spawn();
+    this.proc = next;
+    this.watch(next);
+    try {
+      await ready(next);
+    } catch (err) {
+      this.proc = old;
+      if (next.running) next.child.kill('SIGKILL');
+      throw err;
+    }
+    this.startedAt = Date.now();
+    if (old.running) old.child.kill('SIGTERM');
+    return { old, drained: old.exited };
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);

@@ -74,4 +74,9 @@ export const COMMANDS: readonly Command[] = [
     summary: 'nodes, pods, services and ztunnels of the local cluster',
     run: async (argv) => (await import('./status.js')).run(argv),
   },
+  {
+    name: 'rollout',
+    summary: 'rollout restart ztunnel [--node N]: replace ztunnels without refusing a connection',
+    run: async (argv) => (await import('./rollout.js')).run(argv),
+  },
 ];

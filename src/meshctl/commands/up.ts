@@ -12,6 +12,7 @@ import { LocalCluster, DIST_SRC } from '../../local/cluster/cluster.js';
 import { defaultStateDir, readClusterFile } from '../../local/cluster/state.js';
 import { preflight } from '../../local/cluster/preflight.js';
 import { runDemo } from '../../local/cluster/demo.js';
+import { serveControl } from '../../local/cluster/control.js';
 import { startLoopbackCluster, runLoopbackDemo } from '../../local/cluster/loopback.js';
 
 export const CLUSTER_OPTIONS = {
@@ -61,6 +62,12 @@ const schema = {
     parse: parsers.bool,
     boolean: true,
   },
+  ztunnelDrain: {
+    flag: 'ztunnel-drain',
+    doc: 'how long a stopping ztunnel (rollout, down) lets open connections finish',
+    default: 5_000,
+    parse: parsers.duration,
+  },
   logLevel: {
     flag: 'log-level',
     doc: 'log level of istiod and the ztunnels',
@@ -101,6 +108,7 @@ export async function run(argv: string[]): Promise<number> {
     nodes: c.nodes,
     configDir: c.config,
     logLevel: c.logLevel,
+    ztunnelDrain: c.ztunnelDrain,
     progress: (m) => out(`  ${m}`),
   });
   let stopping: Promise<void> | undefined;
@@ -115,6 +123,7 @@ export async function run(argv: string[]): Promise<number> {
     out(`meshctl up: cluster "${c.name}", ${c.nodes} nodes, objects from ${c.config}`);
     await cluster.start();
     if (c.demo) await runDemo(cluster, out);
+    await serveControl(c.stateDir, (req, progress) => cluster.rolloutZtunnels(req.node, progress));
     await cluster.writeClusterFile(true);
     cluster.watch();
   } catch (err) {

@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import type { Logger } from '../../common/logger.js';
 import { errorMessage } from '../../common/errors.js';
 import { getOriginalDst, listenInNamespace } from '../../native/index.js';
-import { applyNftRuleset, runCommand } from '../../local/netns/index.js';
+import { applyNftRuleset, runCommand, setNetnsSysctl } from '../../local/netns/index.js';
 import type { Workload } from '../state/types.js';
 import { captureRuleset, removeRuleset, replyRouteArgs, type CapturePorts } from './rules.js';
 import { parseCaptureMessage, type PodNetns } from './protocol.js';
@@ -39,6 +39,7 @@ export class CapturePodListeners {
   private lastWanted: Workload[] = [];
   private lookup: (uid: string) => Workload | undefined = () => undefined;
   private busy: Promise<void> = Promise.resolve();
+  private stopped = false;
 
   constructor(
     private readonly log: Logger,
@@ -108,6 +109,7 @@ export class CapturePodListeners {
   }
 
   private async doReconcile(): Promise<void> {
+    if (this.stopped) return;
     const want = new Map<string, { pod: Workload; ns: PodNetns }>();
     for (const p of this.lastWanted) {
       const key = keyOf(p.namespace, p.name);
@@ -151,8 +153,17 @@ export class CapturePodListeners {
     const e: Enrolled = { key, netns: ns.netns, servers: [] };
     const open = async (port: number, onConn: (s: net.Socket) => void): Promise<void> => {
       const srv = net.createServer({ allowHalfOpen: true, noDelay: true }, onConn);
-      e.servers.push(await listenInNamespace(ns.netns, { port, host: '0.0.0.0' }, srv));
+      // reusePort: a new ztunnel (a restart) listens beside this one before this one stops accepting.
+      e.servers.push(await listenInNamespace(ns.netns, { port, host: '0.0.0.0', reusePort: true }, srv));
     };
+    // Connections waiting in a listener's queue when it closes move to the other listener of the
+    // port (the new ztunnel's) instead of being reset.
+    await setNetnsSysctl(nsName(ns.netns), 'net.ipv4.tcp_migrate_req', 1).catch((err: unknown) =>
+      this.log.warn({ pod: key, err: errorMessage(err) }, 'capture: tcp_migrate_req not set'),
+    );
+    // Known before the first listener opens: with SO_REUSEPORT a connection can arrive at once, and
+    // its handler dials from this namespace (netnsOf).
+    this.enrolled.set(key, e);
     try {
       await open(this.ports.outbound, (s) => withDst(s, (d) => this.handlers.outbound(s, current(), d)));
       await open(this.ports.inboundPlaintext, (s) =>
@@ -161,24 +172,30 @@ export class CapturePodListeners {
       await open(this.ports.hbone, (s) => this.handlers.hbone(s, current()));
       await applyNftRuleset(nsName(ns.netns), captureRuleset(this.ports, ns.healthSource));
       const route = replyRouteArgs(nsName(ns.netns));
-      await runCommand('ip', route.remove).catch(() => undefined);
-      for (const args of route.add) await runCommand('ip', args);
+      await runCommand('ip', route.add[0]!);
+      if (!(await runCommand('ip', route.show)).stdout.trim()) await runCommand('ip', route.add[1]!);
     } catch (err) {
+      this.enrolled.delete(key);
       for (const s of e.servers) s.close();
       throw err;
     }
-    this.enrolled.set(key, e);
     this.log.info(
       { pod: key, netns: ns.netns },
       'capture: pod enrolled (rules and listeners in its namespace)',
     );
   }
 
-  async closeAll(): Promise<void> {
+  /**
+   * Stops accepting (drain): closes the node agent's socket and every pod's listeners, and leaves the
+   * pods' rules in place. A ztunnel taking over (a restart) has opened its own listeners on the same
+   * ports already; with none, the pods' traffic fails closed until one does, as in Istio. Rules go
+   * when a pod leaves the mesh (reconcile) or its namespace is deleted.
+   */
+  stopAccepting(): void {
+    this.stopped = true;
     this.server?.close();
-    this.lastWanted = [];
-    this.pods.clear();
-    await this.reconcile([], this.lookup);
+    // The pods stay known (netnsOf) for the connections still draining.
+    for (const e of this.enrolled.values()) for (const s of e.servers) s.close();
   }
 }
 

@@ -53,17 +53,20 @@ ${health}    meta l4proto tcp redirect to :${ports.inboundPlaintext}
  * ztunnel connects to the app with the client's address (a transparent socket), so the app's replies
  * go to an address outside the pod: those packets carry the connection's mark (the \`reply\` chain
  * above) and this routing sends them to the local stack, where ztunnel's socket takes them.
- * \`ip\` argument lists for the pod's namespace NAME, in order; the rule is deleted first (idempotent).
+ * \`ip\` argument lists for the pod's namespace NAME: \`show\` prints the rule when it is there
+ * already (a ztunnel taking over must not remove it even for a moment: replies of live connections
+ * would leave the pod), \`add\` installs it, \`remove\` deletes it when the pod leaves the mesh.
  */
-export function replyRouteArgs(netnsName: string): { remove: string[]; add: string[][] } {
-  const rule = ['rule', 'fwmark', `0x${REPLY_MARK.toString(16)}/0xfff`, 'lookup', String(REPLY_TABLE)];
-  const del = ['-n', netnsName, rule[0]!, 'del', ...rule.slice(1)];
+export function replyRouteArgs(netnsName: string): { show: string[]; add: string[][]; remove: string[] } {
+  const sel = ['fwmark', `0x${REPLY_MARK.toString(16)}/0xfff`, 'lookup', String(REPLY_TABLE)];
+  const ns = ['-n', netnsName];
   return {
-    remove: del,
+    show: [...ns, 'rule', 'show', ...sel],
     add: [
-      ['-n', netnsName, 'route', 'replace', 'local', '0.0.0.0/0', 'dev', 'lo', 'table', String(REPLY_TABLE)],
-      ['-n', netnsName, rule[0]!, 'add', ...rule.slice(1)],
+      [...ns, 'route', 'replace', 'local', '0.0.0.0/0', 'dev', 'lo', 'table', String(REPLY_TABLE)],
+      [...ns, 'rule', 'add', ...sel],
     ],
+    remove: [...ns, 'rule', 'del', ...sel],
   };
 }
 

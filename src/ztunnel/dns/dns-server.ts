@@ -108,10 +108,14 @@ export class DnsServer {
   }
 
   /** Binds UDP and TCP on the same port (with port 0: the port UDP got). */
-  async listen(port: number, host: string): Promise<{ udp: AddressInfo; tcp: AddressInfo }> {
+  async listen(
+    port: number,
+    host: string,
+    reusePort = false,
+  ): Promise<{ udp: AddressInfo; tcp: AddressInfo }> {
     const family = net.isIPv6(host) ? 'udp6' : 'udp4';
     for (let attempt = 0; ; attempt++) {
-      const udp = dgram.createSocket(family);
+      const udp = dgram.createSocket({ type: family, reusePort });
       await new Promise<void>((resolve, reject) => {
         udp.once('error', reject);
         udp.bind(port, host, () => {
@@ -124,7 +128,7 @@ export class DnsServer {
       try {
         await new Promise<void>((resolve, reject) => {
           tcp.once('error', reject);
-          tcp.listen(udpAddr.port, host, () => {
+          tcp.listen({ port: udpAddr.port, host, reusePort }, () => {
             tcp.off('error', reject);
             resolve();
           });

@@ -70,12 +70,12 @@ export class Socks5Server {
     };
   }
 
-  listen(port: number, host: string): Promise<AddressInfo> {
+  listen(port: number, host: string, reusePort = false): Promise<AddressInfo> {
     const server = net.createServer({ noDelay: true }, (s) => this.handleConnection(s));
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, host, () => {
+      server.listen({ port, host, reusePort }, () => {
         server.off('error', reject);
         server.on('error', (err) => this.log.error({ err: errorMessage(err) }, 'socks5 listener error'));
         resolve(server.address() as AddressInfo);

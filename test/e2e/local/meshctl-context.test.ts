@@ -68,7 +68,7 @@ test(
       await rm(stateDir, { recursive: true, force: true });
     });
 
-    const up = await meshctl(['up', '--detach']);
+    const up = await meshctl(['up', '--detach', '--ztunnel-drain', '20s']);
     assert.equal(up.code, 0, up.out);
     assert.match(up.out, /cluster ready/);
     const cluster = (): Promise<ClusterFile> => readClusterFile(stateDir).then((f) => f!);
@@ -135,24 +135,15 @@ test(
         ...['--mode', 'rate', '--host', svc.clusterIP, '--port', '8080', '--rate', '1000'],
         ...['--conns', '4', '--seconds', '5', '--warmup', '0'],
       ]);
-      const fresh = execText(process.execPath, [
-        join(DIST_SRC, 'meshctl/main.js'),
-        'exec',
-        'default/curl',
-        '--',
-        'sh',
-        '-c',
-        'for i in $(seq 150); do curl -s -m 5 -o /dev/null -w "%{http_code}\\n" http://echo:8080/; sleep 0.02; done',
-      ]);
+      const fresh = newConnections(150);
       await sleep(1000);
       process.kill(before.istiod.pid!, 'SIGKILL');
       const [rate, codes] = await Promise.all([keepAlive, fresh]);
       assert.equal(rate.errors, 0);
       assert.equal(rate.completed, 5000);
-      const lines = codes.trim().split('\n');
-      assert.equal(lines.length, 150);
+      assert.equal(codes.length, 150);
       assert.deepEqual(
-        lines.filter((c) => c !== '200'),
+        codes.filter((c) => c !== '200'),
         [],
       );
       await waitFor('istiod to be restarted', async () => {
@@ -180,6 +171,47 @@ test(
       assert.match((await meshctl(['status'])).out, /ztunnel node-2 +\S+ +running +1/);
     });
 
+    await t.test(
+      'rollout restart of both ztunnels under load: no failed new or long-lived connection',
+      async () => {
+        const before = await cluster();
+        // 1,800 requests on 4 keep-alive connections (6 s) and 150 new connections, from the curl pod.
+        const keepAlive = execJson<RateOutput>(process.execPath, [
+          join(DIST_SRC, 'meshctl/main.js'),
+          'exec',
+          'default/curl',
+          '--',
+          process.execPath,
+          join(DIST_SRC, '../bench/local/loadgen.js'),
+          ...['--mode', 'rate', '--host', svc.clusterIP, '--port', '8080', '--rate', '300'],
+          ...['--conns', '4', '--seconds', '6', '--warmup', '0'],
+        ]);
+        const fresh = newConnections(150);
+        await sleep(1000);
+        const rolled = await meshctl(['rollout', 'restart', 'ztunnel']);
+        assert.equal(rolled.code, 0, rolled.out);
+        assert.match(
+          rolled.out,
+          /ztunnel node-1: pid \d+ took over 1 pod\(s\); pid \d+ drains \(up to 20 s\)/,
+        );
+        assert.match(rolled.out, /ztunnel node-2: pid \d+ took over 1 pod\(s\)/);
+        const [rate, codes] = await Promise.all([keepAlive, fresh]);
+        assert.equal(rate.errors, 0, 'long-lived connections: no request failed');
+        assert.equal(rate.completed, 1800);
+        assert.deepEqual(
+          codes.filter((c) => c !== '200'),
+          [],
+          'new connections: none refused',
+        );
+        assert.equal(codes.length, 150);
+        const after = await cluster();
+        for (const n of after.nodes) {
+          const old = before.nodes.find((x) => x.name === n.name)!;
+          assert.notEqual(n.ztunnel.pid, old.ztunnel.pid, `${n.name} runs a new ztunnel`);
+        }
+      },
+    );
+
     await t.test('meshctl down removes the host routes', async () => {
       assert.match((await meshctl(['down'])).out, /is down/);
       const { stdout } = await runCommand('ip', ['route', 'show', 'proto', HOST_ROUTE_PROTO]);
@@ -187,6 +219,20 @@ test(
     });
   },
 );
+
+/** `n` new connections from the curl pod (curl, one after another): their HTTP status codes. */
+async function newConnections(n: number): Promise<string[]> {
+  const out = await execText(process.execPath, [
+    join(DIST_SRC, 'meshctl/main.js'),
+    'exec',
+    'default/curl',
+    '--',
+    'sh',
+    '-c',
+    `for i in $(seq ${n}); do curl -s -m 5 -o /dev/null -w "%{http_code}\\n" http://echo:8080/; sleep 0.02; done`,
+  ]);
+  return out.trim().split('\n');
+}
 
 function execText(file: string, args: string[]): Promise<string> {
   return new Promise((res, rej) =>
