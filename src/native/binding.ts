@@ -14,7 +14,14 @@ import { MeshError, errorMessage } from '../common/errors.js';
 export interface NativeBinding {
   /** A non-blocking, close-on-exec TCP socket; netnsPath '' means this namespace, mark -1 means none. */
   socket(family: 4 | 6, netnsPath: string, mark: number, transparent: boolean): number;
-  bindListen(fd: number, ip: string, port: number, backlog: number, v6only: boolean, reusePort: boolean): void;
+  bindListen(
+    fd: number,
+    ip: string,
+    port: number,
+    backlog: number,
+    v6only: boolean,
+    reusePort: boolean,
+  ): void;
   getOriginalDst(fd: number): { ip: string; port: number; family: 4 | 6 };
   setMark(fd: number, mark: number): void;
   getMark(fd: number): number;
