@@ -14,8 +14,8 @@ set -euo pipefail
 # python3, make, g++: node-gyp's build of the native addon (setns, SO_MARK, SO_ORIGINAL_DST, ...).
 # curl: the demo's client pod runs the host's curl.
 CLUSTER=(iproute2 nftables python3 make g++ curl)
-# haproxy: the benchmarks' reference proxy; tcpdump: tests that look at the wire.
-TESTS=(haproxy tcpdump)
+# haproxy: the benchmarks' reference proxy; tcpdump: tests that look at the wire; dnsutils: dig.
+TESTS=(haproxy tcpdump dnsutils)
 
 want=("${CLUSTER[@]}")
 case "${1:-}" in

@@ -37,25 +37,43 @@ defaults
 `;
 }
 
+/** Where a haproxy binds and whom it dials (both loopback unless the two run on different hosts). */
+export interface HaproxyHosts {
+  bind?: string;
+  peer?: string;
+}
+
 /** haproxy A: plain TCP in on `port`, TLS (our cert a.pem, server verified against root.pem) to B. */
-export function configA(dir: string, port: number, bPort: number, threads: number): string {
+export function configA(
+  dir: string,
+  port: number,
+  bPort: number,
+  threads: number,
+  h: HaproxyHosts = {},
+): string {
   return `${global(threads)}
 frontend plain_in
-  bind 127.0.0.1:${port}
+  bind ${h.bind ?? '127.0.0.1'}:${port}
   default_backend tls_out
 backend tls_out
-  server b 127.0.0.1:${bPort} ssl verify required ca-file ${join(dir, 'root.pem')} crt ${join(dir, 'a.pem')}
+  server b ${h.peer ?? '127.0.0.1'}:${bPort} ssl verify required ca-file ${join(dir, 'root.pem')} crt ${join(dir, 'a.pem')}
 `;
 }
 
 /** haproxy B: TLS in on `port` (client certificate required), plain TCP to the server. */
-export function configB(dir: string, port: number, serverPort: number, threads: number): string {
+export function configB(
+  dir: string,
+  port: number,
+  serverPort: number,
+  threads: number,
+  h: HaproxyHosts = {},
+): string {
   return `${global(threads)}
 frontend tls_in
-  bind 127.0.0.1:${port} ssl crt ${join(dir, 'b.pem')} ca-file ${join(dir, 'root.pem')} verify required
+  bind ${h.bind ?? '127.0.0.1'}:${port} ssl crt ${join(dir, 'b.pem')} ca-file ${join(dir, 'root.pem')} verify required
   default_backend plain_out
 backend plain_out
-  server s 127.0.0.1:${serverPort}
+  server s ${h.peer ?? '127.0.0.1'}:${serverPort}
 `;
 }
 

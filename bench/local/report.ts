@@ -5,7 +5,7 @@ import type { LocalBenchReport, Variant } from './run.js';
 import type { ProcUsage } from './proc-stats.js';
 import { median } from '../hbone/stats.js';
 
-const NAMES: Record<Variant, string> = { 'no-mesh': 'no mesh', ambient: 'ambient L4' };
+const NAMES: Record<Variant, string> = { 'no-mesh': 'no mesh', ambient: 'ambient L4', haproxy: 'haproxy' };
 const ms = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : '-');
 const pad = (s: string, n: number): string => s.padEnd(n);
 const rpad = (s: string, n: number): string => s.padStart(n);
@@ -17,6 +17,19 @@ function zt(z: Record<string, ProcUsage>, unit: string): string {
         `${node} ${(u.cores * 100).toFixed(0)}% ${u.cpuUsPerUnit !== undefined ? `${u.cpuUsPerUnit.toFixed(0)}µs/${unit} ` : ''}${u.rssMb.toFixed(0)}MB`,
     )
     .join(', ');
+}
+
+/** Ambient against the haproxy pair in the same run (issue goals: latency and CPU <= 1.0x / 1.2x, bulk >= 0.8x). */
+function haproxyLines(r: LocalBenchReport): string[] {
+  const h = r.haproxy;
+  if (!h) return ['(haproxy not installed: no haproxy pair in this run)'];
+  const x = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}x` : '-');
+  const q = h.ratios;
+  return [
+    `haproxy pair over no mesh: +${ms(h.added.p50)} / +${ms(h.added.p90)} / +${ms(h.added.p99)} ms at p50 / p90 / p99`,
+    `ambient / haproxy: added p50 ${x(q.p50)}, p90 ${x(q.p90)}, p99 ${x(q.p99)} (goal <= 1.0x); ` +
+      `proxy CPU per request ${x(q.cpuPerRequest)} (goal <= 1.2x); bulk ${x(q.bulk)} (goal >= 0.8x)`,
+  ];
 }
 
 export function formatLocalReport(r: LocalBenchReport): string {
@@ -37,8 +50,9 @@ export function formatLocalReport(r: LocalBenchReport): string {
     '',
     `${pad('pooled', 11)} ${pad('', 5)} ${rpad('p50', 7)} ${rpad('p90', 7)} ${rpad('p99', 7)} ${rpad('p99.9', 7)} ${rpad('max', 7)} ${rpad('n', 6)} ${rpad('err', 4)}`,
   );
-  for (const v of ['no-mesh', 'ambient'] as const) {
+  for (const v of r.settings.variants) {
     const l = r.summary[v];
+    if (!l) continue;
     lines.push(
       `${pad(NAMES[v], 11)} ${pad('', 5)} ${rpad(ms(l.p50), 7)} ${rpad(ms(l.p90), 7)} ${rpad(ms(l.p99), 7)} ${rpad(ms(l.p999), 7)} ${rpad(ms(l.max), 7)} ${rpad(String(l.completed), 6)} ${rpad(String(l.errors), 4)}`,
     );
@@ -52,6 +66,7 @@ export function formatLocalReport(r: LocalBenchReport): string {
     '',
     `goals (two ztunnels over no mesh): p90 +${ms(a.p90)} ms vs <= ${r.goals.p90.limitMs} ms: ${r.goals.p90.met ? 'met' : 'NOT met'}; ` +
       `p99 +${ms(a.p99)} ms vs <= ${r.goals.p99.limitMs} ms: ${r.goals.p99.met ? 'met' : 'NOT met'}`,
+    ...haproxyLines(r),
     '',
     'bulk, one connection (GET of 64 MiB bodies):',
   );

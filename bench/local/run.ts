@@ -1,8 +1,9 @@
 /**
  * `meshctl bench` on a running local cluster: default/curl (node-1) -> Service echo (node-2), no mesh
- * (namespace default unlabelled) against ambient L4 (labelled), alternating in one run, plus one-
- * connection bulk throughput for both. The load generator runs inside the client pod (meshctl exec);
- * ztunnel CPU and memory come from /proc/<pid> of the pids in cluster.json.
+ * (namespace default unlabelled) against ambient L4 (labelled) and against a pair of haproxy processes
+ * with mutual TLS in the same two pods (unlabelled), alternating in one run, plus one-connection bulk
+ * throughput for each. The load generator runs inside the client pod (meshctl exec); proxy CPU and
+ * memory come from /proc/<pid> (the ztunnels' pids in cluster.json, the haproxies').
  */
 import { spawn } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -12,11 +13,13 @@ import { parse, stringify } from 'yaml';
 import { DIST_SRC } from '../../src/local/cluster/cluster.js';
 import type { ClusterFile } from '../../src/local/cluster/state.js';
 import { runCommand } from '../../src/local/netns/index.js';
-import { percentile } from '../hbone/stats.js';
+import { median, percentile } from '../hbone/stats.js';
 import type { BulkOutput, RateOutput } from './loadgen.js';
 import { ProcWatch, type ProcUsage } from './proc-stats.js';
+import { haproxyAvailable } from '../hbone/haproxy.js';
+import { HAPROXY_A_PORT, startHaproxyPair, type HaproxyPair } from './haproxy-pair.js';
 
-export const VARIANTS = ['no-mesh', 'ambient'] as const;
+export const VARIANTS = ['no-mesh', 'ambient', 'haproxy'] as const;
 export type Variant = (typeof VARIANTS)[number];
 const LABEL = 'istio.io/dataplane-mode';
 
@@ -29,13 +32,36 @@ export interface LocalBenchOptions {
   conns: number;
   size: number;
   bulkSeconds: number;
+  /** Which variants to run (haproxy only where it is installed). */
+  variants: readonly Variant[];
   progress: (msg: string) => void;
 }
 
 export function defaultLocalOptions(quick: boolean, progress: (m: string) => void): LocalBenchOptions {
+  const variants = VARIANTS.filter((v) => v !== 'haproxy' || haproxyAvailable());
   return quick
-    ? { rounds: 1, seconds: 2, warmup: 0.5, rate: 1000, conns: 4, size: 1024, bulkSeconds: 1, progress }
-    : { rounds: 3, seconds: 8, warmup: 1, rate: 1000, conns: 4, size: 1024, bulkSeconds: 3, progress };
+    ? {
+        rounds: 1,
+        seconds: 2,
+        warmup: 0.5,
+        rate: 1000,
+        conns: 4,
+        size: 1024,
+        bulkSeconds: 1,
+        variants,
+        progress,
+      }
+    : {
+        rounds: 3,
+        seconds: 8,
+        warmup: 1,
+        rate: 1000,
+        conns: 4,
+        size: 1024,
+        bulkSeconds: 3,
+        variants,
+        progress,
+      };
 }
 
 export interface Latency {
@@ -56,6 +82,7 @@ export interface RateRun {
   completed: number;
   errors: number;
   rps: number;
+  /** The proxies of the variant: the two ztunnels (ambient; also watched without mesh), or the haproxies. */
   ztunnels: Record<string, ProcUsage>;
 }
 
@@ -72,11 +99,17 @@ export interface LocalBenchReport {
   runs: RateRun[];
   bulk: BulkRun[];
   /** Pooled over all rounds, ms. */
-  summary: Record<Variant, Latency & { errors: number; completed: number }>;
+  summary: Partial<Record<Variant, Latency & { errors: number; completed: number }>>;
+  /** Ambient over no mesh, ms. */
   added: { p50: number; p90: number; p99: number };
+  /** The haproxy pair over no mesh, ms, and ambient's added latency, CPU and bulk as ratios of its. */
+  haproxy?: {
+    added: { p50: number; p90: number; p99: number };
+    ratios: { p50: number; p90: number; p99: number; cpuPerRequest: number; bulk: number };
+  };
   goals: { p90: { limitMs: number; met: boolean }; p99: { limitMs: number; met: boolean } };
   /** Latency (ms) at each quantile, pooled: for the plot. */
-  curve: { quantiles: number[] } & Record<Variant, number[]>;
+  curve: { quantiles: number[] } & Partial<Record<Variant, number[]>>;
 }
 
 const QUANTILES = [
@@ -94,6 +127,11 @@ function latencyOf(us: number[]): Latency {
     p999: q(0.999),
     max: s.length ? s[s.length - 1]! / 1000 : NaN,
   };
+}
+
+/** CPU µs per request of a run's proxies together (both ztunnels, or both haproxies). */
+function sumCpu(u: Record<string, ProcUsage>): number {
+  return Object.values(u).reduce((a, x) => a + (x.cpuUsPerUnit ?? 0), 0);
 }
 
 /** The Namespace object file istiod watches; the label decides ambient or not (at runtime). */
@@ -174,49 +212,65 @@ export async function runLocalBench(cluster: ClusterFile, o: LocalBenchOptions):
   for (const n of cluster.nodes) if (n.ztunnel.pid) pids.set(n.name, n.ztunnel.pid);
   const wasAmbient = await isAmbient(configDir);
   let current: boolean | undefined;
+  let pair: HaproxyPair | undefined;
   const switchTo = async (v: Variant): Promise<void> => {
     const on = v === 'ambient';
-    if (current === on) return;
+    if (v === 'haproxy' && !pair) {
+      pair = startHaproxyPair(client, server, svc.ports[0]?.targetPort ?? port);
+      p(
+        `haproxy pair: A in ${client.name} (127.0.0.1:${HAPROXY_A_PORT}) -> mutual TLS -> B in ${server.name}`,
+      );
+    }
+    if (current === on) {
+      if (v === 'haproxy') await waitUntil('the haproxy pair to answer', () => answers(v));
+      return;
+    }
     await setAmbient(configDir, on);
     for (const pod of [client, server])
       await waitUntil(
         `${pod.name} to be ${on ? 'enrolled' : 'released'}`,
         async () => (await captured(pod.netns)) === on,
       );
-    await waitUntil('echo to answer', async () =>
-      runCommand('ip', [
-        'netns',
-        'exec',
-        client.netns,
-        'curl',
-        '-sS',
-        '-o',
-        '/dev/null',
-        '--max-time',
-        '2',
-        `http://${svc.clusterIP}:${port}/`,
-      ]).then(
-        () => true,
-        () => false,
-      ),
-    );
+    await waitUntil(v === 'haproxy' ? 'the haproxy pair to answer' : 'echo to answer', () => answers(v));
     current = on;
   };
-  const target = ['--host', svc.clusterIP, '--port', String(port)];
+  const targetOf = (v: Variant): string[] =>
+    v === 'haproxy'
+      ? ['--host', '127.0.0.1', '--port', String(HAPROXY_A_PORT)]
+      : ['--host', svc.clusterIP, '--port', String(port)];
+  const answers = (v: Variant): Promise<boolean> =>
+    runCommand('ip', [
+      'netns',
+      'exec',
+      client.netns,
+      'curl',
+      '-sS',
+      '-o',
+      '/dev/null',
+      '--max-time',
+      '2',
+      `http://${targetOf(v)[1]}:${targetOf(v)[3]}/`,
+    ]).then(
+      () => true,
+      () => false,
+    );
+  const watchOf = (v: Variant): ProcWatch => new ProcWatch(v === 'haproxy' && pair ? pair.pids : pids);
   const runs: RateRun[] = [];
-  const pooled: Record<Variant, number[]> = { 'no-mesh': [], ambient: [] };
+  const pooled: Partial<Record<Variant, number[]>> = {};
+  const variants = o.variants;
   try {
     for (let r = 0; r < o.rounds; r++) {
-      const order = r % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
+      // Rotated per round, so machine noise and warm-up hit every variant alike.
+      const order = variants.map((_, i) => variants[(i + r) % variants.length]!);
       for (const v of order) {
         await switchTo(v);
         p(`round ${r + 1}/${o.rounds} ${v}: ${o.rate} req/s on ${o.conns} connections for ${o.seconds} s`);
-        const watch = new ProcWatch(pids);
+        const watch = watchOf(v);
         watch.begin();
         const g = await loadgen<RateOutput>(cluster.stateDir, [
           '--mode',
           'rate',
-          ...target,
+          ...targetOf(v),
           '--rate',
           String(o.rate),
           '--conns',
@@ -229,7 +283,7 @@ export async function runLocalBench(cluster: ClusterFile, o: LocalBenchOptions):
           String(o.size),
         ]);
         const zt = watch.end(g.sent);
-        pooled[v].push(...g.latencyUs);
+        (pooled[v] ??= []).push(...g.latencyUs);
         runs.push({
           variant: v,
           round: r + 1,
@@ -243,15 +297,15 @@ export async function runLocalBench(cluster: ClusterFile, o: LocalBenchOptions):
       }
     }
     const bulk: BulkRun[] = [];
-    for (const v of current ? [...VARIANTS].reverse() : VARIANTS) {
+    for (const v of current ? [...variants].reverse() : variants) {
       await switchTo(v);
       p(`bulk ${v}: one connection, ${o.bulkSeconds} s`);
-      const watch = new ProcWatch(pids);
+      const watch = watchOf(v);
       watch.begin();
       const g = await loadgen<BulkOutput>(cluster.stateDir, [
         '--mode',
         'bulk',
-        ...target,
+        ...targetOf(v),
         '--seconds',
         String(o.bulkSeconds),
       ]);
@@ -260,21 +314,40 @@ export async function runLocalBench(cluster: ClusterFile, o: LocalBenchOptions):
     }
     const summary = {} as LocalBenchReport['summary'];
     const curve = { quantiles: QUANTILES } as LocalBenchReport['curve'];
-    for (const v of VARIANTS) {
+    for (const v of variants) {
       const mine = runs.filter((x) => x.variant === v);
+      const us = pooled[v] ?? [];
       summary[v] = {
-        ...latencyOf(pooled[v]),
+        ...latencyOf(us),
         errors: mine.reduce((a, x) => a + x.errors, 0),
         completed: mine.reduce((a, x) => a + x.completed, 0),
       };
-      const s = Float64Array.from(pooled[v]).sort();
+      const s = Float64Array.from(us).sort();
       curve[v] = QUANTILES.map((q) => percentile(s, q === 0 ? 1 / s.length : q) / 1000);
     }
-    const added = {
-      p50: summary.ambient.p50 - summary['no-mesh'].p50,
-      p90: summary.ambient.p90 - summary['no-mesh'].p90,
-      p99: summary.ambient.p99 - summary['no-mesh'].p99,
-    };
+    const over = (v: Variant): { p50: number; p90: number; p99: number } => ({
+      p50: (summary[v]?.p50 ?? NaN) - (summary['no-mesh']?.p50 ?? NaN),
+      p90: (summary[v]?.p90 ?? NaN) - (summary['no-mesh']?.p90 ?? NaN),
+      p99: (summary[v]?.p99 ?? NaN) - (summary['no-mesh']?.p99 ?? NaN),
+    });
+    const added = over('ambient');
+    let haproxy: LocalBenchReport['haproxy'];
+    if (variants.includes('haproxy')) {
+      const h = over('haproxy');
+      const cpu = (v: Variant): number =>
+        median(runs.filter((x) => x.variant === v).map((x) => sumCpu(x.ztunnels)));
+      const mb = (v: Variant): number => bulk.find((x) => x.variant === v)?.mbPerSec ?? NaN;
+      haproxy = {
+        added: h,
+        ratios: {
+          p50: added.p50 / h.p50,
+          p90: added.p90 / h.p90,
+          p99: added.p99 / h.p99,
+          cpuPerRequest: cpu('ambient') / cpu('haproxy'),
+          bulk: mb('ambient') / mb('haproxy'),
+        },
+      };
+    }
     const cpu = cpus();
     const { progress: _unused, ...settings } = o;
     return {
@@ -295,6 +368,7 @@ export async function runLocalBench(cluster: ClusterFile, o: LocalBenchOptions):
       bulk,
       summary,
       added,
+      ...(haproxy ? { haproxy } : {}),
       goals: {
         p90: { limitMs: 0.17, met: added.p90 <= 0.17 },
         p99: { limitMs: 0.2, met: added.p99 <= 0.2 },
@@ -302,6 +376,7 @@ export async function runLocalBench(cluster: ClusterFile, o: LocalBenchOptions):
       curve,
     };
   } finally {
+    pair?.stop();
     if (current !== wasAmbient) {
       await switchTo(wasAmbient ? 'ambient' : 'no-mesh').catch((err: unknown) => p(String(err)));
       p(`namespace default restored to ${wasAmbient ? 'ambient' : 'no mesh'}`);

@@ -7,15 +7,20 @@ import type { LocalBenchReport, Variant } from './run.js';
 const W = 720;
 const H = 420;
 const M = { l: 60, r: 20, t: 40, b: 50 };
-const COLORS: Record<Variant, string> = { 'no-mesh': '#1f77b4', ambient: '#d62728' };
-const NAMES: Record<Variant, string> = { 'no-mesh': 'no mesh', ambient: 'ambient L4 (two ztunnels)' };
+const COLORS: Record<Variant, string> = { 'no-mesh': '#1f77b4', ambient: '#d62728', haproxy: '#2ca02c' };
+const NAMES: Record<Variant, string> = {
+  'no-mesh': 'no mesh',
+  ambient: 'ambient L4 (two ztunnels)',
+  haproxy: 'haproxy pair (mutual TLS)',
+};
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
 export function latencySvg(r: LocalBenchReport): string {
   const qs = r.curve.quantiles;
   const nines = (q: number): number => -Math.log10(1 - Math.min(q, 0.999));
   const xMax = 3;
-  const all = (['no-mesh', 'ambient'] as const).flatMap((v) => r.curve[v]).filter((v) => v > 0);
+  const shown = r.settings.variants.filter((v) => r.curve[v] && r.summary[v]);
+  const all = shown.flatMap((v) => r.curve[v]!).filter((v) => v > 0);
   // Logarithmic latency axis: the body (p50..p90) and the tail (p99.9) both stay readable.
   const TICKS = [0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
   const yMin = [...TICKS].reverse().find((t) => t <= Math.min(...all, 1)) ?? 0.05;
@@ -54,9 +59,9 @@ export function latencySvg(r: LocalBenchReport): string {
     `<text x="16" y="${H / 2}" text-anchor="middle" transform="rotate(-90 16 ${H / 2})">latency, ms (log scale)</text>`,
     `<rect x="${M.l}" y="${M.t}" width="${W - M.l - M.r}" height="${H - M.t - M.b}" fill="none" stroke="#888"/>`,
   );
-  (['no-mesh', 'ambient'] as const).forEach((v, i) => {
-    const pts = qs.map((q, k) => `${x(q).toFixed(1)},${y(r.curve[v][k] ?? NaN).toFixed(1)}`).join(' ');
-    const s = r.summary[v];
+  shown.forEach((v, i) => {
+    const pts = qs.map((q, k) => `${x(q).toFixed(1)},${y(r.curve[v]![k] ?? NaN).toFixed(1)}`).join(' ');
+    const s = r.summary[v]!;
     out.push(
       `<polyline points="${pts}" fill="none" stroke="${COLORS[v]}" stroke-width="2"/>`,
       `<line x1="${M.l + 12}" x2="${M.l + 36}" y1="${M.t + 16 + i * 18}" y2="${M.t + 16 + i * 18}" stroke="${COLORS[v]}" stroke-width="2"/>`,
@@ -65,7 +70,7 @@ export function latencySvg(r: LocalBenchReport): string {
   });
   const a = r.added;
   out.push(
-    `<text x="${M.l + 12}" y="${M.t + 56}">${esc(`added: p90 ${a.p90.toFixed(3)} ms (goal 0.17), p99 ${a.p99.toFixed(3)} ms (goal 0.20)`)}</text>`,
+    `<text x="${M.l + 12}" y="${M.t + 20 + shown.length * 18}">${esc(`added: p90 ${a.p90.toFixed(3)} ms (goal 0.17), p99 ${a.p99.toFixed(3)} ms (goal 0.20)`)}</text>`,
     '</svg>',
   );
   return `${out.join('\n')}\n`;

@@ -104,7 +104,7 @@ export async function run(argv: string[]): Promise<number> {
       await writeFile(svg, latencySvg(report));
       out(`wrote ${file} and ${svg}`);
     }
-    return report.summary['no-mesh'].errors + report.summary.ambient.errors === 0 ? 0 : 1;
+    return Object.values(report.summary).every((x) => x.errors === 0) ? 0 : 1;
   } catch (err) {
     out(errorMessage(err));
     return 1;

@@ -294,27 +294,46 @@ spec:
       },
     );
 
-    await t.test('bench smoke: both variants measured in the pods, zero errors', async () => {
-      const file = await readClusterFile(stateDir);
-      assert.ok(file, 'cluster.json is written');
-      const o = { ...defaultLocalOptions(true, () => undefined), seconds: 1, warmup: 0.2, bulkSeconds: 0.3 };
-      const r = await runLocalBench(file, o);
-      for (const v of VARIANTS) {
-        const run = r.runs.find((x) => x.variant === v);
-        assert.ok(run, `a fixed-rate run for ${v}`);
-        assert.equal(run.errors, 0, `${v}: no errors`);
-        assert.ok(run.completed >= 900, `${v}: ${run.completed} requests completed`);
-        assert.ok(Number.isFinite(run.latency.p99));
-        const bulk = r.bulk.find((x) => x.variant === v);
-        assert.ok(bulk && bulk.errors === 0 && bulk.mbPerSec > 0, `${v}: bulk moved bytes`);
-        assert.deepEqual(Object.keys(run.ztunnels).sort(), ['node-1', 'node-2']);
-      }
-      const amb = r.runs.find((x) => x.variant === 'ambient')!.ztunnels;
-      assert.ok(amb['node-1']!.cores > 0 && amb['node-2']!.cores > 0, 'both ztunnels worked while ambient');
-      assert.ok(amb['node-1']!.rssMb > 10, 'ztunnel RSS read from /proc');
-      assert.ok(latencySvg(r).startsWith('<svg'));
-      assert.equal(await captureTable(curlPod.netns), true, 'namespace default is ambient again afterwards');
-    });
+    await t.test(
+      'bench smoke: every variant measured in the pods (haproxy pair too), zero errors',
+      async () => {
+        const file = await readClusterFile(stateDir);
+        assert.ok(file, 'cluster.json is written');
+        const o = {
+          ...defaultLocalOptions(true, () => undefined),
+          seconds: 1,
+          warmup: 0.2,
+          bulkSeconds: 0.3,
+        };
+        const r = await runLocalBench(file, o);
+        assert.deepEqual(o.variants, VARIANTS, 'haproxy is installed here: all three variants run');
+        for (const v of VARIANTS) {
+          const run = r.runs.find((x) => x.variant === v);
+          assert.ok(run, `a fixed-rate run for ${v}`);
+          assert.equal(run.errors, 0, `${v}: no errors`);
+          assert.ok(run.completed >= 900, `${v}: ${run.completed} requests completed`);
+          assert.ok(Number.isFinite(run.latency.p99));
+          const bulk = r.bulk.find((x) => x.variant === v);
+          assert.ok(bulk && bulk.errors === 0 && bulk.mbPerSec > 0, `${v}: bulk moved bytes`);
+          assert.deepEqual(
+            Object.keys(run.ztunnels).sort(),
+            v === 'haproxy' ? ['haproxy-a', 'haproxy-b'] : ['node-1', 'node-2'],
+          );
+        }
+        const hap = r.runs.find((x) => x.variant === 'haproxy')!.ztunnels;
+        assert.ok(hap['haproxy-a']!.cores > 0 && hap['haproxy-b']!.cores > 0, 'both haproxies worked');
+        assert.ok(r.haproxy && Number.isFinite(r.haproxy.ratios.cpuPerRequest), 'ratios to the haproxy pair');
+        const amb = r.runs.find((x) => x.variant === 'ambient')!.ztunnels;
+        assert.ok(amb['node-1']!.cores > 0 && amb['node-2']!.cores > 0, 'both ztunnels worked while ambient');
+        assert.ok(amb['node-1']!.rssMb > 10, 'ztunnel RSS read from /proc');
+        assert.ok(latencySvg(r).startsWith('<svg'));
+        assert.equal(
+          await captureTable(curlPod.netns),
+          true,
+          'namespace default is ambient again afterwards',
+        );
+      },
+    );
 
     await t.test('(6) teardown leaves nothing behind', async () => {
       const pids = [
