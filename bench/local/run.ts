@@ -135,7 +135,7 @@ function sumCpu(u: Record<string, ProcUsage>): number {
 }
 
 /** The Namespace object file istiod watches; the label decides ambient or not (at runtime). */
-async function setAmbient(configDir: string, on: boolean): Promise<void> {
+export async function setAmbient(configDir: string, on: boolean): Promise<void> {
   const file = join(configDir, 'namespace-default.yaml');
   const obj = (parse(await readFile(file, 'utf8').catch(() => '')) ?? {
     apiVersion: 'v1',
@@ -149,7 +149,7 @@ async function setAmbient(configDir: string, on: boolean): Promise<void> {
   await writeFile(file, stringify(obj));
 }
 
-async function isAmbient(configDir: string): Promise<boolean> {
+export async function isAmbient(configDir: string): Promise<boolean> {
   const text = await readFile(join(configDir, 'namespace-default.yaml'), 'utf8').catch(() => '');
   const obj = parse(text) as { metadata?: { labels?: Record<string, string> } } | null;
   return obj?.metadata?.labels?.[LABEL] === 'ambient';
@@ -172,7 +172,7 @@ async function waitUntil(what: string, fn: () => Promise<boolean>, ms = 20_000):
 }
 
 /** Runs the load generator in the client pod through `meshctl exec`; returns its JSON. */
-async function loadgen<T>(stateDir: string, args: string[]): Promise<T> {
+export async function loadgen<T>(stateDir: string, args: string[]): Promise<T> {
   const child = spawn(
     process.execPath,
     [

@@ -16,6 +16,7 @@ import { CLUSTER_OPTIONS } from './up.js';
 import { defaultLocalOptions, runLocalBench } from '../../../bench/local/run.js';
 import { formatLocalReport } from '../../../bench/local/report.js';
 import { latencySvg } from '../../../bench/local/svg.js';
+import { formatSoak, runSoak } from '../../../bench/local/soak.js';
 
 const RESULTS = resolve(DIST_SRC, '../../bench/results');
 
@@ -40,6 +41,12 @@ const schema = {
     default: 0,
     parse: parsers.int(0, 600),
   },
+  soak: {
+    flag: 'soak',
+    doc: 'instead: a soak of ambient L4 at 1000 req/s for this long (e.g. 10m), RSS growth of the ztunnels',
+    default: 0,
+    parse: parsers.duration,
+  },
   out: {
     flag: 'out',
     doc: `JSON result file (an SVG plot is written next to it as <name>-latency.svg); default ${join(RESULTS, 'local.json')} for a full run, none for --quick`,
@@ -49,12 +56,16 @@ const schema = {
 };
 
 const USAGE = `Usage: meshctl bench [--quick] [--rounds N] [--seconds S] [--out FILE] [--state-dir DIR]
+       meshctl bench --soak 10m [--out FILE]
 
 In the local cluster: default/curl (node-1) -> Service echo (node-2), HTTP/1.1 GET of 1 KiB at a fixed
 1000 req/s on 4 connections, latency from the intended send time, no mesh against ambient L4 (the
 namespace label is switched at runtime and restored), alternating for several rounds; then one-
 connection bulk throughput for both. Prints a table, writes JSON and an SVG latency plot. Uses the
-running cluster (meshctl up --detach), or brings one up and down for the run. Needs root.`;
+running cluster (meshctl up --detach), or brings one up and down for the run. Needs root.
+
+--soak DURATION runs ambient L4 alone at 1000 req/s for DURATION (bounded) and reports errors and
+the growth of each ztunnel's RSS (goal: none, under 10 %); JSON to --out if given.`;
 
 async function meshctl(args: string[]): Promise<number> {
   const child = spawn(process.execPath, [join(DIST_SRC, 'meshctl/main.js'), ...args], { stdio: 'inherit' });
@@ -90,6 +101,7 @@ export async function run(argv: string[]): Promise<number> {
     cluster = await readClusterFile(c.stateDir);
     if (!cluster) return 1;
   }
+  if (c.soak > 0) return soak(cluster, c.soak, c.out, out, ours ? cl : undefined);
   const o = defaultLocalOptions(c.quick, (m) => out(`  ${m}`));
   if (c.rounds) o.rounds = c.rounds;
   if (c.seconds) o.seconds = c.seconds;
@@ -110,5 +122,35 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   } finally {
     if (ours) await meshctl(['down', ...cl]);
+  }
+}
+
+async function soak(
+  cluster: ClusterFile,
+  ms: number,
+  file: string,
+  out: (s: string) => void,
+  takeDown: string[] | undefined,
+): Promise<number> {
+  try {
+    const r = await runSoak(cluster, {
+      seconds: Math.round(ms / 1000),
+      rate: 1000,
+      conns: 4,
+      chunk: 30,
+      progress: (m) => out(`  ${m}`),
+    });
+    out(`\n${formatSoak(r)}`);
+    if (file) {
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(file, `${JSON.stringify(r, null, 2)}\n`);
+      out(`wrote ${file}`);
+    }
+    return r.errors === 0 ? 0 : 1;
+  } catch (err) {
+    out(errorMessage(err));
+    return 1;
+  } finally {
+    if (takeDown) await meshctl(['down', ...takeDown]);
   }
 }
