@@ -6,11 +6,10 @@ import {
   CaService,
   CaServingCertificate,
   LocalTokenAuthenticator,
-  KubeTokenReviewAuthenticator,
   type TokenAuthenticator,
 } from './ca/index.js';
-import { RootConfigMapPublisher } from './ca/root-configmap.js';
-import { inClusterEndpoint, loadKubeconfig, type KubeEndpoint } from './config/kube-client.js';
+import type { RootConfigMapPublisher } from './ca/root-configmap.js';
+import type { KubeConfig } from './config/kube-client.js';
 import type { IstiodConfig } from './options.js';
 import type { Istiod } from './app.js';
 
@@ -44,10 +43,18 @@ export async function setupCa(config: IstiodConfig, logger: Logger, kubeconfig?:
   });
   const authenticators: TokenAuthenticator[] = [];
   if (config.nodeTokenFile) authenticators.push(await LocalTokenAuthenticator.load(config.nodeTokenFile));
-  let endpoint: KubeEndpoint | undefined;
+  let kubeConfig: KubeConfig | undefined;
+  let Publisher: typeof RootConfigMapPublisher | undefined;
   if (config.inCluster || kubeconfig) {
-    endpoint = kubeconfig ? loadKubeconfig(kubeconfig) : inClusterEndpoint();
-    authenticators.push(new KubeTokenReviewAuthenticator({ endpoint, trustDomain: config.trustDomain }));
+    // Loaded only in Kubernetes mode: @kubernetes/client-node costs ~0.6 s and ~60 MB to load.
+    const [{ loadKubeConfig }, { KubeTokenReviewAuthenticator }, rootConfigMap] = await Promise.all([
+      import('./config/kube-client.js'),
+      import('./ca/kube-token-review.js'),
+      import('./ca/root-configmap.js'),
+    ]);
+    kubeConfig = loadKubeConfig(kubeconfig);
+    Publisher = rootConfigMap.RootConfigMapPublisher;
+    authenticators.push(new KubeTokenReviewAuthenticator({ kubeConfig, trustDomain: config.trustDomain }));
   }
   if (authenticators.length === 0) {
     log.warn(
@@ -77,9 +84,9 @@ export async function setupCa(config: IstiodConfig, logger: Logger, kubeconfig?:
     },
     serverCredentials: () => serving.serverCredentials(),
     start(istiod) {
-      if (!endpoint || publisher) return;
-      publisher = new RootConfigMapPublisher({
-        endpoint,
+      if (!kubeConfig || !Publisher || publisher) return;
+      publisher = new Publisher({
+        kubeConfig,
         ca,
         logger: log.child({ part: 'root-configmap' }),
         registry: istiod.registry,

@@ -24,12 +24,8 @@ export {
   writeSecretFile,
   type NodeTokenRecord,
 } from './local-tokens.js';
-export {
-  KubeTokenReviewAuthenticator,
-  TOKEN_REVIEW_PATH,
-  CA_AUDIENCE,
-  type TokenReviewOptions,
-} from './kube-token-review.js';
+// The Kubernetes parts (kube-token-review.ts, root-configmap.ts) load @kubernetes/client-node: import
+// them directly, and only in Kubernetes mode (see ca-setup.ts).
 export {
   NodeIdentities,
   AmbientNodeIdentities,

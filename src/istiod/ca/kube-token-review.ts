@@ -1,15 +1,14 @@
 /**
  * Kubernetes TokenReview (authentication.k8s.io/v1) as the CA's token check: the API server says whether
  * the bearer token is valid for the audience `istio-ca` and whose service account it is; bound tokens
- * also name the pod and (Kubernetes ≥ 1.30) the node in `user.extra`.
+ * also name the pod and (Kubernetes ≥ 1.30) the node in `user.extra`. Sent with @kubernetes/client-node's
+ * AuthenticationV1Api, as istiod's own identity (the KubeConfig's credentials).
  */
 import { createHash } from 'node:crypto';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { readFileSync } from 'node:fs';
 import { status } from '@grpc/grpc-js';
+import { AuthenticationV1Api } from '@kubernetes/client-node';
 import { errorMessage } from '../../common/errors.js';
-import type { KubeEndpoint } from '../config/kube-client.js';
+import { deadline, kubeError, requestOptions, type KubeConfig } from '../config/kube-client.js';
 import { refuse, unauthenticated } from './ca-denial.js';
 import type { AuthnResult, TokenAuthenticator } from './token-authenticator.js';
 
@@ -19,7 +18,8 @@ const EXTRA_NODE = 'authentication.kubernetes.io/node-name';
 const EXTRA_POD = 'authentication.kubernetes.io/pod-name';
 
 export interface TokenReviewOptions {
-  endpoint: KubeEndpoint;
+  /** Where the API server is and istiod's own credentials for it. */
+  kubeConfig: KubeConfig;
   trustDomain: string;
   /** Audiences the token must be for; default ['istio-ca']. */
   audiences?: string[];
@@ -46,9 +46,11 @@ export class KubeTokenReviewAuthenticator implements TokenAuthenticator {
   private readonly audiences: string[];
   private readonly cache = new Map<string, { until: number; result: AuthnResult }>();
   private readonly now: () => number;
+  private readonly api: AuthenticationV1Api;
 
   constructor(opts: TokenReviewOptions) {
     this.opts = opts;
+    this.api = opts.kubeConfig.makeApiClient(AuthenticationV1Api);
     this.audiences = opts.audiences ?? [CA_AUDIENCE];
     this.now = opts.now ?? Date.now;
   }
@@ -108,47 +110,21 @@ export class KubeTokenReviewAuthenticator implements TokenAuthenticator {
   }
 
   private async review(token: string): Promise<TokenReviewStatus> {
-    const ep = this.opts.endpoint;
-    const url = new URL(ep.server.replace(/\/$/, '') + TOKEN_REVIEW_PATH);
-    const own = ep.tokenFile ? readFileSync(ep.tokenFile, 'utf8').trim() : ep.token;
-    const body = JSON.stringify({
-      apiVersion: 'authentication.k8s.io/v1',
-      kind: 'TokenReview',
-      spec: { token, audiences: this.audiences },
-    });
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      accept: 'application/json',
-      'content-length': String(Buffer.byteLength(body)),
-    };
-    if (own) headers.authorization = `Bearer ${own}`;
-    const https = url.protocol === 'https:';
-    const req = (https ? httpsRequest : httpRequest)(url, {
-      method: 'POST',
-      headers,
-      timeout: this.opts.timeoutMs ?? 5000,
-      ...(https
-        ? { ca: ep.ca, cert: ep.cert, key: ep.key, rejectUnauthorized: !ep.insecureSkipTlsVerify }
-        : {}),
-    });
-    const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      req.once('response', resolve);
-      req.once('error', reject);
-      req.once('timeout', () => req.destroy(new Error('timed out')));
-      req.end(body);
-    });
-    const chunks: Buffer[] = [];
-    for await (const c of res) chunks.push(c as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
-    if (res.statusCode !== 201 && res.statusCode !== 200) {
-      let detail = text.slice(0, 200);
-      try {
-        detail = (JSON.parse(text) as { message?: string }).message ?? detail;
-      } catch {
-        // not a Status object
-      }
-      throw new Error(`HTTP ${res.statusCode ?? 0} from ${url.origin}: ${detail}`);
+    const kc = this.opts.kubeConfig;
+    try {
+      const review = await this.api.createTokenReview(
+        {
+          body: {
+            apiVersion: 'authentication.k8s.io/v1',
+            kind: 'TokenReview',
+            spec: { token, audiences: this.audiences },
+          },
+        },
+        requestOptions(kc, deadline(this.opts.timeoutMs ?? 5000)),
+      );
+      return review.status ?? {};
+    } catch (err) {
+      throw kubeError(err, `POST ${TOKEN_REVIEW_PATH}`);
     }
-    return (JSON.parse(text) as { status?: TokenReviewStatus }).status ?? {};
   }
 }

@@ -5,14 +5,16 @@
  * rotation's overlap), and put back when someone edits or deletes it (on the namespace's next event or
  * the periodic check). Kubernetes' own system namespaces and terminating ones are skipped, as Istio does.
  *
- * One reconcile per namespace at a time: GET; 404 → POST; different → PUT with the read
- * resourceVersion (a 409 or 404 re-reads once); equal → nothing. A failure is logged with the namespace
- * and the HTTP status, counted, and retried with backoff; it never throws into istiod.
+ * One reconcile per namespace at a time, through @kubernetes/client-node's CoreV1Api: read; 404 → create;
+ * different → replace with the read resourceVersion (a 409 or 404 re-reads once); equal → nothing. A
+ * failure is logged with the namespace and the HTTP status, counted, and retried with backoff; it never
+ * throws into istiod.
  */
+import { CoreV1Api, type V1ConfigMap } from '@kubernetes/client-node';
 import { Counter, type Registry } from 'prom-client';
 import { errorMessage } from '../../common/errors.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
-import { KubeHttpError, kubeRequest, statusError, type KubeEndpoint } from '../config/kube-client.js';
+import { deadline, kubeError, requestOptions, statusOf, type KubeConfig } from '../config/kube-client.js';
 import type { ConfigStore } from '../config/store.js';
 import type { Namespace } from '../config/types.js';
 import { ROOT_CONFIGMAP_NAME, type IstiodCa } from './istiod-ca.js';
@@ -29,7 +31,8 @@ export const DEFAULT_IGNORED_NAMESPACES: readonly string[] = [
 const WRITES_METRIC = 'istiod_root_configmap_writes_total';
 
 export interface RootConfigMapPublisherOptions {
-  endpoint: KubeEndpoint;
+  /** Where the API server is and istiod's own credentials for it. */
+  kubeConfig: KubeConfig;
   ca: IstiodCa;
   logger?: Logger;
   /** Where `istiod_root_configmap_writes_total{result}` is registered; omit for no metric. */
@@ -46,14 +49,6 @@ export interface RootConfigMapPublisherOptions {
 /** What one reconcile of a namespace did. */
 export type RootConfigMapResult = 'created' | 'updated' | 'unchanged' | 'failed';
 
-interface ConfigMap {
-  apiVersion?: string;
-  kind?: string;
-  metadata: { name: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string> };
-  data?: Record<string, string>;
-  [k: string]: unknown;
-}
-
 interface NamespaceState {
   queued: Promise<RootConfigMapResult> | undefined;
   running: Promise<RootConfigMapResult> | undefined;
@@ -67,6 +62,7 @@ export class RootConfigMapPublisher {
   private readonly opts: RootConfigMapPublisherOptions;
   private readonly log: Logger;
   private readonly writes: Counter<'result'> | undefined;
+  private readonly api: CoreV1Api;
   private readonly ignored: ReadonlySet<string>;
   private readonly wanted = new Set<string>();
   private readonly states = new Map<string, NamespaceState>();
@@ -79,6 +75,7 @@ export class RootConfigMapPublisher {
   constructor(opts: RootConfigMapPublisherOptions) {
     this.opts = opts;
     this.log = opts.logger ?? silentLogger();
+    this.api = opts.kubeConfig.makeApiClient(CoreV1Api);
     this.ignored = new Set(opts.ignoredNamespaces ?? DEFAULT_IGNORED_NAMESPACES);
     const registry = opts.registry;
     this.writes = registry
@@ -213,7 +210,7 @@ export class RootConfigMapPublisher {
       this.log.warn(
         {
           namespace: ns,
-          status: err instanceof KubeHttpError ? err.statusCode : undefined,
+          status: statusOf(err),
           err: errorMessage(err),
           retryInMs,
         },
@@ -228,37 +225,49 @@ export class RootConfigMapPublisher {
   }
 
   private async reconcile(ns: string): Promise<RootConfigMapResult> {
-    const collection = `/api/v1/namespaces/${encodeURIComponent(ns)}/configmaps`;
-    const path = `${collection}/${ROOT_CONFIGMAP_NAME}`;
+    const name = ROOT_CONFIGMAP_NAME;
     const data = this.opts.ca.rootConfigMapData();
-    const req = { signal: this.abort.signal, timeoutMs: this.opts.timeoutMs ?? 10_000 };
-    const ep = this.opts.endpoint;
+    const where = `/api/v1/namespaces/${ns}/configmaps`;
+    // Each call gets its own timeout; stop() aborts them all.
+    const options = () =>
+      requestOptions(this.opts.kubeConfig, deadline(this.opts.timeoutMs ?? 10_000, this.abort.signal));
     for (let retried = false; ; retried = true) {
-      const got = await kubeRequest<ConfigMap>(ep, 'GET', path, undefined, req);
-      if (got.status === 404) {
-        const created = await kubeRequest<ConfigMap>(ep, 'POST', collection, fresh(ns, data), req);
-        if (created.status === 201 || created.status === 200) return this.done(ns, 'created');
-        if (created.status === 409 && !retried) {
-          this.writes?.inc({ result: 'conflict' });
-          continue; // created meanwhile: read it again
-        }
-        throw statusError(created.status, collection, created.text, 'POST');
+      let cm: V1ConfigMap | undefined;
+      try {
+        cm = await this.api.readNamespacedConfigMap({ name, namespace: ns }, options());
+      } catch (err) {
+        if (statusOf(err) !== 404) throw kubeError(err, `GET ${where}/${name}`);
       }
-      if (got.status !== 200 || !got.body?.metadata) throw statusError(got.status, path, got.text);
-      const cm = got.body;
+      if (!cm) {
+        try {
+          await this.api.createNamespacedConfigMap({ namespace: ns, body: fresh(ns, data) }, options());
+          return this.done(ns, 'created');
+        } catch (err) {
+          if (statusOf(err) === 409 && !retried) {
+            this.writes?.inc({ result: 'conflict' });
+            continue; // created meanwhile: read it again
+          }
+          throw kubeError(err, `POST ${where}`);
+        }
+      }
       if (upToDate(cm, data)) return 'unchanged';
-      const next: ConfigMap = {
+      const metadata = cm.metadata ?? {};
+      const next: V1ConfigMap = {
         ...cm,
-        metadata: { ...cm.metadata, labels: { ...cm.metadata.labels, [ROOT_CONFIGMAP_LABEL]: 'true' } },
+        metadata: { ...metadata, labels: { ...metadata.labels, [ROOT_CONFIGMAP_LABEL]: 'true' } },
         data: { ...cm.data, ...data },
       };
-      const put = await kubeRequest<ConfigMap>(ep, 'PUT', path, next, req);
-      if (put.status === 200) return this.done(ns, 'updated');
-      if ((put.status === 409 || put.status === 404) && !retried) {
-        this.writes?.inc({ result: 'conflict' });
-        continue; // changed or deleted meanwhile: read it again
+      try {
+        await this.api.replaceNamespacedConfigMap({ name, namespace: ns, body: next }, options());
+        return this.done(ns, 'updated');
+      } catch (err) {
+        const code = statusOf(err);
+        if ((code === 409 || code === 404) && !retried) {
+          this.writes?.inc({ result: 'conflict' });
+          continue; // changed or deleted meanwhile: read it again
+        }
+        throw kubeError(err, `PUT ${where}/${name}`);
       }
-      throw statusError(put.status, path, put.text, 'PUT');
     }
   }
 
@@ -273,7 +282,7 @@ function terminating(n: { status?: unknown }): boolean {
   return (n as Namespace).status?.phase === 'Terminating';
 }
 
-function fresh(ns: string, data: Record<string, string>): ConfigMap {
+function fresh(ns: string, data: Record<string, string>): V1ConfigMap {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
@@ -282,7 +291,7 @@ function fresh(ns: string, data: Record<string, string>): ConfigMap {
   };
 }
 
-function upToDate(cm: ConfigMap, data: Record<string, string>): boolean {
-  if (cm.metadata.labels?.[ROOT_CONFIGMAP_LABEL] !== 'true') return false;
+function upToDate(cm: V1ConfigMap, data: Record<string, string>): boolean {
+  if (cm.metadata?.labels?.[ROOT_CONFIGMAP_LABEL] !== 'true') return false;
   return Object.entries(data).every(([k, v]) => cm.data?.[k] === v);
 }

@@ -1,29 +1,24 @@
 /**
- * The minimum of a Kubernetes API client the configuration source needs: where the API server is and
- * how to authenticate (a kubeconfig file's current context, or the in-cluster service account),
- * GET requests returning a JSON body or a response stream, and `kubeRequest` for writes.
- *
- * Why not @kubernetes/client-node: its 2.x line loads undici 8, which needs Node >= 22.19 and throws on
- * import under Node 20 (this project's engine). See docs/configuration.md.
+ * The project's access to the Kubernetes API, on @kubernetes/client-node: loading a kubeconfig (a file's
+ * current context, or the in-cluster service account), per-request abort/timeout and connection reuse
+ * for the generated API clients, a raw list of any collection for the informers, and one error type
+ * (`KubeHttpError`, with the HTTP status and the API server's Status message) for all of them.
  */
-import { readFileSync } from 'node:fs';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { dirname, resolve } from 'node:path';
-import { parse } from 'yaml';
+import {
+  ApiException,
+  HttpMethod,
+  KubeConfig,
+  RequestContext,
+  Observable,
+  type ObservableMiddleware,
+  type Cluster,
+  type ConfigurationOptions,
+  type User,
+} from '@kubernetes/client-node';
+import { fetch, type Dispatcher } from 'undici';
 import { MeshError } from '../../common/errors.js';
 
-export interface KubeEndpoint {
-  /** e.g. `https://10.96.0.1:443` */
-  server: string;
-  ca?: Buffer;
-  cert?: Buffer;
-  key?: Buffer;
-  token?: string;
-  /** Re-read on each request (projected service-account tokens rotate). */
-  tokenFile?: string;
-  insecureSkipTlsVerify?: boolean;
-}
+export type { KubeConfig } from '@kubernetes/client-node';
 
 /** An HTTP error from the API server; `statusCode` 410 means the resourceVersion is too old. */
 export class KubeHttpError extends MeshError {
@@ -35,147 +30,168 @@ export class KubeHttpError extends MeshError {
   }
 }
 
-type Named<T> = { name: string } & T;
-interface KubeconfigFile {
-  'current-context'?: string;
-  clusters?: Named<{ cluster?: Record<string, string | boolean> }>[];
-  users?: Named<{ user?: Record<string, string> }>[];
-  contexts?: Named<{ context?: { cluster?: string; user?: string } }>[];
-}
-
-function fileOrData(base: string, file: unknown, data: unknown): Buffer | undefined {
-  if (typeof data === 'string') return Buffer.from(data, 'base64');
-  if (typeof file === 'string') return readFileSync(resolve(base, file));
-  return undefined;
-}
-
-/** Reads a kubeconfig file and returns its current context's cluster and user. */
-export function loadKubeconfig(path: string): KubeEndpoint {
-  const kc = parse(readFileSync(path, 'utf8')) as KubeconfigFile;
-  const base = dirname(path);
-  const ctxName = kc['current-context'];
-  const ctx = kc.contexts?.find((c) => c.name === ctxName)?.context;
-  const cluster = kc.clusters?.find((c) => c.name === ctx?.cluster)?.cluster;
-  if (!ctx || !cluster || typeof cluster.server !== 'string')
+function checked(kc: KubeConfig, where: string): KubeConfig {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster?.server)
     throw new MeshError(
       'CFG_ERR_KUBECONFIG',
-      `${path}: no cluster for current-context "${ctxName ?? ''}"; check the file`,
+      `${where}: no cluster for current-context "${kc.getCurrentContext() ?? ''}"; check the file`,
     );
-  const user = kc.users?.find((u) => u.name === ctx.user)?.user ?? {};
-  return {
-    server: cluster.server,
-    ca: fileOrData(base, cluster['certificate-authority'], cluster['certificate-authority-data']),
-    cert: fileOrData(base, user['client-certificate'], user['client-certificate-data']),
-    key: fileOrData(base, user['client-key'], user['client-key-data']),
-    token: user.token,
-    tokenFile: user.tokenFile ? resolve(base, user.tokenFile) : undefined,
-    insecureSkipTlsVerify: cluster['insecure-skip-tls-verify'] === true,
-  };
+  return kc;
 }
 
-const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-
-/** The in-cluster endpoint: KUBERNETES_SERVICE_HOST/PORT and the mounted service-account token and CA. */
-export function inClusterEndpoint(env = process.env): KubeEndpoint {
-  const host = env.KUBERNETES_SERVICE_HOST;
-  const port = env.KUBERNETES_SERVICE_PORT ?? '443';
-  if (!host)
+/**
+ * A kubeconfig file (its current context), an already loaded KubeConfig, or — with nothing — the
+ * in-cluster service account (KUBERNETES_SERVICE_HOST/PORT, the mounted token, re-read as it rotates).
+ */
+export function loadKubeConfig(from?: KubeConfig | string, env = process.env): KubeConfig {
+  if (from instanceof KubeConfig) return checked(from, 'kubeconfig');
+  const kc = new KubeConfig();
+  if (typeof from === 'string') {
+    try {
+      kc.loadFromFile(from); // relative certificate/key paths are taken relative to the file
+    } catch (err) {
+      throw new MeshError(
+        'CFG_ERR_KUBECONFIG',
+        `${from}: not a readable kubeconfig file (${(err as Error).message}); check the path and its YAML`,
+      );
+    }
+    return checked(kc, from);
+  }
+  if (!env.KUBERNETES_SERVICE_HOST)
     throw new MeshError(
       'CFG_ERR_KUBECONFIG',
       'not running in a cluster (KUBERNETES_SERVICE_HOST is unset); give a kubeconfig file instead',
     );
-  const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  return { server, ca: readFileSync(`${SA_DIR}/ca.crt`), tokenFile: `${SA_DIR}/token` };
+  kc.loadFromCluster();
+  return checked(kc, 'in-cluster service account');
 }
 
-/** GET `path`; resolves with the response once headers arrive (any status). */
-export function kubeGet(ep: KubeEndpoint, path: string, signal?: AbortSignal): Promise<IncomingMessage> {
-  return send(ep, 'GET', path, undefined, { signal });
+/** A KubeConfig for one API server URL (tests, and callers that have no kubeconfig file). */
+export function kubeConfigFor(
+  server: string,
+  user: Partial<User> = {},
+  cluster: Partial<Cluster> = {},
+): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromClusterAndUser(
+    { skipTLSVerify: false, ...cluster, name: 'cluster', server },
+    { ...user, name: 'user' },
+  );
+  return kc;
 }
 
-function send(
-  ep: KubeEndpoint,
-  method: string,
-  path: string,
-  body: string | undefined,
-  opts: { signal?: AbortSignal; timeoutMs?: number },
-): Promise<IncomingMessage> {
-  const url = new URL(ep.server.replace(/\/$/, '') + path);
-  const token = ep.tokenFile ? readFileSync(ep.tokenFile, 'utf8').trim() : ep.token;
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) {
-    headers['content-type'] = 'application/json';
-    headers['content-length'] = String(Buffer.byteLength(body));
-  }
-  const https = url.protocol === 'https:';
-  const req = (https ? httpsRequest : httpRequest)(url, {
-    method,
-    headers,
-    signal: opts.signal,
-    ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}),
-    ...(https
-      ? { ca: ep.ca, cert: ep.cert, key: ep.key, rejectUnauthorized: !ep.insecureSkipTlsVerify }
-      : {}),
-  });
-  return new Promise((resolvePromise, reject) => {
-    req.once('response', resolvePromise);
-    req.once('error', reject);
-    req.once('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)));
-    req.end(body);
-  });
-}
-
-async function readBody(res: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of res) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/** GET `path` expecting 200 and JSON; other statuses become a KubeHttpError with the Status message. */
-export async function kubeGetJson<T>(ep: KubeEndpoint, path: string): Promise<T> {
-  const res = await kubeGet(ep, path);
-  const text = await readBody(res);
-  if (res.statusCode !== 200) throw statusError(res.statusCode ?? 0, path, text);
-  return JSON.parse(text) as T;
-}
-
-/** The answer to a write: the status (any) and the body parsed as JSON (undefined when it is not JSON). */
-export interface KubeResponse<T> {
-  status: number;
-  body: T | undefined;
-  text: string;
+export function serverOf(kc: KubeConfig): string {
+  return kc.getCurrentCluster()?.server ?? '';
 }
 
 /**
- * One request with a JSON body (POST/PUT/DELETE, or GET) that resolves with any status: callers decide
- * what 404 or 409 mean. Network failures and the timeout (default 10 s) reject.
+ * client-node builds a new HTTP dispatcher (connection pool) for every request; one per KubeConfig
+ * is kept here, so requests reuse their connections (and TLS sessions) to the API server.
  */
-export async function kubeRequest<T>(
-  ep: KubeEndpoint,
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
-  path: string,
-  body?: unknown,
-  opts: { signal?: AbortSignal; timeoutMs?: number } = {},
-): Promise<KubeResponse<T>> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  const res = await send(ep, method, path, payload, { timeoutMs: 10_000, ...opts });
-  const text = await readBody(res);
-  let parsed: T | undefined;
-  try {
-    parsed = text ? (JSON.parse(text) as T) : undefined;
-  } catch {
-    parsed = undefined;
+const dispatchers = new WeakMap<KubeConfig, Dispatcher>();
+
+function sharedDispatcher(kc: KubeConfig, ctx: RequestContext): Dispatcher | undefined {
+  let d = dispatchers.get(kc);
+  if (!d) {
+    d = ctx.getDispatcher();
+    if (d) dispatchers.set(kc, d);
   }
-  return { status: res.statusCode ?? 0, body: parsed, text };
+  return d;
 }
 
-export function statusError(status: number, path: string, text: string, method = 'GET'): KubeHttpError {
-  let detail = text.slice(0, 200);
-  try {
-    detail = (JSON.parse(text) as { message?: string }).message ?? detail;
-  } catch {
-    // not a Status object; keep the text
+/** Options for one generated-API call: the shared connection pool, and `signal` (abort or timeout). */
+export function requestOptions(kc: KubeConfig, signal?: AbortSignal): ConfigurationOptions {
+  const mw: ObservableMiddleware = {
+    pre: (ctx) => {
+      const d = sharedDispatcher(kc, ctx);
+      if (d) ctx.setDispatcher(d);
+      if (signal) ctx.setSignal(signal);
+      return new Observable(Promise.resolve(ctx));
+    },
+    post: (rsp) => new Observable(Promise.resolve(rsp)),
+  };
+  return { middleware: [mw], middlewareMergeStrategy: 'append' };
+}
+
+/** `signal` (when given) and a timeout, whichever fires first. */
+export function deadline(timeoutMs: number, signal?: AbortSignal): AbortSignal {
+  const t = AbortSignal.timeout(timeoutMs);
+  return signal ? AbortSignal.any([signal, t]) : t;
+}
+
+function statusMessage(body: unknown): string | undefined {
+  let parsed = body;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return body.slice(0, 200) || undefined;
+    }
   }
-  return new KubeHttpError(status, `${method} ${path}: HTTP ${status}: ${detail}`);
+  const m = (parsed as { message?: unknown } | undefined)?.message;
+  return typeof m === 'string' ? m : undefined;
+}
+
+/**
+ * The HTTP status of a failed call: client-node's ApiException (generated APIs), a watch's error
+ * (`statusCode`), or a KubeHttpError; undefined for network failures.
+ */
+export function statusOf(err: unknown): number | undefined {
+  if (err instanceof KubeHttpError) return err.statusCode;
+  if (err instanceof ApiException) return err.code;
+  const s = (err as { statusCode?: unknown } | undefined)?.statusCode;
+  return typeof s === 'number' ? s : undefined;
+}
+
+/** Any failure of a call as an Error whose message names the request; HTTP ones as KubeHttpError. */
+export function kubeError(err: unknown, what: string): Error {
+  if (err instanceof KubeHttpError) return err;
+  if (err instanceof ApiException) {
+    const detail = statusMessage(err.body) ?? 'no message';
+    return new KubeHttpError(err.code, `${what}: HTTP ${err.code}: ${detail}`);
+  }
+  const code = statusOf(err);
+  const msg = err instanceof Error ? err.message : String(err);
+  if (code !== undefined) return new KubeHttpError(code, `${what}: HTTP ${code}: ${msg}`);
+  const cause = (err as { cause?: { message?: string } } | undefined)?.cause?.message;
+  return new Error(`${what}: ${msg}${cause ? ` (${cause})` : ''}`);
+}
+
+export interface RawList<T> {
+  metadata?: { resourceVersion?: string };
+  items?: T[];
+}
+
+/**
+ * GET a collection (`/api/v1/pods`, `/apis/<group>/<version>/<plural>`) as raw JSON, with the
+ * KubeConfig's credentials and TLS. The generated list calls would turn the objects into client-node's
+ * model classes (dates as Date, unknown fields dropped); the mesh validates the objects as the API server
+ * serves them, like the watch events that follow the list.
+ */
+export async function listCollection<T>(
+  kc: KubeConfig,
+  path: string,
+  signal?: AbortSignal,
+): Promise<RawList<T>> {
+  const ctx = new RequestContext(serverOf(kc).replace(/\/$/, '') + path, HttpMethod.GET);
+  ctx.setHeaderParam('Accept', 'application/json');
+  await kc.applySecurityAuthentication(ctx);
+  let res;
+  try {
+    res = await fetch(ctx.getUrl(), {
+      headers: ctx.getHeaders(),
+      dispatcher: sharedDispatcher(kc, ctx),
+      signal,
+    });
+  } catch (err) {
+    throw kubeError(err, `GET ${path}`);
+  }
+  const text = await res.text();
+  if (res.status !== 200)
+    throw new KubeHttpError(
+      res.status,
+      `GET ${path}: HTTP ${res.status}: ${statusMessage(text) ?? 'no message'}`,
+    );
+  return JSON.parse(text) as RawList<T>;
 }

@@ -1,10 +1,21 @@
 /**
- * A list/watch loop for one collection, as Kubernetes informers do it: list (remember the list's
- * resourceVersion), then watch from that version with bookmarks; on 410 Gone (HTTP status or ERROR
- * event) list again; on a failure wait with exponential backoff and try again from the last version.
+ * One collection followed as Kubernetes informers do it, on @kubernetes/client-node's ListWatch: list
+ * (remember the list's resourceVersion), then watch from that version with bookmarks; on 410 Gone (HTTP
+ * status or ERROR event) list again, deleting what the new list lacks; a watch silent for the idle time
+ * is reopened from the same version. On a failure ListWatch stops: this class restarts it after an
+ * exponential backoff, from the last version it saw.
  */
-import { createInterface } from 'node:readline';
-import { kubeGet, kubeGetJson, KubeHttpError, statusError, type KubeEndpoint } from './kube-client.js';
+import {
+  ADD,
+  DELETE,
+  ERROR,
+  ListWatch,
+  UPDATE,
+  Watch,
+  type KubeConfig,
+  type KubernetesListObject,
+} from '@kubernetes/client-node';
+import { kubeError, listCollection } from './kube-client.js';
 
 export interface RawObject {
   kind?: string;
@@ -13,9 +24,12 @@ export interface RawObject {
   [k: string]: unknown;
 }
 
+/** ListWatch's object type: metadata is always present on what the API server serves. */
+type Served = RawObject & { metadata: NonNullable<RawObject['metadata']> };
+
 export interface InformerHandlers {
-  /** A full list: the complete current state of the collection. */
-  list(items: RawObject[]): void;
+  /** A list was applied (the events for what it added, changed and removed have been delivered). */
+  listed(): void;
   event(type: 'ADDED' | 'MODIFIED' | 'DELETED', object: RawObject): void;
   error(err: unknown, retryInMs: number): void;
 }
@@ -26,120 +40,136 @@ export interface InformerOptions {
   idleTimeoutMs: number;
 }
 
+type WatchDone = (err: unknown) => void;
+type WatchCallback = (phase: string, apiObj: unknown, watchObj?: unknown) => void;
+
+/**
+ * client-node's Watch asking for bookmarks (ListWatch does not), whose requests end when the informer
+ * stops, including one that was still connecting.
+ */
+class BookmarkWatch extends Watch {
+  stopped = false;
+  private readonly active = new Set<AbortController>();
+
+  override async watch(
+    path: string,
+    params: Record<string, unknown>,
+    callback: WatchCallback,
+    done: WatchDone,
+  ): Promise<AbortController> {
+    if (this.stopped) {
+      const c = new AbortController();
+      c.abort();
+      return c;
+    }
+    // done may come before watch() returns (a refused request): then there is nothing to track.
+    const state: { ended: boolean; c?: AbortController } = { ended: false };
+    const c = await super.watch(path, { ...params, allowWatchBookmarks: true }, callback, (err) => {
+      state.ended = true;
+      if (state.c) this.active.delete(state.c);
+      done(err);
+    });
+    state.c = c;
+    if (this.stopped) c.abort();
+    else if (!state.ended) this.active.add(c);
+    return c;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const c of this.active) c.abort();
+    this.active.clear();
+  }
+}
+
 export class KubeInformer {
-  private resourceVersion = '';
-  private stopped = false;
-  private abort: AbortController | undefined;
+  private stopped = true;
+  private readonly watch: BookmarkWatch;
+  private readonly lw: ListWatch<Served>;
   private delayMs: number;
-  private sleepTimer: NodeJS.Timeout | undefined;
-  private wake: (() => void) | undefined;
-  private loop: Promise<void> | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private listAbort = new AbortController();
+  private running: Promise<void> | undefined;
+  private readonly sleeps = new Set<() => void>();
 
   constructor(
-    private readonly ep: KubeEndpoint,
+    kc: KubeConfig,
     private readonly path: string,
     private readonly handlers: InformerHandlers,
     private readonly opts: InformerOptions,
   ) {
     this.delayMs = opts.backoffMs.initial;
+    this.watch = new BookmarkWatch(kc);
+    // Watch's inactivity timeout (30 s by default; declared private in its typings): a watch without
+    // a byte for this long is reopened from the same resourceVersion.
+    (this.watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = opts.idleTimeoutMs;
+    const list = async (): Promise<KubernetesListObject<Served>> => {
+      const got = await listCollection<Served>(kc, path, this.listAbort.signal);
+      const result = { metadata: got.metadata ?? {}, items: got.items ?? [] };
+      this.delayMs = opts.backoffMs.initial;
+      // ListWatch applies the list synchronously once this promise settles: report it after that.
+      setImmediate(() => this.stopped || handlers.listed());
+      return result;
+    };
+    this.lw = new ListWatch<Served>(path, this.watch, list, false, undefined, undefined, {
+      delayFn: (ms: number) => this.sleep(Math.min(ms, opts.backoffMs.max)),
+    });
+    this.lw.on(ADD, (o) => this.event('ADDED', o));
+    this.lw.on(UPDATE, (o) => this.event('MODIFIED', o));
+    this.lw.on(DELETE, (o) => this.event('DELETED', o));
+    this.lw.on(ERROR, (err: unknown) => this.failed(err));
   }
 
   start(): void {
+    if (!this.stopped) return;
     this.stopped = false;
-    this.loop ??= this.run();
+    this.watch.stopped = false;
+    this.listAbort = new AbortController();
+    this.run();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.abort?.abort();
-    clearTimeout(this.sleepTimer);
-    this.wake?.();
-    await this.loop;
-    this.loop = undefined;
+    clearTimeout(this.retry);
+    for (const wake of this.sleeps) wake();
+    this.listAbort.abort();
+    this.watch.stop();
+    await this.lw.stop();
+    await this.running;
   }
 
-  private async run(): Promise<void> {
-    while (!this.stopped) {
-      try {
-        if (!this.resourceVersion) {
-          const list = await kubeGetJson<{ metadata?: { resourceVersion?: string }; items?: RawObject[] }>(
-            this.ep,
-            this.path,
-          );
-          if (this.stopped) return;
-          this.handlers.list(list.items ?? []);
-          this.resourceVersion = list.metadata?.resourceVersion ?? '';
-          this.delayMs = this.opts.backoffMs.initial;
-        }
-        const sawEvents = await this.watchOnce();
-        if (!sawEvents && !this.stopped && this.resourceVersion) await this.sleep(this.delayMs); // no hot loop
-      } catch (err) {
-        if (this.stopped) return;
-        if (err instanceof KubeHttpError && err.statusCode === 410) {
-          this.resourceVersion = '';
-          continue;
-        }
-        this.handlers.error(err, this.delayMs);
-        await this.sleep(this.delayMs);
-        this.delayMs = Math.min(this.delayMs * 2, this.opts.backoffMs.max);
-      }
-    }
+  private run(): void {
+    this.running = this.lw.start().catch((err: unknown) => this.failed(err));
   }
 
-  /** One watch request; resolves when the server ends it. Returns whether any event arrived. */
-  private async watchOnce(): Promise<boolean> {
-    const q = new URLSearchParams({
-      watch: 'true',
-      allowWatchBookmarks: 'true',
-      resourceVersion: this.resourceVersion,
-    });
-    const ac = new AbortController();
-    this.abort = ac;
-    const res = await kubeGet(this.ep, `${this.path}?${q.toString()}`, ac.signal);
-    if (res.statusCode !== 200) {
-      const chunks: Buffer[] = [];
-      for await (const c of res) chunks.push(c as Buffer);
-      throw statusError(res.statusCode ?? 0, this.path, Buffer.concat(chunks).toString('utf8'));
-    }
-    let saw = false;
-    const idle = setTimeout(() => ac.abort(), this.opts.idleTimeoutMs).unref();
-    const lines = createInterface({ input: res, crlfDelay: Infinity });
-    try {
-      for await (const line of lines) {
-        idle.refresh();
-        if (!line.trim()) continue;
-        const ev = JSON.parse(line) as { type: string; object: RawObject & { code?: number } };
-        saw = true;
-        this.delayMs = this.opts.backoffMs.initial;
-        if (ev.type === 'ERROR') {
-          if (ev.object.code === 410) this.resourceVersion = '';
-          else
-            throw new KubeHttpError(
-              ev.object.code ?? 500,
-              `watch ${this.path}: ${String(ev.object.message ?? 'error')}`,
-            );
-          break;
-        }
-        if (ev.type === 'ADDED' || ev.type === 'MODIFIED' || ev.type === 'DELETED')
-          this.handlers.event(ev.type, ev.object);
-        const rv = ev.object.metadata?.resourceVersion;
-        if (rv) this.resourceVersion = rv;
-      }
-    } catch (err) {
-      if (ac.signal.aborted && !this.stopped) return saw; // idle timeout: reopen from the last version
-      throw err;
-    } finally {
-      clearTimeout(idle);
-      res.destroy();
-    }
-    return saw;
+  private event(type: 'ADDED' | 'MODIFIED' | 'DELETED', o: Served): void {
+    if (this.stopped) return;
+    this.delayMs = this.opts.backoffMs.initial;
+    this.handlers.event(type, o);
   }
 
+  /** ListWatch gave up (list failed, or the watch failed other than by 410/idle): retry after a delay. */
+  private failed(err: unknown): void {
+    if (this.stopped) return;
+    const retryInMs = this.delayMs;
+    this.handlers.error(kubeError(err, `list/watch ${this.path}`), retryInMs);
+    this.delayMs = Math.min(this.delayMs * 2, this.opts.backoffMs.max);
+    clearTimeout(this.retry);
+    this.retry = setTimeout(() => this.stopped || this.run(), retryInMs);
+    this.retry.unref();
+  }
+
+  /** ListWatch's pause between watches that ended without events; cut short by stop(). */
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      this.wake = resolve;
-      this.sleepTimer = setTimeout(resolve, ms);
-      this.sleepTimer.unref();
+      const done = (): void => {
+        clearTimeout(t);
+        this.sleeps.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      t.unref();
+      this.sleeps.add(done);
     });
   }
 }

@@ -1,12 +1,12 @@
 /**
- * KubernetesSource: configuration from a Kubernetes API server, one informer (list, then watch with
- * bookmarks) per kind. A 410 Gone makes that kind relist, and objects missing from the new list are
- * deleted; failures are retried with exponential backoff. A kind whose CRD is not installed (404)
- * counts as empty and is retried at the slowest pace.
+ * KubernetesSource: configuration from a Kubernetes API server through @kubernetes/client-node, one
+ * informer (list, then watch with bookmarks) per kind. A 410 Gone makes that kind relist, and objects
+ * missing from the new list are deleted; failures are retried with exponential backoff. A kind whose
+ * CRD is not installed (404) counts as empty and is retried with backoff.
  */
 import { errorMessage } from '../../common/errors.js';
 import { silentLogger, type Logger } from '../../common/logger.js';
-import { inClusterEndpoint, KubeHttpError, loadKubeconfig, type KubeEndpoint } from './kube-client.js';
+import { loadKubeConfig, serverOf, statusOf, type KubeConfig } from './kube-client.js';
 import {
   KubeInformer,
   type InformerHandlers,
@@ -19,8 +19,8 @@ import { objectKey, type Kind } from './types.js';
 import { identify, validateObject, type ConfigIssue } from './validate.js';
 
 export interface KubernetesSourceOptions {
-  /** An endpoint, a kubeconfig file path, or nothing for the in-cluster service account. */
-  kubeconfig?: KubeEndpoint | string;
+  /** A loaded KubeConfig, a kubeconfig file path, or nothing for the in-cluster service account. */
+  kubeconfig?: KubeConfig | string;
   /** Kinds to watch; default all the mesh reads. */
   kinds?: readonly Kind[];
   logger?: Logger;
@@ -34,7 +34,6 @@ interface KindState {
   info: KindInfo;
   informer: KubeInformer;
   listed: boolean;
-  keys: Set<string>;
   missingLogged: boolean;
 }
 
@@ -46,28 +45,26 @@ export class KubernetesSource extends SourceBase {
 
   constructor(opts: KubernetesSourceOptions = {}) {
     super();
-    const ep =
-      typeof opts.kubeconfig === 'string'
-        ? loadKubeconfig(opts.kubeconfig)
-        : (opts.kubeconfig ?? inClusterEndpoint());
-    this.name = `kubernetes ${ep.server}`;
-    this.log = (opts.logger ?? silentLogger()).child({ source: 'kubernetes', server: ep.server });
+    const kc = loadKubeConfig(opts.kubeconfig);
+    const server = serverOf(kc);
+    this.name = `kubernetes ${server}`;
+    this.log = (opts.logger ?? silentLogger()).child({ source: 'kubernetes', server });
     const informerOpts = {
       backoffMs: opts.backoffMs ?? { initial: 500, max: 30_000 },
       idleTimeoutMs: opts.watchIdleTimeoutMs ?? 300_000,
     };
     const wanted = new Set<string>(opts.kinds ?? KINDS.map((k) => k.kind));
-    this.kinds = KINDS.filter((k) => wanted.has(k.kind)).map((info) => this.makeKind(ep, info, informerOpts));
+    this.kinds = KINDS.filter((k) => wanted.has(k.kind)).map((info) => this.makeKind(kc, info, informerOpts));
   }
 
-  private makeKind(ep: KubeEndpoint, info: KindInfo, opts: InformerOptions): KindState {
+  private makeKind(kc: KubeConfig, info: KindInfo, opts: InformerOptions): KindState {
     const handlers: InformerHandlers = {
-      list: (items) => this.relisted(state, items),
-      event: (type, o) => (type === 'DELETED' ? this.deleted(state, o) : void this.changed(state, o)),
+      listed: () => this.listed(state),
+      event: (type, o) => (type === 'DELETED' ? this.deleted(o) : this.changed(o)),
       error: (err, retryInMs) => this.failed(state, err, retryInMs),
     };
-    const informer = new KubeInformer(ep, collectionPath(info), handlers, opts);
-    const state: KindState = { info, informer, listed: false, keys: new Set(), missingLogged: false };
+    const informer = new KubeInformer(kc, collectionPath(info), handlers, opts);
+    const state: KindState = { info, informer, listed: false, missingLogged: false };
     return state;
   }
 
@@ -80,14 +77,9 @@ export class KubernetesSource extends SourceBase {
     await Promise.all(this.kinds.map((k) => k.informer.stop()));
   }
 
-  private relisted(k: KindState, items: RawObject[]): void {
+  /** A (re)list was applied: its additions, changes and deletions came as events. */
+  private listed(k: KindState): void {
     k.missingLogged = false;
-    const seen = new Set<string>();
-    for (const o of items) {
-      const key = this.changed(k, o);
-      if (key) seen.add(key);
-    }
-    for (const key of [...k.keys]) if (!seen.has(key)) this.forget(k, key);
     this.markListed(k);
   }
 
@@ -97,35 +89,32 @@ export class KubernetesSource extends SourceBase {
   }
 
   /** Validates and serves the object; an invalid one is reported and its last good version stays. */
-  private changed(k: KindState, raw: RawObject): string | undefined {
+  private changed(raw: RawObject): void {
     const r = validateObject(raw);
-    if (r.status === 'ignored') return undefined;
+    if (r.status === 'ignored') return;
     if (r.status === 'valid') {
       this.invalid.delete(r.key);
-      k.keys.add(r.key);
       this.put(r.key, r.object);
     } else {
       for (const i of r.issues) this.log.error({ problem: i.text }, `rejected configuration: ${i.text}`);
       if (r.key) this.invalid.set(r.key, r.issues);
     }
     this.setIssues([...this.invalid.values()].flat());
-    return r.key;
   }
 
-  private deleted(k: KindState, raw: RawObject): void {
+  private deleted(raw: RawObject): void {
     const id = identify(raw);
-    if (id) this.forget(k, objectKey(id.info.kind, id.namespace, id.name));
+    if (id) this.forget(objectKey(id.info.kind, id.namespace, id.name));
   }
 
-  private forget(k: KindState, key: string): void {
-    k.keys.delete(key);
+  private forget(key: string): void {
     this.invalid.delete(key);
     this.remove(key);
     this.setIssues([...this.invalid.values()].flat());
   }
 
   private failed(k: KindState, err: unknown, retryInMs: number): void {
-    if (err instanceof KubeHttpError && err.statusCode === 404) {
+    if (statusOf(err) === 404) {
       if (!k.missingLogged)
         this.log.warn(
           { kind: k.info.kind },

@@ -71,7 +71,7 @@ test('until the API server answers, /ready is 503 and clients wait; then they ge
   assert.equal(notReady.status, 503);
   assert.match(
     notReady.body,
-    /waiting for the configuration source \(kubernetes http:\/\/127\.0\.0\.1:\d+\)/,
+    /waiting for the configuration source \(kubernetes https:\/\/127\.0\.0\.1:\d+\)/,
   );
 
   const client = new MeshClient(istiod.ports.xds).start();

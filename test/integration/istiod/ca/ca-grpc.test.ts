@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
+import https from 'node:https';
 import { once } from 'node:events';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -28,6 +28,8 @@ import type {
   IstioCertificateResponse,
 } from '../../../../src/xds/discovery-types.js';
 import { ns, pod } from '../../../unit/istiod/model/fixtures.js';
+import { kubeConfigFor } from '../../../../src/istiod/config/kube-client.js';
+import { TEST_SERVER_NAME, testServingCert } from '../config/helpers/test-tls.js';
 
 const td = 'cluster.local';
 const ZTUNNEL = { trustDomain: td, namespace: 'istio-system', serviceAccount: 'ztunnel' };
@@ -40,7 +42,8 @@ const reviews: Array<{
   auth: string | undefined;
   body: { spec?: { token?: string; audiences?: string[] } };
 }> = [];
-const kube = http.createServer((req, res) => {
+const kubeTls = testServingCert();
+const kube = https.createServer({ key: kubeTls.key, cert: kubeTls.cert }, (req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
@@ -69,7 +72,7 @@ const kube = http.createServer((req, res) => {
 });
 kube.listen(0, '127.0.0.1');
 await once(kube, 'listening');
-const kubeUrl = `http://127.0.0.1:${(kube.address() as { port: number }).port}`;
+const kubeUrl = `https://127.0.0.1:${(kube.address() as { port: number }).port}`;
 
 // --- istiod: CA, index, tokens, the service on a plaintext and an mTLS port ---
 const dir = await mkdtemp(join(tmpdir(), 'ca-grpc-'));
@@ -87,7 +90,11 @@ const service = new CaService({
   authenticators: [
     await LocalTokenAuthenticator.load(tokenFile),
     new KubeTokenReviewAuthenticator({
-      endpoint: { server: kubeUrl, token: 'istiod-own-token' },
+      kubeConfig: kubeConfigFor(
+        kubeUrl,
+        { token: 'istiod-own-token' },
+        { caData: Buffer.from(kubeTls.caPem).toString('base64'), tlsServerName: TEST_SERVER_NAME },
+      ),
       trustDomain: td,
     }),
   ],

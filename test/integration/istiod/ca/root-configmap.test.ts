@@ -20,7 +20,7 @@ import {
 import { Istiod } from '../../../../src/istiod/app.js';
 import { setupCa } from '../../../../src/istiod/ca-setup.js';
 import { istiodSchema } from '../../../../src/istiod/options.js';
-import { kubeRequest } from '../../../../src/istiod/config/kube-client.js';
+import { ApiException, CoreV1Api, type V1ConfigMap } from '@kubernetes/client-node';
 import { KubernetesSource } from '../../../../src/istiod/config/kubernetes-source.js';
 import { ConfigStore } from '../../../../src/istiod/config/store.js';
 import { FakeKubeApi, type KubeObject } from '../config/helpers/fake-kube-api.js';
@@ -66,7 +66,7 @@ function publisher(
 ): { pub: RootConfigMapPublisher; registry: Registry } {
   const registry = new Registry();
   const pub = new RootConfigMapPublisher({
-    endpoint: api.endpoint(),
+    kubeConfig: api.endpoint(),
     ca,
     registry,
     backoffMs: { initial: 20, max: 200 },
@@ -84,6 +84,16 @@ function bundleIn(api: FakeKubeApi, ns: string): string | undefined {
 async function writes(registry: Registry): Promise<Record<string, number>> {
   const m = await registry.getSingleMetric('istiod_root_configmap_writes_total')?.get();
   return Object.fromEntries((m?.values ?? []).map((v) => [String(v.labels.result), v.value]));
+}
+
+/**
+ * The API server stores an object before the publisher reads the answer and counts the write: after
+ * waiting for what the server holds, wait until `expected` writes are counted, then compare them all.
+ */
+async function assertWrites(registry: Registry, expected: Record<string, number>): Promise<void> {
+  const total = (w: Record<string, number>) => Object.values(w).reduce((a, b) => a + b, 0);
+  await waitFor('the counted writes', async () => total(await writes(registry)) >= total(expected), 60_000);
+  assert.deepEqual(await writes(registry), expected);
 }
 
 test('every namespace on the API server gets the ConfigMap with the CA bundle, new ones too; system namespaces are skipped', async (t) => {
@@ -109,7 +119,7 @@ test('every namespace on the API server gets the ConfigMap with the CA bundle, n
   await api.waitForWatch(NS_PATH);
   api.add(NS_PATH, namespace('late'));
   await waitFor('the new namespace ConfigMap', () => bundleIn(api, 'late') === bundle);
-  assert.deepEqual(await writes(registry), { created: 3 });
+  await assertWrites(registry, { created: 3 });
 
   // Nothing changed: a full check writes nothing.
   await pub.syncAll();
@@ -143,7 +153,7 @@ test('a root rotation rewrites every ConfigMap with both roots; retiring the old
   await waitFor('the retired bundle', () =>
     ['a', 'b', 'c'].every((ns) => !bundleIn(api, ns)!.includes(oldRoot.trim())),
   );
-  assert.deepEqual(await writes(registry), { created: 3, updated: 6 });
+  await assertWrites(registry, { created: 3, updated: 6 });
 });
 
 test('a deleted ConfigMap comes back on the next namespace event; a deleted namespace is left alone', async (t) => {
@@ -215,7 +225,7 @@ test('a failed write (500) is logged, counted and retried; a conflict (409) re-r
   assert.equal(await pub.syncNamespace('demo'), 'failed');
   assert.equal(bundleIn(api, 'demo'), undefined);
   await waitFor('the retry', () => bundleIn(api, 'demo') === ca.rootBundlePem());
-  assert.deepEqual(await writes(registry), { error: 1, created: 1 });
+  await assertWrites(registry, { error: 1, created: 1 });
 
   await ca.rotateRoot(); // not started: nothing follows the roots, the test drives the sync
   api.failNext('PUT', 409);
@@ -226,30 +236,45 @@ test('a failed write (500) is logged, counted and retried; a conflict (409) re-r
   assert.equal(puts, 2);
 });
 
+/** The HTTP status of a client-node call: 2xx when it succeeded, else the ApiException's code. */
+async function statusOf(call: Promise<unknown>): Promise<number> {
+  try {
+    await call;
+    return 200;
+  } catch (err) {
+    if (err instanceof ApiException) return err.code;
+    throw err;
+  }
+}
+
 test('the fake API server answers writes as Kubernetes does: 201, 409 AlreadyExists, 409 on a stale resourceVersion, 404 after delete', async (t) => {
   const api = await fakeApi(t);
-  const ep = api.endpoint();
-  const coll = '/api/v1/namespaces/demo/configmaps';
-  const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' }, data: { a: '1' } };
-  type Cm = typeof cm & { metadata: { resourceVersion: string; namespace: string } };
-  const created = await kubeRequest<Cm>(ep, 'POST', coll, cm);
-  assert.equal(created.status, 201);
-  assert.equal(created.body?.metadata.namespace, 'demo');
-  assert.equal((await kubeRequest(ep, 'POST', coll, cm)).status, 409);
-  const listed = await kubeRequest<{ items: unknown[] }>(ep, 'GET', coll);
-  assert.equal(listed.body?.items.length, 1);
+  const core = api.endpoint().makeApiClient(CoreV1Api);
+  const namespace = 'demo';
+  const cm: V1ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' }, data: { a: '1' } };
+  const created = await core.createNamespacedConfigMapWithHttpInfo({ namespace, body: cm });
+  assert.equal(created.httpStatusCode, 201);
+  assert.equal(created.data.metadata?.namespace, 'demo');
+  assert.equal(await statusOf(core.createNamespacedConfigMap({ namespace, body: cm })), 409);
+  const listed = await core.listNamespacedConfigMap({ namespace });
+  assert.equal(listed.items.length, 1);
 
-  const rv = created.body!.metadata.resourceVersion;
-  const put = await kubeRequest<Cm>(ep, 'PUT', `${coll}/x`, { ...created.body, data: { a: '2' } });
-  assert.equal(put.status, 200);
-  const stale = await kubeRequest(ep, 'PUT', `${coll}/x`, {
-    ...created.body,
-    metadata: { ...created.body!.metadata, resourceVersion: rv },
+  const rv = created.data.metadata!.resourceVersion;
+  const put = await core.replaceNamespacedConfigMapWithHttpInfo({
+    name: 'x',
+    namespace,
+    body: { ...created.data, data: { a: '2' } },
   });
-  assert.equal(stale.status, 409);
-  assert.equal((await kubeRequest(ep, 'DELETE', `${coll}/x`)).status, 200);
-  assert.equal((await kubeRequest(ep, 'GET', `${coll}/x`)).status, 404);
-  assert.equal((await kubeRequest(ep, 'PUT', `${coll}/x`, cm)).status, 404);
+  assert.equal(put.httpStatusCode, 200);
+  const stale = core.replaceNamespacedConfigMap({
+    name: 'x',
+    namespace,
+    body: { ...created.data, metadata: { ...created.data.metadata, resourceVersion: rv } },
+  });
+  assert.equal(await statusOf(stale), 409);
+  assert.equal(await statusOf(core.deleteNamespacedConfigMap({ name: 'x', namespace })), 200);
+  assert.equal(await statusOf(core.readNamespacedConfigMap({ name: 'x', namespace })), 404);
+  assert.equal(await statusOf(core.replaceNamespacedConfigMap({ name: 'x', namespace, body: cm })), 404);
 });
 
 test('istiod with a Kubernetes source: setupCa publishes the ConfigMap once started', async (t) => {
@@ -272,7 +297,10 @@ test('istiod with a Kubernetes source: setupCa publishes the ConfigMap once star
   });
   await istiod.start();
   ca.start(istiod);
-  await waitFor('the ConfigMap', () => bundleIn(api, 'demo') === ca.ca.rootBundlePem());
+  // The API server stores the ConfigMap before istiod reads the answer and counts the write: wait for
+  // both, each as a condition (the bound is generous: a loaded machine only makes it slower).
+  await waitFor('the ConfigMap', () => bundleIn(api, 'demo') === ca.ca.rootBundlePem(), 60_000);
+  await assertWrites(istiod.registry, { created: 1 });
   const metrics = await istiod.registry.metrics();
   assert.match(metrics, /istiod_root_configmap_writes_total\{result="created"\} 1/);
 });

@@ -1,5 +1,6 @@
 /**
- * A small Kubernetes API server for tests that speaks the real list/watch protocol over HTTP:
+ * A small Kubernetes API server for tests that speaks the real list/watch protocol over HTTPS (its own
+ * serving certificate; `endpoint()` and `kubeConfigYaml()` trust it, as a kubeconfig does):
  *
  * - `GET <collection>` returns a JSON list whose `metadata.resourceVersion` is the current version;
  * - `GET <collection>?watch=true&resourceVersion=N` streams newline-delimited events
@@ -19,11 +20,13 @@
  * way live in the cluster-wide collection (`<prefix>/{plural}`), so its list and watches see them.
  * `failNext` makes the next matching requests answer an error status.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { stringify } from 'yaml';
-import type { KubeEndpoint } from '../../../../../src/istiod/config/kube-client.js';
+import { kubeConfigFor, type KubeConfig } from '../../../../../src/istiod/config/kube-client.js';
+import { TEST_SERVER_NAME, testServingCert } from './test-tls.js';
 
 export type KubeObject = {
   apiVersion: string;
@@ -100,18 +103,21 @@ export class FakeKubeApi {
   private boundPort = 0;
   private watchWaiters: { path: string; resolve: () => void }[] = [];
   private readonly failures: Failure[] = [];
+  private readonly tls = testServingCert();
 
   get port(): number {
     return this.boundPort;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.boundPort}`;
+    return `https://127.0.0.1:${this.boundPort}`;
   }
 
   /** Listens on 127.0.0.1 (a random port the first time, the same port after a stop). */
   async start(): Promise<void> {
-    const server = createServer((req, res) => this.handle(req, res));
+    const server = createServer({ key: this.tls.key, cert: this.tls.cert }, (req, res) =>
+      this.handle(req, res),
+    );
     server.on('connection', (s) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
@@ -132,9 +138,13 @@ export class FakeKubeApi {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  /** The endpoint of this server, no credentials. */
-  endpoint(): KubeEndpoint {
-    return { server: this.url };
+  /** A KubeConfig for this server (its CA trusted), no credentials. */
+  endpoint(): KubeConfig {
+    return kubeConfigFor(this.url, {}, this.clusterTls());
+  }
+
+  private clusterTls(): { caData: string; tlsServerName: string } {
+    return { caData: Buffer.from(this.tls.caPem).toString('base64'), tlsServerName: TEST_SERVER_NAME };
   }
 
   /** Text of a kubeconfig file for this server. */
@@ -142,7 +152,16 @@ export class FakeKubeApi {
     return stringify({
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'fake', cluster: { server: this.url } }],
+      clusters: [
+        {
+          name: 'fake',
+          cluster: {
+            server: this.url,
+            'certificate-authority-data': this.clusterTls().caData,
+            'tls-server-name': TEST_SERVER_NAME,
+          },
+        },
+      ],
       users: [{ name: 'fake', user: {} }],
       contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'fake' } }],
       'current-context': 'fake',
