@@ -193,5 +193,15 @@ export async function listCollection<T>(
       res.status,
       `GET ${path}: HTTP ${res.status}: ${statusMessage(text) ?? 'no message'}`,
     );
-  return JSON.parse(text) as RawList<T>;
+  const list = JSON.parse(text) as RawList<T> & { kind?: string; apiVersion?: string };
+  // The API server leaves kind and apiVersion out of a list's items (watch events carry them): put
+  // them back from the list's own (`PodList`, `v1`), as client-go's informers do.
+  const kind = list.kind?.endsWith('List') ? list.kind.slice(0, -'List'.length) : undefined;
+  if (kind)
+    for (const item of list.items ?? []) {
+      const o = item as { kind?: string; apiVersion?: string };
+      o.kind ??= kind;
+      o.apiVersion ??= list.apiVersion;
+    }
+  return list;
 }

@@ -2,7 +2,8 @@
  * A small Kubernetes API server for tests that speaks the real list/watch protocol over HTTPS (its own
  * serving certificate; `endpoint()` and `kubeConfigYaml()` trust it, as a kubeconfig does):
  *
- * - `GET <collection>` returns a JSON list whose `metadata.resourceVersion` is the current version;
+ * - `GET <collection>` returns a JSON list (`<Kind>List`, items without kind and apiVersion, as the
+ *   API server sends them) whose `metadata.resourceVersion` is the current version;
  * - `GET <collection>?watch=true&resourceVersion=N` streams newline-delimited events
  *   (`ADDED`/`MODIFIED`/`DELETED`, `BOOKMARK` when `allowWatchBookmarks=true`) after version N; with no
  *   version it first sends the current objects as `ADDED`;
@@ -81,6 +82,20 @@ function parseTarget(path: string): Target | undefined {
 
 function status(code: number, reason: string, message: string): Record<string, unknown> {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason, code, message };
+}
+
+/**
+ * A list as the API server sends it: `<Kind>List` with the items' apiVersion, and the items without
+ * kind and apiVersion (watch events carry them; list items do not).
+ */
+function listOf(items: KubeObject[], rv: number): Record<string, unknown> {
+  const first = items[0];
+  return {
+    kind: first ? `${first.kind}List` : 'List',
+    apiVersion: first?.apiVersion ?? 'v1',
+    metadata: { resourceVersion: String(rv) },
+    items: items.map(({ kind: _kind, apiVersion: _apiVersion, ...rest }) => rest),
+  };
 }
 
 function objKey(o: KubeObject): string {
@@ -297,12 +312,7 @@ export class FakeKubeApi {
       const items = [...(this.collections.get(target.collection)?.values() ?? [])].filter(
         (o) => o.metadata.namespace === target.namespace,
       );
-      this.reply(res, 200, {
-        kind: 'List',
-        apiVersion: 'v1',
-        metadata: { resourceVersion: String(this.rv) },
-        items,
-      });
+      this.reply(res, 200, listOf(items, this.rv));
       return;
     }
     if (
@@ -326,14 +336,7 @@ export class FakeKubeApi {
     const items = [...(this.collections.get(path)?.values() ?? [])];
     if (!watch) {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          kind: 'List',
-          apiVersion: 'v1',
-          metadata: { resourceVersion: String(this.rv) },
-          items,
-        }),
-      );
+      res.end(JSON.stringify(listOf(items, this.rv)));
       return;
     }
     const from = rvParam === undefined || rvParam === '' || rvParam === '0' ? undefined : Number(rvParam);
