@@ -1,0 +1,166 @@
+/**
+ * The mesh against a real Kubernetes control plane (etcd + kube-apiserver, controller manager and
+ * scheduler, built once by scripts/kube-control-plane.sh): istiod's Kubernetes source sees objects
+ * created through the API, the API server's TokenReview authenticates a service-account token for the
+ * CA's audience, and the root ConfigMap lands in a new namespace.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { KubeControlPlane, controlPlaneProblem } from '../../../src/kube/control-plane.js';
+import { KubernetesSource } from '../../../src/istiod/config/kubernetes-source.js';
+import { ConfigStore } from '../../../src/istiod/config/store.js';
+import { loadKubeConfig } from '../../../src/istiod/config/kube-client.js';
+import { KubeTokenReviewAuthenticator } from '../../../src/istiod/ca/kube-token-review.js';
+import { RootConfigMapPublisher } from '../../../src/istiod/ca/root-configmap.js';
+import { IstiodCa, ROOT_CONFIGMAP_KEY, ROOT_CONFIGMAP_NAME } from '../../../src/istiod/ca/istiod-ca.js';
+import { createRootCa } from '../../../src/pki/ca.js';
+import { waitFor } from '../istiod/config/helpers/wait-for.js';
+
+const problem = controlPlaneProblem();
+if (problem) console.log(`# skipping the real control plane tests: ${problem}`);
+
+// One control plane for the file (it starts in seconds to tens of seconds), stopped after the last test.
+let plane: Promise<KubeControlPlane> | undefined;
+function controlPlane(): Promise<KubeControlPlane> {
+  plane ??= KubeControlPlane.start();
+  return plane;
+}
+
+test.after(async () => {
+  await (await plane?.catch(() => undefined))?.stop();
+});
+
+test(
+  'the Kubernetes config source sees a Namespace, Service and Pod created through the API server',
+  { skip: problem },
+  async (t) => {
+    const cp = await controlPlane();
+    const kc = loadKubeConfig(cp.kubeconfigPath);
+    const core = kc.makeApiClient(CoreV1Api);
+    const source = new KubernetesSource({
+      kubeconfig: cp.kubeconfigPath,
+      kinds: ['Namespace', 'Service', 'Pod'],
+    });
+    const store = new ConfigStore();
+    store.attach(source);
+    t.after(() => source.stop());
+    await source.start();
+    await source.whenSynced();
+    // The API server's bootstrap controller creates `default` (listed, or seen on the watch soon after).
+    await waitFor(
+      'the default namespace',
+      () => store.get('Namespace', undefined, 'default') !== undefined,
+      30_000,
+    );
+
+    await core.createNamespace({
+      body: { metadata: { name: 'demo', labels: { 'istio.io/dataplane-mode': 'ambient' } } },
+    });
+    await core.createNamespacedService({
+      namespace: 'demo',
+      body: {
+        metadata: { name: 'web' },
+        spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+      },
+    });
+    // The controller manager gives each namespace its `default` service account; pods need it.
+    await waitFor(
+      'the default service account',
+      async () =>
+        (await core.listNamespacedServiceAccount({ namespace: 'demo' })).items.some(
+          (s) => s.metadata?.name === 'default',
+        ),
+      60_000,
+    );
+    await core.createNamespacedPod({
+      namespace: 'demo',
+      body: {
+        metadata: { name: 'web-1', labels: { app: 'web' } },
+        spec: { containers: [{ name: 'web', image: 'meshlite/sample', ports: [{ containerPort: 8080 }] }] },
+      },
+    });
+    await waitFor(
+      'the namespace, service and pod in the store',
+      () =>
+        store.get('Namespace', undefined, 'demo')?.metadata.labels?.['istio.io/dataplane-mode'] ===
+          'ambient' &&
+        store.get('Service', 'demo', 'web') !== undefined &&
+        store.get('Pod', 'demo', 'web-1') !== undefined,
+      30_000,
+    );
+    const svc = store.get('Service', 'demo', 'web');
+    assert.match(
+      String((svc?.spec as { clusterIP?: string }).clusterIP),
+      /^10\.96\./,
+      'a cluster IP from the service range',
+    );
+
+    // A pod no node has taken is removed at once: the watch's DELETED reaches the store.
+    await core.deleteNamespacedPod({ name: 'web-1', namespace: 'demo' });
+    await waitFor('the pod deletion', () => store.get('Pod', 'demo', 'web-1') === undefined, 30_000);
+    assert.equal(source.issues().length, 0, 'every object served by the API server was accepted');
+  },
+);
+
+test(
+  'TokenReview through the API server authenticates a service-account token for istiod CA',
+  { skip: problem },
+  async () => {
+    const cp = await controlPlane();
+    const kubeConfig = loadKubeConfig(cp.kubeconfigPath);
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: 'tokens' } } });
+    await core.createNamespacedServiceAccount({
+      namespace: 'tokens',
+      body: { metadata: { name: 'ztunnel' } },
+    });
+    const request = async (audiences: string[]) =>
+      (
+        await core.createNamespacedServiceAccountToken({
+          name: 'ztunnel',
+          namespace: 'tokens',
+          body: { spec: { audiences, expirationSeconds: 600 } },
+        })
+      ).status?.token ?? '';
+
+    const authn = new KubeTokenReviewAuthenticator({
+      kubeConfig,
+      trustDomain: 'cluster.local',
+      cacheTtlMs: 0,
+    });
+    const ok = await authn.authenticate(await request(['istio-ca']));
+    assert.ok(ok.ok, `the istio-ca token was accepted: ${JSON.stringify(ok)}`);
+    assert.deepEqual(ok.caller.identity, {
+      trustDomain: 'cluster.local',
+      namespace: 'tokens',
+      serviceAccount: 'ztunnel',
+    });
+
+    const wrongAudience = await authn.authenticate(await request(['some-other-service']));
+    assert.equal(wrongAudience.ok, false, 'a token for another audience is refused');
+    const forged = await authn.authenticate('not.a.token');
+    assert.equal(forged.ok, false, 'a forged token is refused');
+  },
+);
+
+test(
+  'the root certificate ConfigMap is published into a namespace of the real API server',
+  { skip: problem },
+  async (t) => {
+    const cp = await controlPlane();
+    const kubeConfig = loadKubeConfig(cp.kubeconfigPath);
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: 'bundle' } } });
+    const ca = IstiodCa.fromAuthority(createRootCa());
+    const pub = new RootConfigMapPublisher({ kubeConfig, ca });
+    t.after(() => pub.stop());
+    pub.namespaces(['bundle']);
+    assert.equal(await pub.syncNamespace('bundle'), 'created');
+    const cm = await core.readNamespacedConfigMap({ name: ROOT_CONFIGMAP_NAME, namespace: 'bundle' });
+    assert.equal(cm.data?.[ROOT_CONFIGMAP_KEY], ca.rootBundlePem());
+    assert.equal(await pub.syncNamespace('bundle'), 'unchanged');
+    await ca.rotateRoot();
+    assert.equal(await pub.syncNamespace('bundle'), 'updated');
+  },
+);
