@@ -36,7 +36,7 @@ export function cachedKubeBinaries(env = process.env): string | undefined {
 /** Why the control plane cannot start here (binaries or etcd missing), or undefined when it can. */
 export function controlPlaneProblem(binDir = cachedKubeBinaries()): string | undefined {
   if (!binDir)
-    return 'the Kubernetes control plane is not built: run scripts/kube-control-plane.sh (one-time, ~10-20 minutes)';
+    return 'the Kubernetes control plane is not built: run scripts/kube-control-plane.sh (one-time, 10-25 minutes)';
   for (const b of KUBE_BINARIES)
     if (!existsSync(join(binDir, b)))
       return `${join(binDir, b)} is missing: run scripts/kube-control-plane.sh`;
