@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, type V1BoundObjectReference } from '@kubernetes/client-node';
 import { KubeControlPlane, controlPlaneProblem } from '../../../src/kube/control-plane.js';
 import { KubernetesSource } from '../../../src/istiod/config/kubernetes-source.js';
 import { ConfigStore } from '../../../src/istiod/config/store.js';
@@ -104,7 +104,7 @@ test(
 );
 
 test(
-  'TokenReview through the API server authenticates a service-account token for istiod CA',
+  'TokenReview through the API server authenticates service-account tokens for istiod CA, pod-bound ones with their node',
   { skip: problem },
   async () => {
     const cp = await controlPlane();
@@ -115,19 +115,22 @@ test(
       namespace: 'tokens',
       body: { metadata: { name: 'ztunnel' } },
     });
-    const request = async (audiences: string[]) =>
+    const request = async (audiences: string[], boundObjectRef?: V1BoundObjectReference) =>
       (
         await core.createNamespacedServiceAccountToken({
           name: 'ztunnel',
           namespace: 'tokens',
-          body: { spec: { audiences, expirationSeconds: 600 } },
+          body: { spec: { audiences, expirationSeconds: 600, boundObjectRef } },
         })
       ).status?.token ?? '';
 
+    // Where pods run, as istiod's ambient index answers it (Kubernetes 1.20 names the pod, not the node).
+    const nodes = new Map<string, string>();
     const authn = new KubeTokenReviewAuthenticator({
       kubeConfig,
       trustDomain: 'cluster.local',
       cacheTtlMs: 0,
+      nodeOfPod: (ns, pod) => nodes.get(`${ns}/${pod}`),
     });
     const ok = await authn.authenticate(await request(['istio-ca']));
     assert.ok(ok.ok, `the istio-ca token was accepted: ${JSON.stringify(ok)}`);
@@ -136,6 +139,33 @@ test(
       namespace: 'tokens',
       serviceAccount: 'ztunnel',
     });
+
+    assert.equal(ok.caller.node, undefined, 'an unbound token names no node');
+
+    // A projected token bound to the ztunnel pod (as the kubelet mounts it): the review names the pod.
+    const pod = await core.createNamespacedPod({
+      namespace: 'tokens',
+      body: {
+        metadata: { name: 'ztunnel-node-a' },
+        spec: {
+          nodeName: 'node-a',
+          serviceAccountName: 'ztunnel',
+          automountServiceAccountToken: false,
+          containers: [{ name: 'ztunnel', image: 'meshlite/ztunnel' }],
+        },
+      },
+    });
+    nodes.set('tokens/ztunnel-node-a', 'node-a');
+    const bound = await authn.authenticate(
+      await request(['istio-ca'], {
+        kind: 'Pod',
+        apiVersion: 'v1',
+        name: 'ztunnel-node-a',
+        uid: pod.metadata?.uid,
+      }),
+    );
+    assert.ok(bound.ok, `the pod-bound token was accepted: ${JSON.stringify(bound)}`);
+    assert.equal(bound.caller.node, 'node-a', 'the node of the pod the token is bound to');
 
     const wrongAudience = await authn.authenticate(await request(['some-other-service']));
     assert.equal(wrongAudience.ok, false, 'a token for another audience is refused');
