@@ -73,13 +73,31 @@ test(
         ),
       60_000,
     );
-    await core.createNamespacedPod({
-      namespace: 'demo',
-      body: {
-        metadata: { name: 'web-1', labels: { app: 'web' } },
-        spec: { containers: [{ name: 'web', image: 'meshlite/sample', ports: [{ containerPort: 8080 }] }] },
-      },
-    });
+    // Until the token controller has given the service account its token, the API server answers
+    // 500 "No API token found ... retry after" (Kubernetes 1.20): retry as it asks.
+    await waitFor(
+      'the pod to be created',
+      () =>
+        core
+          .createNamespacedPod({
+            namespace: 'demo',
+            body: {
+              metadata: { name: 'web-1', labels: { app: 'web' } },
+              spec: {
+                containers: [{ name: 'web', image: 'meshlite/sample', ports: [{ containerPort: 8080 }] }],
+              },
+            },
+          })
+          .then(
+            () => true,
+            (err: { code?: number; body?: string }) => {
+              if (err.code === 500 && /retry after/i.test(String(err.body)))
+                return new Promise<boolean>((r) => setTimeout(() => r(false), 500));
+              throw err;
+            },
+          ),
+      60_000,
+    );
     await waitFor(
       'the namespace, service and pod in the store',
       () =>
