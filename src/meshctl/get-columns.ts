@@ -2,6 +2,7 @@
  * Table columns of `meshctl get`, per kind, in the style of kubectl (NAME first, AGE last).
  */
 import type { ConfigObject, KindMap } from '../istiod/config/types.js';
+import { formatTable } from './text-table.js';
 
 type Column = [header: string, value: (o: ConfigObject) => string];
 
@@ -78,16 +79,9 @@ export function renderTable(
         ]
       : []),
   ];
-  const rows = [cols.map((c) => c[0]), ...objects.map((o) => cols.map((c) => c[1](o)))];
-  const widths = cols.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return (
-    rows
-      .map((r) =>
-        r
-          .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]! + 3)))
-          .join('')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
+  return formatTable(
+    cols.map((c) => c[0]),
+    objects.map((o) => cols.map((c) => c[1](o))),
+    { gap: 3 },
   );
 }

@@ -125,16 +125,7 @@ test(
     await t.test('killing istiod: restarted within seconds; 0 failed requests meanwhile', async () => {
       const before = await cluster();
       // 5,000 requests on 4 keep-alive connections and 150 new connections, from the curl pod.
-      const keepAlive = execJson<RateOutput>(process.execPath, [
-        join(DIST_SRC, 'meshctl/main.js'),
-        'exec',
-        'default/curl',
-        '--',
-        process.execPath,
-        join(DIST_SRC, '../bench/local/loadgen.js'),
-        ...['--mode', 'rate', '--host', svc.clusterIP, '--port', '8080', '--rate', '1000'],
-        ...['--conns', '4', '--seconds', '5', '--warmup', '0'],
-      ]);
+      const keepAlive = keepAliveLoad(svc.clusterIP, 1000, 5);
       const fresh = newConnections(150);
       await sleep(1000);
       process.kill(before.istiod.pid!, 'SIGKILL');
@@ -176,16 +167,7 @@ test(
       async () => {
         const before = await cluster();
         // 1,800 requests on 4 keep-alive connections (6 s) and 150 new connections, from the curl pod.
-        const keepAlive = execJson<RateOutput>(process.execPath, [
-          join(DIST_SRC, 'meshctl/main.js'),
-          'exec',
-          'default/curl',
-          '--',
-          process.execPath,
-          join(DIST_SRC, '../bench/local/loadgen.js'),
-          ...['--mode', 'rate', '--host', svc.clusterIP, '--port', '8080', '--rate', '300'],
-          ...['--conns', '4', '--seconds', '6', '--warmup', '0'],
-        ]);
+        const keepAlive = keepAliveLoad(svc.clusterIP, 300, 6);
         const fresh = newConnections(150);
         await sleep(1000);
         const rolled = await meshctl(['rollout', 'restart', 'ztunnel']);
@@ -219,6 +201,20 @@ test(
     });
   },
 );
+
+/** `rate` req/s for `seconds` on 4 keep-alive connections from the curl pod to `ip`:8080 (the bench's load generator). */
+function keepAliveLoad(ip: string, rate: number, seconds: number): Promise<RateOutput> {
+  return execJson<RateOutput>(process.execPath, [
+    join(DIST_SRC, 'meshctl/main.js'),
+    'exec',
+    'default/curl',
+    '--',
+    process.execPath,
+    join(DIST_SRC, '../bench/local/loadgen.js'),
+    ...['--mode', 'rate', '--host', ip, '--port', '8080', '--rate', String(rate)],
+    ...['--conns', '4', '--seconds', String(seconds), '--warmup', '0'],
+  ]);
+}
 
 /** `n` new connections from the curl pod (curl, one after another): their HTTP status codes. */
 async function newConnections(n: number): Promise<string[]> {
