@@ -5,7 +5,13 @@ import { spiffeIdOf, spiffeUri } from '../pki/spiffe.js';
 import { errorMessage } from '../common/errors.js';
 import type { Credentials } from './credentials.js';
 import { HboneError } from './errors.js';
-import { HBONE_DEFAULTS } from './settings.js';
+import { HBONE_DEFAULTS, hboneImpl, type HboneImpl } from './settings.js';
+import { H2Session } from './h2/session.js';
+import type { H2Stream } from './h2/stream.js';
+
+/** A client CONNECT stream of either implementation. */
+export type HboneStream = ClientHttp2Stream | H2Stream;
+type AnySession = ClientHttp2Session | H2Session;
 
 export interface ConnectionOptions {
   /** Identity we present. */
@@ -27,6 +33,8 @@ export interface ConnectionOptions {
   maxFrameSize?: number;
   maxSessionMemoryMb?: number;
   maxHeaderListSize?: number;
+  /** HTTP/2 implementation (default: HBONE_IMPL, else node). */
+  impl?: HboneImpl;
 }
 
 /**
@@ -34,14 +42,14 @@ export interface ConnectionOptions {
  * the expected set) carrying an HTTP/2 session whose streams are CONNECT tunnels.
  */
 export class HboneConnection {
-  readonly session: ClientHttp2Session;
+  readonly session: AnySession;
   readonly credentials: Credentials;
   /** The server's SPIFFE URI. */
   readonly peerUri: string;
   /** Streams open or being opened on this connection. */
   streams = 0;
 
-  private constructor(session: ClientHttp2Session, credentials: Credentials, peerUri: string) {
+  private constructor(session: AnySession, credentials: Credentials, peerUri: string) {
     this.session = session;
     this.credentials = credentials;
     this.peerUri = peerUri;
@@ -79,7 +87,7 @@ export class HboneConnection {
 
     return new Promise<HboneConnection>((resolve, reject) => {
       let settled = false;
-      let session: ClientHttp2Session | undefined;
+      let session: AnySession | undefined;
       const fail = (err: Error): void => {
         if (settled) return;
         settled = true;
@@ -120,6 +128,31 @@ export class HboneConnection {
           return;
         }
         const peerId = spiffeIdOf(tlsSock.getPeerCertificate());
+        const peerUri = peerId ? spiffeUri(peerId) : '';
+        if (hboneImpl(o.impl) === 'own') {
+          const own = new H2Session(tlsSock, false, {
+            streamWindow: o.streamWindow ?? HBONE_DEFAULTS.streamWindow,
+            connectionWindow: o.connectionWindow ?? HBONE_DEFAULTS.connectionWindow,
+            maxFrameSize: o.maxFrameSize ?? HBONE_DEFAULTS.maxFrameSize,
+            maxHeaderListSize: o.maxHeaderListSize ?? HBONE_DEFAULTS.maxHeaderListSize,
+          });
+          session = own;
+          own.once('close', () =>
+            fail(
+              new HboneError(
+                'HBONE_ERR_CONNECT',
+                `HBONE server at ${where} closed the connection during setup${own.lastError ? ` (${own.lastError})` : ' (it may not trust our certificate or trust domain; see its log)'}`,
+              ),
+            ),
+          );
+          own.once('remoteSettings', () => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            resolve(new HboneConnection(own, o.credentials, peerUri));
+          });
+          return;
+        }
         session = http2.connect(`https://${o.socket ? 'tunnel' : `${o.host}:${o.port}`}`, {
           createConnection: () => tlsSock,
           maxSessionMemory: o.maxSessionMemoryMb ?? HBONE_DEFAULTS.maxSessionMemoryMb,
@@ -155,7 +188,7 @@ export class HboneConnection {
             // The session may already be closing; the stream open will report it.
           }
           s.on('error', ignore);
-          resolve(new HboneConnection(s, o.credentials, peerId ? spiffeUri(peerId) : ''));
+          resolve(new HboneConnection(s, o.credentials, peerUri));
         });
       });
     });
@@ -165,14 +198,17 @@ export class HboneConnection {
    * Opens a CONNECT stream to `authority` (ip:port). Resolves with the stream once the server answers
    * 200; any other answer rejects with HBONE_ERR_STATUS carrying the status.
    */
-  open(authority: string, headers: OutgoingHttpHeaders, timeoutMs: number): Promise<ClientHttp2Stream> {
+  open(authority: string, headers: Record<string, string>, timeoutMs: number): Promise<HboneStream> {
     this.streams++;
-    let stream: ClientHttp2Stream;
+    let stream: HboneStream;
     try {
-      stream = this.session.request(
-        { ...headers, ':method': 'CONNECT', ':authority': authority },
-        { endStream: false },
-      );
+      stream =
+        this.session instanceof H2Session
+          ? this.session.request({ ':method': 'CONNECT', ':authority': authority, ...headers })
+          : this.session.request(
+              { ...headers, ':method': 'CONNECT', ':authority': authority } as OutgoingHttpHeaders,
+              { endStream: false },
+            );
     } catch (err) {
       this.streams--;
       return Promise.reject(
@@ -188,7 +224,7 @@ export class HboneConnection {
     stream.once('close', () => {
       this.streams--;
     });
-    return new Promise<ClientHttp2Stream>((resolve, reject) => {
+    return new Promise<HboneStream>((resolve, reject) => {
       const timer = setTimeout(() => {
         stream.close(http2.constants.NGHTTP2_CANCEL);
         reject(
@@ -223,7 +259,7 @@ export class HboneConnection {
       };
       stream.once('error', onError);
       stream.once('close', onClose);
-      stream.once('response', (h) => {
+      stream.once('response', (h: Record<string, unknown>) => {
         clearTimeout(timer);
         stream.off('error', onError);
         stream.off('close', onClose);

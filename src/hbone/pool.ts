@@ -1,14 +1,13 @@
-import type { ClientHttp2Stream, Http2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../common/logger.js';
 import { silentLogger } from '../common/logger.js';
 import type { Credentials } from './credentials.js';
-import { HboneConnection } from './connection.js';
+import { HboneConnection, type HboneStream } from './connection.js';
 import { HboneError } from './errors.js';
 import { newTraceparent } from './headers.js';
-import { HBONE_DEFAULTS } from './settings.js';
-import { SessionKeeper } from './session-keeper.js';
+import { HBONE_DEFAULTS, hboneImpl, type HboneImpl } from './settings.js';
+import { SessionKeeper, type KeptSession } from './session-keeper.js';
 
 export interface TunnelRequest {
   /** Our identity for this tunnel (the source workload's credentials). */
@@ -43,6 +42,8 @@ export interface PoolOptions {
   keepaliveTimeoutMs?: number;
   streamWindow?: number;
   connectionWindow?: number;
+  /** HTTP/2 implementation (default: HBONE_IMPL, else node). */
+  impl?: HboneImpl;
 }
 
 interface Slot {
@@ -71,11 +72,13 @@ export class HbonePool {
   private readonly maxStreams: number;
   private readonly connectTimeoutMs: number;
   private closed = false;
+  private readonly impl: HboneImpl;
   private readonly connections: Gauge | undefined;
   private readonly opened: Counter | undefined;
 
   constructor(opts: PoolOptions = {}) {
     this.opts = opts;
+    this.impl = hboneImpl(opts.impl);
     this.log = opts.logger ?? silentLogger();
     this.maxStreams = opts.maxStreamsPerConnection ?? HBONE_DEFAULTS.poolMaxStreamsPerConnection;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? HBONE_DEFAULTS.connectTimeoutMs;
@@ -83,11 +86,11 @@ export class HbonePool {
       intervalMs: opts.keepaliveIntervalMs ?? HBONE_DEFAULTS.keepaliveIntervalMs,
       timeoutMs: opts.keepaliveTimeoutMs ?? HBONE_DEFAULTS.keepaliveTimeoutMs,
       idleMs: opts.idleTimeoutMs ?? HBONE_DEFAULTS.poolIdleTimeoutMs,
-      onIdle: (s: Http2Session) => {
+      onIdle: (s) => {
         this.log.debug('hbone pool: releasing idle connection');
         s.close();
       },
-      onDead: (s: Http2Session) => {
+      onDead: (s) => {
         this.log.warn('hbone pool: keepalive PING unanswered; dropping connection');
         s.destroy();
       },
@@ -117,7 +120,7 @@ export class HbonePool {
    * Opens a tunnel: a CONNECT stream to `req.target` on a pooled connection to `req.host:req.port`.
    * Resolves once the server answered 200; rejects with an HboneError otherwise.
    */
-  async connect(req: TunnelRequest): Promise<ClientHttp2Stream> {
+  async connect(req: TunnelRequest): Promise<HboneStream> {
     try {
       return await this.connectOnce(req);
     } catch (err) {
@@ -128,7 +131,7 @@ export class HbonePool {
     }
   }
 
-  private async connectOnce(req: TunnelRequest): Promise<ClientHttp2Stream> {
+  private async connectOnce(req: TunnelRequest): Promise<HboneStream> {
     if (this.closed) throw new HboneError('HBONE_ERR_CLOSED', 'HBONE pool is closed');
     const key = poolKey(req);
     const slot = this.acquire(key, req);
@@ -203,6 +206,7 @@ export class HbonePool {
       socket: req.dial?.(req.host, req.port),
       streamWindow: this.opts.streamWindow,
       connectionWindow: this.opts.connectionWindow,
+      impl: this.impl,
     }).then(
       (conn) => {
         slot.conn = conn;
@@ -211,7 +215,7 @@ export class HbonePool {
         this.keeper.add(conn.session);
         if (slot.reserved === 0) this.keeper.setIdle(conn.session, true);
         else this.keeper.setIdle(conn.session, false);
-        conn.session.once('close', () => {
+        (conn.session as KeptSession).once('close', () => {
           this.connections?.dec();
           this.remove(key, slot);
         });

@@ -1,4 +1,5 @@
-import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { IncomingHttpHeaders } from 'node:http2';
+import type { HboneServerStream } from './server.js';
 import type { SpiffeId } from '../pki/spiffe.js';
 import type { Target } from './authority.js';
 import type { Credentials } from './credentials.js';
@@ -17,7 +18,7 @@ export class HboneRequest {
   /** The CONNECT `:authority`: the destination pod (or service VIP, toward a waypoint) and port. */
   readonly target: Target;
   readonly headers: IncomingHttpHeaders;
-  readonly stream: ServerHttp2Stream;
+  readonly stream: HboneServerStream;
   /** The identity this server presented on the connection. */
   readonly local: Credentials;
   /** The TCP peer of the HBONE connection (the sending node), when known. */
@@ -32,7 +33,7 @@ export class HboneRequest {
     peerUri: string,
     target: Target,
     headers: IncomingHttpHeaders,
-    stream: ServerHttp2Stream,
+    stream: HboneServerStream,
     local: Credentials,
     remoteAddress: string | undefined,
     remotePort: number | undefined,
@@ -54,7 +55,7 @@ export class HboneRequest {
   }
 
   /** Answers 200 and returns the stream to pump bytes through. Undefined if the peer already left. */
-  accept(): ServerHttp2Stream | undefined {
+  accept(): HboneServerStream | undefined {
     if (this.answered) throw new Error('HboneRequest answered twice');
     this.answered = true;
     if (this.stream.destroyed || this.stream.closed) return undefined;

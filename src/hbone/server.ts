@@ -13,7 +13,9 @@ import type { Logger } from '../common/logger.js';
 import { silentLogger } from '../common/logger.js';
 import { Drain, type DrainResult } from '../common/drain.js';
 import { errorMessage } from '../common/errors.js';
-import { HBONE_CIPHERS, HBONE_DEFAULTS } from './settings.js';
+import { HBONE_CIPHERS, HBONE_DEFAULTS, hboneImpl, type HboneImpl } from './settings.js';
+import { H2Session } from './h2/session.js';
+import type { H2Stream } from './h2/stream.js';
 import type { CertSource, Credentials } from './credentials.js';
 import { checkPeer } from './peer.js';
 import { parseAuthority } from './authority.js';
@@ -45,7 +47,13 @@ export interface HboneServerOptions {
   idleTimeoutMs?: number;
   keepaliveIntervalMs?: number;
   keepaliveTimeoutMs?: number;
+  /** HTTP/2 implementation (default: HBONE_IMPL, else node). */
+  impl?: HboneImpl;
 }
+
+type AnyServerSession = ServerHttp2Session | H2Session;
+/** A server CONNECT stream of either implementation. */
+export type HboneServerStream = ServerHttp2Stream | H2Stream;
 
 interface PeerInfo {
   id: SpiffeId;
@@ -85,11 +93,12 @@ export class HboneServer {
   private readonly log: Logger;
   private readonly h2: Http2Server;
   private readonly tlsServers = new WeakMap<Credentials, tls.Server>();
-  private readonly peers = new WeakMap<Http2Session, PeerInfo>();
+  private readonly peers = new WeakMap<AnyServerSession, PeerInfo>();
   /** Caller context per raw socket (e.g. which pod's listener accepted it), handed to each request. */
   private readonly contexts = new WeakMap<object, unknown>();
-  private readonly sessions = new Set<ServerHttp2Session>();
-  private readonly keeper: SessionKeeper;
+  private readonly sessions = new Set<AnyServerSession>();
+  private readonly keeper: SessionKeeper<AnyServerSession>;
+  private readonly impl: HboneImpl;
   private readonly drainer = new Drain();
   private readonly trustDomains: ReadonlySet<string>;
   private pendingPeer: PeerInfo | undefined;
@@ -102,6 +111,7 @@ export class HboneServer {
 
   constructor(opts: HboneServerOptions) {
     this.opts = opts;
+    this.impl = hboneImpl(opts.impl);
     this.log = opts.logger ?? silentLogger();
     const td = opts.trustDomains ?? [opts.certs?.current().id?.trustDomain ?? 'cluster.local'];
     this.trustDomains = new Set(td);
@@ -121,7 +131,7 @@ export class HboneServer {
     });
     this.h2.on('session', this.onSession.bind(this));
     this.h2.on('stream', this.onStream.bind(this));
-    this.keeper = new SessionKeeper({
+    this.keeper = new SessionKeeper<AnyServerSession>({
       intervalMs: opts.keepaliveIntervalMs ?? HBONE_DEFAULTS.keepaliveIntervalMs,
       timeoutMs: opts.keepaliveTimeoutMs ?? HBONE_DEFAULTS.keepaliveTimeoutMs,
       idleMs: opts.idleTimeoutMs ?? HBONE_DEFAULTS.serverIdleTimeoutMs,
@@ -300,6 +310,11 @@ export class HboneServer {
       streams: 0,
       context: this.contextOf(sock),
     };
+    if (this.impl === 'own') {
+      this.ownSession(sock, this.pendingPeer);
+      this.pendingPeer = undefined;
+      return;
+    }
     try {
       this.h2.emit('connection', sock);
     } finally {
@@ -311,6 +326,27 @@ export class HboneServer {
   private contextOf(sock: TLSSocket): unknown {
     const raw = (sock as TLSSocket & { _parent?: object; ssl?: unknown })._parent;
     return raw ? this.contexts.get(raw) : undefined;
+  }
+
+  /** Our own HTTP/2 framer on the authenticated TLS socket (HBONE_IMPL=own). */
+  private ownSession(sock: TLSSocket, peer: PeerInfo): void {
+    const o = this.opts;
+    const session = new H2Session(sock, true, {
+      streamWindow: o.streamWindow ?? HBONE_DEFAULTS.streamWindow,
+      connectionWindow: this.connectionWindow,
+      maxFrameSize: o.maxFrameSize ?? HBONE_DEFAULTS.maxFrameSize,
+      maxConcurrentStreams: o.maxConcurrentStreams ?? HBONE_DEFAULTS.maxConcurrentStreams,
+      maxHeaderListSize: this.maxHeaderListSize,
+    });
+    this.peers.set(session, peer);
+    this.sessions.add(session);
+    session.on('stream', (stream: H2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers));
+    session.once('close', () => {
+      this.sessions.delete(session);
+      if (session.lastError)
+        this.log.warn({ peer: peer.uri, err: session.lastError }, 'hbone: connection closed on an HTTP/2 error');
+    });
+    this.keeper.add(session);
   }
 
   private onSession(session: ServerHttp2Session): void {
@@ -333,9 +369,9 @@ export class HboneServer {
     this.keeper.add(session);
   }
 
-  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  private onStream(stream: HboneServerStream, headers: IncomingHttpHeaders): void {
     stream.on('error', ignore);
-    const session = stream.session;
+    const session = stream.session as AnyServerSession | undefined;
     const peer = session ? this.peers.get(session) : undefined;
     if (!peer || !session) {
       stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
@@ -374,7 +410,7 @@ export class HboneServer {
     peer.streams++;
     this.activeStreams?.inc();
     if (peer.streams === 1) this.keeper.setIdle(session, false);
-    stream.once('close', () => {
+    (stream as H2Stream).once('close', () => {
       done();
       peer.streams--;
       this.activeStreams?.dec();

@@ -1,4 +1,12 @@
-import type { Http2Session } from 'node:http2';
+/** What the keeper needs of a session: node's KeptSession and our H2Session both have it. */
+export interface KeptSession {
+  readonly closed: boolean;
+  readonly destroyed: boolean;
+  ping(cb: (err: Error | null) => void): boolean;
+  once(event: 'close', fn: () => void): unknown;
+  close(): void;
+  destroy(): void;
+}
 
 /**
  * Keeps a set of HTTP/2 sessions healthy with one shared coarse timer (not one per session):
@@ -7,12 +15,12 @@ import type { Http2Session } from 'node:http2';
  * - idle: a session with no open stream for `idleMs` is handed to `onIdle` (which closes it).
  * Sessions leave the set when they close.
  */
-export interface KeeperOptions {
+export interface KeeperOptions<S extends KeptSession = KeptSession> {
   intervalMs: number;
   timeoutMs: number;
   idleMs: number;
-  onIdle: (session: Http2Session) => void;
-  onDead: (session: Http2Session) => void;
+  onIdle: (session: S) => void;
+  onDead: (session: S) => void;
 }
 
 interface Entry {
@@ -21,13 +29,13 @@ interface Entry {
   idleSince: number;
 }
 
-export class SessionKeeper {
-  private readonly sessions = new Map<Http2Session, Entry>();
-  private readonly opts: KeeperOptions;
+export class SessionKeeper<S extends KeptSession = KeptSession> {
+  private readonly sessions = new Map<S, Entry>();
+  private readonly opts: KeeperOptions<S>;
   private timer: NodeJS.Timeout | undefined;
   private readonly tickMs: number;
 
-  constructor(opts: KeeperOptions) {
+  constructor(opts: KeeperOptions<S>) {
     this.opts = opts;
     // Coarse: a quarter of the smallest period, at least 50 ms.
     this.tickMs = Math.max(50, Math.floor(Math.min(opts.intervalMs, opts.timeoutMs, opts.idleMs) / 4));
@@ -38,7 +46,7 @@ export class SessionKeeper {
     return this.sessions.size;
   }
 
-  add(session: Http2Session): void {
+  add(session: S): void {
     const now = Date.now();
     this.sessions.set(session, { pingSentAt: 0, lastPingAt: now, idleSince: now });
     session.once('close', () => this.sessions.delete(session));
@@ -49,7 +57,7 @@ export class SessionKeeper {
   }
 
   /** Marks a session busy (a stream opened) or idle since now (its last stream closed). */
-  setIdle(session: Http2Session, idle: boolean): void {
+  setIdle(session: S, idle: boolean): void {
     const e = this.sessions.get(session);
     if (e) e.idleSince = idle ? Date.now() : 0;
   }

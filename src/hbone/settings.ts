@@ -37,3 +37,18 @@ export const HBONE_DEFAULTS = {
 
 /** TLS 1.3 suites we offer and accept (AES-GCM only, as ztunnel). */
 export const HBONE_CIPHERS = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384';
+
+/**
+ * Which HTTP/2 implementation carries HBONE: `node` (node:http2, i.e. nghttp2) or `own` (the minimal
+ * framer in src/hbone/h2/, directly on the TLS socket). Chosen per server/pool with the `impl` option,
+ * else by the HBONE_IMPL environment variable, else `node`.
+ */
+export type HboneImpl = 'node' | 'own';
+
+export function hboneImpl(explicit?: HboneImpl): HboneImpl {
+  if (explicit) return explicit;
+  const env = process.env.HBONE_IMPL;
+  if (env === undefined || env === '') return 'node';
+  if (env === 'node' || env === 'own') return env;
+  throw new Error(`HBONE_IMPL must be "node" or "own", not "${env}"`);
+}

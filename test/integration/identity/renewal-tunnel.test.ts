@@ -4,7 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import { once } from 'node:events';
 import type { TLSSocket } from 'node:tls';
-import type { ClientHttp2Stream } from 'node:http2';
+import type { HboneStream } from '../../../src/hbone/connection.js';
 import { CertificateManager } from '../../../src/identity/certificate-manager.js';
 import { HboneServer } from '../../../src/hbone/server.js';
 import { HbonePool } from '../../../src/hbone/pool.js';
@@ -61,7 +61,7 @@ function serial(c: Credentials): string {
   return new X509Certificate(c.chainPem[0] as string).serialNumber;
 }
 
-async function tunnel(): Promise<ClientHttp2Stream> {
+async function tunnel(): Promise<HboneStream> {
   return pool.connect({
     source: await node2.get(CURL),
     host: '127.0.0.1',
@@ -71,7 +71,7 @@ async function tunnel(): Promise<ClientHttp2Stream> {
   });
 }
 
-async function roundTrip(s: ClientHttp2Stream, text: string): Promise<string> {
+async function roundTrip(s: HboneStream, text: string): Promise<string> {
   s.write(text);
   const [chunk] = (await once(s, 'data')) as [Buffer];
   return chunk.toString();

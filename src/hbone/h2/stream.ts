@@ -1,0 +1,154 @@
+import { Duplex } from 'node:stream';
+import type { IncomingHttpHeaders } from 'node:http2';
+import { CANCEL, NO_ERROR, errorName } from './constants.js';
+import type { H2Session } from './session.js';
+
+type WriteCb = (err?: Error | null) => void;
+
+/**
+ * One HTTP/2 stream of an `H2Session` (a CONNECT tunnel) as a Duplex: what the peer sends in DATA
+ * frames is readable, what is written goes out in DATA frames within the peer's flow-control windows.
+ * It has the parts of node's Http2Stream that HBONE uses (`rstCode`, `close(code)`, `respond`,
+ * `session`, the `response` event), so the byte pump and the request code take either.
+ */
+export class H2Stream extends Duplex {
+  readonly id: number;
+  readonly session: H2Session;
+  /** The RST_STREAM code that closed the stream (NO_ERROR for a clean close); undefined while open. */
+  rstCode: number | undefined = undefined;
+  /** Our send window for this stream (what the peer still accepts). */
+  sendWindow: number;
+  /** What the peer may still send before our next WINDOW_UPDATE. */
+  recvWindow: number;
+  /** Bytes received and not yet given back with WINDOW_UPDATE. */
+  recvDebt = 0;
+  /** END_STREAM received / sent; a final response (or request) HEADERS received. */
+  remoteClosed = false;
+  localClosed = false;
+  headersReceived = false;
+  headersSent: boolean;
+  /** A write waiting for flow-control window or the socket: the chunk, how far it went, its callback. */
+  pending: Buffer | undefined = undefined;
+  pendingOffset = 0;
+  pendingCb: WriteCb | undefined = undefined;
+  /** The write callback held until the socket drains. */
+  drainCb: WriteCb | undefined = undefined;
+  private resetSent = false;
+
+  constructor(session: H2Session, id: number, sendWindow: number, recvWindow: number, headersSent: boolean) {
+    super({ allowHalfOpen: true, writableHighWaterMark: 256 * 1024, readableHighWaterMark: 64 * 1024 });
+    this.session = session;
+    this.id = id;
+    this.sendWindow = sendWindow;
+    this.recvWindow = recvWindow;
+    this.headersSent = headersSent;
+  }
+
+  /** Sends the response HEADERS (server side). With `endStream`, the stream ends after it. */
+  respond(headers: Record<string, string | number>, opts?: { endStream?: boolean }): void {
+    if (this.headersSent || this.destroyed) return;
+    this.headersSent = true;
+    const end = opts?.endStream === true;
+    this.session.sendHeaders(this, headers, end);
+    if (!end) return;
+    this.localClosed = true;
+    // A final answer: nothing the peer still sends matters (RFC 9113 section 8.1).
+    if (this.remoteClosed) this.finish(NO_ERROR);
+    else this.close(NO_ERROR);
+  }
+
+  /** Closes the stream now with RST_STREAM(code) (NO_ERROR by default), as node's Http2Stream.close. */
+  close(code: number = NO_ERROR): void {
+    if (this.destroyed) return;
+    this.sendReset(code);
+    this.finish(code);
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: WriteCb): void {
+    if (this.localClosed || this.rstCode !== undefined) {
+      cb();
+      return;
+    }
+    this.pending = chunk;
+    this.pendingOffset = 0;
+    this.pendingCb = cb;
+    this.session.flushStream(this);
+  }
+
+  override _final(cb: WriteCb): void {
+    if (!this.localClosed && this.rstCode === undefined) {
+      this.localClosed = true;
+      this.session.sendEndStream(this);
+    }
+    cb();
+    if (this.remoteClosed && this.readableEnded) this.finish(NO_ERROR);
+  }
+
+  override _read(): void {
+    this.session.consumed(this);
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (this.rstCode === undefined) {
+      const clean = this.localClosed && this.remoteClosed;
+      this.rstCode = clean ? NO_ERROR : CANCEL;
+      if (!clean) this.sendReset(CANCEL);
+    }
+    const pcb = this.pendingCb ?? this.drainCb;
+    this.pending = undefined;
+    this.pendingCb = undefined;
+    this.drainCb = undefined;
+    this.session.streamClosed(this);
+    if (pcb) pcb();
+    cb(err);
+  }
+
+  /** Called by the session: data from a DATA frame. */
+  pushData(data: Buffer): void {
+    if (this.destroyed) return;
+    this.push(data);
+    this.session.consumed(this);
+  }
+
+  /** Called by the session: END_STREAM from the peer. */
+  remoteEnd(): void {
+    if (this.remoteClosed) return;
+    this.remoteClosed = true;
+    this.push(null);
+    if (this.localClosed) this.once('end', () => this.finish(NO_ERROR));
+  }
+
+  /** Called by the session: RST_STREAM from the peer, or the connection went away. */
+  onReset(code: number): void {
+    if (this.destroyed) return;
+    this.resetSent = true; // never answer a reset with a reset
+    this.finish(code);
+  }
+
+  /** Called by the session: response HEADERS (client side). */
+  onResponse(headers: IncomingHttpHeaders): void {
+    this.headersReceived = true;
+    this.emit('response', headers);
+  }
+
+  private sendReset(code: number): void {
+    if (this.resetSent) return;
+    this.resetSent = true;
+    if (this.localClosed && this.remoteClosed && code === NO_ERROR) return;
+    this.session.sendRstStream(this.id, code);
+  }
+
+  /**
+   * Ends the stream. As node's Http2Stream, a reset with an error code (other than CANCEL) surfaces as
+   * an 'error' (code ERR_HTTP2_STREAM_ERROR) on this side.
+   */
+  private finish(code: number): void {
+    if (this.rstCode === undefined) this.rstCode = code;
+    if (code === NO_ERROR || code === CANCEL) this.destroy();
+    else {
+      const err = new Error(`Stream closed with error code ${errorName(code)}`) as Error & { code: string };
+      err.code = 'ERR_HTTP2_STREAM_ERROR';
+      this.destroy(err);
+    }
+  }
+}
