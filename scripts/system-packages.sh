@@ -14,8 +14,9 @@ set -euo pipefail
 # python3, make, g++: node-gyp's build of the native addon (setns, SO_MARK, SO_ORIGINAL_DST, ...).
 # curl: the demo's client pod runs the host's curl.
 CLUSTER=(iproute2 nftables python3 make g++ curl)
-# haproxy: the benchmarks' reference proxy; tcpdump: tests that look at the wire; dnsutils: dig.
-TESTS=(haproxy tcpdump dnsutils)
+# haproxy: the benchmarks' reference proxy; tcpdump: tests that look at the wire; dnsutils: dig;
+# python3-h2: the independent HTTP/2 stack HBONE's own framer is tested against.
+TESTS=(haproxy tcpdump dnsutils python3-h2)
 
 want=("${CLUSTER[@]}")
 case "${1:-}" in

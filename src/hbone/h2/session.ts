@@ -309,19 +309,27 @@ export class H2Session extends EventEmitter {
     }
   }
 
-  /** Gives back receive window for what the stream's reader consumed (and the connection's share). */
+  /**
+   * Gives back receive window for what the stream's reader consumed: to the connection at once (so
+   * streams holding unread data never starve the others), to the stream in steps of half its window.
+   */
   consumed(s: H2Stream): void {
-    const back = s.recvDebt - s.readableLength;
-    if (back <= 0 || back < this.o.streamWindow / 2 || s.destroyed) return;
+    const unread = s.readableLength;
+    const conn = s.connDebt - unread;
+    if (conn > 0) {
+      s.connDebt -= conn;
+      this.connectionCredit(conn);
+    }
+    const back = s.recvDebt - unread;
+    if (back < this.o.streamWindow / 2 || back <= 0 || s.remoteClosed) return;
     s.recvDebt -= back;
     s.recvWindow += back;
-    if (!s.remoteClosed) this.frameUint32(C.FRAME_WINDOW_UPDATE, 0, s.id, back);
-    this.connectionCredit(back);
+    this.frameUint32(C.FRAME_WINDOW_UPDATE, 0, s.id, back);
   }
 
   private connectionCredit(n: number): void {
     this.recvDebt += n;
-    if (this.recvDebt >= this.o.connectionWindow / 4 || this.recvWindow < this.o.connectionWindow / 2) {
+    if (this.recvDebt >= this.o.connectionWindow / 2) {
       const back = this.recvDebt;
       this.recvDebt = 0;
       this.recvWindow += back;
@@ -334,8 +342,8 @@ export class H2Session extends EventEmitter {
     this.streams.delete(s.id);
     this.blocked.delete(s);
     // Window held by data the reader never took goes back to the connection.
-    const unread = s.recvDebt;
-    s.recvDebt = 0;
+    const unread = s.connDebt;
+    s.connDebt = 0;
     if (unread > 0 && !this.destroyed) this.connectionCredit(unread);
     if (this.closed && this.streams.size === 0) this.endSocket();
   }
@@ -535,6 +543,7 @@ export class H2Session extends EventEmitter {
     } else {
       s.recvWindow -= len;
       s.recvDebt += len;
+      s.connDebt += len;
     }
     this.dataStream = s;
     if (flags & C.FLAG_PADDED) {

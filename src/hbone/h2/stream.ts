@@ -22,6 +22,8 @@ export class H2Stream extends Duplex {
   recvWindow: number;
   /** Bytes received and not yet given back with WINDOW_UPDATE. */
   recvDebt = 0;
+  /** Bytes received and not yet given back to the connection's window. */
+  connDebt = 0;
   /** END_STREAM received / sent; a final response (or request) HEADERS received. */
   remoteClosed = false;
   localClosed = false;
