@@ -2,7 +2,7 @@
  * Proxy A of the two-hop tunnel (a child process): plain TCP in, HBONE out — the outbound half of the
  * mesh's L4 path. Every accepted connection becomes one CONNECT stream on the pooled HBONE connection
  * to proxy B.
- * Usage: proxy-a.js <pem dir> <proxy B port> <server port>
+ * Usage: proxy-a.js <pem dir> <proxy B port> <server port> [node|own]   (HTTP/2 implementation)
  */
 import net, { type AddressInfo } from 'node:net';
 import { HbonePool } from '../../src/hbone/pool.js';
@@ -10,14 +10,15 @@ import { relayFromStream, type RelayOutcome } from '../../src/hbone/relay.js';
 import { forwardedFor } from '../../src/hbone/headers.js';
 import { loadCredentials, spiffeOf } from './materials.js';
 import { onStop } from './child.js';
+import type { HboneImpl } from '../../src/hbone/settings.js';
 
-const [dir, bPort, serverPort] = process.argv.slice(2);
+const [dir, bPort, serverPort, impl = 'node'] = process.argv.slice(2);
 if (!dir || !bPort || !serverPort)
   throw new Error('usage: proxy-a.js <pem dir> <proxy B port> <server port>');
 const source = loadCredentials(dir, 'a');
 const expectedIdentities = [spiffeOf('b')];
 const target = `127.0.0.1:${serverPort}`;
-const pool = new HbonePool();
+const pool = new HbonePool({ impl: impl as HboneImpl });
 let failures = 0;
 
 function onDone(o: RelayOutcome): void {

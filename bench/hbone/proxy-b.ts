@@ -1,16 +1,17 @@
 /**
  * Proxy B of the two-hop tunnel (a child process): HBONE in, plain TCP out — the inbound half of the
  * mesh's L4 path. Each CONNECT is answered 200 once the TCP connection to its target is up.
- * Usage: proxy-b.js <pem dir>
+ * Usage: proxy-b.js <pem dir> [node|own]   (the HTTP/2 implementation, default node)
  */
 import { HboneServer } from '../../src/hbone/server.js';
 import { CertSlot } from '../../src/hbone/credentials.js';
 import { relayToTcp, type RelayOutcome } from '../../src/hbone/relay.js';
 import { loadCredentials } from './materials.js';
+import type { HboneImpl } from '../../src/hbone/settings.js';
 import { onStop } from './child.js';
 
-const [dir] = process.argv.slice(2);
-if (!dir) throw new Error('usage: proxy-b.js <pem dir>');
+const [dir, impl = 'node'] = process.argv.slice(2);
+if (!dir) throw new Error('usage: proxy-b.js <pem dir> [node|own]');
 let failures = 0;
 
 function onDone(o: RelayOutcome): void {
@@ -19,6 +20,7 @@ function onDone(o: RelayOutcome): void {
 }
 
 const server = new HboneServer({
+  impl: impl as HboneImpl,
   certs: new CertSlot(loadCredentials(dir, 'b')),
   onRequest: (req) => relayToTcp(req, onDone),
 });

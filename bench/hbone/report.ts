@@ -36,9 +36,22 @@ const METRICS: Metric[] = [
   { label: 'new tunnel, proxy CPU µs', test: 'tunnels', pick: (s) => s.proxyCpuUsPerOp, digits: 0 },
 ];
 
+/** Ours against haproxy in the same run: the issue's figures. */
+const RATIOS: Array<{ label: string; metric: string; added: boolean }> = [
+  { label: 'CPU µs/req', metric: 'fixed, proxy CPU µs/req', added: false },
+  { label: 'added p50', metric: 'fixed 1000 req/s, p50 ms', added: true },
+  { label: 'added p90', metric: 'fixed 1000 req/s, p90 ms', added: true },
+  { label: 'added p99', metric: 'fixed 1000 req/s, p99 ms', added: true },
+  { label: 'bulk MB/s', metric: 'bulk 1 conn, MB/s', added: false },
+  { label: 'new tunnels/s', metric: 'new tunnels/s', added: false },
+];
+const OURS = ['hbone', 'hbone-own'] as const;
+
 export interface Derived {
   /** Variant minus direct, for the latency metrics (ms). */
   added: Partial<Record<Variant, Record<string, number>>>;
+  /** Each of ours divided by haproxy, per figure of RATIOS (lower is better for CPU and latency). */
+  ratios: Partial<Record<Variant, Record<string, number>>>;
   goals: {
     addedP50NoWorseThanHaproxy?: { hbone: number; haproxy: number; met: boolean };
     bulkAtLeastHalfOfDirect?: { hbone: number; direct: number; ratio: number; met: boolean };
@@ -52,7 +65,7 @@ function value(r: BenchReport, v: Variant, m: Metric): number | undefined {
 
 export function derive(r: BenchReport): Derived {
   const added: Derived['added'] = {};
-  for (const v of ['hbone', 'haproxy'] as const) {
+  for (const v of ['hbone', 'hbone-own', 'haproxy'] as const) {
     if (!r.results[v]) continue;
     const row: Record<string, number> = {};
     for (const m of METRICS) {
@@ -73,7 +86,19 @@ export function derive(r: BenchReport): Derived {
   const bd = r.results.direct?.bulk?.perSec;
   if (bh !== undefined && bd !== undefined)
     goals.bulkAtLeastHalfOfDirect = { hbone: bh / 1e6, direct: bd / 1e6, ratio: bh / bd, met: bh >= bd / 2 };
-  return { added, goals };
+  const ratios: Derived['ratios'] = {};
+  for (const v of OURS) {
+    if (!r.results[v] || !r.results.haproxy) continue;
+    const row: Record<string, number> = {};
+    for (const x of RATIOS) {
+      const m = METRICS.find((mm) => mm.label === x.metric)!;
+      const ours = x.added ? added[v]?.[x.metric] : value(r, v, m);
+      const theirs = x.added ? added.haproxy?.[x.metric] : value(r, 'haproxy', m);
+      if (ours !== undefined && theirs !== undefined && theirs !== 0) row[x.label] = ours / theirs;
+    }
+    ratios[v] = row;
+  }
+  return { added, ratios, goals };
 }
 
 function fmt(x: number | undefined, digits: number): string {
@@ -83,8 +108,8 @@ function fmt(x: number | undefined, digits: number): string {
 
 /** A fixed-width table: one row per metric; columns per variant, then the added latency. */
 export function table(r: BenchReport, d: Derived): string {
-  const variants = (['direct', 'hbone', 'haproxy'] as const).filter((v) => r.results[v]);
-  const extra = (['hbone', 'haproxy'] as const).filter((v) => d.added[v]);
+  const variants = (['direct', 'hbone', 'hbone-own', 'haproxy'] as const).filter((v) => r.results[v]);
+  const extra = (['hbone', 'hbone-own', 'haproxy'] as const).filter((v) => d.added[v]);
   const head = ['metric (median of rounds)', ...variants, ...extra.map((v) => `+${v}`)];
   const rows: string[][] = [head];
   for (const m of METRICS) {
@@ -103,6 +128,15 @@ export function table(r: BenchReport, d: Derived): string {
   const line = (row: string[]): string =>
     row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const out = [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
+  for (const v of OURS) {
+    const row = d.ratios[v];
+    if (!row) continue;
+    out.push(
+      `${v} / haproxy: ${RATIOS.filter((x) => row[x.label] !== undefined)
+        .map((x) => `${x.label} ${row[x.label]!.toFixed(2)}x`)
+        .join(', ')}`,
+    );
+  }
   const g = d.goals;
   if (g.addedP50NoWorseThanHaproxy) {
     const x = g.addedP50NoWorseThanHaproxy;

@@ -5,7 +5,7 @@
  *   node dist/bench/hbone/run.js            full run: 3 rounds, under 3 minutes
  *   node dist/bench/hbone/run.js --quick    smoke run: 1 short round, under 30 s, writes nothing
  *   options: --out <file> (also with --quick), --rounds N, --haproxy-threads N,
- *            --tests fixedRate,closedLoop,bulk,tunnels, --variants direct,hbone,haproxy,
+ *            --tests fixedRate,closedLoop,bulk,tunnels, --variants direct,hbone,hbone-own,haproxy,
  *            --cpu-prof <dir> (profiles our proxies)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';

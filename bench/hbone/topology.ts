@@ -1,6 +1,7 @@
 /**
  * Brings up every process of the benchmark and tears it down again:
- *   server (echo/sink) · proxy A + proxy B (ours) · haproxy A + haproxy B · load generator,
+ *   server (echo/sink) · proxy A + proxy B (ours, node:http2) · the same with our own HTTP/2 framer
+ *   (hbone-own) · haproxy A + haproxy B · load generator,
  * each its own process, all on loopback, sharing one set of certificates written to a temp dir.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -12,7 +13,7 @@ import { configA, configB, freePort, startHaproxy } from './haproxy.js';
 import { writeMaterials } from './materials.js';
 import type { LoadTest, ResultMessage, TestResult } from './protocol.js';
 
-export const VARIANTS = ['direct', 'hbone', 'haproxy'] as const;
+export const VARIANTS = ['direct', 'hbone', 'hbone-own', 'haproxy'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 export interface TopologyOptions {
@@ -70,17 +71,22 @@ export class Topology {
     this.children.push(this.server.proc);
     this.ports.set('direct', this.server.port);
 
-    const b = await startChild('proxy B', here('proxy-b.js'), [this.dir], opts.proxyExecArgv);
-    this.children.push(b.proc);
-    const a = await startChild(
-      'proxy A',
-      here('proxy-a.js'),
-      [this.dir, String(b.port), String(this.server.port)],
-      opts.proxyExecArgv,
-    );
-    this.children.push(a.proc);
-    this.ports.set('hbone', a.port);
-    this.proxies.set('hbone', [a.proc, b.proc]);
+    for (const [variant, impl] of [
+      ['hbone', 'node'],
+      ['hbone-own', 'own'],
+    ] as const) {
+      const b = await startChild(`proxy B (${impl})`, here('proxy-b.js'), [this.dir, impl], opts.proxyExecArgv);
+      this.children.push(b.proc);
+      const a = await startChild(
+        `proxy A (${impl})`,
+        here('proxy-a.js'),
+        [this.dir, String(b.port), String(this.server.port), impl],
+        opts.proxyExecArgv,
+      );
+      this.children.push(a.proc);
+      this.ports.set(variant, a.port);
+      this.proxies.set(variant, [a.proc, b.proc]);
+    }
 
     if (opts.withHaproxy) {
       const [pa, pb] = [await freePort(), await freePort()];
