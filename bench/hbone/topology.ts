@@ -75,7 +75,12 @@ export class Topology {
       ['hbone', 'node'],
       ['hbone-own', 'own'],
     ] as const) {
-      const b = await startChild(`proxy B (${impl})`, here('proxy-b.js'), [this.dir, impl], opts.proxyExecArgv);
+      const b = await startChild(
+        `proxy B (${impl})`,
+        here('proxy-b.js'),
+        [this.dir, impl],
+        opts.proxyExecArgv,
+      );
       this.children.push(b.proc);
       const a = await startChild(
         `proxy A (${impl})`,

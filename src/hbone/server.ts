@@ -344,7 +344,10 @@ export class HboneServer {
     session.once('close', () => {
       this.sessions.delete(session);
       if (session.lastError)
-        this.log.warn({ peer: peer.uri, err: session.lastError }, 'hbone: connection closed on an HTTP/2 error');
+        this.log.warn(
+          { peer: peer.uri, err: session.lastError },
+          'hbone: connection closed on an HTTP/2 error',
+        );
     });
     this.keeper.add(session);
   }

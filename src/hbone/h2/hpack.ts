@@ -113,7 +113,8 @@ export class HpackDecoder {
       } else if (b & 0x20) {
         if (fieldSeen) throw new HpackError('dynamic table size update after a header field');
         const n = this.int(block, 5);
-        if (n > this.limit) throw new HpackError(`dynamic table size update to ${n} over the limit ${this.limit}`);
+        if (n > this.limit)
+          throw new HpackError(`dynamic table size update to ${n} over the limit ${this.limit}`);
         this.maxSize = n;
         this.evict(0);
         continue;

@@ -91,6 +91,9 @@ export class H2Session extends EventEmitter {
   private slabUsed = 0;
   private corked = false;
   private readonly pings: Array<{ cb: PingCb; at: number }> = [];
+  /** Streams with gathered DATA, handed on once this turn of the event loop has read its I/O. */
+  private readonly delivering: H2Stream[] = [];
+  private deliverScheduled = false;
   private endTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(socket: Duplex, isServer: boolean, opts: H2SessionOptions) {
@@ -105,6 +108,7 @@ export class H2Session extends EventEmitter {
     this.onSocketClose = this.onSocketClose.bind(this);
     this.onDrain = this.onDrain.bind(this);
     this.uncork = this.uncork.bind(this);
+    this.deliverAll = this.deliverAll.bind(this);
     socket.on('data', this.onData);
     socket.on('close', this.onSocketClose);
     socket.on('error', this.onSocketClose);
@@ -314,7 +318,7 @@ export class H2Session extends EventEmitter {
    * streams holding unread data never starve the others), to the stream in steps of half its window.
    */
   consumed(s: H2Stream): void {
-    const unread = s.readableLength;
+    const unread = s.readableLength + s.inboxBytes;
     const conn = s.connDebt - unread;
     if (conn > 0) {
       s.connDebt -= conn;
@@ -346,6 +350,21 @@ export class H2Session extends EventEmitter {
     s.connDebt = 0;
     if (unread > 0 && !this.destroyed) this.connectionCredit(unread);
     if (this.closed && this.streams.size === 0) this.endSocket();
+  }
+
+  toDeliver(s: H2Stream): void {
+    this.delivering.push(s);
+    if (!this.deliverScheduled) {
+      this.deliverScheduled = true;
+      setImmediate(this.deliverAll);
+    }
+  }
+
+  private deliverAll(): void {
+    this.deliverScheduled = false;
+    const list = this.delivering;
+    for (let i = 0; i < list.length; i++) list[i]!.deliver();
+    list.length = 0;
   }
 
   private endSocket(): void {
@@ -505,7 +524,10 @@ export class H2Session extends EventEmitter {
     this.fFlags = flags;
     this.fStream = sid;
     if (len > this.o.maxFrameSize) {
-      return this.failHard(C.FRAME_SIZE_ERROR, `a frame of ${len} bytes is over our maximum of ${this.o.maxFrameSize}`);
+      return this.failHard(
+        C.FRAME_SIZE_ERROR,
+        `a frame of ${len} bytes is over our maximum of ${this.o.maxFrameSize}`,
+      );
     }
     if (!this.sawSettings && type !== C.FRAME_SETTINGS) {
       return this.failHard(C.PROTOCOL_ERROR, 'the first frame from the peer was not SETTINGS');
@@ -581,7 +603,8 @@ export class H2Session extends EventEmitter {
           off = 1;
         }
         if (flags & C.FLAG_PRIORITY) off += 5;
-        if (off + pad > p.length) return this.failHard(C.PROTOCOL_ERROR, 'HEADERS padding is longer than the frame');
+        if (off + pad > p.length)
+          return this.failHard(C.PROTOCOL_ERROR, 'HEADERS padding is longer than the frame');
         const frag = p.subarray(off, p.length - pad);
         if (flags & C.FLAG_END_HEADERS) return this.onHeaderBlock(sid, flags, frag);
         this.contStream = sid;
@@ -636,7 +659,8 @@ export class H2Session extends EventEmitter {
         const code = p.readUInt32BE(4);
         this.goawayReceived = true;
         this.closed = true;
-        if (code !== C.NO_ERROR) this.lastError = `peer GOAWAY ${C.errorName(code)}: ${p.toString('utf8', 8)}`;
+        if (code !== C.NO_ERROR)
+          this.lastError = `peer GOAWAY ${C.errorName(code)}: ${p.toString('utf8', 8)}`;
         for (const s of [...this.streams.values()]) {
           // Streams we opened that the peer never processed are refused (the caller may retry them).
           if ((s.id & 1) === (this.isServer ? 0 : 1) && s.id > last) s.onReset(C.REFUSED_STREAM);
@@ -676,7 +700,8 @@ export class H2Session extends EventEmitter {
       if (p.length !== 0) return this.failHard(C.FRAME_SIZE_ERROR, 'SETTINGS ACK with a payload');
       return;
     }
-    if (p.length % 6 !== 0) return this.failHard(C.FRAME_SIZE_ERROR, 'SETTINGS length is not a multiple of 6');
+    if (p.length % 6 !== 0)
+      return this.failHard(C.FRAME_SIZE_ERROR, 'SETTINGS length is not a multiple of 6');
     for (let i = 0; i < p.length; i += 6) {
       const id = p.readUInt16BE(i);
       const v = p.readUInt32BE(i + 2);
@@ -690,7 +715,8 @@ export class H2Session extends EventEmitter {
           this.peerMaxConcurrent = v;
           break;
         case C.SETTINGS_INITIAL_WINDOW_SIZE: {
-          if (v > C.MAX_WINDOW) return this.failHard(C.FLOW_CONTROL_ERROR, 'SETTINGS_INITIAL_WINDOW_SIZE over 2^31-1');
+          if (v > C.MAX_WINDOW)
+            return this.failHard(C.FLOW_CONTROL_ERROR, 'SETTINGS_INITIAL_WINDOW_SIZE over 2^31-1');
           const delta = v - this.peerInitialWindow;
           this.peerInitialWindow = v;
           for (const s of this.streams.values()) {
@@ -748,7 +774,8 @@ export class H2Session extends EventEmitter {
         return this.failHard(C.PROTOCOL_ERROR, `HEADERS on stream ${sid}, which the peer may not open`);
       return this.streamError(sid, C.STREAM_CLOSED);
     }
-    if (sid <= this.lastPeerStreamId) return this.failHard(C.STREAM_CLOSED, `HEADERS on closed stream ${sid}`);
+    if (sid <= this.lastPeerStreamId)
+      return this.failHard(C.STREAM_CLOSED, `HEADERS on closed stream ${sid}`);
     this.lastPeerStreamId = sid;
     if (this.closed) return this.sendRstStream(sid, C.REFUSED_STREAM);
     if (this.streams.size >= (this.o.maxConcurrentStreams ?? Infinity)) {

@@ -24,6 +24,9 @@ export class H2Stream extends Duplex {
   recvDebt = 0;
   /** Bytes received and not yet given back to the connection's window. */
   connDebt = 0;
+  /** DATA received this turn of the event loop, not yet handed to the reader. */
+  readonly inbox: Buffer[] = [];
+  inboxBytes = 0;
   /** END_STREAM received / sent; a final response (or request) HEADERS received. */
   remoteClosed = false;
   localClosed = false;
@@ -105,9 +108,24 @@ export class H2Stream extends Duplex {
     cb(err);
   }
 
-  /** Called by the session: data from a DATA frame. */
+  /**
+   * Called by the session: data from a DATA frame. TLS hands data over one 16 KiB record at a time;
+   * what arrives in one turn of the event loop is gathered and handed on at its end (`deliver`), so
+   * the reader gets (and writes to its TCP socket) one larger chunk instead of one per record.
+   */
   pushData(data: Buffer): void {
     if (this.destroyed) return;
+    if (this.inboxBytes === 0) this.session.toDeliver(this);
+    this.inbox.push(data);
+    this.inboxBytes += data.length;
+  }
+
+  /** Hands what was gathered to the reader. */
+  deliver(): void {
+    if (this.inboxBytes === 0 || this.destroyed) return;
+    const data = this.inbox.length === 1 ? this.inbox[0]! : Buffer.concat(this.inbox, this.inboxBytes);
+    this.inbox.length = 0;
+    this.inboxBytes = 0;
     this.push(data);
     this.session.consumed(this);
   }
@@ -115,6 +133,7 @@ export class H2Stream extends Duplex {
   /** Called by the session: END_STREAM from the peer. */
   remoteEnd(): void {
     if (this.remoteClosed) return;
+    this.deliver();
     this.remoteClosed = true;
     this.push(null);
     if (this.localClosed) this.once('end', () => this.finish(NO_ERROR));

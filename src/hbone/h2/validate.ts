@@ -2,7 +2,13 @@ import type { IncomingHttpHeaders } from 'node:http2';
 import type { HeaderList } from './hpack.js';
 
 const REQUEST_PSEUDO = new Set([':method', ':scheme', ':authority', ':path', ':protocol']);
-const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+const CONNECTION_SPECIFIC = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+]);
 
 /**
  * Checks a decoded header list as RFC 9113 section 8.2-8.3 asks and returns it as an object (repeated
@@ -22,7 +28,8 @@ export function validateHeaders(list: HeaderList, request: boolean): IncomingHtt
     if (/[\r\n\0]/.test(value)) return `field "${name}" has CR, LF or NUL in its value`;
     if (name[0] === ':') {
       if (regularSeen) return `pseudo-header ${name} after a regular field`;
-      if (request ? !REQUEST_PSEUDO.has(name) : name !== ':status') return `pseudo-header ${name} is not allowed here`;
+      if (request ? !REQUEST_PSEUDO.has(name) : name !== ':status')
+        return `pseudo-header ${name} is not allowed here`;
       if (out[name] !== undefined) return `pseudo-header ${name} repeated`;
       out[name] = value;
       continue;

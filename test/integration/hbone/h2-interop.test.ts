@@ -70,7 +70,12 @@ async function startServer(impl: HboneImpl, windows = SMALL): Promise<{ server: 
 }
 
 function newPool(impl: HboneImpl, windows = SMALL, maxStreamsPerConnection = 100): HbonePool {
-  const pool = new HbonePool({ impl, streamWindow: windows, connectionWindow: windows, maxStreamsPerConnection });
+  const pool = new HbonePool({
+    impl,
+    streamWindow: windows,
+    connectionWindow: windows,
+    maxStreamsPerConnection,
+  });
   cleanup.push(() => pool.close());
   return pool;
 }
@@ -158,7 +163,8 @@ function runPython(args: string[]): Promise<Record<string, unknown>> {
     child.on('close', (code) => {
       clearTimeout(timer);
       const line = out.trim().split('\n').at(-1) ?? '';
-      if (code !== 0 || !line.startsWith('{')) reject(new Error(`python h2 client: exit ${code}: ${errOut || out}`));
+      if (code !== 0 || !line.startsWith('{'))
+        reject(new Error(`python h2 client: exit ${code}: ${errOut || out}`));
       else resolve(JSON.parse(line) as Record<string, unknown>);
     });
   });

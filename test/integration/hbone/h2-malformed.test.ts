@@ -97,7 +97,12 @@ async function raw(): Promise<{ sock: tls.TLSSocket; frames: Frame[]; closed: Pr
     while (buf.length >= 9) {
       const len = buf.readUIntBE(0, 3);
       if (buf.length < 9 + len) break;
-      frames.push({ type: buf[3]!, flags: buf[4]!, stream: buf.readUInt32BE(5), payload: buf.subarray(9, 9 + len) });
+      frames.push({
+        type: buf[3]!,
+        flags: buf[4]!,
+        stream: buf.readUInt32BE(5),
+        payload: buf.subarray(9, 9 + len),
+      });
       buf = buf.subarray(9 + len);
     }
   });
@@ -136,7 +141,11 @@ test('a frame over SETTINGS_MAX_FRAME_SIZE gets GOAWAY(FRAME_SIZE_ERROR)', async
 test('HPACK garbage gets GOAWAY(COMPRESSION_ERROR)', async () => {
   // An indexed field past both tables, then an integer that never ends.
   await expectGoaway(
-    Buffer.concat([PREFACE, SETTINGS, frame(HEADERS, 0x4 | 0x1, 1, [0xfe, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff])]),
+    Buffer.concat([
+      PREFACE,
+      SETTINGS,
+      frame(HEADERS, 0x4 | 0x1, 1, [0xfe, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff]),
+    ]),
     9,
     'HPACK garbage',
   );
