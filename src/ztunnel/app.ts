@@ -91,6 +91,7 @@ export class Ztunnel {
       logger: this.log.child({ part: 'hbone-pool' }),
       registry: this.registry,
       trustDomains: [cfg.trustDomain],
+      impl: cfg.hboneImpl,
     });
     this.inbound = new Inbound({
       store: this.store,
@@ -115,6 +116,7 @@ export class Ztunnel {
       },
     });
     this.hbone = new HboneServer({
+      impl: cfg.hboneImpl,
       trustDomains: [cfg.trustDomain],
       logger: this.log.child({ part: 'hbone' }),
       registry: this.registry,

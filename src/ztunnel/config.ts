@@ -173,6 +173,13 @@ export const ztunnelSchema = {
     default: 0,
     parse: parsers.int(0, 64),
   },
+  hboneImpl: {
+    flag: 'hbone-impl',
+    env: 'HBONE_IMPL',
+    doc: "HTTP/2 implementation carrying HBONE: node (node:http2) or own (meshlite's framer, docs/hbone.md)",
+    default: 'node' as 'node' | 'own',
+    parse: parsers.oneOf('node', 'own'),
+  },
   logLevel: {
     flag: 'log-level',
     env: 'LOG_LEVEL',

@@ -30,8 +30,9 @@ const R_DATA_SKIP = 5;
 const MAX_HEADER_BLOCK = 256 * 1024;
 /** Bytes queued on the socket past which stream writes wait for its 'drain'. */
 const SOCKET_FULL = 512 * 1024;
-/** Small frames are carved from slabs of this size (allocation per slab, not per frame). */
-const SLAB = 64 * 1024;
+/** Outgoing frames are written into slabs: the first one this big, doubling up to SLAB_MAX. */
+const SLAB_MIN = 4 * 1024;
+const SLAB_MAX = 256 * 1024;
 
 type PingCb = (err: Error | null, durationMs?: number) => void;
 
@@ -87,13 +88,11 @@ export class H2Session extends EventEmitter {
   private contParts: Buffer[] = [];
   private contSize = 0;
   // Writer state.
-  private slab = Buffer.allocUnsafe(SLAB);
+  private slab = Buffer.allocUnsafe(SLAB_MIN);
   private slabUsed = 0;
-  private corked = false;
+  private flushedTo = 0;
+  private flushScheduled = false;
   private readonly pings: Array<{ cb: PingCb; at: number }> = [];
-  /** Streams with gathered DATA, handed on once this turn of the event loop has read its I/O. */
-  private readonly delivering: H2Stream[] = [];
-  private deliverScheduled = false;
   private endTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(socket: Duplex, isServer: boolean, opts: H2SessionOptions) {
@@ -107,13 +106,12 @@ export class H2Session extends EventEmitter {
     this.onData = this.onData.bind(this);
     this.onSocketClose = this.onSocketClose.bind(this);
     this.onDrain = this.onDrain.bind(this);
-    this.uncork = this.uncork.bind(this);
-    this.deliverAll = this.deliverAll.bind(this);
+    this.flushOut = this.flushOut.bind(this);
     socket.on('data', this.onData);
     socket.on('close', this.onSocketClose);
     socket.on('error', this.onSocketClose);
     socket.on('drain', this.onDrain);
-    if (!isServer) this.write(C.PREFACE);
+    if (!isServer) C.PREFACE.copy(this.slab, this.reserve(C.PREFACE.length));
     this.sendSettings();
     if (opts.connectionWindow > C.DEFAULT_WINDOW) {
       this.frameUint32(C.FRAME_WINDOW_UPDATE, 0, 0, opts.connectionWindow - C.DEFAULT_WINDOW);
@@ -170,50 +168,47 @@ export class H2Session extends EventEmitter {
 
   // ---------------------------------------------------------------- writing
 
-  /** A frame of `len` payload bytes in the current slab; the caller fills the payload it returns. */
-  private frame(type: number, flags: number, sid: number, len: number): Buffer {
-    if (this.slabUsed + 9 + len > SLAB) {
-      this.slab = Buffer.allocUnsafe(Math.max(SLAB, 9 + len));
+  /**
+   * Room for `n` bytes at the end of the current slab; a new slab when it is full (what was gathered
+   * in the old one is written first, so the order on the wire holds).
+   */
+  private reserve(n: number): number {
+    if (this.slabUsed + n > this.slab.length) {
+      this.flushOut();
+      this.slab = Buffer.allocUnsafe(Math.max(n, Math.min(SLAB_MAX, this.slab.length * 2)));
       this.slabUsed = 0;
+      this.flushedTo = 0;
     }
-    const start = this.slabUsed;
-    this.slabUsed += 9 + len;
-    const f = this.slab.subarray(start, start + 9 + len);
-    writeHeader(f, len, type, flags, sid);
-    this.write(f);
-    return f.subarray(9);
+    const at = this.slabUsed;
+    this.slabUsed += n;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(this.flushOut);
+    }
+    return at;
   }
 
-  /** Only a frame header; the caller writes the `len` payload bytes next. */
-  private frameHeader(type: number, flags: number, sid: number, len: number): void {
-    if (this.slabUsed + 9 > SLAB) {
-      this.slab = Buffer.allocUnsafe(SLAB);
-      this.slabUsed = 0;
-    }
-    const start = this.slabUsed;
-    this.slabUsed += 9;
-    writeHeader(this.slab, len, type, flags, sid, start);
-    this.write(this.slab.subarray(start, start + 9));
+  /** A frame of `len` payload bytes in the slab; the caller fills the payload it returns. */
+  private frame(type: number, flags: number, sid: number, len: number): Buffer {
+    const at = this.reserve(9 + len);
+    writeHeader(this.slab, len, type, flags, sid, at);
+    return this.slab.subarray(at + 9, at + 9 + len);
   }
 
   private frameUint32(type: number, flags: number, sid: number, v: number): void {
     this.frame(type, flags, sid, 4).writeUInt32BE(v >>> 0, 0);
   }
 
-  /** Writes are gathered while the socket is corked and go out in one TLS write per tick. */
-  private write(b: Buffer): void {
-    if (this.destroyed) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      queueMicrotask(this.uncork);
-    }
-    this.socket.write(b);
-  }
-
-  private uncork(): void {
-    this.corked = false;
-    this.socket.uncork();
+  /**
+   * Frames are gathered in the slab (payloads copied: TLS would copy a gathered write anyway) and
+   * leave as one contiguous buffer, one TLS write, per turn.
+   */
+  private flushOut(): void {
+    this.flushScheduled = false;
+    if (this.slabUsed === this.flushedTo) return;
+    const region = this.slab.subarray(this.flushedTo, this.slabUsed);
+    this.flushedTo = this.slabUsed;
+    if (!this.destroyed && !this.socket.writableEnded) this.socket.write(region);
   }
 
   private sendSettings(): void {
@@ -280,9 +275,7 @@ export class H2Session extends EventEmitter {
         this.blocked.add(s);
         return;
       }
-      // The 9-byte header from the slab, the payload as its own buffer (no copy).
-      this.frameHeader(C.FRAME_DATA, 0, s.id, n);
-      this.write(chunk.subarray(off, off + n));
+      chunk.copy(this.frame(C.FRAME_DATA, 0, s.id, n), 0, off, off + n);
       off += n;
       s.sendWindow -= n;
       this.sendWindow -= n;
@@ -352,23 +345,9 @@ export class H2Session extends EventEmitter {
     if (this.closed && this.streams.size === 0) this.endSocket();
   }
 
-  toDeliver(s: H2Stream): void {
-    this.delivering.push(s);
-    if (!this.deliverScheduled) {
-      this.deliverScheduled = true;
-      setImmediate(this.deliverAll);
-    }
-  }
-
-  private deliverAll(): void {
-    this.deliverScheduled = false;
-    const list = this.delivering;
-    for (let i = 0; i < list.length; i++) list[i]!.deliver();
-    list.length = 0;
-  }
-
   private endSocket(): void {
     if (this.endTimer || this.destroyed) return;
+    this.flushOut();
     this.socket.end();
     this.endTimer = setTimeout(() => this.destroy(), 1000);
     this.endTimer.unref();
@@ -509,8 +488,9 @@ export class H2Session extends EventEmitter {
     this.rstate = R_HEADER;
     const s = this.dataStream;
     this.dataStream = undefined;
-    if (s && this.fFlags & C.FLAG_END_STREAM) s.remoteEnd();
-    if (s) this.consumed(s);
+    if (!s) return;
+    if (this.fFlags & C.FLAG_END_STREAM) s.remoteEnd();
+    else s.deliver();
   }
 
   private onFrameHeader(): void {

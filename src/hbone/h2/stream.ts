@@ -3,6 +3,9 @@ import type { IncomingHttpHeaders } from 'node:http2';
 import { CANCEL, NO_ERROR, errorName } from './constants.js';
 import type { H2Session } from './session.js';
 
+/** A DATA frame larger than this reaches the reader in pieces of about this size. */
+const DELIVER_AT = 64 * 1024;
+
 type WriteCb = (err?: Error | null) => void;
 
 /**
@@ -110,14 +113,14 @@ export class H2Stream extends Duplex {
 
   /**
    * Called by the session: data from a DATA frame. TLS hands data over one 16 KiB record at a time;
-   * what arrives in one turn of the event loop is gathered and handed on at its end (`deliver`), so
-   * the reader gets (and writes to its TCP socket) one larger chunk instead of one per record.
+   * the pieces of one frame are gathered and handed on at its end (`deliver`, or every 64 KiB of a
+   * larger frame), so the reader gets (and writes to its TCP socket) one chunk per frame, not per record.
    */
   pushData(data: Buffer): void {
     if (this.destroyed) return;
-    if (this.inboxBytes === 0) this.session.toDeliver(this);
     this.inbox.push(data);
     this.inboxBytes += data.length;
+    if (this.inboxBytes >= DELIVER_AT) this.deliver();
   }
 
   /** Hands what was gathered to the reader. */

@@ -13,7 +13,7 @@ test(
     opts.warmupMs = 100;
     opts.rate = 500;
     const report = await runBench(opts);
-    for (const variant of ['direct', 'hbone', 'haproxy'] as const) {
+    for (const variant of ['direct', 'hbone', 'hbone-own', 'haproxy'] as const) {
       for (const kind of TESTS) {
         const s = report.results[variant]?.[kind];
         assert.ok(s, `${variant} ${kind}: no result`);
@@ -23,7 +23,14 @@ test(
     }
     // The fixed-rate test answered every request it sent.
     assert.equal(report.results.hbone?.fixedRate?.count, 300);
-    const text = table(report, derive(report));
+    assert.equal(report.results['hbone-own']?.fixedRate?.count, 300);
+    const derived = derive(report);
+    assert.ok(
+      derived.ratios['hbone-own']?.['bulk MB/s'] !== undefined,
+      'a bulk ratio to haproxy for hbone-own',
+    );
+    const text = table(report, derived);
     assert.match(text, /new tunnels\/s/);
+    assert.match(text, /hbone-own \/ haproxy: CPU µs\/req/);
   },
 );
