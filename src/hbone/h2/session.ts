@@ -33,6 +33,8 @@ const SOCKET_FULL = 512 * 1024;
 /** Outgoing frames are written into slabs: the first one this big, doubling up to SLAB_MAX. */
 const SLAB_MIN = 4 * 1024;
 const SLAB_MAX = 256 * 1024;
+/** DATA payloads up to this size are copied into the slab; larger ones are written as they are. */
+const COPY_MAX = 16 * 1024;
 
 type PingCb = (err: Error | null, durationMs?: number) => void;
 
@@ -111,7 +113,10 @@ export class H2Session extends EventEmitter {
     socket.on('close', this.onSocketClose);
     socket.on('error', this.onSocketClose);
     socket.on('drain', this.onDrain);
-    if (!isServer) C.PREFACE.copy(this.slab, this.reserve(C.PREFACE.length));
+    if (!isServer) {
+      const at = this.reserve(C.PREFACE.length);
+      C.PREFACE.copy(this.slab, at);
+    }
     this.sendSettings();
     if (opts.connectionWindow > C.DEFAULT_WINDOW) {
       this.frameUint32(C.FRAME_WINDOW_UPDATE, 0, 0, opts.connectionWindow - C.DEFAULT_WINDOW);
@@ -275,7 +280,16 @@ export class H2Session extends EventEmitter {
         this.blocked.add(s);
         return;
       }
-      chunk.copy(this.frame(C.FRAME_DATA, 0, s.id, n), 0, off, off + n);
+      if (n <= COPY_MAX) chunk.copy(this.frame(C.FRAME_DATA, 0, s.id, n), 0, off, off + n);
+      else {
+        // A large payload is not copied into the slab: header and payload leave in one gathered write.
+        const at = this.reserve(9); // first: it may start a new slab
+        writeHeader(this.slab, n, C.FRAME_DATA, 0, s.id, at);
+        this.socket.cork();
+        this.flushOut();
+        this.socket.write(chunk.subarray(off, off + n));
+        this.socket.uncork();
+      }
       off += n;
       s.sendWindow -= n;
       this.sendWindow -= n;
