@@ -1,6 +1,5 @@
 import http2, {
   type Http2Server,
-  type Http2Session,
   type ServerHttp2Session,
   type ServerHttp2Stream,
   type IncomingHttpHeaders,

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http2';
 import * as C from './constants.js';
-import { HpackDecoder, HpackError, encodeHeaders, type HeaderList } from './hpack.js';
+import { HpackDecoder, encodeHeaders, type HeaderList, type HpackError } from './hpack.js';
 import { H2Stream } from './stream.js';
 import { validateHeaders } from './validate.js';
 
