@@ -1,0 +1,209 @@
+/**
+ * Upstream HTTP over connections the caller provides (the waypoint: HBONE tunnels to the endpoint's
+ * pod; tests: plain TCP). HTTP/1.1 requests share keep-alive connections per endpoint through an
+ * http.Agent whose sockets come from the connector; HTTP/2 (h2c, gRPC) shares one session per endpoint.
+ */
+import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import http2, { type ClientHttp2Session } from 'node:http2';
+import type { Duplex, Readable } from 'node:stream';
+import type { Endpoint } from '../model.js';
+import { key } from './balancer.js';
+
+/** Opens a byte stream to an endpoint (HBONE tunnel, TCP). */
+export interface Connector {
+  connect(ep: Endpoint): Promise<Duplex>;
+}
+
+export type UpstreamFailure = 'connect' | 'reset' | 'refused';
+
+export class UpstreamError extends Error {
+  readonly failure: UpstreamFailure;
+  constructor(failure: UpstreamFailure, message: string) {
+    super(message);
+    this.failure = failure;
+  }
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Readable;
+  /** Trailers, once the body ended (undefined when none). */
+  trailers(): OutgoingHttpHeaders | undefined;
+  /** Drops the response (and, for HTTP/1.1, its connection). */
+  abort(): void;
+}
+
+export interface UpstreamRequest {
+  method: string;
+  path: string;
+  authority: string;
+  headers: OutgoingHttpHeaders;
+  /** Streamed request body; undefined for none. */
+  body: Readable | undefined;
+}
+
+/** Gives a stream the socket methods node:http calls (an HBONE stream has no setNoDelay, ref, ...). */
+export function socketLike<T extends Duplex>(s: T): T {
+  const o = s as unknown as Record<string, unknown>;
+  for (const m of ['setNoDelay', 'setKeepAlive', 'ref', 'unref']) {
+    if (typeof o[m] !== 'function') o[m] = returnThis;
+  }
+  if (typeof o.setTimeout !== 'function') o.setTimeout = returnThis;
+  return s;
+}
+
+function returnThis(this: unknown): unknown {
+  return this;
+}
+
+interface EndpointOptions {
+  meshEndpoint?: Endpoint;
+}
+
+class TunnelAgent extends http.Agent {
+  constructor(private readonly connector: Connector) {
+    super({ keepAlive: true, keepAliveMsecs: 60_000, maxFreeSockets: 64, scheduling: 'lifo' });
+  }
+
+  override createConnection(
+    options: http.ClientRequestArgs,
+    cb?: (err: Error | null, socket: Duplex) => void,
+  ): undefined {
+    const ep = (options as EndpointOptions).meshEndpoint;
+    const done = cb as (err: Error | null, socket?: Duplex) => void;
+    if (!ep) {
+      done(new UpstreamError('connect', 'no endpoint given'));
+      return undefined;
+    }
+    this.connector.connect(ep).then(
+      (s) => done(null, socketLike(s)),
+      (err: unknown) =>
+        done(new UpstreamError('connect', `connect to ${key(ep)}: ${(err as Error).message ?? String(err)}`)),
+    );
+    return undefined;
+  }
+}
+
+export class UpstreamClient {
+  private readonly agent: TunnelAgent;
+  private readonly sessions = new Map<string, Promise<ClientHttp2Session>>();
+
+  constructor(private readonly connector: Connector) {
+    this.agent = new TunnelAgent(connector);
+  }
+
+  request(ep: Endpoint, proto: 'http1' | 'http2', r: UpstreamRequest): Promise<UpstreamResponse> {
+    return proto === 'http2' ? this.h2(ep, r) : this.h1(ep, r);
+  }
+
+  close(): void {
+    this.agent.destroy();
+    for (const s of this.sessions.values()) s.then((x) => x.destroy(), ignore);
+    this.sessions.clear();
+  }
+
+  private h1(ep: Endpoint, r: UpstreamRequest): Promise<UpstreamResponse> {
+    return new Promise((resolve, reject) => {
+      const headers = { ...r.headers, host: r.authority };
+      const opts: http.RequestOptions & EndpointOptions = {
+        agent: this.agent,
+        host: ep.ip,
+        port: ep.port,
+        method: r.method,
+        path: r.path,
+        headers,
+        setHost: false,
+        meshEndpoint: ep,
+      };
+      const req = http.request(opts);
+      let answered = false;
+      req.on('response', (res) => {
+        answered = true;
+        resolve({
+          status: res.statusCode ?? 502,
+          headers: res.headers,
+          body: res,
+          trailers: () => (Object.keys(res.trailers).length ? res.trailers : undefined),
+          abort: () => res.destroy(),
+        });
+      });
+      req.on('error', (err: Error) => {
+        if (answered) return;
+        reject(err instanceof UpstreamError ? err : new UpstreamError('reset', err.message));
+      });
+      if (r.body) r.body.pipe(req);
+      else req.end();
+    });
+  }
+
+  private session(ep: Endpoint): Promise<ClientHttp2Session> {
+    const k = key(ep);
+    let s = this.sessions.get(k);
+    if (s) return s;
+    s = this.connector.connect(ep).then(
+      (sock) =>
+        new Promise<ClientHttp2Session>((resolve, reject) => {
+          const session = http2.connect(`http://${k}`, { createConnection: () => socketLike(sock) });
+          session.once('connect', () => resolve(session));
+          session.once('error', (err) => reject(new UpstreamError('connect', err.message)));
+          session.once('close', () => this.sessions.delete(k));
+          session.once('goaway', () => this.sessions.delete(k));
+          session.on('error', ignore);
+        }),
+      (err: unknown) => {
+        throw new UpstreamError('connect', `connect to ${k}: ${(err as Error).message ?? String(err)}`);
+      },
+    );
+    s.catch(() => this.sessions.delete(k));
+    this.sessions.set(k, s);
+    return s;
+  }
+
+  private async h2(ep: Endpoint, r: UpstreamRequest): Promise<UpstreamResponse> {
+    const session = await this.session(ep);
+    return new Promise((resolve, reject) => {
+      const headers: OutgoingHttpHeaders = {
+        ...r.headers,
+        ':method': r.method,
+        ':path': r.path,
+        ':authority': r.authority,
+        ':scheme': 'http',
+      };
+      let stream;
+      try {
+        stream = session.request(headers, { endStream: r.body === undefined });
+      } catch (err) {
+        this.sessions.delete(key(ep));
+        reject(new UpstreamError('reset', (err as Error).message));
+        return;
+      }
+      let trailers: OutgoingHttpHeaders | undefined;
+      let answered = false;
+      stream.on('trailers', (t) => (trailers = t));
+      stream.once('response', (h) => {
+        answered = true;
+        const status = Number(h[':status'] ?? 502);
+        resolve({
+          status,
+          headers: h,
+          body: stream,
+          trailers: () => trailers,
+          abort: () => stream.close(http2.constants.NGHTTP2_CANCEL),
+        });
+      });
+      stream.on('error', (err: Error) => {
+        if (answered) return;
+        reject(new UpstreamError('reset', err.message));
+      });
+      stream.once('close', () => {
+        if (answered) return;
+        const refused = stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
+        reject(new UpstreamError(refused ? 'refused' : 'reset', `stream closed (code ${stream.rstCode})`));
+      });
+      if (r.body) r.body.pipe(stream);
+    });
+  }
+}
+
+function ignore(): void {}

@@ -1,0 +1,207 @@
+/**
+ * The L7 engine: one per proxy, shared by every listener (the waypoint's HBONE listener today; the
+ * sidecar's and the ingress gateway's later). A listener hands it a connection with who is calling and
+ * where it was going; the engine picks the service port from that target (never from `Host`), detects
+ * the protocol, and runs HTTP/1.1 or h2c requests through the filter chain, or passes TCP through.
+ * `update()` swaps the compiled configuration and the chain built for it; requests in flight keep theirs.
+ */
+import http from 'node:http';
+import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { Registry } from 'prom-client';
+import { errorMessage } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { pump } from '../common/pump.js';
+import { Balancer } from './cluster/balancer.js';
+import { socketLike, UpstreamClient, type Connector } from './cluster/upstream.js';
+import { compileConfig, portFor, type CompiledConfig, type CompiledPort } from './compile.js';
+import { CorsFilter } from './filters/cors.js';
+import { FaultFilter } from './filters/fault.js';
+import { FilterChain } from './filters/filter.js';
+import { RouterFilter } from './filters/router.js';
+import { Exchange, type ConnInfo, type DownRequest, type DownResponse } from './http/exchange.js';
+import { declared, sniff } from './http/sniff.js';
+import { readableThroughStreams } from './http/js-duplex.js';
+import type { L7Config } from './model.js';
+import { decide } from './route/decide.js';
+import { HttpTelemetry } from './telemetry.js';
+
+export interface EngineOptions {
+  connector: Connector;
+  log: Logger;
+  registry: Registry;
+  reporter: string;
+  clusterId?: string;
+  accessLog?: boolean;
+  random?: () => number;
+  /** Request headers limit (431 above it); Envoy/Istio: 60 KiB. */
+  maxHeaderBytes?: number;
+  /** Time for a client to send the request headers; default 60 s. */
+  headersTimeoutMs?: number;
+}
+
+interface Active {
+  config: CompiledConfig;
+  chain: FilterChain;
+}
+
+const EMPTY: L7Config = { proxy: '', services: [], clusters: [] };
+
+export class L7Engine {
+  private active: Active;
+  private readonly client: UpstreamClient;
+  private readonly balancer = new Balancer();
+  private readonly telemetry: HttpTelemetry;
+  private readonly random: () => number;
+  private readonly h1: http.Server;
+  private readonly conns = new WeakMap<object, ConnInfo>();
+  private readonly sockets = new Set<Duplex>();
+
+  constructor(private readonly o: EngineOptions) {
+    this.random = o.random ?? Math.random;
+    this.client = new UpstreamClient(o.connector);
+    this.telemetry = new HttpTelemetry({
+      registry: o.registry,
+      log: o.log,
+      reporter: o.reporter,
+      clusterId: o.clusterId ?? 'Kubernetes',
+      accessLog: o.accessLog ?? true,
+    });
+    this.active = this.build(EMPTY);
+    this.h1 = http.createServer(
+      {
+        maxHeaderSize: o.maxHeaderBytes ?? 60 * 1024,
+        headersTimeout: o.headersTimeoutMs ?? 60_000,
+        requestTimeout: 0,
+        keepAliveTimeout: 3_600_000,
+      },
+      (req, res) => this.onRequest(req, res, this.conns.get(req.socket)),
+    );
+  }
+
+  /** Compiles a new configuration and the filter chain for it (once per push). */
+  update(cfg: L7Config): void {
+    this.active = this.build(cfg);
+  }
+
+  get config(): CompiledConfig {
+    return this.active.config;
+  }
+
+  /** The service port a target names, if this proxy serves it. */
+  portFor(ip: string, port: number): CompiledPort | undefined {
+    return portFor(this.active.config, ip, port);
+  }
+
+  /** Serves one downstream connection whose target this proxy serves. */
+  serve(socket: Duplex, conn: ConnInfo): void {
+    const target = this.portFor(conn.targetIp, conn.targetPort);
+    if (!target) {
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('error', (err) => this.o.log.debug({ err: errorMessage(err) }, 'downstream connection error'));
+    const known = declared(target.port.protocol);
+    if (known === 'tcp') return this.tcp(socket, target, conn);
+    sniff(socket, (d) => {
+      if (d === 'tcp' && known !== 'http') return this.tcp(socket, target, conn);
+      if (d === 'http2') return this.h2(readableThroughStreams(socket), conn);
+      this.conns.set(socket, conn);
+      this.h1.emit('connection', socketLike(socket));
+      socket.resume();
+    });
+  }
+
+  /** Closes upstream connections and open downstream ones. */
+  close(): void {
+    this.client.close();
+    for (const s of this.sockets) s.destroy();
+  }
+
+  private build(cfg: L7Config): Active {
+    const config = compileConfig(cfg);
+    const chain = new FilterChain([
+      new CorsFilter(),
+      new FaultFilter(this.random),
+      new RouterFilter({
+        client: this.client,
+        balancer: this.balancer,
+        random: this.random,
+        log: this.o.log,
+      }),
+    ]);
+    return { config, chain };
+  }
+
+  private h2(socket: Duplex, conn: ConnInfo): void {
+    const srv = http2.createServer({
+      maxHeaderListPairs: 100,
+      settings: { maxHeaderListSize: this.o.maxHeaderBytes ?? 60 * 1024 },
+    });
+    srv.on('request', (req, res) => this.onRequest(req as never, res as never, conn));
+    srv.on('sessionError', (err) => this.o.log.debug({ err: errorMessage(err) }, 'h2 downstream error'));
+    srv.emit('connection', socketLike(socket));
+    socket.resume();
+  }
+
+  private onRequest(req: DownRequest, res: DownResponse, conn: ConnInfo | undefined): void {
+    const { config, chain } = this.active;
+    const port = conn ? portFor(config, conn.targetIp, conn.targetPort) : undefined;
+    if (!conn || !port) {
+      res.writeHead(503, { 'content-length': 0, server: 'istio-envoy' });
+      res.end();
+      return;
+    }
+    const ex = new Exchange(req, res, conn, port, config.clusters);
+    let recorded = false;
+    const record = (): void => {
+      if (recorded) return;
+      recorded = true;
+      ex.done = true;
+      if (ex.status === 0) ex.flags = 'DC';
+      this.telemetry.record(ex);
+    };
+    res.once('finish', record);
+    res.once('close', record);
+    ex.decision = decide(ex, port, config, this.random);
+    chain.run(ex).catch((err: unknown) => {
+      this.o.log.error({ err: errorMessage(err) }, 'l7: request failed in the filter chain');
+      ex.reply('upstream_reset');
+    });
+  }
+
+  private tcp(socket: Duplex, target: CompiledPort, conn: ConnInfo): void {
+    const cluster = this.active.config.clusters.get(target.defaultCluster);
+    const ep = cluster ? this.balancer.pick(cluster, conn.sourceIp, this.random) : undefined;
+    if (!ep) {
+      this.o.log.warn({ service: target.service.hostname }, 'tcp: no endpoint; closing');
+      socket.destroy();
+      return;
+    }
+    this.o.connector.connect(ep).then(
+      (up) => {
+        socket.resume();
+        pump(socket, up, (r) =>
+          this.o.log.info(
+            {
+              src: `${conn.sourceIp}:${conn.sourcePort}`,
+              dst: `${ep.ip}:${ep.port}`,
+              sent: r.aToB,
+              received: r.bToA,
+            },
+            'tcp access',
+          ),
+        );
+      },
+      (err: unknown) => {
+        this.o.log.warn(
+          { dst: `${ep.ip}:${ep.port}`, err: errorMessage(err) },
+          'tcp: upstream connect failed',
+        );
+        socket.destroy();
+      },
+    );
+  }
+}

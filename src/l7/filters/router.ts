@@ -1,0 +1,251 @@
+/**
+ * The router, last in the chain: answers local decisions, sends mirrors, then tries the upstream up to
+ * 1 + retries times (a different endpoint each try when there is one) within the route timeout and the
+ * per-try timeout, and streams the response back. Bodies are streamed, never buffered; a request with
+ * a body is therefore tried once and not mirrored (docs/waypoint.md).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../../common/logger.js';
+import type { Balancer } from '../cluster/balancer.js';
+import { key } from '../cluster/balancer.js';
+import { UpstreamError, type UpstreamClient, type UpstreamResponse } from '../cluster/upstream.js';
+import type { Exchange } from '../http/exchange.js';
+import { downstreamResponseHeaders, upstreamRequestHeaders } from '../http/headers.js';
+import type { Cluster, Endpoint } from '../model.js';
+import type { Decision } from '../route/decide.js';
+import { queryParam } from '../route/match.js';
+import { backoffMs, shouldRetry, type AttemptOutcome } from '../route/retry.js';
+import type { HttpFilter } from './filter.js';
+
+type Forward = Extract<Decision, { kind: 'forward' }>;
+
+export interface RouterDeps {
+  client: UpstreamClient;
+  balancer: Balancer;
+  random: () => number;
+  log: Logger;
+}
+
+export class RouterFilter implements HttpFilter {
+  readonly name = 'envoy.filters.http.router';
+
+  constructor(private readonly d: RouterDeps) {}
+
+  onRequest(ex: Exchange): boolean | Promise<boolean> {
+    const dec = ex.decision!;
+    if (dec.kind === 'respond') {
+      ex.respond(
+        dec.status,
+        dec.body,
+        dec.flag,
+        dec.details,
+        dec.location ? { location: dec.location } : undefined,
+      );
+      return false;
+    }
+    return this.forward(ex, dec).then(() => false);
+  }
+
+  private async forward(ex: Exchange, dec: Forward): Promise<void> {
+    const cluster = dec.cluster;
+    ex.upstreamCluster = cluster.name;
+    const { headers, authority } = upstreamRequestHeaders(ex.req.headers, dec.authority, dec.requestHeaders);
+    if (dec.timeoutMs > 0) headers['x-envoy-expected-rq-timeout-ms'] = String(dec.timeoutMs);
+    const bodyless = ex.bodyless;
+    if (dec.mirrors && bodyless) this.mirror(ex, dec, headers, authority);
+    const proto =
+      cluster.upstream === 'downstream' ? (ex.protocol === 'HTTP/2' ? 'http2' : 'http1') : cluster.upstream;
+    const attempts = bodyless ? 1 + dec.retry.attempts : 1;
+    const tried = new Set<string>();
+    let timedOut = false;
+    let current: UpstreamResponse | undefined;
+    let downstreamGone = false;
+    const onGone = (): void => {
+      downstreamGone = true;
+      current?.abort();
+    };
+    ex.res.once('close', onGone);
+    const timer =
+      dec.timeoutMs > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            current?.abort();
+            ex.reply('upstream_timeout');
+          }, dec.timeoutMs)
+        : undefined;
+    const body = bodyless ? undefined : ex.req;
+    if (body) body.on('data', (c: Buffer) => (ex.bytesReceived += c.length));
+    try {
+      for (let i = 0; i < attempts; i++) {
+        if (i > 0) await sleep(backoffMs(dec.retry, i, this.d.random));
+        if (timedOut || downstreamGone) return;
+        const ep = this.d.balancer.pick(cluster, hashKey(ex, cluster), this.d.random, tried);
+        if (!ep) return ex.reply('no_healthy_upstream');
+        tried.add(key(ep));
+        ex.upstream = ep;
+        this.d.balancer.begin(ep);
+        const started = performance.now();
+        const outcome: AttemptOutcome = {};
+        let res: UpstreamResponse | undefined;
+        try {
+          res = await this.attempt(ep, proto, ex.method, dec, headers, authority, body);
+          outcome.status = res.status;
+          const g = res.headers['grpc-status'];
+          if (typeof g === 'string') outcome.grpcStatus = g;
+        } catch (err) {
+          outcome.failure =
+            err instanceof UpstreamError ? err.failure : err === PER_TRY ? 'timeout' : 'reset';
+        }
+        if (timedOut || downstreamGone) {
+          res?.abort();
+          this.d.balancer.end(ep);
+          return;
+        }
+        const last = i === attempts - 1;
+        if (shouldRetry(dec.retry, outcome) && !last) {
+          res?.abort();
+          this.d.balancer.end(ep);
+          continue;
+        }
+        const exhausted = attempts > 1 && last && shouldRetry(dec.retry, outcome);
+        if (!res) {
+          this.d.balancer.end(ep);
+          const kind =
+            outcome.failure === 'connect'
+              ? 'connect_failure'
+              : outcome.failure === 'timeout'
+                ? 'upstream_timeout'
+                : 'upstream_reset';
+          ex.reply(kind);
+          if (exhausted) ex.flags = `${ex.flags},URX`;
+          return;
+        }
+        current = res;
+        await this.stream(ex, dec, res, performance.now() - started);
+        if (exhausted) ex.flags = 'URX';
+        this.d.balancer.end(ep);
+        return;
+      }
+    } finally {
+      if (timer) clearTimeout(timer);
+      ex.res.removeListener('close', onGone);
+    }
+  }
+
+  private attempt(
+    ep: Endpoint,
+    proto: 'http1' | 'http2',
+    method: string,
+    dec: Forward,
+    headers: Record<string, unknown>,
+    authority: string,
+    body: Exchange['req'] | undefined,
+  ): Promise<UpstreamResponse> {
+    const p = this.d.client.request(ep, proto, {
+      method,
+      path: dec.path,
+      authority,
+      headers: headers as never,
+      body,
+    });
+    const perTry = dec.retry.perTryTimeoutMs;
+    if (!perTry) return p;
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        reject(PER_TRY);
+        p.then((r) => r.abort(), ignore);
+      }, perTry);
+      p.then(
+        (r) => {
+          clearTimeout(t);
+          resolve(r);
+        },
+        (e: unknown) => {
+          clearTimeout(t);
+          reject(e as Error);
+        },
+      );
+    });
+  }
+
+  private stream(ex: Exchange, dec: Forward, res: UpstreamResponse, upstreamMs: number): Promise<void> {
+    const headers = downstreamResponseHeaders(res.headers, dec.responseHeaders, upstreamMs);
+    if (ex.extraResponseHeaders) Object.assign(headers, ex.extraResponseHeaders);
+    if (ex.grpc) ex.grpcStatus = String(res.headers['grpc-status'] ?? '');
+    ex.status = res.status;
+    if (ex.faultFlag) ex.flags = ex.faultFlag;
+    ex.res.writeHead(res.status, headers);
+    return new Promise((resolve) => {
+      const body = res.body;
+      body.on('data', (c: Buffer) => (ex.bytesSent += c.length));
+      body.pipe(ex.res as unknown as NodeJS.WritableStream, { end: false });
+      body.once('end', () => {
+        const t = res.trailers();
+        if (t && ex.protocol === 'HTTP/2') {
+          ex.res.addTrailers(stripPseudo(t));
+          if (t['grpc-status'] !== undefined) ex.grpcStatus = String(t['grpc-status']);
+        }
+        ex.res.end();
+        resolve();
+      });
+      body.once('error', () => {
+        ex.flags = 'UR';
+        ex.res.destroy();
+        resolve();
+      });
+      body.once('close', () => {
+        if (!body.readableEnded) {
+          ex.res.destroy();
+          resolve();
+        }
+      });
+    });
+  }
+
+  /** Sends a copy to each mirror cluster (by its percentage); the response is read and dropped. */
+  private mirror(ex: Exchange, dec: Forward, headers: Record<string, unknown>, authority: string): void {
+    for (const m of dec.mirrors ?? []) {
+      if (!(this.d.random() * 100 < m.percent)) continue;
+      const cluster = ex.clusters.get(m.cluster);
+      if (!cluster) continue;
+      const ep = this.d.balancer.pick(cluster, undefined, this.d.random);
+      if (!ep) continue;
+      const proto = cluster.upstream === 'http2' ? 'http2' : 'http1';
+      this.d.client
+        .request(ep, proto, {
+          method: ex.method,
+          path: dec.path,
+          authority,
+          headers: { ...headers } as never,
+          body: undefined,
+        })
+        .then(
+          (r) => r.body.resume(),
+          (err: unknown) => this.d.log.debug({ cluster: m.cluster, err: String(err) }, 'mirror failed'),
+        );
+    }
+  }
+}
+
+const PER_TRY = new Error('per-try timeout');
+
+function ignore(): void {}
+
+function stripPseudo(t: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k in t) if (k.charCodeAt(0) !== 58) out[k] = String(t[k]);
+  return out;
+}
+
+function hashKey(ex: Exchange, c: Cluster): string | undefined {
+  const lb = c.lb;
+  if (lb.kind !== 'HASH') return undefined;
+  if (lb.header) return ex.header(lb.header.toLowerCase());
+  if (lb.query) return queryParam(ex.query, lb.query);
+  if (lb.sourceIp) return ex.conn.sourceIp;
+  if (lb.cookie) {
+    const m = new RegExp(`(?:^|;\\s*)${lb.cookie}=([^;]*)`).exec(ex.header('cookie') ?? '');
+    return m?.[1];
+  }
+  return undefined;
+}

@@ -1,0 +1,155 @@
+/**
+ * One request through the engine: the downstream request and response (HTTP/1.1 or the HTTP/2
+ * compatibility API, which share this shape), its view for matching, the decision, and what the
+ * access log and the metrics report at the end.
+ */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import type { CompiledPort } from '../compile.js';
+import type { Decision } from '../route/decide.js';
+import type { RequestView } from '../route/match.js';
+import type { Cluster, Endpoint } from '../model.js';
+import { LOCAL_REPLIES, type LocalReply } from '../errors.js';
+import { applyOps } from './headers.js';
+
+/** The downstream request: http.IncomingMessage or http2.Http2ServerRequest. */
+export interface DownRequest extends Readable {
+  method?: string;
+  url?: string;
+  headers: IncomingHttpHeaders;
+  httpVersion: string;
+}
+
+/** The downstream response: http.ServerResponse or http2.Http2ServerResponse. */
+export interface DownResponse {
+  headersSent: boolean;
+  writeHead(status: number, headers?: OutgoingHttpHeaders): unknown;
+  write(chunk: unknown): boolean;
+  end(chunk?: unknown): unknown;
+  addTrailers(trailers: OutgoingHttpHeaders): void;
+  destroy(err?: Error): unknown;
+  once(event: string, fn: (...a: unknown[]) => void): unknown;
+  on(event: string, fn: (...a: unknown[]) => void): unknown;
+  removeListener(event: string, fn: (...a: unknown[]) => void): unknown;
+}
+
+/** Who is calling, as the listener knows it (for the waypoint: from the HBONE tunnel). */
+export interface ConnInfo {
+  /** The tunnel target / original destination. */
+  targetIp: string;
+  targetPort: number;
+  sourceIp: string;
+  sourcePort: number;
+  /** SPIFFE URI of the peer, '' when unknown. */
+  sourcePrincipal: string;
+  sourceNamespace?: string;
+  sourceWorkload?: string;
+  sourceApp?: string;
+  sourceVersion?: string;
+  mtls: boolean;
+}
+
+export class Exchange implements RequestView {
+  readonly req: DownRequest;
+  readonly res: DownResponse;
+  readonly conn: ConnInfo;
+  readonly port: CompiledPort;
+  /** The clusters of the config this request was decided with (mirrors look theirs up here). */
+  readonly clusters: ReadonlyMap<string, Cluster>;
+  readonly started = performance.now();
+  readonly startTime = new Date();
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  readonly authority: string;
+  readonly requestId: string;
+  readonly grpc: boolean;
+  readonly protocol: string;
+  decision: Decision | undefined;
+  status = 0;
+  flags = '-';
+  details = '-';
+  grpcStatus = '';
+  bytesReceived = 0;
+  bytesSent = 0;
+  upstream: Endpoint | undefined;
+  upstreamCluster = '-';
+  done = false;
+  /** Response headers a filter adds (CORS). */
+  extraResponseHeaders: OutgoingHttpHeaders | undefined;
+  /** DI when a fault delay was injected (reported with the final flags). */
+  faultFlag: string | undefined;
+
+  constructor(
+    req: DownRequest,
+    res: DownResponse,
+    conn: ConnInfo,
+    port: CompiledPort,
+    clusters: ReadonlyMap<string, Cluster>,
+  ) {
+    this.clusters = clusters;
+    this.req = req;
+    this.res = res;
+    this.conn = conn;
+    this.port = port;
+    this.method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    this.path = q < 0 ? url : url.slice(0, q);
+    this.query = q < 0 ? '' : url.slice(q + 1);
+    const h = req.headers;
+    this.authority = String(h[':authority'] ?? h.host ?? '');
+    let rid = h['x-request-id'];
+    if (typeof rid !== 'string' || rid === '') {
+      rid = randomUUID();
+      h['x-request-id'] = rid;
+    }
+    this.requestId = rid;
+    this.grpc = String(h['content-type'] ?? '').startsWith('application/grpc');
+    this.protocol = req.httpVersion === '2.0' ? 'HTTP/2' : `HTTP/${req.httpVersion}`;
+  }
+
+  header(name: string): string | undefined {
+    const v = this.req.headers[name];
+    return v === undefined ? undefined : Array.isArray(v) ? v.join(',') : v;
+  }
+
+  /** True when the request carries no body (so it can be retried or mirrored without buffering). */
+  get bodyless(): boolean {
+    const h = this.req.headers;
+    if (this.protocol === 'HTTP/2') return this.req.readableEnded || h['content-length'] === '0';
+    return (
+      h['transfer-encoding'] === undefined &&
+      (h['content-length'] === undefined || h['content-length'] === '0')
+    );
+  }
+
+  /** Answers locally (once), with Envoy's body, flag and details for `kind`. */
+  reply(kind: LocalReply, extra?: OutgoingHttpHeaders): void {
+    const r = LOCAL_REPLIES[kind];
+    this.respond(r.status, r.body, r.flag, r.details, extra);
+  }
+
+  respond(status: number, body: string, flag: string, details: string, extra?: OutgoingHttpHeaders): void {
+    if (this.res.headersSent) {
+      this.flags = flag;
+      this.details = details;
+      this.res.destroy();
+      return;
+    }
+    this.status = status;
+    this.flags = this.faultFlag && flag === '-' ? this.faultFlag : flag;
+    this.details = details;
+    const headers: OutgoingHttpHeaders = { server: 'istio-envoy', ...this.extraResponseHeaders, ...extra };
+    if (body !== '') {
+      headers['content-type'] ??= 'text/plain';
+      headers['content-length'] = Buffer.byteLength(body);
+    } else headers['content-length'] = 0;
+    const d = this.decision;
+    if (d) for (const op of d.responseHeaders) applyOps(headers, op);
+    this.res.writeHead(status, headers);
+    this.bytesSent += Buffer.byteLength(body);
+    this.res.end(body);
+  }
+}

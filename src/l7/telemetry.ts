@@ -1,0 +1,160 @@
+/**
+ * Istio's standard HTTP metrics (istio_requests_total, istio_request_duration_milliseconds,
+ * istio_request_bytes, istio_response_bytes) with Istio's labels, and one access log record per
+ * request with the fields of Istio's default access log format.
+ */
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Logger } from '../common/logger.js';
+import type { Exchange } from './http/exchange.js';
+
+const LABELS = [
+  'reporter',
+  'source_workload',
+  'source_workload_namespace',
+  'source_principal',
+  'source_app',
+  'source_version',
+  'source_canonical_service',
+  'source_canonical_revision',
+  'source_cluster',
+  'destination_workload',
+  'destination_workload_namespace',
+  'destination_principal',
+  'destination_app',
+  'destination_version',
+  'destination_service',
+  'destination_service_name',
+  'destination_service_namespace',
+  'destination_canonical_service',
+  'destination_canonical_revision',
+  'destination_cluster',
+  'request_protocol',
+  'response_code',
+  'grpc_response_status',
+  'response_flags',
+  'connection_security_policy',
+] as const;
+
+type Label = (typeof LABELS)[number];
+
+/** Envoy's default histogram buckets (Istio keeps them). */
+const BUCKETS = [
+  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000,
+  3600000,
+];
+
+export interface TelemetryOptions {
+  registry: Registry;
+  log: Logger;
+  /** `waypoint`, `source` (sidecar outbound, gateway) or `destination`. */
+  reporter: string;
+  clusterId: string;
+  accessLog: boolean;
+}
+
+export class HttpTelemetry {
+  private readonly requests: Counter<Label>;
+  private readonly duration: Histogram<Label>;
+  private readonly reqBytes: Histogram<Label>;
+  private readonly resBytes: Histogram<Label>;
+
+  constructor(private readonly o: TelemetryOptions) {
+    const registers = [o.registry];
+    this.requests = new Counter({
+      name: 'istio_requests_total',
+      help: 'Requests handled',
+      labelNames: LABELS,
+      registers,
+    });
+    this.duration = new Histogram({
+      name: 'istio_request_duration_milliseconds',
+      help: 'Request duration',
+      labelNames: LABELS,
+      buckets: BUCKETS,
+      registers,
+    });
+    this.reqBytes = new Histogram({
+      name: 'istio_request_bytes',
+      help: 'Request body sizes',
+      labelNames: LABELS,
+      buckets: BUCKETS,
+      registers,
+    });
+    this.resBytes = new Histogram({
+      name: 'istio_response_bytes',
+      help: 'Response body sizes',
+      labelNames: LABELS,
+      buckets: BUCKETS,
+      registers,
+    });
+  }
+
+  record(ex: Exchange): void {
+    const ms = performance.now() - ex.started;
+    const c = ex.conn;
+    const ep = ex.upstream;
+    const svc = ex.port.service;
+    const srcId = parseSpiffe(c.sourcePrincipal);
+    const labels: Record<Label, string> = {
+      reporter: this.o.reporter,
+      source_workload: c.sourceWorkload ?? 'unknown',
+      source_workload_namespace: c.sourceNamespace ?? srcId?.ns ?? 'unknown',
+      source_principal: c.sourcePrincipal || 'unknown',
+      source_app: c.sourceApp ?? 'unknown',
+      source_version: c.sourceVersion ?? 'unknown',
+      source_canonical_service: c.sourceApp ?? c.sourceWorkload ?? 'unknown',
+      source_canonical_revision: c.sourceVersion ?? 'latest',
+      source_cluster: this.o.clusterId,
+      destination_workload: ep?.workload ?? 'unknown',
+      destination_workload_namespace: ep?.namespace ?? svc.namespace,
+      destination_principal: ep?.identity || 'unknown',
+      destination_app: ep?.app ?? 'unknown',
+      destination_version: ep?.version ?? 'unknown',
+      destination_service: svc.hostname,
+      destination_service_name: svc.name,
+      destination_service_namespace: svc.namespace,
+      destination_canonical_service: ep?.app ?? ep?.workload ?? 'unknown',
+      destination_canonical_revision: ep?.version ?? 'latest',
+      destination_cluster: this.o.clusterId,
+      request_protocol: ex.grpc ? 'grpc' : 'http',
+      response_code: String(ex.status),
+      grpc_response_status: ex.grpcStatus,
+      response_flags: ex.flags,
+      connection_security_policy: c.mtls ? 'mutual_tls' : 'none',
+    };
+    this.requests.inc(labels);
+    this.duration.observe(labels, ms);
+    this.reqBytes.observe(labels, ex.bytesReceived);
+    this.resBytes.observe(labels, ex.bytesSent);
+    if (!this.o.accessLog) return;
+    this.o.log.info(
+      {
+        start_time: ex.startTime.toISOString(),
+        method: ex.method,
+        path: ex.path + (ex.query ? `?${ex.query}` : ''),
+        protocol: ex.protocol,
+        response_code: ex.status,
+        response_flags: ex.flags,
+        response_code_details: ex.details,
+        bytes_received: ex.bytesReceived,
+        bytes_sent: ex.bytesSent,
+        duration: Math.round(ms),
+        user_agent: ex.header('user-agent'),
+        x_request_id: ex.requestId,
+        authority: ex.authority,
+        upstream_host: ep ? `${ep.ip}:${ep.port}` : '-',
+        upstream_cluster: ex.upstreamCluster,
+        downstream_local_address: `${c.targetIp}:${c.targetPort}`,
+        downstream_remote_address: `${c.sourceIp}:${c.sourcePort}`,
+        source_principal: c.sourcePrincipal,
+        route_name: ex.decision?.routeName ?? '-',
+      },
+      'access',
+    );
+  }
+}
+
+function parseSpiffe(uri: string): { ns: string; sa: string } | undefined {
+  const m = /^spiffe:\/\/[^/]+\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(uri);
+  return m ? { ns: m[1]!, sa: m[2]! } : undefined;
+}
