@@ -15,13 +15,14 @@ import { ConfigStore } from './config/store.js';
 import type { ConfigIssue } from './config/validate.js';
 import { AmbientIndex, type ChangeSet } from './model/ambient-index.js';
 import { DeltaXdsServer } from './xds/delta-server.js';
-import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL } from '../xds/type-urls.js';
+import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, PROXY_CONFIG_TYPE_URL } from '../xds/type-urls.js';
 import { createConfigMetrics, type ConfigMetrics } from './server/config-metrics.js';
 import { GrpcListener } from './server/grpc-listener.js';
 import { IndexFeeder } from './server/index-feeder.js';
 import { MonitoringServer } from './server/monitoring-server.js';
 import { NodeIdentities, type PodOnNode } from './server/node-identities.js';
 import { debugViews } from './server/debug-views.js';
+import { WaypointPublisher } from './server/waypoint-publisher.js';
 
 export interface ListenAddress {
   host: string;
@@ -73,6 +74,8 @@ export class Istiod {
   private readonly monitoring: MonitoringServer | undefined;
   private readonly identities = new NodeIdentities();
   private readonly feeder: IndexFeeder;
+  /** Each waypoint's L7 configuration (meshlite.l7.ProxyConfig). */
+  readonly waypoints: WaypointPublisher;
   private readonly detach: Array<() => void> = [];
   private knownIssues = new Set<string>();
   private built = false;
@@ -95,6 +98,7 @@ export class Istiod {
       registry: this.registry,
       logger: this.log.child({ part: 'xds' }),
       debounce: opts.debounce,
+      typeUrls: [ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, PROXY_CONFIG_TYPE_URL],
     });
     this.grpc = new GrpcListener(this.log.child({ part: 'grpc' }));
     this.grpc.addAds(this.xds);
@@ -111,6 +115,13 @@ export class Istiod {
       this.log.child({ part: 'index' }),
       (c) => this.publish(c),
     );
+    this.waypoints = new WaypointPublisher(
+      this.store,
+      this.xds,
+      { trustDomain: opts.trustDomain ?? 'cluster.local', domainSuffix: 'cluster.local' },
+      this.log.child({ part: 'waypoints' }),
+    );
+    this.detach.push(() => this.waypoints.stop());
     this.detach.push(this.store.attach(this.source));
     this.detach.push(this.source.subscribe({ issues: (i) => this.onIssues(i) }));
     this.monitoring = opts.monitoringAddress
@@ -199,6 +210,7 @@ export class Istiod {
   private onSynced(): void {
     if (this.stopped) return;
     this.feeder.loadAll();
+    this.waypoints.publish();
     this.xds.flushNow();
     this.built = true;
     this.grpc.release();
@@ -208,6 +220,7 @@ export class Istiod {
         objects: this.store.size,
         addresses: this.xds.store(ADDRESS_TYPE_URL)?.size ?? 0,
         authorizations: this.xds.store(AUTHORIZATION_TYPE_URL)?.size ?? 0,
+        waypoints: this.waypoints.count,
       },
       'configuration synced; serving xds',
     );

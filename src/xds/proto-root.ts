@@ -9,6 +9,7 @@ export const PROTO_FILES: readonly string[] = [
   'istio/workload/workload.proto',
   'istio/security/authorization.proto',
   'istio/v1/auth/ca.proto',
+  'meshlite/l7/proxy_config.proto',
 ];
 
 /**

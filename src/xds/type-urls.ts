@@ -6,6 +6,11 @@ export const ADDRESS_TYPE_URL = 'type.googleapis.com/istio.workload.Address';
 /** ztunnel's L4 authorization policies. */
 export const AUTHORIZATION_TYPE_URL = 'type.googleapis.com/istio.security.Authorization';
 
+/** meshlite's L7 proxy configuration (one resource per waypoint; proto/meshlite/l7/proxy_config.proto). */
+export const PROXY_CONFIG_TYPE_URL = 'type.googleapis.com/meshlite.l7.ProxyConfig';
+/** The JSON schema version inside ProxyConfig. */
+export const PROXY_CONFIG_SCHEMA = 1;
+
 /** gRPC method path of the delta ADS stream. */
 export const DELTA_ADS_PATH =
   '/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources';

@@ -3,9 +3,11 @@
  */
 import type { Deployment, EndpointSlice, Namespace, Pod, Service } from './types-core.js';
 import type { AuthorizationPolicy, Gateway, PeerAuthentication, ServiceEntry } from './types-mesh.js';
+import type { DestinationRule, HTTPRoute, VirtualService } from './types-routing.js';
 
 export type * from './types-core.js';
 export type * from './types-mesh.js';
+export type * from './types-routing.js';
 
 /** Every kind the mesh reads, by `kind`. */
 export interface KindMap {
@@ -16,6 +18,9 @@ export interface KindMap {
   Deployment: Deployment;
   ServiceEntry: ServiceEntry;
   Gateway: Gateway;
+  HTTPRoute: HTTPRoute;
+  VirtualService: VirtualService;
+  DestinationRule: DestinationRule;
   AuthorizationPolicy: AuthorizationPolicy;
   PeerAuthentication: PeerAuthentication;
 }

@@ -9,6 +9,7 @@ import { describeObject, objectKey, type ConfigObject } from './types.js';
 import { CORE_CHECKS } from './validate-core.js';
 import { MESH_CHECKS } from './validate-mesh.js';
 import { SECURITY_CHECKS } from './validate-security.js';
+import { ROUTING_CHECKS } from './validate-routing.js';
 
 /** Where a document came from, for messages: `mesh.yaml, document 2: ...`. */
 export interface DocumentOrigin {
@@ -36,7 +37,7 @@ export type ValidationResult =
   | { status: 'invalid'; key?: string; issues: ConfigIssue[] }
   | { status: 'ignored'; kind: string; apiVersion: string; reason: string };
 
-const CHECKS = { ...CORE_CHECKS, ...MESH_CHECKS, ...SECURITY_CHECKS };
+const CHECKS = { ...CORE_CHECKS, ...MESH_CHECKS, ...SECURITY_CHECKS, ...ROUTING_CHECKS };
 
 export function originPrefix(origin: DocumentOrigin | undefined): string {
   if (!origin?.file && origin?.document === undefined) return '';

@@ -48,7 +48,7 @@ const write = (dir: string, name: string, text: string) => writeFile(join(dir, n
 
 test('initial load of multi-document files; synced after the first scan; unknown kinds ignored', async (t) => {
   const { source, store } = await setup(t, {
-    'a.yaml': `${ns('demo', 'ambient')}---\n${policy('deny', 'DENY')}---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs}\n`,
+    'a.yaml': `${ns('demo', 'ambient')}---\n${policy('deny', 'DENY')}---\napiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: ef}\n`,
     'b.yml': ns('other'),
     'c.json': JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'json' } }),
     'notes.txt': ns('ignored'),

@@ -16,9 +16,12 @@ test('kind names as people type them', () => {
     ['deploy', 'Deployment'],
     ['AuthorizationPolicy', 'AuthorizationPolicy'],
     ['gateways.gateway.networking.k8s.io', 'Gateway'],
+    ['vs', 'VirtualService'],
+    ['destinationrules.networking.istio.io', 'DestinationRule'],
+    ['httproute', 'HTTPRoute'],
   ];
   for (const [typed, kind] of cases) assert.equal(resolveKindName(typed)?.kind, kind, typed);
-  assert.equal(resolveKindName('virtualservice'), undefined);
+  assert.equal(resolveKindName('envoyfilter'), undefined);
 });
 
 test('REST collection paths', () => {

@@ -145,8 +145,11 @@ test('namespace defaults to default; a Namespace has none', () => {
 
 test('unknown kinds and other groups are ignored; a wrong version of a known group is an error', () => {
   assert.equal(
-    validateObject({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'x' } })
-      .status,
+    validateObject({
+      apiVersion: 'networking.istio.io/v1alpha3',
+      kind: 'EnvoyFilter',
+      metadata: { name: 'x' },
+    }).status,
     'ignored',
   );
   // Istio's own Gateway kind is not the Gateway API one.

@@ -1,0 +1,178 @@
+/**
+ * Traffic-management objects, with the upstream field names: Gateway API HTTPRoute (GAMMA: parentRefs
+ * to a Service) and Istio's VirtualService and DestinationRule. Only the fields the mesh reads are typed.
+ */
+import type { Labels, ObjectMeta } from './types-core.js';
+
+type Obj = Record<string, unknown>;
+
+export interface StringMatchSpec {
+  exact?: string;
+  prefix?: string;
+  regex?: string;
+}
+
+export interface HeaderOperationsSpec {
+  set?: Record<string, string>;
+  add?: Record<string, string>;
+  remove?: string[];
+}
+
+export interface VsDestination {
+  host: string;
+  subset?: string;
+  port?: { number?: number };
+}
+
+export interface VsHttpRoute {
+  name?: string;
+  match?: Array<{
+    uri?: StringMatchSpec;
+    ignoreUriCase?: boolean;
+    headers?: Record<string, StringMatchSpec>;
+    withoutHeaders?: Record<string, StringMatchSpec>;
+    queryParams?: Record<string, StringMatchSpec>;
+    method?: StringMatchSpec;
+    authority?: StringMatchSpec;
+    port?: number;
+    sourceLabels?: Labels;
+  }>;
+  route?: Array<{
+    destination: VsDestination;
+    weight?: number;
+    headers?: { request?: HeaderOperationsSpec; response?: HeaderOperationsSpec };
+  }>;
+  redirect?: { uri?: string; authority?: string; scheme?: string; port?: number; redirectCode?: number };
+  directResponse?: { status: number; body?: { string?: string } };
+  rewrite?: { uri?: string; authority?: string; uriRegexRewrite?: { match: string; rewrite: string } };
+  timeout?: string;
+  retries?: { attempts?: number; perTryTimeout?: string; retryOn?: string };
+  fault?: {
+    delay?: { fixedDelay?: string; percentage?: { value?: number } };
+    abort?: { httpStatus?: number; grpcStatus?: string; percentage?: { value?: number } };
+  };
+  mirror?: VsDestination;
+  mirrorPercentage?: { value?: number };
+  mirrors?: Array<{ destination: VsDestination; percentage?: { value?: number } }>;
+  headers?: { request?: HeaderOperationsSpec; response?: HeaderOperationsSpec };
+  corsPolicy?: {
+    allowOrigins?: StringMatchSpec[];
+    allowMethods?: string[];
+    allowHeaders?: string[];
+    exposeHeaders?: string[];
+    maxAge?: string;
+    allowCredentials?: boolean;
+  };
+}
+
+export interface VirtualService {
+  apiVersion: string;
+  kind: 'VirtualService';
+  metadata: ObjectMeta;
+  spec: {
+    hosts?: string[];
+    gateways?: string[];
+    http?: VsHttpRoute[];
+    tcp?: Obj[];
+    tls?: Obj[];
+    exportTo?: string[];
+  };
+}
+
+export interface LoadBalancerSpec {
+  simple?: string;
+  consistentHash?: {
+    httpHeaderName?: string;
+    httpCookie?: { name: string };
+    useSourceIp?: boolean;
+    httpQueryParameterName?: string;
+  };
+}
+
+export interface TrafficPolicySpec {
+  loadBalancer?: LoadBalancerSpec;
+  connectionPool?: { tcp?: { connectTimeout?: string } } & Obj;
+  outlierDetection?: Obj;
+  portLevelSettings?: Array<{
+    port?: { number?: number };
+    loadBalancer?: LoadBalancerSpec;
+    connectionPool?: Obj;
+  }>;
+  tls?: Obj;
+}
+
+export interface DestinationRule {
+  apiVersion: string;
+  kind: 'DestinationRule';
+  metadata: ObjectMeta;
+  spec: {
+    host: string;
+    trafficPolicy?: TrafficPolicySpec;
+    subsets?: Array<{ name: string; labels?: Labels; trafficPolicy?: TrafficPolicySpec }>;
+    exportTo?: string[];
+  };
+}
+
+export interface HttpRouteMatchSpec {
+  path?: { type?: 'Exact' | 'PathPrefix' | 'RegularExpression'; value?: string };
+  headers?: Array<{ type?: 'Exact' | 'RegularExpression'; name: string; value: string }>;
+  queryParams?: Array<{ type?: 'Exact' | 'RegularExpression'; name: string; value: string }>;
+  method?: string;
+}
+
+export interface HttpRouteFilterSpec {
+  type: string;
+  requestHeaderModifier?: HeaderOperationsSpec & {
+    set?: Array<{ name: string; value: string }>;
+    add?: Array<{ name: string; value: string }>;
+  };
+  responseHeaderModifier?: HeaderOperationsSpec & {
+    set?: Array<{ name: string; value: string }>;
+    add?: Array<{ name: string; value: string }>;
+  };
+  requestRedirect?: {
+    scheme?: string;
+    hostname?: string;
+    port?: number;
+    statusCode?: number;
+    path?: { type: string; replaceFullPath?: string; replacePrefixMatch?: string };
+  };
+  urlRewrite?: {
+    hostname?: string;
+    path?: { type: string; replaceFullPath?: string; replacePrefixMatch?: string };
+  };
+  requestMirror?: {
+    backendRef: { name: string; namespace?: string; port?: number; kind?: string; group?: string };
+    percent?: number;
+    fraction?: { numerator: number; denominator?: number };
+  };
+}
+
+export interface HttpBackendRefSpec {
+  group?: string;
+  kind?: string;
+  name: string;
+  namespace?: string;
+  port?: number;
+  weight?: number;
+  filters?: HttpRouteFilterSpec[];
+}
+
+export interface HTTPRoute {
+  apiVersion: string;
+  kind: 'HTTPRoute';
+  metadata: ObjectMeta;
+  spec: {
+    parentRefs?: Array<{ group?: string; kind?: string; name: string; namespace?: string; port?: number }>;
+    hostnames?: string[];
+    rules?: Array<{
+      name?: string;
+      matches?: HttpRouteMatchSpec[];
+      filters?: HttpRouteFilterSpec[];
+      backendRefs?: HttpBackendRefSpec[];
+      timeouts?: { request?: string; backendRequest?: string };
+      retry?: { codes?: number[]; attempts?: number; backoff?: string };
+    }>;
+  };
+  status?: Obj;
+}

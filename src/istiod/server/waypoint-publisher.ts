@@ -1,0 +1,76 @@
+/**
+ * Publishes each waypoint's L7 configuration as a `meshlite.l7.ProxyConfig` resource named
+ * `<namespace>/<waypoint>`: recomputed from the configuration store once per batch of changes (the
+ * events of one tick), handed to the xDS server, which sends a waypoint only its own resource and only
+ * when its content changed.
+ */
+import { errorMessage } from '../../common/errors.js';
+import type { Logger } from '../../common/logger.js';
+import { PROXY_CONFIG_SCHEMA, PROXY_CONFIG_TYPE_URL } from '../../xds/type-urls.js';
+import type { ConfigStore } from '../config/store.js';
+import { buildWaypointConfigs } from '../l7/waypoint-configs.js';
+import type { MeshViewOptions } from '../l7/mesh-view.js';
+import type { DeltaXdsServer } from '../xds/delta-server.js';
+
+/** Kinds whose changes can change a waypoint's configuration. */
+const KINDS = new Set([
+  'Namespace',
+  'Pod',
+  'Service',
+  'Gateway',
+  'HTTPRoute',
+  'VirtualService',
+  'DestinationRule',
+]);
+
+export class WaypointPublisher {
+  private published = new Set<string>();
+  private scheduled = false;
+  private live = false;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly store: ConfigStore,
+    private readonly xds: DeltaXdsServer,
+    private readonly opts: MeshViewOptions,
+    private readonly log: Logger,
+  ) {
+    this.unsubscribe = store.onChange((e) => {
+      if (!this.live || !KINDS.has(e.object.kind) || this.scheduled) return;
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.publish();
+      });
+    });
+  }
+
+  /** Computes and hands over every waypoint's configuration; from then on follows changes. */
+  publish(): void {
+    this.live = true;
+    try {
+      const configs = buildWaypointConfigs(this.store, this.opts);
+      const upserts = [...configs].map(([name, cfg]) => ({
+        name,
+        message: { proxy: name, configJson: JSON.stringify(cfg), schema: PROXY_CONFIG_SCHEMA },
+      }));
+      const removals = [...this.published].filter((n) => !configs.has(n));
+      this.published = new Set(configs.keys());
+      this.xds.apply(PROXY_CONFIG_TYPE_URL, { upserts, removals });
+    } catch (err) {
+      this.log.error(
+        { err: errorMessage(err) },
+        'waypoint configuration could not be computed; the last one keeps serving',
+      );
+    }
+  }
+
+  get count(): number {
+    return this.published.size;
+  }
+
+  stop(): void {
+    this.live = false;
+    this.unsubscribe();
+  }
+}
