@@ -1,12 +1,33 @@
+import type { LevelWithSilent } from 'pino';
 import { runCli } from '../common/cli.js';
+import { createLogger } from '../common/logger.js';
+import { Waypoint } from './app.js';
+import { waypointSchema } from './config.js';
+
+const USAGE = `Usage: waypoint --name GATEWAY --namespace NS [options]
+
+waypoint is the L7 proxy of a namespace (or of services) in the ambient mesh: ztunnels send it the
+traffic of the services bound to it over HBONE (port 15008); it applies HTTP routing, retries,
+timeouts, fault injection, mirroring and header changes from HTTPRoute / VirtualService /
+DestinationRule, reports Istio's HTTP metrics, and re-wraps each request in HBONE to the chosen pod.
+Its configuration comes from istiod over delta xDS (resource meshlite.l7.ProxyConfig <ns>/<name>);
+its certificate from istiod's CA (--token-file).`;
 
 await runCli({
   name: 'waypoint',
-  usage:
-    'Usage: waypoint [options]\n\nwaypoint is the per-namespace L7 proxy: HTTP routing, retries, timeouts, faults, mirroring, L7 authorization, reached over HBONE.',
-  schema: {},
-  main: async () => {
-    process.stderr.write('waypoint: not yet available in this version; see the README for what runs today\n');
-    return 1;
+  usage: USAGE,
+  schema: waypointSchema,
+  main: async (config) => {
+    const logger = createLogger({ component: 'waypoint', level: config.logLevel as LevelWithSilent });
+    const wp = new Waypoint(config, { logger });
+    await wp.start();
+    const stop = (signal: string): void => {
+      logger.info({ signal }, 'waypoint stopping');
+      void wp.stop().then(() => setTimeout(() => process.exit(0), 50));
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    await new Promise<void>(() => {});
   },
 });
+process.exit(process.exitCode ?? 0);

@@ -31,6 +31,8 @@ export interface TypeWatch<T> {
    * still NACKing it with their errors. Default false: any error rejects the whole response.
    */
   partial?: boolean;
+  /** Subscribe to these resource names only (a waypoint: its own config); default: wildcard. */
+  names?: readonly string[];
 }
 
 /** Reported once per response received. */
@@ -159,6 +161,8 @@ export class DeltaClient {
         typeUrl,
         initialResourceVersions: Object.fromEntries(this.known.get(typeUrl) ?? []),
       };
+      const names = this.watches.get(typeUrl)?.names;
+      if (names?.length) req.resourceNamesSubscribe = [...names];
       if (first) req.node = this.opts.node;
       first = false;
       call.write(req);

@@ -34,6 +34,9 @@ function boundServices(gw: Gateway, view: MeshView): Service[] {
   const out: Service[] = [];
   for (const s of view.byHost.values()) {
     const ns = s.metadata.namespace ?? 'default';
+    // A waypoint's own Service is never bound to a waypoint.
+    const sel = s.spec?.selector ?? {};
+    if (sel['gateway.networking.k8s.io/gateway-name'] || sel['istio.io/gateway-name']) continue;
     const nsLabels = view.store.get('Namespace', undefined, ns)?.metadata.labels;
     if (requestedWaypoint(s.metadata.labels, nsLabels, ns) === key) out.push(s);
   }

@@ -1,0 +1,176 @@
+/**
+ * The waypoint: HBONE in on 15008 with its own identity, the L7 engine, HBONE out to the chosen
+ * endpoint with the same identity; its configuration from istiod (its own ProxyConfig resource);
+ * metrics on 15020, readiness on 15021. main.ts runs it as a process; tests run it in-process.
+ */
+import http from 'node:http';
+import { Registry } from 'prom-client';
+import type { Logger } from '../common/logger.js';
+import { createRegistry } from '../common/metrics.js';
+import type { CertSource } from '../hbone/credentials.js';
+import { HbonePool } from '../hbone/pool.js';
+import { HboneServer } from '../hbone/server.js';
+import { CertificateManager, IdentityCaClient } from '../identity/index.js';
+import { L7Engine } from '../l7/engine.js';
+import type { L7Config } from '../l7/model.js';
+import type { SpiffeId } from '../pki/spiffe.js';
+import type { DeltaClient } from '../xds/delta-client.js';
+import { json, listen } from '../ztunnel/admin.js';
+import type { WaypointConfig } from './config.js';
+import { watchProxyConfig } from './config-watch.js';
+import { HboneConnector } from './connector.js';
+import { handleTunnel } from './inbound.js';
+
+export interface WaypointDeps {
+  logger: Logger;
+  registry?: Registry;
+  /** The waypoint's certificate; default: from istiod's CA with --token-file. */
+  certs?: CertSource;
+  /** Trust domains of peers; default the waypoint's. */
+  trustDomains?: string[];
+}
+
+export class Waypoint {
+  readonly registry: Registry;
+  readonly ports = { hbone: 0, metrics: 0, readiness: 0 };
+  engine!: L7Engine;
+  private readonly log: Logger;
+  private server: HboneServer | undefined;
+  private pool: HbonePool | undefined;
+  private xds: DeltaClient | undefined;
+  private manager: CertificateManager | undefined;
+  private caClient: IdentityCaClient | undefined;
+  private readonly http: http.Server[] = [];
+  private configured = false;
+  private readyWaiters: Array<() => void> = [];
+
+  constructor(
+    readonly cfg: WaypointConfig,
+    private readonly deps: WaypointDeps,
+  ) {
+    this.log = deps.logger;
+    this.registry = deps.registry ?? createRegistry('waypoint', { defaultMetrics: true });
+  }
+
+  get identity(): SpiffeId {
+    return {
+      trustDomain: this.cfg.trustDomain,
+      namespace: this.cfg.namespace,
+      serviceAccount: this.cfg.serviceAccount || this.cfg.name,
+    };
+  }
+
+  get ready(): boolean {
+    return this.configured;
+  }
+
+  whenReady(): Promise<void> {
+    if (this.configured) return Promise.resolve();
+    return new Promise((r) => this.readyWaiters.push(r));
+  }
+
+  /** Applies a configuration (from xDS, or directly in tests). */
+  apply(config: L7Config): void {
+    this.engine.update(config);
+    this.log.info(
+      { services: config.services.map((s) => s.hostname), clusters: config.clusters.length },
+      'waypoint configuration applied',
+    );
+    if (!this.configured) {
+      this.configured = true;
+      for (const w of this.readyWaiters.splice(0)) w();
+    }
+  }
+
+  async start(opts: { watchXds?: boolean } = {}): Promise<void> {
+    const certs = this.deps.certs ?? (await this.certsFromCa());
+    const trustDomains = this.deps.trustDomains ?? [this.cfg.trustDomain];
+    this.pool = new HbonePool({ logger: this.log, registry: this.registry, trustDomains });
+    this.engine = new L7Engine({
+      connector: new HboneConnector(this.pool, certs),
+      log: this.log.child({ part: 'access' }),
+      registry: this.registry,
+      reporter: 'waypoint',
+      clusterId: this.cfg.clusterId,
+      accessLog: this.cfg.accessLog,
+    });
+    this.server = new HboneServer({
+      certs,
+      trustDomains,
+      logger: this.log,
+      registry: this.registry,
+      onRequest: (req) => handleTunnel(req, this.engine, this.log),
+    });
+    const a = await this.server.listen(this.cfg.hbonePort, this.cfg.podIp);
+    this.ports.hbone = a.port;
+    this.log.info(
+      { address: `${a.address}:${a.port}`, identity: certs.current().uri },
+      'waypoint: HBONE listening',
+    );
+    if (opts.watchXds !== false) {
+      this.xds = watchProxyConfig({
+        address: this.cfg.xdsAddress,
+        name: this.cfg.name,
+        namespace: this.cfg.namespace,
+        podName: this.cfg.podName || `${this.cfg.name}-0`,
+        podIp: this.cfg.podIp,
+        logger: this.log.child({ part: 'xds' }),
+        onConfig: (c) => this.apply(c),
+      });
+    }
+    await this.startHttp();
+  }
+
+  async stop(): Promise<void> {
+    this.xds?.close();
+    await this.server?.drain(500);
+    await this.server?.close();
+    this.engine?.close();
+    this.pool?.close();
+    this.manager?.close();
+    this.caClient?.close();
+    for (const s of this.http) s.close();
+  }
+
+  private async certsFromCa(): Promise<CertSource> {
+    this.caClient = new IdentityCaClient({
+      address: this.cfg.caAddress || this.cfg.xdsAddress,
+      tokenFile: this.cfg.tokenFile || undefined,
+      ownIdentity: this.identity,
+      clusterId: this.cfg.clusterId,
+    });
+    this.manager = new CertificateManager({
+      fetcher: this.caClient,
+      logger: this.log,
+      registry: this.registry,
+    });
+    return this.manager.source(this.identity);
+  }
+
+  private async startHttp(): Promise<void> {
+    const host = this.cfg.podIp;
+    if (this.cfg.metricsPort > 0) {
+      const m = http.createServer((req, res) => {
+        if (req.url === '/metrics' || req.url === '/stats/prometheus') {
+          void this.registry.metrics().then((text) => {
+            res.writeHead(200, { 'content-type': this.registry.contentType });
+            res.end(text);
+          });
+        } else json(res, 404, { error: 'try /metrics' });
+      });
+      this.http.push(m);
+      this.ports.metrics = await listen(m, this.cfg.metricsPort, host);
+    }
+    if (this.cfg.readinessPort > 0) {
+      const r = http.createServer((_req, res) =>
+        this.configured
+          ? json(res, 200, { ready: true })
+          : json(res, 503, { ready: false, reason: 'no configuration from istiod yet' }),
+      );
+      this.http.push(r);
+      this.ports.readiness = await listen(r, this.cfg.readinessPort, host);
+    }
+  }
+}
+
+export { Registry };
