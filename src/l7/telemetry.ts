@@ -93,7 +93,9 @@ export class HttpTelemetry {
     const ms = performance.now() - ex.started;
     const c = ex.conn;
     const ep = ex.upstream;
-    const svc = ex.port.service;
+    // The destination service is the one routed to (the backend's), as Envoy reports it from the cluster.
+    const d = ex.decision;
+    const svc = d?.kind === 'forward' ? serviceOf(d.cluster.service, ex.port.service) : ex.port.service;
     const srcId = parseSpiffe(c.sourcePrincipal);
     const labels: Record<Label, string> = {
       reporter: this.o.reporter,
@@ -152,6 +154,12 @@ export class HttpTelemetry {
       'access',
     );
   }
+}
+
+function serviceOf(fqdn: string, addressed: { hostname: string; name: string; namespace: string }) {
+  if (fqdn === addressed.hostname) return addressed;
+  const [name = fqdn, namespace = addressed.namespace] = fqdn.split('.');
+  return { hostname: fqdn, name, namespace };
 }
 
 function parseSpiffe(uri: string): { ns: string; sa: string } | undefined {

@@ -5,6 +5,7 @@
  */
 import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import http2, { type ClientHttp2Session } from 'node:http2';
+import net from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import type { Endpoint } from '../model.js';
 import { key } from './balancer.js';
@@ -43,15 +44,33 @@ export interface UpstreamRequest {
   body: Readable | undefined;
 }
 
-/** Gives a stream the socket methods node:http calls (an HBONE stream has no setNoDelay, ref, ...). */
+/**
+ * Gives a stream the socket methods node:http calls (an HBONE stream has no setNoDelay, ref, ...).
+ * Strings written to it (node:http writes its header block as a latin1 string) are turned into Buffers
+ * first: an HTTP/2 stream handed a string in a corked writev was seen sending the first bytes of freed
+ * memory (the status line overwritten), while Buffers are kept alive until sent.
+ */
 export function socketLike<T extends Duplex>(s: T): T {
-  const o = s as unknown as Record<string, unknown>;
+  const o = s as unknown as Record<string | symbol, unknown>;
+  if (!(s instanceof net.Socket) && !o[BUFFERED]) {
+    o[BUFFERED] = true;
+    const write = s.write.bind(s) as (c: unknown, e?: unknown, cb?: unknown) => boolean;
+    o.write = (chunk: unknown, enc?: unknown, cb?: unknown): boolean =>
+      typeof chunk === 'string'
+        ? write(
+            Buffer.from(chunk, typeof enc === 'string' ? (enc as BufferEncoding) : 'utf8'),
+            typeof enc === 'function' ? enc : cb,
+          )
+        : write(chunk, enc, cb);
+  }
   for (const m of ['setNoDelay', 'setKeepAlive', 'ref', 'unref']) {
     if (typeof o[m] !== 'function') o[m] = returnThis;
   }
   if (typeof o.setTimeout !== 'function') o.setTimeout = returnThis;
   return s;
 }
+
+const BUFFERED = Symbol('meshlite.l7.buffered-writes');
 
 function returnThis(this: unknown): unknown {
   return this;

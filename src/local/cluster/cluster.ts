@@ -31,6 +31,7 @@ import {
 } from './network.js';
 import { Proc, Supervised } from './proc.js';
 import { PodRunner } from './kubelet.js';
+import { WaypointController } from './waypoint-controller.js';
 import {
   HOST_IP,
   checkPrefix,
@@ -334,7 +335,19 @@ export class LocalCluster {
     this.watchTimer.unref();
   }
 
+  /** Plays istiod's gateway controller for waypoint Gateways (Deployment, Service, token, status). */
+  readonly waypoints = (): WaypointController =>
+    new WaypointController({
+      configDir: this.dirs.config,
+      stateDir: this.o.stateDir,
+      logsDir: this.dirs.logs,
+      tokensFile: join(this.o.stateDir, 'node-tokens.json'),
+      xdsAddress: `${HOST_IP}:15010`,
+      execPath: process.execPath,
+    });
+
   private async syncObjects(): Promise<void> {
+    await this.waypoints().reconcile();
     const all = (await readObjects(this.dirs.config)).map((x) => x.obj);
     // Pods the cluster wrote for Deployments are their status, not specs.
     const objs = all.filter((o) => !(o.kind === 'Pod' && annotationOf(o, DEPLOYMENT_ANNOTATION)));

@@ -29,6 +29,12 @@ export const COMMANDS: readonly Command[] = [
     run: async (argv) => (await import('./label.js')).run(argv),
   },
   {
+    name: 'waypoint',
+    summary:
+      'waypoints: apply -n NS [--name N] [--for service|workload|all] [--enroll-namespace] [--wait] | list | status | delete',
+    run: async (argv) => (await import('./waypoint.js')).run(argv),
+  },
+  {
     name: 'ztunnel-config',
     summary:
       'what ztunnel holds: workloads|services|policies|certificates|all [--node N], from its admin port',

@@ -1,0 +1,172 @@
+/**
+ * The waypoint end to end (root): `meshctl waypoint apply --wait` on a running local cluster starts a
+ * waypoint pod with its own identity; curl in a pod reaches a service bound to it through the waypoint
+ * (curl → its ztunnel → HBONE → waypoint → HBONE → the chosen pod's ztunnel → app), an HTTPRoute's
+ * header match and weight split decide which version answers, and the ztunnel log shows the hop.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { LocalCluster, DIST_SRC, copyDemo } from '../../../src/local/cluster/cluster.js';
+import { preflight } from '../../../src/local/cluster/preflight.js';
+import { runCommand } from '../../../src/local/netns/index.js';
+
+const NAME = `mlw${process.pid % 100000}`;
+const pre = await preflight();
+const skip = pre.ok ? false : `the local cluster needs ${pre.missing.join(', ')}`;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(what: string, fn: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await sleep(250);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+const meshctl = (args: string[]): Promise<{ code: number; out: string }> =>
+  new Promise((res) =>
+    execFile(process.execPath, [join(DIST_SRC, 'meshctl/main.js'), ...args], (e, out, err) =>
+      res({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out: `${out}${err}` }),
+    ),
+  );
+
+test(
+  'waypoint: meshctl waypoint apply, traffic through it, HTTPRoute header match and weights',
+  { skip, timeout: 150_000 },
+  async (t) => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'ml-wp-'));
+    const configDir = join(stateDir, 'deploy');
+    const root = resolve(DIST_SRC, '../..');
+    await copyDemo(join(root, 'deploy/local'), configDir, ['demo.yaml']);
+    await copyFile(join(root, 'test/e2e/local/fixtures/web.yaml'), join(configDir, 'web.yaml'));
+    const cluster = new LocalCluster({
+      name: NAME,
+      stateDir,
+      nodes: 2,
+      configDir,
+      progress: () => undefined,
+    });
+    t.after(async () => {
+      await cluster.stop();
+      await rm(stateDir, { recursive: true, force: true });
+    });
+    await cluster.start();
+    cluster.watch(250);
+    const cfg = cluster.dirs.config;
+    const curlPod = cluster.pods.find((p) => p.deployment === 'curl')!;
+    const curl = async (
+      url: string,
+      headers: string[] = [],
+    ): Promise<{ ok: boolean; servedBy: string; body: string }> => {
+      try {
+        const args = ['netns', 'exec', curlPod.netns, 'curl', '-sS', '--max-time', '5'];
+        for (const h of headers) args.push('-H', h);
+        const r = await runCommand('ip', [...args, url]);
+        const body = r.stdout;
+        return {
+          ok: true,
+          servedBy: String((JSON.parse(body) as { servedBy?: string }).servedBy ?? ''),
+          body,
+        };
+      } catch (err) {
+        return { ok: false, servedBy: '', body: String((err as Error).message) };
+      }
+    };
+
+    await t.test(
+      'meshctl waypoint apply --wait: a waypoint pod with its own identity, programmed',
+      async () => {
+        const r = await meshctl([
+          'waypoint',
+          'apply',
+          '-n',
+          'default',
+          '--wait',
+          '--timeout',
+          '60',
+          '--config-dir',
+          cfg,
+        ]);
+        assert.equal(r.code, 0, r.out);
+        assert.match(r.out, /waypoint default\/waypoint applied/);
+        assert.match(r.out, /programmed and serving/);
+        const list = await meshctl(['waypoint', 'list', '-n', 'default', '--config-dir', cfg]);
+        assert.match(
+          list.out,
+          /default\s+waypoint\s+service\s+True\s+waypoint\.default\.svc\.cluster\.local/,
+        );
+        assert.ok(
+          cluster.pods.some((p) => p.name === 'waypoint-1' && p.spec.serviceAccountName === 'waypoint'),
+        );
+      },
+    );
+
+    await t.test(
+      'curl reaches web through the waypoint; both versions answer; ztunnel logs the waypoint hop',
+      async () => {
+        const seen = new Set<string>();
+        await waitFor('both versions through the waypoint', async () => {
+          const r = await curl('http://web:9080/');
+          if (r.ok) seen.add(r.servedBy);
+          return seen.size === 2;
+        });
+        const zt = cluster.ztunnels.get(curlPod.node)!;
+        const hop = zt.proc.lines.find((l) => l.access === true && l.path === 'waypoint');
+        assert.ok(hop, 'the curl node ztunnel logged a connection with path "waypoint"');
+        assert.equal(hop.dst_identity, 'spiffe://cluster.local/ns/default/sa/waypoint');
+        assert.equal(hop.src_identity, 'spiffe://cluster.local/ns/default/sa/curl');
+      },
+    );
+
+    await t.test('an HTTPRoute: end-user jason → v2 only; otherwise a 90/10 split', async () => {
+      await writeFile(
+        join(cfg, 'httproute-default-web.yaml'),
+        `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: default}
+spec:
+  parentRefs: [{group: "", kind: Service, name: web, port: 9080}]
+  rules:
+  - matches: [{headers: [{name: end-user, value: jason}]}]
+    backendRefs: [{name: web-v2, port: 9080}]
+  - backendRefs: [{name: web-v1, port: 9080, weight: 90}, {name: web-v2, port: 9080, weight: 10}]
+`,
+      );
+      await waitFor('the route to apply', async () => {
+        let v2 = 0;
+        for (let i = 0; i < 5; i++)
+          if ((await curl('http://web:9080/', ['end-user: jason'])).servedBy.startsWith('web-v2')) v2++;
+        return v2 === 5;
+      });
+      let v1 = 0;
+      let v2 = 0;
+      for (let i = 0; i < 100; i++) {
+        const r = await curl('http://web:9080/');
+        assert.ok(r.ok, r.body);
+        if (r.servedBy.startsWith('web-v1')) v1++;
+        else if (r.servedBy.startsWith('web-v2')) v2++;
+      }
+      assert.equal(v1 + v2, 100);
+      assert.ok(v2 >= 2 && v2 <= 22, `about 10 of 100 to v2, got ${v2}`);
+      const wp = cluster.pods.find((p) => p.name === 'waypoint-1')!;
+      const metrics = (
+        await runCommand('ip', ['netns', 'exec', wp.netns, 'curl', '-sS', `http://${wp.ip}:15020/metrics`])
+      ).stdout;
+      assert.match(
+        metrics,
+        /istio_requests_total\{reporter="waypoint",.*destination_service="web-v2\.default\.svc\.cluster\.local".*response_code="200"/,
+      );
+    });
+
+    await t.test('meshctl waypoint delete removes the waypoint pod', async () => {
+      const r = await meshctl(['waypoint', 'delete', 'waypoint', '-n', 'default', '--config-dir', cfg]);
+      assert.equal(r.code, 0, r.out);
+      await waitFor('the waypoint pod to go', () => !cluster.pods.some((p) => p.name === 'waypoint-1'));
+    });
+  },
+);
