@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LocalCluster, DIST_SRC, copyDemo } from '../../../src/local/cluster/cluster.js';
@@ -161,6 +161,80 @@ spec:
         metrics,
         /istio_requests_total\{reporter="waypoint",.*destination_service="web-v2\.default\.svc\.cluster\.local".*response_code="200"/,
       );
+    });
+
+    await t.test('a VirtualService: abort at 30 %, delay at 50 %, a timeout, header changes', async () => {
+      await rm(join(cfg, 'httproute-default-web.yaml'), { force: true });
+      await writeFile(
+        join(cfg, 'virtualservice-default-web.yaml'),
+        `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: default}
+spec:
+  hosts: [web]
+  http:
+  - match: [{uri: {prefix: /delay/}}]
+    route: [{destination: {host: web}}]
+    timeout: 500ms
+  - match: [{uri: {prefix: /fault}}]
+    route: [{destination: {host: web}}]
+    fault:
+      abort: {httpStatus: 503, percentage: {value: 30}}
+      delay: {fixedDelay: 10ms, percentage: {value: 50}}
+  - route: [{destination: {host: web}}]
+    headers:
+      request: {set: {x-added: by-waypoint}, remove: [x-secret]}
+      response: {add: {x-route: default}}
+`,
+      );
+      await waitFor('the VirtualService to apply', async () => {
+        const r = await curl('http://web:9080/x', ['x-secret: s']);
+        return r.ok && r.body.includes('by-waypoint');
+      });
+      const h = await curl('http://web:9080/x', ['x-secret: s']);
+      assert.ok(!h.body.includes('x-secret'), 'removed request header');
+      const timedOut = await runCommand('ip', [
+        'netns',
+        'exec',
+        curlPod.netns,
+        'curl',
+        '-s',
+        '-w',
+        ' %{http_code}',
+        'http://web:9080/delay/2',
+      ]);
+      assert.equal(timedOut.stdout, 'upstream request timeout 504');
+      let aborted = 0;
+      for (let i = 0; i < 100; i++) {
+        const r = await runCommand('ip', [
+          'netns',
+          'exec',
+          curlPod.netns,
+          'curl',
+          '-s',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code}',
+          'http://web:9080/fault',
+        ]);
+        if (r.stdout === '503') aborted++;
+        else assert.equal(r.stdout, '200');
+      }
+      assert.ok(aborted >= 15 && aborted <= 45, `about 30 of 100 aborted, got ${aborted}`);
+      const wp = cluster.pods.find((p) => p.name === 'waypoint-1')!;
+      const log = await readFile(join(cluster.dirs.logs, `pod-default-${wp.name}.log`), 'utf8');
+      const access = log
+        .split('\n')
+        .filter((l) => l.includes('"msg":"access"') && l.includes('"path":"/fault"'))
+        .map((l) => JSON.parse(l) as { response_flags: string; response_code: number });
+      assert.equal(
+        access.filter((a) => a.response_flags === 'FI' && a.response_code === 503).length,
+        aborted,
+      );
+      const delayed = access.filter((a) => a.response_flags === 'DI').length;
+      // Delay and abort are drawn independently: about half of the un-aborted requests are delayed.
+      assert.ok(delayed >= 15 && delayed <= 55, `about 35 delayed, got ${delayed}`);
     });
 
     await t.test('meshctl waypoint delete removes the waypoint pod', async () => {
