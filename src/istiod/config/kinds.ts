@@ -68,6 +68,14 @@ export const KINDS: readonly KindInfo[] = [
     shortNames: [],
   },
   {
+    kind: 'GRPCRoute',
+    group: 'gateway.networking.k8s.io',
+    versions: ['v1', 'v1alpha2'],
+    namespaced: true,
+    plural: 'grpcroutes',
+    shortNames: [],
+  },
+  {
     kind: 'VirtualService',
     group: 'networking.istio.io',
     versions: ['v1', 'v1beta1', 'v1alpha3'],

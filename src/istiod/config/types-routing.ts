@@ -176,3 +176,24 @@ export interface HTTPRoute {
   };
   status?: Obj;
 }
+
+/** Gateway API GRPCRoute: methods become `/<service>/<method>` paths; the rest as HTTPRoute. */
+export interface GRPCRoute {
+  apiVersion: string;
+  kind: 'GRPCRoute';
+  metadata: ObjectMeta;
+  spec: {
+    parentRefs?: HTTPRoute['spec']['parentRefs'];
+    hostnames?: string[];
+    rules?: Array<{
+      name?: string;
+      matches?: Array<{
+        method?: { type?: 'Exact' | 'RegularExpression'; service?: string; method?: string };
+        headers?: Array<{ type?: 'Exact' | 'RegularExpression'; name: string; value: string }>;
+      }>;
+      filters?: HttpRouteFilterSpec[];
+      backendRefs?: HttpBackendRefSpec[];
+    }>;
+  };
+  status?: Obj;
+}

@@ -3,7 +3,7 @@
  */
 import type { Deployment, EndpointSlice, Namespace, Pod, Service } from './types-core.js';
 import type { AuthorizationPolicy, Gateway, PeerAuthentication, ServiceEntry } from './types-mesh.js';
-import type { DestinationRule, HTTPRoute, VirtualService } from './types-routing.js';
+import type { DestinationRule, GRPCRoute, HTTPRoute, VirtualService } from './types-routing.js';
 
 export type * from './types-core.js';
 export type * from './types-mesh.js';
@@ -19,6 +19,7 @@ export interface KindMap {
   ServiceEntry: ServiceEntry;
   Gateway: Gateway;
   HTTPRoute: HTTPRoute;
+  GRPCRoute: GRPCRoute;
   VirtualService: VirtualService;
   DestinationRule: DestinationRule;
   AuthorizationPolicy: AuthorizationPolicy;

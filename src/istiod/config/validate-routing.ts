@@ -261,8 +261,51 @@ function checkHttpRoute(f: Fields, o: Obj): void {
   });
 }
 
+const GRPCROUTE_FILTERS = ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror'];
+
+function checkGrpcRoute(f: Fields, o: Obj): void {
+  const spec = f.object(o.spec, 'spec', { required: true });
+  if (!spec) return;
+  f.objects(spec.parentRefs, 'spec.parentRefs', (r, p) => {
+    f.string(r.name, `${p}.name`, { required: true, nonEmpty: true });
+    f.port(r.port, `${p}.port`);
+  });
+  f.objects(spec.rules, 'spec.rules', (rule, p) => {
+    f.objects(rule.matches, `${p}.matches`, (m, mp) => {
+      const meth = f.object(m.method, `${mp}.method`);
+      if (meth) {
+        f.oneOf(meth.type, `${mp}.method.type`, ['Exact', 'RegularExpression']);
+        f.string(meth.service, `${mp}.method.service`);
+        f.string(meth.method, `${mp}.method.method`);
+        if (meth.service === undefined && meth.method === undefined)
+          f.add(`${mp}.method`, 'set service, method or both');
+        if (meth.type === 'RegularExpression') {
+          regex(f, meth.service, `${mp}.method.service`);
+          regex(f, meth.method, `${mp}.method.method`);
+        }
+      }
+      f.objects(m.headers, `${mp}.headers`, (h, hp) => {
+        f.oneOf(h.type, `${hp}.type`, ['Exact', 'RegularExpression']);
+        f.string(h.name, `${hp}.name`, { required: true, nonEmpty: true });
+        f.string(h.value, `${hp}.value`, { required: true });
+      });
+    });
+    f.objects(rule.filters, `${p}.filters`, (flt, fp) => {
+      const t = f.string(flt.type, `${fp}.type`, { required: true });
+      if (t !== undefined && !GRPCROUTE_FILTERS.includes(t))
+        f.add(`${fp}.type`, `${show(t)} is not supported; supported: ${GRPCROUTE_FILTERS.join(', ')}`);
+    });
+    f.objects(rule.backendRefs, `${p}.backendRefs`, (b, bp) => {
+      f.string(b.name, `${bp}.name`, { required: true, nonEmpty: true });
+      f.port(b.port, `${bp}.port`);
+      f.int(b.weight, `${bp}.weight`, { min: 0, max: 1_000_000 });
+    });
+  });
+}
+
 export const ROUTING_CHECKS: Record<string, (f: Fields, o: Obj) => void> = {
   VirtualService: checkVirtualService,
   DestinationRule: checkDestinationRule,
   HTTPRoute: checkHttpRoute,
+  GRPCRoute: checkGrpcRoute,
 };

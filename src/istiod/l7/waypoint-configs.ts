@@ -10,6 +10,7 @@ import type { Cluster, L7Config, RouteRule, ServiceConfig } from '../../l7/model
 import { acceptsServices, isWaypoint, requestedWaypoint, waypointFor } from '../model/waypoints.js';
 import { buildCluster, clusterName } from './clusters.js';
 import { convertHttpRoutes } from './convert-httproute.js';
+import { grpcToHttpRoute } from './grpc-route.js';
 import { convertVirtualService, type ClusterWant } from './convert-vs.js';
 import { MeshView, portProtocol, type MeshViewOptions } from './mesh-view.js';
 
@@ -23,7 +24,7 @@ export function buildWaypointConfigs(store: ConfigStore, opts: MeshViewOptions):
   const waypoints = store.list('Gateway').filter((g) => isWaypoint(g as never));
   if (waypoints.length === 0) return out;
   const vss = store.list('VirtualService');
-  const routes = store.list('HTTPRoute');
+  const routes = [...store.list('HTTPRoute'), ...store.list('GRPCRoute').map(grpcToHttpRoute)];
   for (const gw of waypoints) out.set(waypointKey(gw), buildOne(gw, view, vss, routes));
   return out;
 }

@@ -188,3 +188,52 @@ spec:
   );
   assert.ok(htexts.some((t) => t.includes('spec.rules[0].matches[0].path.value: "nope" must start with /')));
 });
+
+test('GRPCRoute: a service/method match is an exact /svc/method path; a service alone a segment prefix', () => {
+  const route = `
+---
+apiVersion: v1
+kind: Service
+metadata: {name: reviews-v2, namespace: bookinfo}
+spec: {clusterIP: 10.96.0.12, selector: {app: reviews, version: v2}, ports: [{name: grpc, port: 9080}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: reviews, namespace: bookinfo}
+spec:
+  parentRefs: [{group: "", kind: Service, name: reviews}]
+  rules:
+  - matches: [{method: {service: reviews.Reviews, method: Get}}]
+    backendRefs: [{name: reviews-v2, port: 9080}]
+  - matches: [{method: {service: reviews.Admin}}]
+    backendRefs: [{name: reviews, port: 9080}]
+`;
+  const cfg = compileConfig(buildWaypointConfigs(storeOf(BASE + route), OPTS).get('bookinfo/waypoint')!);
+  const port = portFor(cfg, '10.96.0.10', 9080)!;
+  const req = (path: string) => ({
+    method: 'POST',
+    path,
+    query: '',
+    authority: 'reviews',
+    header: () => undefined,
+  });
+  const get = decide(req('/reviews.Reviews/Get'), port, cfg, () => 0);
+  assert.equal(get.kind === 'forward' && get.cluster.service, 'reviews-v2.bookinfo.svc.cluster.local');
+  assert.equal(get.kind === 'forward' && get.cluster.upstream, 'http2', 'a grpc port is reached with h2c');
+  const admin = decide(req('/reviews.Admin/Reset'), port, cfg, () => 0);
+  assert.equal(admin.kind === 'forward' && admin.cluster.service, 'reviews.bookinfo.svc.cluster.local');
+  const other = decide(req('/reviews.Reviews/List'), port, cfg, () => 0);
+  assert.deepEqual(other.kind === 'respond' && [other.status, other.flag], [404, 'NR']);
+  const bad = validateObject(
+    parse(`
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: r, namespace: bookinfo}
+spec: {rules: [{matches: [{method: {type: Exact}}]}]}
+`),
+  );
+  assert.ok(
+    bad.status === 'invalid' &&
+      bad.issues.some((i) => i.text.includes('spec.rules[0].matches[0].method: set service, method or both')),
+  );
+});
