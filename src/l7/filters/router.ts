@@ -74,7 +74,11 @@ export class RouterFilter implements HttpFilter {
           }, dec.timeoutMs)
         : undefined;
     const body = bodyless ? undefined : ex.req;
-    if (body) body.on('data', (c: Buffer) => (ex.bytesReceived += c.length));
+    if (body) {
+      body.on('data', (c: Buffer) => (ex.bytesReceived += c.length));
+      // Counting must not start the flow: the pipe to the upstream (maybe after an async connect) does.
+      body.pause();
+    }
     try {
       for (let i = 0; i < attempts; i++) {
         if (i > 0) await sleep(backoffMs(dec.retry, i, this.d.random));
@@ -172,6 +176,16 @@ export class RouterFilter implements HttpFilter {
     const headers = downstreamResponseHeaders(res.headers, dec.responseHeaders, upstreamMs);
     if (ex.extraResponseHeaders) Object.assign(headers, ex.extraResponseHeaders);
     if (ex.grpc) ex.grpcStatus = String(res.headers['grpc-status'] ?? '');
+    // A gRPC trailers-only response: over HTTP/2 the status goes out as trailers after the headers
+    // (Node's compatibility API cannot end the stream on the response headers themselves).
+    let trailersOnly: Record<string, string> | undefined;
+    if (ex.protocol === 'HTTP/2' && headers['grpc-status'] !== undefined) {
+      trailersOnly = {};
+      for (const k of ['grpc-status', 'grpc-message', 'grpc-status-details-bin']) {
+        if (headers[k] !== undefined) trailersOnly[k] = String(headers[k]);
+        delete headers[k];
+      }
+    }
     ex.status = res.status;
     if (ex.faultFlag) ex.flags = ex.faultFlag;
     ex.res.writeHead(res.status, headers);
@@ -180,7 +194,7 @@ export class RouterFilter implements HttpFilter {
       body.on('data', (c: Buffer) => (ex.bytesSent += c.length));
       body.pipe(ex.res as unknown as NodeJS.WritableStream, { end: false });
       body.once('end', () => {
-        const t = res.trailers();
+        const t = res.trailers() ?? trailersOnly;
         if (t && ex.protocol === 'HTTP/2') {
           ex.res.addTrailers(stripPseudo(t));
           if (t['grpc-status'] !== undefined) ex.grpcStatus = String(t['grpc-status']);

@@ -148,6 +148,15 @@ export class Exchange implements RequestView {
     } else headers['content-length'] = 0;
     const d = this.decision;
     if (d) for (const op of d.responseHeaders) applyOps(headers, op);
+    if (this.protocol === 'HTTP/2' && headers['grpc-status'] !== undefined) {
+      // gRPC status as trailers (see the router: the compatibility API cannot send trailers-only).
+      const t: OutgoingHttpHeaders = {};
+      for (const k of ['grpc-status', 'grpc-message']) {
+        if (headers[k] !== undefined) t[k] = headers[k];
+        delete headers[k];
+      }
+      this.res.addTrailers(t);
+    }
     this.res.writeHead(status, headers);
     this.bytesSent += Buffer.byteLength(body);
     this.res.end(body);
