@@ -1,0 +1,114 @@
+/**
+ * The Bookinfo sample as one small app with four roles, in the shape of Istio's: productpage calls
+ * details and reviews; reviews v2 and v3 call ratings (v1 does not). Every reply carries
+ * `x-served-by: <pod name>` and names who answered, so routing is visible in one request; the
+ * headers Istio asks applications to propagate (`end-user`, `x-request-id`, W3C and B3 trace context)
+ * are forwarded on every call.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type Role = 'productpage' | 'details' | 'reviews' | 'ratings';
+
+export interface BookinfoOptions {
+  role: Role;
+  version: string;
+  name: string;
+  port: number;
+  host?: string;
+  /** Base URLs of the services called (default http://<service>:9080). */
+  upstreams?: Partial<Record<'details' | 'reviews' | 'ratings', string>>;
+}
+
+/** Headers an application forwards so the mesh can route and trace the whole call tree. */
+export const PROPAGATED = [
+  'end-user',
+  'x-request-id',
+  'traceparent',
+  'tracestate',
+  'x-b3-traceid',
+  'x-b3-spanid',
+  'x-b3-parentspanid',
+  'x-b3-sampled',
+  'x-b3-flags',
+  'b3',
+];
+
+function forwarded(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const h of PROPAGATED) {
+    const v = req.headers[h];
+    if (typeof v === 'string') out[h] = v;
+  }
+  return out;
+}
+
+/** GET a JSON document; on failure the error is the value (a page still renders without reviews). */
+function call(url: string, headers: Record<string, string>): Promise<unknown> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { headers, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => {
+        try {
+          const v = JSON.parse(body) as Record<string, unknown>;
+          resolve(res.statusCode === 200 ? v : { error: `${res.statusCode}`, ...v });
+        } catch {
+          resolve({ error: `${res.statusCode} ${body.slice(0, 100)}` });
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err) => resolve({ error: err.message }));
+  });
+}
+
+export async function answer(o: BookinfoOptions, req: IncomingMessage): Promise<unknown> {
+  const up = (s: 'details' | 'reviews' | 'ratings'): string => o.upstreams?.[s] ?? `http://${s}:9080`;
+  const h = forwarded(req);
+  const base = { servedBy: o.name, version: o.version };
+  switch (o.role) {
+    case 'details':
+      return { ...base, id: 0, author: 'William Shakespeare', year: 1595, type: 'paperback', pages: 200 };
+    case 'ratings':
+      return { ...base, ratings: { Reviewer1: 5, Reviewer2: 4 } };
+    case 'reviews': {
+      const reviews = [
+        { reviewer: 'Reviewer1', text: 'An extremely entertaining play by Shakespeare.' },
+        { reviewer: 'Reviewer2', text: 'Absolutely fun and entertaining.' },
+      ];
+      if (o.version === 'v1') return { ...base, reviews };
+      const ratings = await call(`${up('ratings')}/ratings/0`, h);
+      return { ...base, stars: o.version === 'v2' ? 'black' : 'red', ratings, reviews };
+    }
+    case 'productpage': {
+      const [details, reviews] = await Promise.all([
+        call(`${up('details')}/details/0`, h),
+        call(`${up('reviews')}/reviews/0`, h),
+      ]);
+      return { ...base, user: h['end-user'] ?? null, details, reviews };
+    }
+  }
+}
+
+export async function startBookinfo(o: BookinfoOptions): Promise<{ server: http.Server; port: number }> {
+  const server = http.createServer((req: IncomingMessage, res: ServerResponse) => {
+    req.resume();
+    void answer(o, req).then((v) => {
+      const text = `${JSON.stringify(v, null, 2)}\n`;
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(text),
+        'x-served-by': o.name,
+      });
+      res.end(text);
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  return { server, port: (server.address() as AddressInfo).port };
+}
