@@ -148,7 +148,9 @@ export class Waypoint {
   }
 
   private async startHttp(): Promise<void> {
-    const host = this.cfg.podIp;
+    // In a pod's own network namespace every address is the pod's (Istio's proxies listen on all);
+    // pods that are loopback addresses on a shared host keep to their own.
+    const host = this.cfg.podIp.startsWith('127.') ? this.cfg.podIp : '0.0.0.0';
     if (this.cfg.metricsPort > 0) {
       const m = http.createServer((req, res) => {
         if (req.url === '/metrics' || req.url === '/stats/prometheus') {
