@@ -42,6 +42,13 @@ const EXTRA: Record<string, Column[]> = {
     ['RESOLUTION', as<'ServiceEntry'>((s) => s.spec.resolution ?? '')],
   ],
   Gateway: [['CLASS', as<'Gateway'>((g) => g.spec.gatewayClassName)]],
+  VirtualService: [
+    ['GATEWAYS', as<'VirtualService'>((v) => JSON.stringify(v.spec.gateways ?? []))],
+    ['HOSTS', as<'VirtualService'>((v) => JSON.stringify(v.spec.hosts ?? []))],
+  ],
+  DestinationRule: [['HOST', as<'DestinationRule'>((d) => d.spec.host)]],
+  HTTPRoute: [['HOSTNAMES', as<'HTTPRoute'>((r) => JSON.stringify(r.spec.hostnames ?? []))]],
+  GRPCRoute: [['HOSTNAMES', as<'GRPCRoute'>((r) => JSON.stringify(r.spec.hostnames ?? []))]],
   AuthorizationPolicy: [['ACTION', as<'AuthorizationPolicy'>((a) => a.spec.action ?? 'ALLOW')]],
   PeerAuthentication: [['MODE', as<'PeerAuthentication'>((p) => p.spec.mtls?.mode ?? '')]],
 };
