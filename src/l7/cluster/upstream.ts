@@ -42,6 +42,8 @@ export interface UpstreamRequest {
   headers: OutgoingHttpHeaders;
   /** Streamed request body; undefined for none. */
   body: Readable | undefined;
+  /** Or the whole body, already read (so the request can be sent again). */
+  bytes?: Buffer;
 }
 
 /**
@@ -152,7 +154,7 @@ export class UpstreamClient {
         reject(err instanceof UpstreamError ? err : new UpstreamError('reset', err.message));
       });
       if (r.body) r.body.pipe(req);
-      else req.end();
+      else req.end(r.bytes);
     });
   }
 
@@ -191,7 +193,7 @@ export class UpstreamClient {
       };
       let stream;
       try {
-        stream = session.request(headers, { endStream: r.body === undefined });
+        stream = session.request(headers, { endStream: r.body === undefined && r.bytes === undefined });
       } catch (err) {
         this.sessions.delete(key(ep));
         reject(new UpstreamError('reset', (err as Error).message));
@@ -221,6 +223,7 @@ export class UpstreamClient {
         reject(new UpstreamError(refused ? 'refused' : 'reset', `stream closed (code ${stream.rstCode})`));
       });
       if (r.body) r.body.pipe(stream);
+      else if (r.bytes) stream.end(r.bytes);
     });
   }
 }

@@ -1,8 +1,8 @@
 /**
  * The router, last in the chain: answers local decisions, sends mirrors, then tries the upstream up to
  * 1 + retries times (a different endpoint each try when there is one) within the route timeout and the
- * per-try timeout, and streams the response back. Bodies are streamed, never buffered; a request with
- * a body is therefore tried once and not mirrored (docs/waypoint.md).
+ * per-try timeout, and streams the response back. Bodies are streamed; only a small body of declared
+ * length is held when it may be sent again (retries, mirrors) — see docs/waypoint.md.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../common/logger.js';
@@ -52,10 +52,20 @@ export class RouterFilter implements HttpFilter {
     const { headers, authority } = upstreamRequestHeaders(ex.req.headers, dec.authority, dec.requestHeaders);
     if (dec.timeoutMs > 0) headers['x-envoy-expected-rq-timeout-ms'] = String(dec.timeoutMs);
     const bodyless = ex.bodyless;
-    if (dec.mirrors && bodyless) this.mirror(ex, dec, headers, authority);
+    // A small body of known length is read first when it may be sent more than once (retries, mirrors),
+    // as Envoy buffers it; anything else streams and is tried once.
+    const small = !bodyless && (dec.retry.attempts > 0 || dec.mirrors) ? ex.replayableLength : undefined;
+    let bytes: Buffer | undefined;
+    if (small !== undefined) {
+      bytes = await readAll(ex.req, small);
+      if (!bytes) return; // the client went away while sending
+      ex.bytesReceived = bytes.length;
+    }
+    const replayable = bodyless || bytes !== undefined;
+    if (dec.mirrors && replayable) this.mirror(ex, dec, headers, authority, bytes);
     const proto =
       cluster.upstream === 'downstream' ? (ex.protocol === 'HTTP/2' ? 'http2' : 'http1') : cluster.upstream;
-    const attempts = bodyless ? 1 + dec.retry.attempts : 1;
+    const attempts = replayable ? 1 + dec.retry.attempts : 1;
     const tried = new Set<string>();
     let timedOut = false;
     let current: UpstreamResponse | undefined;
@@ -73,7 +83,7 @@ export class RouterFilter implements HttpFilter {
             ex.reply('upstream_timeout');
           }, dec.timeoutMs)
         : undefined;
-    const body = bodyless ? undefined : ex.req;
+    const body = replayable ? undefined : ex.req;
     if (body) {
       body.on('data', (c: Buffer) => (ex.bytesReceived += c.length));
       // Counting must not start the flow: the pipe to the upstream (maybe after an async connect) does.
@@ -92,7 +102,7 @@ export class RouterFilter implements HttpFilter {
         const outcome: AttemptOutcome = {};
         let res: UpstreamResponse | undefined;
         try {
-          res = await this.attempt(ep, proto, ex.method, dec, headers, authority, body);
+          res = await this.attempt(ep, proto, ex.method, dec, headers, authority, body, bytes);
           outcome.status = res.status;
           const g = res.headers['grpc-status'];
           if (typeof g === 'string') outcome.grpcStatus = g;
@@ -144,6 +154,7 @@ export class RouterFilter implements HttpFilter {
     headers: Record<string, unknown>,
     authority: string,
     body: Exchange['req'] | undefined,
+    bytes: Buffer | undefined,
   ): Promise<UpstreamResponse> {
     const p = this.d.client.request(ep, proto, {
       method,
@@ -151,6 +162,7 @@ export class RouterFilter implements HttpFilter {
       authority,
       headers: headers as never,
       body,
+      bytes,
     });
     const perTry = dec.retry.perTryTimeoutMs;
     if (!perTry) return p;
@@ -217,7 +229,13 @@ export class RouterFilter implements HttpFilter {
   }
 
   /** Sends a copy to each mirror cluster (by its percentage); the response is read and dropped. */
-  private mirror(ex: Exchange, dec: Forward, headers: Record<string, unknown>, authority: string): void {
+  private mirror(
+    ex: Exchange,
+    dec: Forward,
+    headers: Record<string, unknown>,
+    authority: string,
+    bytes: Buffer | undefined,
+  ): void {
     for (const m of dec.mirrors ?? []) {
       if (!(this.d.random() * 100 < m.percent)) continue;
       const cluster = ex.clusters.get(m.cluster);
@@ -232,6 +250,7 @@ export class RouterFilter implements HttpFilter {
           authority,
           headers: { ...headers } as never,
           body: undefined,
+          bytes,
         })
         .then(
           (r) => r.body.resume(),
@@ -242,6 +261,22 @@ export class RouterFilter implements HttpFilter {
 }
 
 const PER_TRY = new Error('per-try timeout');
+
+/** The whole body (at most `limit` bytes, its declared length); undefined when the client left first. */
+function readAll(s: Exchange['req'], limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    let n = 0;
+    s.on('data', (c: Buffer) => {
+      n += c.length;
+      if (n <= limit) parts.push(c);
+    });
+    s.once('end', () => resolve(Buffer.concat(parts)));
+    s.once('close', () => {
+      if (!s.readableEnded) resolve(undefined);
+    });
+  });
+}
 
 function ignore(): void {}
 

@@ -50,6 +50,9 @@ export interface ConnInfo {
   mtls: boolean;
 }
 
+/** Largest request body held for retries and mirrors. */
+export const REPLAY_LIMIT = 64 * 1024;
+
 export class Exchange implements RequestView {
   readonly req: DownRequest;
   readonly res: DownResponse;
@@ -123,6 +126,17 @@ export class Exchange implements RequestView {
       h['transfer-encoding'] === undefined &&
       (h['content-length'] === undefined || h['content-length'] === '0')
     );
+  }
+
+  /**
+   * The declared body length when it is small enough to hold for a resend (retries, mirrors):
+   * Content-Length present, no Transfer-Encoding, at most 64 KiB. Undefined otherwise.
+   */
+  get replayableLength(): number | undefined {
+    const h = this.req.headers;
+    if (h['transfer-encoding'] !== undefined) return undefined;
+    const n = Number(h['content-length']);
+    return Number.isInteger(n) && n >= 0 && n <= REPLAY_LIMIT ? n : undefined;
   }
 
   /** Answers locally (once), with Envoy's body, flag and details for `kind`. */

@@ -243,6 +243,14 @@ test('retries hide a backend failing every other request; without them the 503 s
     },
   ]);
   for (let i = 0; i < 10; i++) assert.equal((await get('/')).status, 200);
+  // A small body is held and sent again; a large one streams and is tried once.
+  for (let i = 0; i < 4; i++) {
+    const r = await get('/', {}, 'POST', 'y'.repeat(1000));
+    assert.deepEqual([r.status, r.body.startsWith('flaky got 1000 bytes')], [200, true]);
+  }
+  const big = new Set<number>();
+  for (let i = 0; i < 4; i++) big.add((await get('/', {}, 'POST', 'z'.repeat(100_000))).status);
+  assert.deepEqual([...big].sort(), [200, 503]);
   configure([
     {
       name: 'f',
