@@ -109,6 +109,32 @@ test('meshctl waypoint apply/list/status/delete and the controller (Deployment, 
   ]);
   assert.match(ok.out, /programmed and serving/);
 
+  // Route status, as Istio's controller writes it for GAMMA routes.
+  await writeFile(
+    join(cfg, 'service-demo-web.yaml'),
+    'apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: demo}\nspec: {selector: {app: web}, ports: [{port: 80}]}\n',
+  );
+  await writeFile(
+    join(cfg, 'httproute-demo-web.yaml'),
+    'apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: web, namespace: demo}\nspec:\n  parentRefs: [{group: "", kind: Service, name: web}]\n  rules: [{backendRefs: [{name: web, port: 80}, {name: gone, port: 80}]}]\n',
+  );
+  await ctl.reconcile();
+  const route = parse(await readFile(join(cfg, 'httproute-demo-web.yaml'), 'utf8'));
+  const conds = route.status.parents[0].conditions as Array<{
+    type: string;
+    status: string;
+    reason: string;
+    message: string;
+  }>;
+  assert.deepEqual(
+    conds.map((c) => [c.type, c.status, c.reason]),
+    [
+      ['Accepted', 'True', 'Accepted'],
+      ['ResolvedRefs', 'False', 'BackendNotFound'],
+    ],
+  );
+  assert.match(conds[1]!.message, /demo\/gone/);
+
   const d = await meshctl(['waypoint', 'delete', 'waypoint', '-n', 'demo', '--config-dir', cfg]);
   assert.equal(d.code, 0, d.out);
   assert.equal(await ctl.reconcile(), true);
