@@ -5,25 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LocalCluster, DIST_SRC } from '../../../src/local/cluster/cluster.js';
-import { preflight } from '../../../src/local/cluster/preflight.js';
 import { runCommand } from '../../../src/local/netns/index.js';
+import { skip, sleep, meshctl } from './harness.js';
 
 const NAME = `mlb${process.pid % 100000}`;
-const pre = await preflight();
-const skip = pre.ok ? false : `the local cluster needs ${pre.missing.join(', ')}`;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-const meshctl = (args: string[]): Promise<{ code: number; out: string }> =>
-  new Promise((res) =>
-    execFile(process.execPath, [join(DIST_SRC, 'meshctl/main.js'), ...args], (e, out, err) =>
-      res({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out: `${out}${err}` }),
-    ),
-  );
 
 interface Page {
   user: string | null;

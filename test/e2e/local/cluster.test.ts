@@ -12,16 +12,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LocalCluster, DIST_SRC, copyDemo } from '../../../src/local/cluster/cluster.js';
 import { curlFrom } from '../../../src/local/cluster/demo.js';
-import { preflight } from '../../../src/local/cluster/preflight.js';
 import { readClusterFile } from '../../../src/local/cluster/state.js';
 import { defaultLocalOptions, runLocalBench, VARIANTS } from '../../../bench/local/run.js';
 import { latencySvg } from '../../../bench/local/svg.js';
 import { findLeftovers, isEmpty, runCommand } from '../../../src/local/netns/index.js';
+import { skip, sleep, waitFor } from './harness.js';
 
 const NAME = `mlt${process.pid % 100000}`;
-const pre = await preflight();
-const skip = pre.ok ? false : `the local cluster needs ${pre.missing.join(', ')}`;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function setNamespaceAmbient(cfgDir: string, on: boolean): Promise<void> {
   const file = join(cfgDir, 'namespace-default.yaml');
@@ -31,15 +28,6 @@ async function setNamespaceAmbient(cfgDir: string, on: boolean): Promise<void> {
 
 function accessLines(c: LocalCluster, node: string): Array<Record<string, unknown>> {
   return c.ztunnels.get(node)!.proc.lines.filter((l) => l.access === true);
-}
-
-async function waitFor(what: string, fn: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await fn()) return;
-    await sleep(200);
-  }
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 test(

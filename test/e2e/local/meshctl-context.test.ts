@@ -11,25 +11,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DIST_SRC } from '../../../src/local/cluster/cluster.js';
-import { preflight } from '../../../src/local/cluster/preflight.js';
 import { readClusterFile, type ClusterFile } from '../../../src/local/cluster/state.js';
 import { runCommand } from '../../../src/local/netns/index.js';
 import { HOST_ROUTE_PROTO } from '../../../src/local/cluster/network.js';
 import type { RateOutput } from '../../../bench/local/loadgen.js';
+import { meshctl as runMeshctl, skip, sleep, waitFor } from './harness.js';
 
 const NAME = `mlc${process.pid % 100000}`;
-const pre = await preflight();
-const skip = pre.ok ? false : `the local cluster needs ${pre.missing.join(', ')}`;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, fn: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await fn()) return;
-    await sleep(250);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 const HELLO = `apiVersion: apps/v1
 kind: Deployment
@@ -57,12 +45,7 @@ test(
     process.env.MESHLITE_CLUSTER = NAME;
     delete process.env.MESH_CONFIG_DIR;
     const env = process.env;
-    const meshctl = (args: string[]): Promise<{ code: number; out: string }> =>
-      new Promise((res) =>
-        execFile(process.execPath, [join(DIST_SRC, 'meshctl/main.js'), ...args], { env }, (e, out, err) =>
-          res({ code: typeof e?.code === 'number' ? e.code : 0, out: `${out}${err}` }),
-        ),
-      );
+    const meshctl = (args: string[]): Promise<{ code: number; out: string }> => runMeshctl(args, env);
     t.after(async () => {
       await meshctl(['down']);
       await rm(stateDir, { recursive: true, force: true });

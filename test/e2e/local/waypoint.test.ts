@@ -6,34 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LocalCluster, DIST_SRC, copyDemo } from '../../../src/local/cluster/cluster.js';
-import { preflight } from '../../../src/local/cluster/preflight.js';
 import { runCommand } from '../../../src/local/netns/index.js';
+import { skip, waitFor, meshctl } from './harness.js';
 
 const NAME = `mlw${process.pid % 100000}`;
-const pre = await preflight();
-const skip = pre.ok ? false : `the local cluster needs ${pre.missing.join(', ')}`;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, fn: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await fn()) return;
-    await sleep(250);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
-
-const meshctl = (args: string[]): Promise<{ code: number; out: string }> =>
-  new Promise((res) =>
-    execFile(process.execPath, [join(DIST_SRC, 'meshctl/main.js'), ...args], (e, out, err) =>
-      res({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out: `${out}${err}` }),
-    ),
-  );
 
 test(
   'waypoint: meshctl waypoint apply, traffic through it, HTTPRoute header match and weights',

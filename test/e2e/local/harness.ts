@@ -1,0 +1,41 @@
+/**
+ * What the local-cluster e2e files share: whether this machine can run the cluster (else each test is
+ * skipped with the reason), waiting for a condition, and meshctl as a user runs it.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { DIST_SRC } from '../../../src/local/cluster/cluster.js';
+import { preflight } from '../../../src/local/cluster/preflight.js';
+
+const pre = await preflight();
+/** `false` where the cluster can run (root, ip, nft, the addon); else the reason to skip. */
+export const skip: false | string = pre.ok ? false : `the local cluster needs ${pre.missing.join(', ')}`;
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` every 250 ms until it holds; fails naming `what` after `ms` (default 30 s). */
+export async function waitFor(
+  what: string,
+  fn: () => Promise<boolean> | boolean,
+  ms = 30_000,
+): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await sleep(250);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+/** Runs `meshctl ARGS` (the compiled one, on this Node); its exit code and output (stdout + stderr). */
+export function meshctl(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number; out: string }> {
+  return new Promise((res) =>
+    execFile(process.execPath, [join(DIST_SRC, 'meshctl/main.js'), ...args], { env }, (e, out, err) =>
+      res({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out: `${out}${err}` }),
+    ),
+  );
+}
