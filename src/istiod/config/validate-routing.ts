@@ -196,13 +196,18 @@ function checkDestinationRule(f: Fields, o: Obj): void {
   });
 }
 
-function checkHttpRoute(f: Fields, o: Obj): void {
-  const spec = f.object(o.spec, 'spec', { required: true });
-  if (!spec) return;
+/** Gateway API routes' parents (a Service for GAMMA): a name, an optional port. */
+function parentRefs(f: Fields, spec: Obj): void {
   f.objects(spec.parentRefs, 'spec.parentRefs', (r, p) => {
     f.string(r.name, `${p}.name`, { required: true, nonEmpty: true });
     f.port(r.port, `${p}.port`);
   });
+}
+
+function checkHttpRoute(f: Fields, o: Obj): void {
+  const spec = f.object(o.spec, 'spec', { required: true });
+  if (!spec) return;
+  parentRefs(f, spec);
   f.objects(spec.rules, 'spec.rules', (rule, p) => {
     f.objects(rule.matches, `${p}.matches`, (m, mp) => {
       const path = f.object(m.path, `${mp}.path`);
@@ -266,10 +271,7 @@ const GRPCROUTE_FILTERS = ['RequestHeaderModifier', 'ResponseHeaderModifier', 'R
 function checkGrpcRoute(f: Fields, o: Obj): void {
   const spec = f.object(o.spec, 'spec', { required: true });
   if (!spec) return;
-  f.objects(spec.parentRefs, 'spec.parentRefs', (r, p) => {
-    f.string(r.name, `${p}.name`, { required: true, nonEmpty: true });
-    f.port(r.port, `${p}.port`);
-  });
+  parentRefs(f, spec);
   f.objects(spec.rules, 'spec.rules', (rule, p) => {
     f.objects(rule.matches, `${p}.matches`, (m, mp) => {
       const meth = f.object(m.method, `${mp}.method`);
