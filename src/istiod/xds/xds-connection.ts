@@ -6,6 +6,9 @@ import type { NodeId } from '../../xds/node-id.js';
 import type { ResourceStore } from './resource-store.js';
 import { typeLabel, type XdsMetrics } from './xds-metrics.js';
 
+/** Change times kept per type while a proxy has not ACKed (the oldest go first). */
+const MAX_UNACKED = 64;
+
 export type AdsCall = grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>;
 
 /** What a connection needs from its server. */
@@ -31,8 +34,11 @@ interface TypeState {
   lastNonce: string | undefined;
   /** Oldest change among dirty names not yet sent. */
   dirtySince: number | undefined;
-  /** Oldest change sent but not yet acknowledged. */
-  unackedSince: number | undefined;
+  /**
+   * When each change sent but not yet acknowledged happened. The proxy's ACK of the latest response
+   * covers them all (an ACK of an older nonce is stale and ignored, as in Istio).
+   */
+  unacked: number[];
   /**
    * True until the first response for this subscription went out. That first response is sent even
    * when empty (as Istio does), so a proxy can tell "synced, nothing there" from "not synced yet".
@@ -179,7 +185,7 @@ export class XdsConnection {
       dirty: new Set(),
       lastNonce: undefined,
       dirtySince: undefined,
-      unackedSince: undefined,
+      unacked: [],
       initialPending: true,
     };
     for (const name of store.names()) state.dirty.add(name);
@@ -209,8 +215,8 @@ export class XdsConnection {
   }
 
   private onAckOrNack(state: TypeState, req: DeltaDiscoveryRequest): void {
-    const since = state.unackedSince;
-    state.unackedSince = undefined;
+    const converged = state.unacked;
+    state.unacked = [];
     if (req.errorDetail) {
       this.nacks++;
       this.ctx.metrics.rejects.inc({ type: state.label });
@@ -228,7 +234,8 @@ export class XdsConnection {
       return;
     }
     this.acks++;
-    if (since !== undefined) this.ctx.metrics.convergence.observe((Date.now() - since) / 1000);
+    const now = Date.now();
+    for (const since of converged) this.ctx.metrics.convergence.observe((now - since) / 1000);
   }
 
   /** Builds and writes one response for a type; false if nothing differed. */
@@ -255,8 +262,10 @@ export class XdsConnection {
       }
     }
     if (state.dirty.size === 0) {
-      if (state.dirtySince !== undefined && state.unackedSince === undefined) {
-        state.unackedSince = state.dirtySince;
+      if (state.dirtySince !== undefined) {
+        // Bounded: a proxy that never ACKs must not grow this.
+        if (state.unacked.length >= MAX_UNACKED) state.unacked.shift();
+        state.unacked.push(state.dirtySince);
       }
       state.dirtySince = undefined;
     }
