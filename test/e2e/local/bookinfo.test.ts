@@ -5,12 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { LocalCluster, DIST_SRC } from '../../../src/local/cluster/cluster.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { runCommand } from '../../../src/local/netns/index.js';
-import { skip, sleep, meshctl } from './harness.js';
+import { skip, sleep, meshctl, startCluster } from './harness.js';
 
 const NAME = `mlb${process.pid % 100000}`;
 
@@ -23,26 +21,7 @@ test(
   'Bookinfo: jason to reviews v2 (→ ratings), others to v1, then an abort on ratings for jason',
   { skip, timeout: 150_000 },
   async (t) => {
-    const stateDir = await mkdtemp(join(tmpdir(), 'ml-bk-'));
-    const configDir = join(stateDir, 'deploy');
-    await mkdir(configDir, { recursive: true });
-    await copyFile(
-      join(resolve(DIST_SRC, '../..'), 'deploy/samples/bookinfo.yaml'),
-      join(configDir, 'bookinfo.yaml'),
-    );
-    const cluster = new LocalCluster({
-      name: NAME,
-      stateDir,
-      nodes: 2,
-      configDir,
-      progress: () => undefined,
-    });
-    t.after(async () => {
-      await cluster.stop();
-      await rm(stateDir, { recursive: true, force: true });
-    });
-    await cluster.start();
-    cluster.watch(250);
+    const cluster = await startCluster(t, NAME, ['deploy/samples/bookinfo.yaml']);
     const cfg = cluster.dirs.config;
     const curlPod = cluster.pods.find((p) => p.namespace === 'bookinfo' && p.deployment === 'curl')!;
     const page = async (user?: string): Promise<Page | undefined> => {

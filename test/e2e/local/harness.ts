@@ -4,8 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { DIST_SRC } from '../../../src/local/cluster/cluster.js';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import type { TestContext } from 'node:test';
+import { DIST_SRC, LocalCluster } from '../../../src/local/cluster/cluster.js';
 import { preflight } from '../../../src/local/cluster/preflight.js';
 
 const pre = await preflight();
@@ -38,4 +41,24 @@ export function meshctl(
       res({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out: `${out}${err}` }),
     ),
   );
+}
+
+/**
+ * A running local cluster for one test: a fresh state directory, `files` (paths from the repository
+ * root) as the objects deployed at start, the kubelet loop on; stopped and removed after the test.
+ */
+export async function startCluster(t: TestContext, name: string, files: string[]): Promise<LocalCluster> {
+  const stateDir = await mkdtemp(join(tmpdir(), `ml-${name}-`));
+  const configDir = join(stateDir, 'deploy');
+  await mkdir(configDir, { recursive: true });
+  const root = resolve(DIST_SRC, '../..');
+  for (const f of files) await copyFile(join(root, f), join(configDir, basename(f)));
+  const cluster = new LocalCluster({ name, stateDir, nodes: 2, configDir, progress: () => undefined });
+  t.after(async () => {
+    await cluster.stop();
+    await rm(stateDir, { recursive: true, force: true });
+  });
+  await cluster.start();
+  cluster.watch(250);
+  return cluster;
 }

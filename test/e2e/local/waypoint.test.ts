@@ -6,12 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { LocalCluster, DIST_SRC, copyDemo } from '../../../src/local/cluster/cluster.js';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { runCommand } from '../../../src/local/netns/index.js';
-import { skip, waitFor, meshctl } from './harness.js';
+import { skip, waitFor, meshctl, startCluster } from './harness.js';
 
 const NAME = `mlw${process.pid % 100000}`;
 
@@ -19,24 +17,10 @@ test(
   'waypoint: meshctl waypoint apply, traffic through it, HTTPRoute header match and weights',
   { skip, timeout: 150_000 },
   async (t) => {
-    const stateDir = await mkdtemp(join(tmpdir(), 'ml-wp-'));
-    const configDir = join(stateDir, 'deploy');
-    const root = resolve(DIST_SRC, '../..');
-    await copyDemo(join(root, 'deploy/local'), configDir, ['demo.yaml']);
-    await copyFile(join(root, 'test/e2e/local/fixtures/web.yaml'), join(configDir, 'web.yaml'));
-    const cluster = new LocalCluster({
-      name: NAME,
-      stateDir,
-      nodes: 2,
-      configDir,
-      progress: () => undefined,
-    });
-    t.after(async () => {
-      await cluster.stop();
-      await rm(stateDir, { recursive: true, force: true });
-    });
-    await cluster.start();
-    cluster.watch(250);
+    const cluster = await startCluster(t, NAME, [
+      'deploy/local/demo.yaml',
+      'test/e2e/local/fixtures/web.yaml',
+    ]);
     const cfg = cluster.dirs.config;
     const curlPod = cluster.pods.find((p) => p.deployment === 'curl')!;
     const curl = async (
