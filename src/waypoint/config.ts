@@ -1,4 +1,5 @@
 import { parsers, type ConfigOf } from '../common/config.js';
+import { CA_CLIENT_OPTIONS } from '../common/ca-options.js';
 
 /**
  * The waypoint's options: each has a flag, an environment variable and a default; `waypoint --help`
@@ -61,20 +62,7 @@ export const waypointSchema = {
     default: '127.0.0.1:15010',
     parse: parsers.string,
   },
-  caAddress: {
-    flag: 'ca-address',
-    env: 'CA_ADDRESS',
-    doc: 'istiod CA address (default: the xDS address)',
-    default: '',
-    parse: parsers.string,
-  },
-  tokenFile: {
-    flag: 'token-file',
-    env: 'TOKEN_FILE',
-    doc: 'bearer token presented to the CA',
-    default: '',
-    parse: parsers.string,
-  },
+  ...CA_CLIENT_OPTIONS,
   hbonePort: {
     flag: 'hbone-port',
     env: 'HBONE_PORT',

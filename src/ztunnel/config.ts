@@ -1,4 +1,5 @@
 import { parsers, type ConfigOf } from '../common/config.js';
+import { CA_CLIENT_OPTIONS } from '../common/ca-options.js';
 
 /**
  * ztunnel's options: every one has a flag, an environment variable (Istio's name where Istio has
@@ -47,20 +48,7 @@ export const ztunnelSchema = {
     default: '',
     parse: parsers.string,
   },
-  caAddress: {
-    flag: 'ca-address',
-    env: 'CA_ADDRESS',
-    doc: 'istiod CA address (default: the xDS address)',
-    default: '',
-    parse: parsers.string,
-  },
-  tokenFile: {
-    flag: 'token-file',
-    env: 'TOKEN_FILE',
-    doc: 'bearer token presented to the CA',
-    default: '',
-    parse: parsers.string,
-  },
+  ...CA_CLIENT_OPTIONS,
   stateFile: {
     flag: 'state-file',
     env: 'LOCAL_XDS_PATH',
