@@ -9,6 +9,18 @@ export const GOALS = {
   vcpuPer1000Rps: 0.06,
 };
 
+/** Issue 14's goals: ratios against the haproxy pair measured in the same run. */
+export const HAPROXY_RATIO_GOALS = {
+  /** Added latency (p50, p90, p99 each) at most this multiple of haproxy's. */
+  addedLatency: 1.0,
+  /** CPU per request of the two ztunnels together over the two haproxy processes'. */
+  cpuPerRequest: 1.2,
+  /** New connections per second at least this multiple of haproxy's (a TLS handshake each). */
+  newConnections: 2.0,
+};
+/** Issue 14: RSS per 1000 idle tunnels, per ztunnel, in MB (10^6 bytes: KiB per tunnel x 1.024). */
+export const IDLE_MB_PER_1000_LIMIT = 20;
+
 export interface Added {
   p50: number;
   p90: number;
@@ -18,7 +30,14 @@ export interface Added {
 export interface Derived {
   /** Latency each variant adds to direct (fixed rate, medians of rounds). */
   added: Record<string, Added>;
-  goals: Array<{ variant: string; goal: string; value: number; limit: number; met: boolean }>;
+  goals: Array<{
+    variant: string;
+    goal: string;
+    value: number;
+    limit: number;
+    met: boolean;
+    atLeast?: boolean;
+  }>;
 }
 
 export function derive(r: ZtBenchReport): Derived {
@@ -37,10 +56,51 @@ export function derive(r: ZtBenchReport): Derived {
     g('added p99 ms (two ztunnels)', added[v].p99, GOALS.addedP99Ms);
     g('vCPU per 1000 req/s, node-1 ztunnel', s.fixed.cpuMsPerReqA, GOALS.vcpuPer1000Rps);
     g('vCPU per 1000 req/s, node-2 ztunnel', s.fixed.cpuMsPerReqB, GOALS.vcpuPer1000Rps);
+    if (s.idle) {
+      g('idle MB per 1000 tunnels, node-1 ztunnel', s.idle.kbPerTunnelA * 1.024, IDLE_MB_PER_1000_LIMIT);
+      g('idle MB per 1000 tunnels, node-2 ztunnel', s.idle.kbPerTunnelB * 1.024, IDLE_MB_PER_1000_LIMIT);
+    }
   }
+  goals.push(...haproxyRatios(r, added));
   return { added, goals };
 }
 
+/** The same-run ratios of each ztunnel variant to the haproxy pair (issue 14's goals). */
+function haproxyRatios(r: ZtBenchReport, added: Record<string, Added>): Derived['goals'] {
+  const h = r.results.haproxy;
+  const ha = added.haproxy;
+  if (!h || !ha) return [];
+  const out: Derived['goals'] = [];
+  for (const [v, s] of Object.entries(r.results)) {
+    if (!v.startsWith('ztunnel')) continue;
+    const g = (
+      goal: string,
+      ours: number | undefined,
+      theirs: number | undefined,
+      limit: number,
+      atLeast = false,
+    ): void => {
+      if (ours === undefined || theirs === undefined || !(theirs > 0)) return;
+      const value = ours / theirs;
+      out.push({ variant: v, goal, value, limit, met: atLeast ? value >= limit : value <= limit, atLeast });
+    };
+    const lat = HAPROXY_RATIO_GOALS.addedLatency;
+    g('added p50 / haproxy added p50', added[v]?.p50, ha.p50, lat);
+    g('added p90 / haproxy added p90', added[v]?.p90, ha.p90, lat);
+    g('added p99 / haproxy added p99', added[v]?.p99, ha.p99, lat);
+    const cpu = (x: typeof s): number | undefined =>
+      x.fixed ? x.fixed.cpuMsPerReqA + x.fixed.cpuMsPerReqB : undefined;
+    g('CPU per request / haproxy', cpu(s), cpu(h), HAPROXY_RATIO_GOALS.cpuPerRequest);
+    g(
+      'new connections/s / haproxy',
+      s.conn?.perSec,
+      h.conn?.perSec,
+      HAPROXY_RATIO_GOALS.newConnections,
+      true,
+    );
+  }
+  return out;
+}
 const f = (x: number | undefined, digits = 3): string =>
   x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits);
 
@@ -80,7 +140,9 @@ export function table(r: ZtBenchReport, d: Derived): string {
     'hop 1 = ztunnel node-1 (client side) or haproxy A; hop 2 = ztunnel node-2 or haproxy B; ztunnel-wN = --workers N',
   );
   for (const g of d.goals)
-    out.push(`goal ${g.variant}: ${g.goal} ${f(g.value)} <= ${g.limit} -> ${g.met ? 'met' : 'MISSED'}`);
+    out.push(
+      `goal ${g.variant}: ${g.goal} ${f(g.value)} ${g.atLeast ? '>=' : '<='} ${g.limit} -> ${g.met ? 'met' : 'MISSED'}`,
+    );
   for (const [v, s] of Object.entries(r.results))
     if (s.firstError) out.push(`${v}: first error: ${s.firstError}`);
   return out.join('\n');
