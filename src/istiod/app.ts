@@ -40,6 +40,8 @@ export interface IstiodOptions {
   trustDomain?: string;
   clusterId?: string;
   rootNamespace?: string;
+  /** Percentage of the traces a waypoint starts that are sampled (PILOT_TRACE_SAMPLING); default 1. */
+  traceSampling?: number;
   /** Push debounce; default 100 ms quiet, 10 s at most. */
   debounce?: { quietMs: number; maxMs: number };
   logger?: Logger;
@@ -118,7 +120,11 @@ export class Istiod {
     this.waypoints = new WaypointPublisher(
       this.store,
       this.xds,
-      { trustDomain: opts.trustDomain ?? 'cluster.local', domainSuffix: 'cluster.local' },
+      {
+        trustDomain: opts.trustDomain ?? 'cluster.local',
+        domainSuffix: 'cluster.local',
+        traceSampling: opts.traceSampling,
+      },
       this.log.child({ part: 'waypoints' }),
     );
     this.detach.push(() => this.waypoints.stop());

@@ -35,6 +35,7 @@ async function main(config: IstiodConfig): Promise<number> {
     trustDomain: config.trustDomain,
     clusterId: config.clusterId,
     rootNamespace: config.rootNamespace,
+    traceSampling: config.traceSampling,
     debounce: { quietMs: config.debounceAfter, maxMs: config.debounceMax },
     logger,
   });

@@ -143,6 +143,18 @@ export const istiodSchema = {
     default: 2160 * 3_600_000,
     parse: parsers.duration,
   } satisfies OptionSpec<number>,
+  traceSampling: {
+    flag: 'trace-sampling',
+    env: 'PILOT_TRACE_SAMPLING',
+    doc: 'percentage (0-100) of the traces a waypoint starts that are sampled',
+    default: 1,
+    parse: (raw: string, source: string): number => {
+      const n = Number(raw);
+      if (raw.trim() === '' || !(n >= 0 && n <= 100))
+        throw new MeshError('CFG_ERR_INVALID', `${source}: "${raw}" is not a percentage in [0, 100]`);
+      return n;
+    },
+  } satisfies OptionSpec<number>,
   logLevel: {
     flag: 'log-level',
     env: 'LOG_LEVEL',

@@ -66,7 +66,12 @@ export interface CompiledConfig {
   /** `ip:port` (endpoint pod IP, target port) → the service port it serves. */
   byEndpoint: Map<string, CompiledPort>;
   clusters: Map<string, Cluster>;
+  /** Percentage of started traces sampled. */
+  samplingPercent: number;
 }
+
+/** Istio's default trace sampling (PILOT_TRACE_SAMPLING), percent. */
+export const DEFAULT_TRACE_SAMPLING = 1;
 
 /** A regex for full-string matching (RE2 semantics are close enough for the patterns users write). */
 function fullRegex(pattern: string, flags = ''): RegExp {
@@ -136,7 +141,8 @@ export function compileConfig(cfg: L7Config): CompiledConfig {
       }
     }
   }
-  return { source: cfg, byVip, byEndpoint, clusters };
+  const samplingPercent = cfg.tracing?.samplingPercent ?? DEFAULT_TRACE_SAMPLING;
+  return { source: cfg, byVip, byEndpoint, clusters, samplingPercent };
 }
 
 /** The service port a tunnel's authority names: a service VIP:port, else a bound pod IP:port. */

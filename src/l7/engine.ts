@@ -22,6 +22,7 @@ import { RouterFilter } from './filters/router.js';
 import { Exchange, type ConnInfo, type DownRequest, type DownResponse } from './http/exchange.js';
 import { declared, sniff } from './http/sniff.js';
 import { readableThroughStreams } from './http/js-duplex.js';
+import { propagateTrace } from './http/trace.js';
 import type { L7Config } from './model.js';
 import { decide } from './route/decide.js';
 import { HttpTelemetry } from './telemetry.js';
@@ -68,15 +69,20 @@ export class L7Engine {
       accessLog: o.accessLog ?? true,
     });
     this.active = this.build(EMPTY);
+    const headersTimeout = o.headersTimeoutMs ?? 60_000;
     this.h1 = http.createServer(
       {
         maxHeaderSize: o.maxHeaderBytes ?? 60 * 1024,
-        headersTimeout: o.headersTimeoutMs ?? 60_000,
+        headersTimeout,
         requestTimeout: 0,
         keepAliveTimeout: 3_600_000,
+        connectionsCheckingInterval: Math.min(1000, Math.max(50, headersTimeout >> 1)),
       },
       (req, res) => this.onRequest(req, res, this.conns.get(req.socket)),
     );
+    // Connections come from the listeners, never from listen(): node:http starts its headers-timeout
+    // sweep on 'listening', so start it here (slow headers: 408 and the connection closed).
+    this.h1.emit('listening');
   }
 
   /** Compiles a new configuration and the filter chain for it (once per push). */
@@ -116,6 +122,7 @@ export class L7Engine {
 
   /** Closes upstream connections and open downstream ones. */
   close(): void {
+    this.h1.close(ignore); // stops the sweep; there is no listening socket to close
     this.client.close();
     for (const s of this.sockets) s.destroy();
   }
@@ -154,6 +161,7 @@ export class L7Engine {
       res.end();
       return;
     }
+    propagateTrace(req.headers, config.samplingPercent, Math.random);
     const ex = new Exchange(req, res, conn, port, config.clusters);
     let recorded = false;
     const record = (): void => {
@@ -205,3 +213,5 @@ export class L7Engine {
     );
   }
 }
+
+function ignore(): void {}

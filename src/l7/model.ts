@@ -197,4 +197,6 @@ export interface L7Config {
   proxy: string;
   services: ServiceConfig[];
   clusters: Cluster[];
+  /** Tracing: the percentage of traces this proxy starts that are sampled (Istio's default 1). */
+  tracing?: { samplingPercent: number };
 }

@@ -13,6 +13,8 @@ import type { Endpoint, PortProtocol } from '../../l7/model.js';
 export interface MeshViewOptions {
   trustDomain: string;
   domainSuffix: string;
+  /** Sent to each waypoint as `tracing.samplingPercent` when set. */
+  traceSampling?: number;
 }
 
 export interface EndpointWithLabels extends Endpoint {

@@ -110,5 +110,11 @@ function buildOne(gw: Gateway, view: MeshView, vss: VirtualService[], routes: HT
   }
   const built: Cluster[] = [];
   for (const c of clusters.values()) if (c) built.push(c);
-  return { proxy: waypointKey(gw), services, clusters: built.sort((a, b) => a.name.localeCompare(b.name)) };
+  const sampling = view.opts.traceSampling;
+  return {
+    proxy: waypointKey(gw),
+    services,
+    clusters: built.sort((a, b) => a.name.localeCompare(b.name)),
+    ...(sampling !== undefined ? { tracing: { samplingPercent: sampling } } : {}),
+  };
 }
