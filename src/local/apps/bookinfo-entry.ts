@@ -26,6 +26,20 @@ const schema = {
     parse: parsers.string,
   },
   port: { flag: 'port', env: 'BOOKINFO_PORT', doc: 'port', default: 9080, parse: parsers.port },
+  failEvery: {
+    flag: 'fail-every',
+    env: 'BOOKINFO_FAIL_EVERY',
+    doc: 'answer 503 to every Nth request (2: every other one; to try retries on); 0: never',
+    default: 0,
+    parse: parsers.int(0, 1_000_000),
+  },
+  logRequests: {
+    flag: 'log-requests',
+    env: 'BOOKINFO_LOG_REQUESTS',
+    doc: 'log each request (method, path, x-request-id, trace headers) as a JSON line on stdout',
+    default: true,
+    parse: parsers.bool,
+  },
   name: {
     flag: 'name',
     env: 'POD_NAME',
@@ -41,7 +55,11 @@ if (help) {
   process.stderr.write(`bookinfo: --role ${config.role}: use one of ${ROLES.join(', ')}\n`);
   process.exitCode = 2;
 } else {
-  const { server, port } = await startBookinfo({ ...config, role: config.role as Role });
+  const { server, port } = await startBookinfo({
+    ...config,
+    role: config.role as Role,
+    log: config.logRequests ? (line) => process.stdout.write(line) : undefined,
+  });
   process.stdout.write(
     `bookinfo ${config.role} ${config.version} (${config.name}) listening on ${config.host}:${port}\n`,
   );

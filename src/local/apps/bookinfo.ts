@@ -18,6 +18,10 @@ export interface BookinfoOptions {
   host?: string;
   /** Base URLs of the services called (default http://<service>:9080). */
   upstreams?: Partial<Record<'details' | 'reviews' | 'ratings', string>>;
+  /** Answer 503 to every Nth request (2: every other one), to try retries on; 0: never. */
+  failEvery?: number;
+  /** Where each request is logged (one JSON line: method, path, x-request-id, trace); default none. */
+  log?: (line: string) => void;
 }
 
 /** Headers an application forwards so the mesh can route and trace the whole call tree. */
@@ -93,8 +97,30 @@ export async function answer(o: BookinfoOptions, req: IncomingMessage): Promise<
 }
 
 export async function startBookinfo(o: BookinfoOptions): Promise<{ server: http.Server; port: number }> {
+  let n = 0;
   const server = http.createServer((req: IncomingMessage, res: ServerResponse) => {
     req.resume();
+    n++;
+    o.log?.(
+      `${JSON.stringify({
+        msg: 'request',
+        method: req.method,
+        path: req.url,
+        request_id: req.headers['x-request-id'],
+        traceparent: req.headers.traceparent,
+        b3_trace_id: req.headers['x-b3-traceid'],
+      })}\n`,
+    );
+    if (o.failEvery && n % o.failEvery === 0) {
+      const text = `${JSON.stringify({ servedBy: o.name, error: 'failing on purpose (--fail-every)' })}\n`;
+      res.writeHead(503, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(text),
+        'x-served-by': o.name,
+      });
+      res.end(text);
+      return;
+    }
     void answer(o, req).then((v) => {
       const text = `${JSON.stringify(v, null, 2)}\n`;
       res.writeHead(200, {
