@@ -5,7 +5,13 @@ import type { LocalBenchReport, Variant } from './run.js';
 import type { ProcUsage } from './proc-stats.js';
 import { median } from '../hbone/stats.js';
 
-const NAMES: Record<Variant, string> = { 'no-mesh': 'no mesh', ambient: 'ambient L4', haproxy: 'haproxy' };
+const NAMES: Record<Variant, string> = {
+  'no-mesh': 'no mesh',
+  ambient: 'ambient L4',
+  waypoint: 'waypoint',
+  haproxy: 'haproxy',
+  'haproxy-http': 'haproxy-http',
+};
 const ms = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : '-');
 const pad = (s: string, n: number): string => s.padEnd(n);
 const rpad = (s: string, n: number): string => s.padStart(n);
@@ -30,6 +36,25 @@ function haproxyLines(r: LocalBenchReport): string[] {
     `ambient / haproxy: added p50 ${x(q.p50)}, p90 ${x(q.p90)}, p99 ${x(q.p99)} (goal <= 1.0x); ` +
       `proxy CPU per request ${x(q.cpuPerRequest)} (goal <= 1.2x); bulk ${x(q.bulk)} (goal >= 0.8x)`,
   ];
+}
+
+/** The waypoint against ambient L4 and the haproxy HTTP hop (issue 10's goals). */
+function waypointLines(r: LocalBenchReport): string[] {
+  const w = r.waypoint;
+  if (!w) return [];
+  const x = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}x` : '-');
+  const c = w.cpuUsPerRequest;
+  const lines = [
+    `ambient + waypoint over no mesh: +${ms(w.added.p50)} / +${ms(w.added.p90)} / +${ms(w.added.p99)} ms at p50 / p90 / p99`,
+    `waypoint added p90 / ambient L4 added p90: ${x(w.p90OverAmbient)} (goal <= ${w.goals.p90.limit}x): ${w.goals.p90.met ? 'met' : 'NOT met'}`,
+    `CPU per request: waypoint ${c.waypoint.toFixed(0)} µs, one ztunnel (ambient L4) ${c.ztunnel.toFixed(0)} µs: ${x(c.ratio)} (goal <= ${w.goals.cpu.limit}x): ${w.goals.cpu.met ? 'met' : 'NOT met'}`,
+  ];
+  const h = w.haproxyHop;
+  if (h)
+    lines.push(
+      `haproxy mode http hop (haproxy-http over haproxy): +${ms(h.added.p50)} / +${ms(h.added.p90)} / +${ms(h.added.p99)} ms, H ${h.hopCpuUsPerRequest.toFixed(0)} µs/req`,
+    );
+  return lines;
 }
 
 export function formatLocalReport(r: LocalBenchReport): string {
@@ -67,6 +92,7 @@ export function formatLocalReport(r: LocalBenchReport): string {
     `goals (two ztunnels over no mesh): p90 +${ms(a.p90)} ms vs <= ${r.goals.p90.limitMs} ms: ${r.goals.p90.met ? 'met' : 'NOT met'}; ` +
       `p99 +${ms(a.p99)} ms vs <= ${r.goals.p99.limitMs} ms: ${r.goals.p99.met ? 'met' : 'NOT met'}`,
     ...haproxyLines(r),
+    ...waypointLines(r),
     '',
     'bulk, one connection (GET of 64 MiB bodies):',
   );

@@ -1,7 +1,9 @@
 /**
  * `meshctl bench` on a running local cluster: default/curl (node-1) -> Service echo (node-2), no mesh
- * (namespace default unlabelled) against ambient L4 (labelled) and against a pair of haproxy processes
- * with mutual TLS in the same two pods (unlabelled), alternating in one run, plus one-connection bulk
+ * (namespace default unlabelled) against ambient L4 (labelled), ambient with the namespace's waypoint
+ * (`istio.io/use-waypoint`), a pair of haproxy processes with mutual TLS in the same two pods
+ * (unlabelled) and the same with an haproxy `mode http` hop in the waypoint's pod (the C reference for
+ * the waypoint), alternating in one run, plus one-connection bulk
  * throughput for each. The load generator runs inside the client pod (meshctl exec); proxy CPU and
  * memory come from /proc/<pid> (the ztunnels' pids in cluster.json, the haproxies').
  */
@@ -17,11 +19,21 @@ import { median, percentile } from '../hbone/stats.js';
 import type { BulkOutput, RateOutput } from './loadgen.js';
 import { ProcWatch, type ProcUsage } from './proc-stats.js';
 import { haproxyAvailable } from '../hbone/haproxy.js';
-import { HAPROXY_A_PORT, startHaproxyPair, type HaproxyPair } from './haproxy-pair.js';
+import {
+  HAPROXY_A2_PORT,
+  HAPROXY_A_PORT,
+  startHaproxyHttpHop,
+  startHaproxyPair,
+  type HaproxyPair,
+} from './haproxy-pair.js';
+import { readClusterFile } from '../../src/local/cluster/state.js';
 
-export const VARIANTS = ['no-mesh', 'ambient', 'haproxy'] as const;
+export const VARIANTS = ['no-mesh', 'ambient', 'waypoint', 'haproxy', 'haproxy-http'] as const;
 export type Variant = (typeof VARIANTS)[number];
 const LABEL = 'istio.io/dataplane-mode';
+const USE_WAYPOINT = 'istio.io/use-waypoint';
+const WAYPOINT = 'waypoint';
+const isHaproxy = (v: Variant): boolean => v === 'haproxy' || v === 'haproxy-http';
 
 export interface LocalBenchOptions {
   rounds: number;
@@ -38,7 +50,7 @@ export interface LocalBenchOptions {
 }
 
 export function defaultLocalOptions(quick: boolean, progress: (m: string) => void): LocalBenchOptions {
-  const variants = VARIANTS.filter((v) => v !== 'haproxy' || haproxyAvailable());
+  const variants = VARIANTS.filter((v) => !isHaproxy(v) || haproxyAvailable());
   return quick
     ? {
         rounds: 1,
@@ -107,6 +119,17 @@ export interface LocalBenchReport {
     added: { p50: number; p90: number; p99: number };
     ratios: { p50: number; p90: number; p99: number; cpuPerRequest: number; bulk: number };
   };
+  /** The waypoint path against ambient L4 and against the haproxy HTTP hop (issue 10's goals). */
+  waypoint?: {
+    added: { p50: number; p90: number; p99: number };
+    /** Added p90 over ambient L4's added p90 (goal <= 2.5). */
+    p90OverAmbient: number;
+    /** CPU µs per request (median of rounds): the waypoint, one ztunnel (mean of the two, ambient L4). */
+    cpuUsPerRequest: { waypoint: number; ztunnel: number; ratio: number };
+    /** The haproxy HTTP hop over the haproxy pair, ms; and its CPU µs per request. */
+    haproxyHop?: { added: { p50: number; p90: number; p99: number }; hopCpuUsPerRequest: number };
+    goals: { p90: { limit: number; met: boolean }; cpu: { limit: number; met: boolean } };
+  };
   goals: { p90: { limitMs: number; met: boolean }; p99: { limitMs: number; met: boolean } };
   /** Latency (ms) at each quantile, pooled: for the plot. */
   curve: { quantiles: number[] } & Partial<Record<Variant, number[]>>;
@@ -134,8 +157,11 @@ function sumCpu(u: Record<string, ProcUsage>): number {
   return Object.values(u).reduce((a, x) => a + (x.cpuUsPerUnit ?? 0), 0);
 }
 
-/** The Namespace object file istiod watches; the label decides ambient or not (at runtime). */
-export async function setAmbient(configDir: string, on: boolean): Promise<void> {
+/**
+ * The Namespace object file istiod watches; the labels decide ambient or not and whether its services
+ * use the waypoint (at runtime).
+ */
+export async function setAmbient(configDir: string, on: boolean, waypoint = false): Promise<void> {
   const file = join(configDir, 'namespace-default.yaml');
   const obj = (parse(await readFile(file, 'utf8').catch(() => '')) ?? {
     apiVersion: 'v1',
@@ -145,6 +171,8 @@ export async function setAmbient(configDir: string, on: boolean): Promise<void> 
   const labels = { ...(obj.metadata.labels ?? {}) };
   if (on) labels[LABEL] = 'ambient';
   else delete labels[LABEL];
+  if (on && waypoint) labels[USE_WAYPOINT] = WAYPOINT;
+  else delete labels[USE_WAYPOINT];
   obj.metadata.labels = labels;
   await writeFile(file, stringify(obj));
 }
@@ -172,6 +200,18 @@ async function waitUntil(what: string, fn: () => Promise<boolean>, ms = 20_000):
 }
 
 /** Runs the load generator in the client pod through `meshctl exec`; returns its JSON. */
+/** `meshctl ARGS` as a user runs it; its exit code and output. */
+async function meshctl(args: string[]): Promise<{ code: number; out: string }> {
+  const child = spawn(process.execPath, [join(DIST_SRC, 'meshctl/main.js'), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  return { code: code ?? 1, out };
+}
+
 export async function loadgen<T>(stateDir: string, args: string[]): Promise<T> {
   const child = spawn(
     process.execPath,
@@ -211,33 +251,62 @@ export async function runLocalBench(cluster: ClusterFile, o: LocalBenchOptions):
   const pids = new Map<string, number>();
   for (const n of cluster.nodes) if (n.ztunnel.pid) pids.set(n.name, n.ztunnel.pid);
   const wasAmbient = await isAmbient(configDir);
-  let current: boolean | undefined;
+  const variants = o.variants;
+  const appPort = svc.ports[0]?.targetPort ?? port;
+  // The waypoint variants need the namespace's waypoint (created here if missing, removed at the end).
+  const needWaypoint = variants.includes('waypoint') || variants.includes('haproxy-http');
+  const findWaypoint = async () =>
+    (await readClusterFile(cluster.stateDir))?.pods.find(
+      (x) => x.namespace === 'default' && x.name.startsWith(`${WAYPOINT}-`) && x.pids.length > 0,
+    );
+  let wpPod = needWaypoint ? await findWaypoint() : undefined;
+  let createdWaypoint = false;
+  if (needWaypoint && !wpPod) {
+    p('creating the waypoint of namespace default (meshctl waypoint apply -n default --wait)');
+    const r = await meshctl(['waypoint', 'apply', '-n', 'default', '--wait', '--config-dir', configDir]);
+    if (r.code !== 0) throw new Error(`meshctl bench: meshctl waypoint apply failed: ${r.out.trim()}`);
+    createdWaypoint = true;
+    await waitUntil('the waypoint pod', async () => (wpPod = await findWaypoint()) !== undefined, 60_000);
+  }
+  if (wpPod) pids.set('waypoint', wpPod.pids[0]!);
+  type Mode = 'off' | 'ambient' | 'waypoint';
+  let current: Mode | undefined;
   let pair: HaproxyPair | undefined;
+  let hop: HaproxyPair | undefined;
+  const modeOf = (v: Variant): Mode => (v === 'ambient' || v === 'waypoint' ? v : 'off');
   const switchTo = async (v: Variant): Promise<void> => {
-    const on = v === 'ambient';
+    const mode = modeOf(v);
     if (v === 'haproxy' && !pair) {
-      pair = startHaproxyPair(client, server, svc.ports[0]?.targetPort ?? port);
+      pair = startHaproxyPair(client, server, appPort);
       p(
         `haproxy pair: A in ${client.name} (127.0.0.1:${HAPROXY_A_PORT}) -> mutual TLS -> B in ${server.name}`,
       );
     }
-    if (current === on) {
-      if (v === 'haproxy') await waitUntil('the haproxy pair to answer', () => answers(v));
-      return;
-    }
-    await setAmbient(configDir, on);
-    for (const pod of [client, server])
-      await waitUntil(
-        `${pod.name} to be ${on ? 'enrolled' : 'released'}`,
-        async () => (await captured(pod.netns)) === on,
+    if (v === 'haproxy-http' && !hop && wpPod) {
+      hop = startHaproxyHttpHop(client, wpPod, server, appPort);
+      p(
+        `haproxy http hop: A in ${client.name} -> mutual TLS -> H (mode http) in ${wpPod.name} -> mutual TLS -> B in ${server.name}`,
       );
-    await waitUntil(v === 'haproxy' ? 'the haproxy pair to answer' : 'echo to answer', () => answers(v));
-    current = on;
+    }
+    if (current !== mode) {
+      const on = mode !== 'off';
+      await setAmbient(configDir, on, mode === 'waypoint');
+      for (const pod of [client, server])
+        await waitUntil(
+          `${pod.name} to be ${on ? 'enrolled' : 'released'}`,
+          async () => (await captured(pod.netns)) === on,
+        );
+      current = mode;
+    }
+    await waitUntil(`${v} to answer`, () => answers(v));
   };
   const targetOf = (v: Variant): string[] =>
     v === 'haproxy'
       ? ['--host', '127.0.0.1', '--port', String(HAPROXY_A_PORT)]
-      : ['--host', svc.clusterIP, '--port', String(port)];
+      : v === 'haproxy-http'
+        ? ['--host', '127.0.0.1', '--port', String(HAPROXY_A2_PORT)]
+        : ['--host', svc.clusterIP, '--port', String(port)];
+  // Through the waypoint (and only then) echo sees the x-request-id it adds: the switch has happened.
   const answers = (v: Variant): Promise<boolean> =>
     runCommand('ip', [
       'netns',
@@ -245,19 +314,26 @@ export async function runLocalBench(cluster: ClusterFile, o: LocalBenchOptions):
       client.netns,
       'curl',
       '-sS',
-      '-o',
-      '/dev/null',
       '--max-time',
       '2',
       `http://${targetOf(v)[1]}:${targetOf(v)[3]}/`,
     ]).then(
-      () => true,
+      (r) => r.stdout.includes('"x-request-id"') === (v === 'waypoint'),
       () => false,
     );
-  const watchOf = (v: Variant): ProcWatch => new ProcWatch(v === 'haproxy' && pair ? pair.pids : pids);
+  const zt = new Map([...pids].filter(([k]) => k !== 'waypoint'));
+  const watchOf = (v: Variant): ProcWatch =>
+    new ProcWatch(
+      v === 'haproxy' && pair
+        ? pair.pids
+        : v === 'haproxy-http' && hop
+          ? hop.pids
+          : v === 'waypoint'
+            ? pids
+            : zt,
+    );
   const runs: RateRun[] = [];
   const pooled: Partial<Record<Variant, number[]>> = {};
-  const variants = o.variants;
   try {
     for (let r = 0; r < o.rounds; r++) {
       // Rotated per round, so machine noise and warm-up hit every variant alike.
@@ -348,6 +424,35 @@ export async function runLocalBench(cluster: ClusterFile, o: LocalBenchOptions):
         },
       };
     }
+    let waypoint: LocalBenchReport['waypoint'];
+    if (variants.includes('waypoint')) {
+      const w = over('waypoint');
+      const cpuOf = (v: Variant, pick: (u: Record<string, ProcUsage>) => number): number =>
+        median(runs.filter((x) => x.variant === v).map((x) => pick(x.ztunnels)));
+      const wpCpu = cpuOf('waypoint', (u) => u.waypoint?.cpuUsPerUnit ?? NaN);
+      const ztCpu = cpuOf('ambient', (u) => sumCpu(u) / Math.max(1, Object.keys(u).length));
+      const p90OverAmbient = w.p90 / added.p90;
+      const ratio = wpCpu / ztCpu;
+      let haproxyHop: NonNullable<LocalBenchReport['waypoint']>['haproxyHop'];
+      if (variants.includes('haproxy-http') && variants.includes('haproxy')) {
+        const hh = over('haproxy-http');
+        const hp = over('haproxy');
+        haproxyHop = {
+          added: { p50: hh.p50 - hp.p50, p90: hh.p90 - hp.p90, p99: hh.p99 - hp.p99 },
+          hopCpuUsPerRequest: cpuOf('haproxy-http', (u) => u['haproxy-h']?.cpuUsPerUnit ?? NaN),
+        };
+      }
+      waypoint = {
+        added: w,
+        p90OverAmbient,
+        cpuUsPerRequest: { waypoint: wpCpu, ztunnel: ztCpu, ratio },
+        ...(haproxyHop ? { haproxyHop } : {}),
+        goals: {
+          p90: { limit: 2.5, met: p90OverAmbient <= 2.5 },
+          cpu: { limit: 4, met: ratio <= 4 },
+        },
+      };
+    }
     const cpu = cpus();
     const { progress: _unused, ...settings } = o;
     return {
@@ -369,6 +474,7 @@ export async function runLocalBench(cluster: ClusterFile, o: LocalBenchOptions):
       summary,
       added,
       ...(haproxy ? { haproxy } : {}),
+      ...(waypoint ? { waypoint } : {}),
       goals: {
         p90: { limitMs: 0.17, met: added.p90 <= 0.17 },
         p99: { limitMs: 0.2, met: added.p99 <= 0.2 },
@@ -377,9 +483,14 @@ export async function runLocalBench(cluster: ClusterFile, o: LocalBenchOptions):
     };
   } finally {
     pair?.stop();
-    if (current !== wasAmbient) {
+    hop?.stop();
+    if (current !== (wasAmbient ? 'ambient' : 'off')) {
       await switchTo(wasAmbient ? 'ambient' : 'no-mesh').catch((err: unknown) => p(String(err)));
       p(`namespace default restored to ${wasAmbient ? 'ambient' : 'no mesh'}`);
+    }
+    if (createdWaypoint) {
+      const r = await meshctl(['waypoint', 'delete', WAYPOINT, '-n', 'default', '--config-dir', configDir]);
+      p(r.code === 0 ? 'the waypoint created for the bench is deleted' : r.out.trim());
     }
   }
 }

@@ -7,11 +7,19 @@ import type { LocalBenchReport, Variant } from './run.js';
 const W = 720;
 const H = 420;
 const M = { l: 60, r: 20, t: 40, b: 50 };
-const COLORS: Record<Variant, string> = { 'no-mesh': '#1f77b4', ambient: '#d62728', haproxy: '#2ca02c' };
+const COLORS: Record<Variant, string> = {
+  'no-mesh': '#1f77b4',
+  ambient: '#d62728',
+  waypoint: '#9467bd',
+  haproxy: '#2ca02c',
+  'haproxy-http': '#8c564b',
+};
 const NAMES: Record<Variant, string> = {
   'no-mesh': 'no mesh',
   ambient: 'ambient L4 (two ztunnels)',
+  waypoint: 'ambient + waypoint',
   haproxy: 'haproxy pair (mutual TLS)',
+  'haproxy-http': 'haproxy pair + mode http hop',
 };
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 

@@ -31,7 +31,7 @@ const schema = {
   },
   rounds: {
     flag: 'rounds',
-    doc: 'rounds (each runs both variants, order alternating); 0 = mode default',
+    doc: 'rounds (each runs every variant, order rotated); 0 = mode default',
     default: 0,
     parse: parsers.int(0, 20),
   },
@@ -59,9 +59,11 @@ const USAGE = `Usage: meshctl bench [--quick] [--rounds N] [--seconds S] [--out 
        meshctl bench --soak 10m [--out FILE]
 
 In the local cluster: default/curl (node-1) -> Service echo (node-2), HTTP/1.1 GET of 1 KiB at a fixed
-1000 req/s on 4 connections, latency from the intended send time, no mesh against ambient L4 (the
-namespace label is switched at runtime and restored), alternating for several rounds; then one-
-connection bulk throughput for both. Prints a table, writes JSON and an SVG latency plot. Uses the
+1000 req/s on 4 connections, latency from the intended send time: no mesh, ambient L4, ambient +
+the namespace's waypoint (created for the run if missing, then deleted), and as references (where
+haproxy is installed) a pair of haproxies with mutual TLS and the same with an haproxy mode http hop
+in the waypoint's pod; the namespace labels are switched at runtime and restored; rotated over
+several rounds; then one-connection bulk throughput for each. Prints a table, writes JSON and an SVG latency plot. Uses the
 running cluster (meshctl up --detach), or brings one up and down for the run. Needs root.
 
 --soak DURATION runs ambient L4 alone at 1000 req/s for DURATION (bounded) and reports errors and

@@ -32,7 +32,7 @@ function accessLines(c: LocalCluster, node: string): Array<Record<string, unknow
 
 test(
   'local cluster: capture, identities, runtime enrolment, policy, no plaintext, clean teardown',
-  { skip, timeout: 110_000 },
+  { skip, timeout: 150_000 },
   async (t) => {
     const stateDir = await mkdtemp(join(tmpdir(), 'ml-e2e-'));
     // The demo plus a pod outside the mesh (namespace legacy, on node-1) for scenario 5.
@@ -294,7 +294,7 @@ spec:
           bulkSeconds: 0.3,
         };
         const r = await runLocalBench(file, o);
-        assert.deepEqual(o.variants, VARIANTS, 'haproxy is installed here: all three variants run');
+        assert.deepEqual(o.variants, VARIANTS, 'haproxy is installed here: every variant runs');
         for (const v of VARIANTS) {
           const run = r.runs.find((x) => x.variant === v);
           assert.ok(run, `a fixed-rate run for ${v}`);
@@ -305,12 +305,20 @@ spec:
           assert.ok(bulk && bulk.errors === 0 && bulk.mbPerSec > 0, `${v}: bulk moved bytes`);
           assert.deepEqual(
             Object.keys(run.ztunnels).sort(),
-            v === 'haproxy' ? ['haproxy-a', 'haproxy-b'] : ['node-1', 'node-2'],
+            {
+              haproxy: ['haproxy-a', 'haproxy-b'],
+              'haproxy-http': ['haproxy-a', 'haproxy-b', 'haproxy-h'],
+              waypoint: ['node-1', 'node-2', 'waypoint'],
+            }[v as string] ?? ['node-1', 'node-2'],
           );
         }
         const hap = r.runs.find((x) => x.variant === 'haproxy')!.ztunnels;
         assert.ok(hap['haproxy-a']!.cores > 0 && hap['haproxy-b']!.cores > 0, 'both haproxies worked');
         assert.ok(r.haproxy && Number.isFinite(r.haproxy.ratios.cpuPerRequest), 'ratios to the haproxy pair');
+        const wp = r.runs.find((x) => x.variant === 'waypoint')!.ztunnels;
+        assert.ok(wp.waypoint!.cores > 0, 'the waypoint worked');
+        assert.ok(r.waypoint && Number.isFinite(r.waypoint.cpuUsPerRequest.ratio), 'the waypoint figures');
+        assert.ok(r.runs.find((x) => x.variant === 'haproxy-http')!.ztunnels['haproxy-h']!.cores > 0);
         const amb = r.runs.find((x) => x.variant === 'ambient')!.ztunnels;
         assert.ok(amb['node-1']!.cores > 0 && amb['node-2']!.cores > 0, 'both ztunnels worked while ambient');
         assert.ok(amb['node-1']!.rssMb > 10, 'ztunnel RSS read from /proc');
