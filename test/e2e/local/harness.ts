@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -45,14 +45,22 @@ export function meshctl(
 
 /**
  * A running local cluster for one test: a fresh state directory, `files` (paths from the repository
- * root) as the objects deployed at start, the kubelet loop on; stopped and removed after the test.
+ * root, each changed by `edit` when given) as the objects deployed at start, the kubelet loop on; stopped and removed after the test.
  */
-export async function startCluster(t: TestContext, name: string, files: string[]): Promise<LocalCluster> {
+export async function startCluster(
+  t: TestContext,
+  name: string,
+  files: string[],
+  edit?: (file: string, text: string) => string,
+): Promise<LocalCluster> {
   const stateDir = await mkdtemp(join(tmpdir(), `ml-${name}-`));
   const configDir = join(stateDir, 'deploy');
   await mkdir(configDir, { recursive: true });
   const root = resolve(DIST_SRC, '../..');
-  for (const f of files) await copyFile(join(root, f), join(configDir, basename(f)));
+  for (const f of files) {
+    if (edit) await writeFile(join(configDir, basename(f)), edit(f, await readFile(join(root, f), 'utf8')));
+    else await copyFile(join(root, f), join(configDir, basename(f)));
+  }
   const cluster = new LocalCluster({ name, stateDir, nodes: 2, configDir, progress: () => undefined });
   t.after(async () => {
     await cluster.stop();

@@ -95,3 +95,32 @@ test('reviews v1 does not call ratings; an unreachable service is reported, not 
   assert.equal(json.reviews.ratings, undefined);
   assert.match(String(json.details.error), /ECONNREFUSED/);
 });
+
+test('--fail-every 2: every other request is a 503; each request is logged with its ids', async () => {
+  const lines: string[] = [];
+  const details = await start({
+    role: 'details',
+    version: 'v1',
+    name: 'details-v1-1',
+    failEvery: 2,
+    log: (l) => lines.push(l),
+  });
+  const codes: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    codes.push(
+      await new Promise<number>((resolve, reject) =>
+        http
+          .get(`${details}/details/${i}`, { headers: { 'x-request-id': `r${i}` } }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          })
+          .on('error', reject),
+      ),
+    );
+  }
+  assert.deepEqual(codes, [200, 503, 200, 503]);
+  assert.deepEqual(
+    lines.map((l) => (JSON.parse(l) as { path: string; request_id: string }).request_id),
+    ['r0', 'r1', 'r2', 'r3'],
+  );
+});
