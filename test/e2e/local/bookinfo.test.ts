@@ -191,6 +191,7 @@ ${http}`,
           `every request answered 200 by v1 or v2: ${out.find((l) => !/^200 reviews-v[12]-1$/.test(l))}`,
         );
         assert.ok(Math.abs(v2 / 1000 - 0.1) <= 0.03, `10 % ± 3 % to v2, got ${v2 / 10} %`);
+        t.diagnostic(`split: ${v1} to v1, ${v2} to v2 of 1000`);
         const after = await metrics();
         const count = (m: string, v: string): number =>
           requests(
@@ -245,6 +246,9 @@ ${http}`,
       });
       // Delay and abort are drawn independently; a delayed request that is then aborted reports FI.
       const notAborted = 400 - aborted;
+      t.diagnostic(
+        `fault: ${aborted} of 400 aborted, ${delayed} of ${notAborted} delayed, ${slow} took >= 40 ms`,
+      );
       assert.ok(
         Math.abs(delayed / notAborted - 0.5) <= 0.1,
         `50 % ± 10 % of ${notAborted} delayed, got ${delayed}`,
