@@ -15,14 +15,19 @@ CACHE_ROOT="${MESHLITE_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/meshlite}"
 BINARIES=(kube-apiserver kube-controller-manager kube-scheduler)
 # Debian packages: the Go toolchain and the tools the source's Makefile runs; dpkg-dev unpacks the source;
 # etcd-server is the control plane's store.
-PACKAGES=(golang-go rsync jq dpkg-dev etcd-server)
+# golang-github-modern-go-reflect2-dev: reflect2 1.0.2 replaces the vendored 1.0.1, whose map iteration
+# crashes the API server (SIGSEGV in mapiterinit) when built with Go >= 1.18: any custom resource with
+# labels took kube-apiserver down.
+PACKAGES=(golang-go rsync jq dpkg-dev etcd-server golang-github-modern-go-reflect2-dev)
+# The build's revision: part of the cache directory's name, so a fixed build replaces an older one.
+BUILD_REV=r2
 
 log() { echo "kube-control-plane: $*" >&2; }
 
 # A complete build: every binary plus the stamp written last.
 cached_dir() {
   local d
-  for d in "$CACHE_ROOT"/kubernetes-*/; do
+  for d in "$CACHE_ROOT"/kubernetes-*-"$BUILD_REV"/; do
     [ -f "$d/.complete" ] || continue
     echo "${d%/}"
     return 0
@@ -100,11 +105,18 @@ apt-get "${APT_OPTS[@]}" update -qq
 version="$(apt-cache "${APT_OPTS[@]}" showsrc kubernetes | sed -nE 's/^Version: ([^ ]+)$/\1/p' | head -1 |
   sed -E 's/^[0-9]+://; s/-[^-]*$//; s/.*\+really//; s/[+~].*$//')"
 [ -n "$version" ] || { log "apt has no source package 'kubernetes' (Debian 12 ships 1.20.2)"; exit 1; }
-DEST="$CACHE_ROOT/kubernetes-$version"
+DEST="$CACHE_ROOT/kubernetes-$version-$BUILD_REV"
 log "fetching the source of kubernetes $version with apt-get source ($(elapsed))"
 (cd "$WORK" && apt-get "${APT_OPTS[@]}" source -qq kubernetes >/dev/null)
 SRC="$(find "$WORK" -maxdepth 1 -type d -name "kubernetes-*" | head -1)"
 [ -d "$SRC" ] || { log "apt-get source did not unpack a kubernetes-* directory in $WORK"; exit 1; }
+
+# reflect2 1.0.1 (vendored) is broken with Go >= 1.18; 1.0.2 has the same API.
+R2=/usr/share/gocode/src/github.com/modern-go/reflect2
+[ -d "$R2" ] || { log "$R2 is missing: apt-get install golang-github-modern-go-reflect2-dev"; exit 1; }
+rm -rf "$SRC/vendor/github.com/modern-go/reflect2"
+cp -r "$R2" "$SRC/vendor/github.com/modern-go/reflect2"
+rm -f "$SRC/vendor/github.com/modern-go/reflect2/go.mod" "$SRC/vendor/github.com/modern-go/reflect2/go.sum"
 
 # As debian/rules builds it: GOPATH=<source>/.go with the tree linked in as k8s.io/kubernetes, no cgo.
 mkdir -p "$SRC/.go/src/k8s.io"

@@ -18,6 +18,8 @@ import { MeshError } from '../common/errors.js';
 import { createRootCa, issueLeaf } from '../pki/ca.js';
 
 export const KUBE_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
+/** The build revision of scripts/kube-control-plane.sh (BUILD_REV): older builds are not used. */
+export const KUBE_BUILD_REV = 'r2';
 /** The name in the API server's certificate; clients reach 127.0.0.1 and check this name. */
 export const API_SERVER_NAME = 'localhost';
 const SA_ISSUER = 'https://kubernetes.default.svc.cluster.local';
@@ -27,7 +29,7 @@ export function cachedKubeBinaries(env = process.env): string | undefined {
   const root = env.MESHLITE_KUBE_CACHE ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'meshlite');
   if (!existsSync(root)) return undefined;
   return readdirSync(root)
-    .filter((n) => n.startsWith('kubernetes-'))
+    .filter((n) => n.startsWith('kubernetes-') && n.endsWith(`-${KUBE_BUILD_REV}`))
     .sort()
     .map((n) => join(root, n))
     .find((d) => existsSync(join(d, '.complete')));

@@ -56,6 +56,16 @@ export const COMMANDS: readonly Command[] = [
     run: async (argv) => (await import('./demo.js')).run(argv),
   },
   {
+    name: 'install',
+    summary: 'install the mesh on a Kubernetes cluster (server-side apply; --dry-run prints the manifests)',
+    run: async (argv) => (await import('./install.js')).runInstall(argv),
+  },
+  {
+    name: 'uninstall',
+    summary: 'remove the mesh from a Kubernetes cluster (--purge: the Istio CRDs too)',
+    run: async (argv) => (await import('./install.js')).runUninstall(argv),
+  },
+  {
     name: 'up',
     summary: 'start the local cluster (namespaces, capture, istiod, ztunnels) and run the demo',
     run: async (argv) => (await import('./up.js')).run(argv),
