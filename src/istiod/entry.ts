@@ -1,5 +1,5 @@
 import { runCli } from '../common/cli.js';
-import { createLogger } from '../common/logger.js';
+import { createLogger, type Logger } from '../common/logger.js';
 import { Istiod } from './app.js';
 import { DirectorySource } from './config/directory-source.js';
 import { istiodSchema, sourceChoice, type IstiodConfig } from './options.js';
@@ -11,6 +11,25 @@ istiod is the control plane: it reads Istio-style configuration (a directory of 
 Kubernetes API), works out which workloads are in the ambient mesh and which policies apply, and pushes
 it to the node proxies over delta xDS. It is also the certificate authority that signs the workloads'
 SPIFFE certificates (on the xDS ports). Monitoring: /metrics, /ready, /debug on the monitoring address.`;
+
+/** In a cluster: the controller that deploys waypoints for Gateways of class istio-waypoint. */
+async function startWaypointController(config: IstiodConfig, kubeconfig: string | undefined, logger: Logger) {
+  const [{ KubeWaypointController }, { loadKubeConfig }] = await Promise.all([
+    import('./kube-waypoint-controller.js'),
+    import('./config/kube-client.js'),
+  ]);
+  const controller = new KubeWaypointController({
+    kubeConfig: loadKubeConfig(kubeconfig),
+    image: config.waypointImage,
+    resources: JSON.parse(config.waypointResources) as Record<string, Record<string, string>>,
+    xdsAddress: config.waypointXdsAddress,
+    trustDomain: config.trustDomain,
+    clusterId: config.clusterId,
+    logger: logger.child({ part: 'waypoint-controller' }),
+  });
+  controller.start();
+  return controller;
+}
 
 async function main(config: IstiodConfig): Promise<number> {
   const logger = createLogger({ component: 'istiod', level: config.logLevel });
@@ -51,9 +70,14 @@ async function main(config: IstiodConfig): Promise<number> {
     throw err;
   }
   ca?.start(istiod);
+  const waypoints =
+    choice.kind === 'kubernetes' && config.waypointImage
+      ? await startWaypointController(config, choice.kubeconfig, logger)
+      : undefined;
   logger.info({ source: source.name, ports: istiod.ports }, 'istiod started');
   const signal = await stopped;
   logger.info({ signal }, 'istiod received a signal; stopping');
+  await waypoints?.stop();
   await istiod.stop();
   ca?.close();
   logger.flush();

@@ -155,6 +155,38 @@ export const istiodSchema = {
       return n;
     },
   } satisfies OptionSpec<number>,
+  waypointImage: {
+    flag: 'waypoint-image',
+    env: 'WAYPOINT_IMAGE',
+    doc: 'reading a cluster: the image of the waypoint Deployments made for Gateways of class istio-waypoint ("" turns the waypoint controller off)',
+    default: 'meshlite/waypoint:0.1.0',
+    parse: parsers.string,
+  } satisfies OptionSpec<string>,
+  waypointResources: {
+    flag: 'waypoint-resources',
+    env: 'WAYPOINT_RESOURCES',
+    doc: 'reading a cluster: the waypoint containers\' resources, as JSON ({"requests":{"cpu":"100m"}})',
+    default: '{"requests":{"cpu":"100m","memory":"128Mi"}}',
+    parse: (raw: string) => {
+      try {
+        const v = JSON.parse(raw) as unknown;
+        if (v && typeof v === 'object' && !Array.isArray(v)) return raw;
+      } catch {
+        // reported below
+      }
+      throw new MeshError(
+        'CFG_ERR_INVALID',
+        `--waypoint-resources: "${raw}" is not a JSON object of requests/limits`,
+      );
+    },
+  } satisfies OptionSpec<string>,
+  waypointXdsAddress: {
+    flag: 'waypoint-xds-address',
+    env: 'WAYPOINT_XDS_ADDRESS',
+    doc: "reading a cluster: istiod's address as waypoint pods reach it (xDS and the CA)",
+    default: 'istiod.istio-system.svc:15010',
+    parse: parsers.string,
+  } satisfies OptionSpec<string>,
   logLevel: {
     flag: 'log-level',
     env: 'LOG_LEVEL',

@@ -130,6 +130,8 @@ export function istiodObjects(v: InstallValues, t: KubeTarget): KubeObject[] {
     `--cluster-id=${v.clusterId}`,
     `--log-level=${v.logLevel}`,
     '--ca-dir=/var/run/meshlite/ca',
+    `--waypoint-image=${image(v, 'waypoint')}`,
+    `--waypoint-resources=${JSON.stringify(v.waypoint.resources)}`,
     // Replicas must sign with one CA: more than one needs the plugged-in CA (Secret cacerts).
     ...(replicas > 1 ? ['--cacerts-dir=/etc/cacerts'] : []),
   ];

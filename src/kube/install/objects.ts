@@ -54,8 +54,13 @@ export const DOWNWARD_ENV = [
   field('SERVICE_ACCOUNT', 'spec.serviceAccountName'),
 ];
 
-/** istiod's in-cluster address of the mTLS xDS + CA port. */
-export const ISTIOD_ADDRESS = `istiod.istio-system.svc:15012`;
+/**
+ * istiod's in-cluster addresses. The proxies' CA client bootstraps over the plaintext port (15010,
+ * with the service-account token; Istio uses 15012 with the root from istio-ca-root-cert), then
+ * ztunnel moves xDS to the mTLS port (15012) with its own certificate.
+ */
+export const ISTIOD_PLAINTEXT_ADDRESS = 'istiod.istio-system.svc:15010';
+export const ISTIOD_SECURE_ADDRESS = 'istiod.istio-system.svc:15012';
 
 /** The namespace of istiod, ztunnel and the node agent (istiod trusts istio-system/ztunnel as node proxy). */
 export const NAMESPACE = 'istio-system';

@@ -196,7 +196,8 @@ test("ztunnel: Istio's capabilities without privileged, CA token, readiness, rol
   const tokenFile = c.env.find((e: J) => e.name === 'TOKEN_FILE').value;
   const mount = c.volumeMounts.find((m: J) => m.name === 'istio-token');
   assert.equal(tokenFile, `${mount.mountPath}/${token.path}`);
-  assert.equal(c.env.find((e: J) => e.name === 'CA_ADDRESS').value, 'istiod.istio-system.svc:15012');
+  assert.equal(c.env.find((e: J) => e.name === 'CA_ADDRESS').value, 'istiod.istio-system.svc:15010');
+  assert.equal(c.env.find((e: J) => e.name === 'SECURE_XDS_ADDRESS').value, 'istiod.istio-system.svc:15012');
 });
 
 test('values reach the objects: images, resources, log level, trust domain, grace period', () => {

@@ -1,0 +1,226 @@
+/**
+ * istiod's waypoint deployment controller on a cluster: follows Gateways (informer), and for each of
+ * class `istio-waypoint` server-side applies (field manager istio.io/gateway-controller, forced) its
+ * ServiceAccount, Deployment and Service, owned by the Gateway (so the garbage collector removes them
+ * with it), never touching a same-named object it did not create; then writes the Gateway's status
+ * (addresses, Accepted, Programmed). One reconcile per Gateway at a time; failures retry with backoff.
+ */
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type KubeConfig,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+import { isDeepStrictEqual } from 'node:util';
+import { errorMessage } from '../common/errors.js';
+import { silentLogger, type Logger } from '../common/logger.js';
+import { kubeError, statusOf } from './config/kube-client.js';
+import { KubeInformer, type RawObject } from './config/kube-informer.js';
+import {
+  GATEWAY_FIELD_MANAGER,
+  MANAGED_LABEL,
+  notAWaypoint,
+  waypointObjects,
+  waypointStatus,
+  type GatewayObject,
+  type KubeObj,
+  type WaypointSettings,
+} from './kube-waypoint-objects.js';
+
+export interface KubeWaypointControllerOptions extends WaypointSettings {
+  kubeConfig: KubeConfig;
+  logger?: Logger;
+  backoffMs?: { initial: number; max: number };
+}
+
+const GROUP = 'gateway.networking.k8s.io';
+
+interface KeyState {
+  running: boolean;
+  again: boolean;
+  failures: number;
+  retry?: NodeJS.Timeout;
+}
+
+export class KubeWaypointController {
+  private readonly informer: KubeInformer;
+  private readonly objects: KubernetesObjectApi;
+  private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
+  private readonly log: Logger;
+  private readonly gateways = new Map<string, GatewayObject>();
+  private readonly keys = new Map<string, KeyState>();
+  private readonly idle = new Set<() => void>();
+  private stopped = false;
+
+  constructor(private readonly o: KubeWaypointControllerOptions) {
+    this.log = o.logger ?? silentLogger();
+    this.objects = KubernetesObjectApi.makeApiClient(o.kubeConfig);
+    this.core = o.kubeConfig.makeApiClient(CoreV1Api);
+    this.custom = o.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.informer = new KubeInformer(
+      o.kubeConfig,
+      `/apis/${GROUP}/v1/gateways`,
+      {
+        listed: () => undefined,
+        event: (type, obj) => this.onEvent(type, obj),
+        error: (err, retryInMs) =>
+          this.log.warn(
+            { err: errorMessage(err), retryInMs },
+            'waypoint controller: watching Gateways failed',
+          ),
+      },
+      { backoffMs: o.backoffMs ?? { initial: 500, max: 30_000 }, idleTimeoutMs: 60_000 },
+    );
+  }
+
+  start(): void {
+    this.informer.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const k of this.keys.values()) clearTimeout(k.retry);
+    await this.informer.stop();
+  }
+
+  /** Resolves when no reconcile is running or queued (tests). */
+  whenIdle(): Promise<void> {
+    if (![...this.keys.values()].some((k) => k.running || k.retry)) return Promise.resolve();
+    return new Promise((resolve) => this.idle.add(resolve));
+  }
+
+  private onEvent(type: 'ADDED' | 'MODIFIED' | 'DELETED', raw: RawObject): void {
+    const gw = raw as unknown as GatewayObject;
+    const key = `${gw.metadata.namespace}/${gw.metadata.name}`;
+    if (type === 'DELETED') {
+      this.gateways.delete(key); // its objects go with it: they are owned by it
+      return;
+    }
+    this.gateways.set(key, gw);
+    if (notAWaypoint(gw)) return;
+    this.enqueue(key);
+  }
+
+  private enqueue(key: string): void {
+    let st = this.keys.get(key);
+    if (!st) this.keys.set(key, (st = { running: false, again: false, failures: 0 }));
+    if (st.running) {
+      st.again = true;
+      return;
+    }
+    clearTimeout(st.retry);
+    st.retry = undefined;
+    st.running = true;
+    void this.run(key, st);
+  }
+
+  private async run(key: string, st: KeyState): Promise<void> {
+    try {
+      const gw = this.gateways.get(key);
+      if (gw && !notAWaypoint(gw) && !this.stopped) await this.reconcile(gw);
+      st.failures = 0;
+    } catch (err) {
+      st.failures++;
+      const b = this.o.backoffMs ?? { initial: 500, max: 30_000 };
+      const delay = Math.min(b.initial * 2 ** (st.failures - 1), b.max);
+      this.log.warn(
+        { gateway: key, err: errorMessage(err), retryInMs: delay },
+        'waypoint controller: reconcile failed',
+      );
+      if (!this.stopped) {
+        st.retry = setTimeout(() => {
+          st.retry = undefined;
+          this.enqueue(key);
+        }, delay);
+        st.retry.unref();
+      }
+    } finally {
+      st.running = false;
+      if (st.again && !this.stopped) {
+        st.again = false;
+        this.enqueue(key);
+      } else if (![...this.keys.values()].some((k) => k.running || k.retry)) {
+        for (const wake of this.idle) wake();
+        this.idle.clear();
+      }
+    }
+  }
+
+  /** Applies the waypoint's objects and writes the Gateway's status. */
+  async reconcile(gw: GatewayObject): Promise<void> {
+    const { name, namespace } = gw.metadata;
+    let conflict: string | undefined;
+    for (const want of waypointObjects(gw, this.o)) {
+      const existing = await this.read(want);
+      if (existing && existing.metadata?.labels?.[MANAGED_LABEL] === undefined) {
+        conflict = `${want.kind} ${namespace}/${want.metadata.name} exists and was not created by istiod; rename it or the Gateway`;
+        break;
+      }
+      try {
+        await this.objects.patch(
+          want,
+          undefined,
+          undefined,
+          GATEWAY_FIELD_MANAGER,
+          true,
+          PatchStrategy.ServerSideApply,
+        );
+      } catch (err) {
+        throw kubeError(err, `apply ${want.kind} ${namespace}/${want.metadata.name}`);
+      }
+    }
+    let clusterIp: string | undefined;
+    if (!conflict) {
+      const svc = await this.core.readNamespacedService({ name, namespace }).catch((err: unknown) => {
+        throw kubeError(err, `GET Service ${namespace}/${name}`);
+      });
+      const ip = svc.spec?.clusterIP;
+      clusterIp = ip && ip !== 'None' ? ip : undefined;
+    }
+    await this.writeStatus(
+      gw,
+      waypointStatus(gw, clusterIp, { domainSuffix: this.o.domainSuffix, conflict }),
+    );
+    this.log.info(
+      { gateway: `${namespace}/${name}`, clusterIp, conflict },
+      'waypoint controller: reconciled',
+    );
+  }
+
+  private async read(o: KubeObj): Promise<KubernetesObject | undefined> {
+    try {
+      return await this.objects.read(o as KubernetesObject & { metadata: { name: string } });
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw kubeError(err, `GET ${o.kind} ${o.metadata.namespace}/${o.metadata.name}`);
+    }
+  }
+
+  /** Replaces the status subresource when it differs (a conflict retries with the newer object). */
+  private async writeStatus(gw: GatewayObject, status: NonNullable<GatewayObject['status']>): Promise<void> {
+    const same = (a: GatewayObject['status']) =>
+      isDeepStrictEqual(a?.addresses ?? [], status.addresses) &&
+      isDeepStrictEqual(
+        (a?.conditions ?? []).map(({ lastTransitionTime: _t, ...c }) => c),
+        (status.conditions ?? []).map(({ lastTransitionTime: _t, ...c }) => c),
+      );
+    if (same(gw.status)) return;
+    const { name, namespace } = gw.metadata;
+    const version = (gw.apiVersion ?? `${GROUP}/v1`).split('/')[1]!;
+    try {
+      await this.custom.replaceNamespacedCustomObjectStatus({
+        group: GROUP,
+        version,
+        namespace,
+        plural: 'gateways',
+        name,
+        body: { ...gw, status },
+      });
+    } catch (err) {
+      throw kubeError(err, `PUT Gateway ${namespace}/${name}/status`);
+    }
+  }
+}

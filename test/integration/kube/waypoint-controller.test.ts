@@ -1,0 +1,153 @@
+/**
+ * istiod's waypoint controller against a real API server and controller manager: a Gateway of class
+ * istio-waypoint gets its ServiceAccount, Deployment and Service (owned by it), the Deployment its
+ * ReplicaSet, the Gateway its addresses and Programmed condition; a same-named object istiod did not
+ * create is left alone and reported; deleting the Gateway lets the garbage collector remove the rest.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { KubeControlPlane, controlPlaneProblem } from '../../../src/kube/control-plane.js';
+import { loadKubeConfig, statusOf } from '../../../src/istiod/config/kube-client.js';
+import { KubeWaypointController } from '../../../src/istiod/kube-waypoint-controller.js';
+import { install } from '../../../src/kube/install/apply.js';
+import { loadValues } from '../../../src/kube/install/values.js';
+import type { GatewayObject } from '../../../src/istiod/kube-waypoint-objects.js';
+import { waitFor } from '../istiod/config/helpers/wait-for.js';
+
+const problem = controlPlaneProblem();
+if (problem) console.log(`# skipping the waypoint controller tests: ${problem}`);
+
+let plane: Promise<KubeControlPlane> | undefined;
+test.after(async () => {
+  await (await plane?.catch(() => undefined))?.stop();
+});
+
+const G = { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'gateways' };
+const gateway = (name: string, labels: Record<string, string> = {}) => ({
+  apiVersion: 'gateway.networking.k8s.io/v1',
+  kind: 'Gateway',
+  metadata: { name, labels },
+  spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
+});
+
+test(
+  'a waypoint Gateway gets its Deployment and Service from istiod, and loses them with it',
+  { skip: problem },
+  async (t) => {
+    plane ??= KubeControlPlane.start();
+    const cp = await plane;
+    const kc = loadKubeConfig(cp.kubeconfigPath);
+    // The mesh's CRDs and GatewayClasses as users install them (with the test-only Gateway API CRDs).
+    await install(kc, loadValues(), { gatewayApiCrds: true });
+    const core = kc.makeApiClient(CoreV1Api);
+    const apps = kc.makeApiClient(AppsV1Api);
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    await core.createNamespace({
+      body: { metadata: { name: 'demo', labels: { 'istio.io/dataplane-mode': 'ambient' } } },
+    });
+
+    const controller = new KubeWaypointController({
+      kubeConfig: kc,
+      image: 'meshlite/waypoint:test',
+      xdsAddress: 'istiod.istio-system.svc:15010',
+      trustDomain: 'cluster.local',
+      clusterId: 'Kubernetes',
+      backoffMs: { initial: 100, max: 1000 },
+    });
+    t.after(() => controller.stop());
+    controller.start();
+
+    // Labels on a custom resource: what crashed the API server built with the old reflect2.
+    await custom.createNamespacedCustomObject({
+      ...G,
+      namespace: 'demo',
+      body: gateway('waypoint', { team: 'a' }),
+    });
+    const read = async () =>
+      (await custom.getNamespacedCustomObject({
+        ...G,
+        namespace: 'demo',
+        name: 'waypoint',
+      })) as GatewayObject;
+    await waitFor(
+      'the Gateway to be Programmed',
+      async () =>
+        (await read()).status?.conditions?.some((c) => c.type === 'Programmed' && c.status === 'True') ??
+        false,
+      30_000,
+    );
+    const gw = await read();
+    const svc = await core.readNamespacedService({ name: 'waypoint', namespace: 'demo' });
+    assert.ok(svc.spec?.clusterIP);
+    assert.deepEqual(gw.status?.addresses, [
+      { type: 'IPAddress', value: svc.spec.clusterIP },
+      { type: 'Hostname', value: 'waypoint.demo.svc.cluster.local' },
+    ]);
+    assert.deepEqual(
+      svc.spec.ports?.map((p) => [p.name, p.port, p.appProtocol]),
+      [
+        ['status-port', 15021, undefined],
+        ['mesh', 15008, 'hbone'],
+      ],
+    );
+    assert.equal(svc.metadata?.ownerReferences?.[0]?.uid, gw.metadata.uid);
+    const d = await apps.readNamespacedDeployment({ name: 'waypoint', namespace: 'demo' });
+    assert.equal(d.spec?.template.spec?.serviceAccountName, 'waypoint');
+    assert.equal(d.metadata?.labels?.team, 'a');
+    await core.readNamespacedServiceAccount({ name: 'waypoint', namespace: 'demo' });
+    // The controller manager acts on the Deployment: a ReplicaSet owned by it.
+    await waitFor(
+      'the waypoint ReplicaSet',
+      async () =>
+        (await apps.listNamespacedReplicaSet({ namespace: 'demo' })).items.some(
+          (rs) => rs.metadata?.ownerReferences?.[0]?.name === 'waypoint',
+        ),
+      30_000,
+    );
+    // Server-side apply by field manager istio.io/gateway-controller.
+    assert.ok(
+      d.metadata?.managedFields?.some(
+        (f) => f.manager === 'istio.io/gateway-controller' && f.operation === 'Apply',
+      ),
+    );
+
+    // A user's Service named like a second waypoint: left alone, the Gateway says why it is not Programmed.
+    await core.createNamespacedService({
+      namespace: 'demo',
+      body: { metadata: { name: 'taken' }, spec: { selector: { app: 'mine' }, ports: [{ port: 80 }] } },
+    });
+    await custom.createNamespacedCustomObject({ ...G, namespace: 'demo', body: gateway('taken') });
+    await waitFor(
+      'the conflicting Gateway to say why',
+      async () => {
+        const g = (await custom.getNamespacedCustomObject({
+          ...G,
+          namespace: 'demo',
+          name: 'taken',
+        })) as GatewayObject;
+        const p = g.status?.conditions?.find((c) => c.type === 'Programmed');
+        return p?.status === 'False' && /was not created by istiod/.test(p.message);
+      },
+      30_000,
+    );
+    const mine = await core.readNamespacedService({ name: 'taken', namespace: 'demo' });
+    assert.deepEqual(mine.spec?.selector, { app: 'mine' }, "the user's Service is untouched");
+
+    // Deleting the Gateway: the garbage collector removes what it owned.
+    await custom.deleteNamespacedCustomObject({ ...G, namespace: 'demo', name: 'waypoint' });
+    const gone = async (f: () => Promise<unknown>) =>
+      f().then(
+        () => false,
+        (e: unknown) => statusOf(e) === 404,
+      );
+    await waitFor(
+      'the waypoint objects to be collected',
+      async () =>
+        (await gone(() => apps.readNamespacedDeployment({ name: 'waypoint', namespace: 'demo' }))) &&
+        (await gone(() => core.readNamespacedService({ name: 'waypoint', namespace: 'demo' }))) &&
+        (await gone(() => core.readNamespacedServiceAccount({ name: 'waypoint', namespace: 'demo' }))),
+      60_000,
+    );
+  },
+);
