@@ -2,6 +2,7 @@ import { runCli } from '../common/cli.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { Istiod } from './app.js';
 import { DirectorySource } from './config/directory-source.js';
+import type { ConfigSource } from './config/source.js';
 import { istiodSchema, sourceChoice, type IstiodConfig } from './options.js';
 import { setupCa } from './ca-setup.js';
 
@@ -29,6 +30,17 @@ async function startWaypointController(config: IstiodConfig, kubeconfig: string 
   });
   controller.start();
   return controller;
+}
+
+/** In a cluster: rejected Istio objects get condition Accepted=False in their status. */
+async function startStatusWriter(kubeconfig: string | undefined, source: ConfigSource, logger: Logger) {
+  const [{ KubeStatusWriter }, { loadKubeConfig }] = await Promise.all([
+    import('./kube-status-writer.js'),
+    import('./config/kube-client.js'),
+  ]);
+  const writer = new KubeStatusWriter(loadKubeConfig(kubeconfig), source, logger.child({ part: 'status' }));
+  writer.start();
+  return writer;
 }
 
 async function main(config: IstiodConfig): Promise<number> {
@@ -74,10 +86,13 @@ async function main(config: IstiodConfig): Promise<number> {
     choice.kind === 'kubernetes' && config.waypointImage
       ? await startWaypointController(config, choice.kubeconfig, logger)
       : undefined;
+  const statuses =
+    choice.kind === 'kubernetes' ? await startStatusWriter(choice.kubeconfig, source, logger) : undefined;
   logger.info({ source: source.name, ports: istiod.ports }, 'istiod started');
   const signal = await stopped;
   logger.info({ signal }, 'istiod received a signal; stopping');
   await waypoints?.stop();
+  await statuses?.stop();
   await istiod.stop();
   ca?.close();
   logger.flush();

@@ -3,13 +3,22 @@
  * istio-waypoint gets its ServiceAccount, Deployment and Service (owned by it), the Deployment its
  * ReplicaSet, the Gateway its addresses and Programmed condition; a same-named object istiod did not
  * create is left alone and reported; deleting the Gateway lets the garbage collector remove the rest.
+ * A rejected Istio object gets Accepted=False in its status, and True once fixed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
 import { KubeControlPlane, controlPlaneProblem } from '../../../src/kube/control-plane.js';
 import { loadKubeConfig, statusOf } from '../../../src/istiod/config/kube-client.js';
 import { KubeWaypointController } from '../../../src/istiod/kube-waypoint-controller.js';
+import { KubeStatusWriter } from '../../../src/istiod/kube-status-writer.js';
+import { KubernetesSource } from '../../../src/istiod/config/kubernetes-source.js';
 import { install } from '../../../src/kube/install/apply.js';
 import { loadValues } from '../../../src/kube/install/values.js';
 import type { GatewayObject } from '../../../src/istiod/kube-waypoint-objects.js';
@@ -149,5 +158,58 @@ test(
         (await gone(() => core.readNamespacedServiceAccount({ name: 'waypoint', namespace: 'demo' }))),
       60_000,
     );
+  },
+);
+
+test(
+  'a rejected AuthorizationPolicy says why in its status, and is Accepted once fixed',
+  { skip: problem },
+  async (t) => {
+    plane ??= KubeControlPlane.start();
+    const cp = await plane;
+    const kc = loadKubeConfig(cp.kubeconfigPath);
+    await install(kc, loadValues(), { gatewayApiCrds: true });
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: 'policies' } } }).catch(() => undefined);
+    const source = new KubernetesSource({ kubeconfig: cp.kubeconfigPath, kinds: ['AuthorizationPolicy'] });
+    const writer = new KubeStatusWriter(kc, source);
+    t.after(async () => {
+      await writer.stop();
+      await source.stop();
+    });
+    await source.start();
+    await source.whenSynced();
+    writer.start();
+
+    const AP = {
+      group: 'security.istio.io',
+      version: 'v1',
+      namespace: 'policies',
+      plural: 'authorizationpolicies',
+    };
+    await custom.createNamespacedCustomObject({
+      ...AP,
+      body: {
+        apiVersion: 'security.istio.io/v1',
+        kind: 'AuthorizationPolicy',
+        metadata: { name: 'bad' },
+        spec: { action: 'PERMIT' },
+      },
+    });
+    const accepted = async () => {
+      const o = (await custom.getNamespacedCustomObject({ ...AP, name: 'bad' })) as {
+        status?: { conditions?: Array<{ type: string; status: string; message: string }> };
+      };
+      return o.status?.conditions?.find((c) => c.type === 'Accepted');
+    };
+    await waitFor('the rejection in the status', async () => (await accepted())?.status === 'False', 30_000);
+    assert.match((await accepted())!.message, /spec\.action/);
+
+    await custom.patchNamespacedCustomObject(
+      { ...AP, name: 'bad', body: { spec: { action: 'DENY' } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    await waitFor('Accepted=True after the fix', async () => (await accepted())?.status === 'True', 30_000);
   },
 );
