@@ -35,12 +35,6 @@ export interface CaRuntime {
  */
 export async function setupCa(config: IstiodConfig, logger: Logger, kubeconfig?: string): Promise<CaRuntime> {
   const log = logger.child({ part: 'ca' });
-  const ca = await IstiodCa.open({
-    trustDomain: config.trustDomain,
-    dataDir: config.caDir,
-    pluggedDir: config.cacertsDir || undefined,
-    logger: log,
-  });
   const authenticators: TokenAuthenticator[] = [];
   if (config.nodeTokenFile) authenticators.push(await LocalTokenAuthenticator.load(config.nodeTokenFile));
   let kubeConfig: KubeConfig | undefined;
@@ -56,6 +50,30 @@ export async function setupCa(config: IstiodConfig, logger: Logger, kubeconfig?:
     Publisher = rootConfigMap.RootConfigMapPublisher;
     authenticators.push(new KubeTokenReviewAuthenticator({ kubeConfig, trustDomain: config.trustDomain }));
   }
+  const open = () =>
+    IstiodCa.open({
+      trustDomain: config.trustDomain,
+      dataDir: config.caDir,
+      pluggedDir: config.cacertsDir || undefined,
+      logger: log,
+    });
+  let ca: IstiodCa;
+  if (kubeConfig && !config.cacertsDir && config.caSecret) {
+    // The self-signed root lives in a Secret, so a replaced or second istiod keeps signing with it.
+    const { restoreCaFromSecret, storeCaInSecret } = await import('./ca/kube-ca-secret.js');
+    const ref = {
+      kubeConfig,
+      namespace: process.env.POD_NAMESPACE || config.rootNamespace,
+      name: config.caSecret,
+    };
+    const restored = await restoreCaFromSecret(ref, config.caDir);
+    ca = await open();
+    if (!restored && !(await storeCaInSecret(ref, config.caDir))) {
+      await restoreCaFromSecret(ref, config.caDir); // another istiod stored its root first: use that one
+      ca = await open();
+    }
+    log.info({ secret: `${ref.namespace}/${ref.name}`, restored }, 'CA: kept in a Secret');
+  } else ca = await open();
   if (authenticators.length === 0) {
     log.warn(
       'no caller authentication configured (--node-token-file, or a Kubernetes source): only callers with a mesh certificate (15012) can get certificates',

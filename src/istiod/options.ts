@@ -108,6 +108,13 @@ export const istiodSchema = {
     default: '',
     parse: parsers.string,
   } satisfies OptionSpec<string>,
+  caSecret: {
+    flag: 'ca-secret',
+    env: 'CA_SECRET',
+    doc: 'reading a cluster, without --cacerts-dir: keep the self-signed CA in this Secret of istiod\'s namespace (restored on start; "" keeps it only in --ca-dir)',
+    default: 'istio-ca-secret',
+    parse: parsers.string,
+  } satisfies OptionSpec<string>,
   nodeTokenFile: {
     flag: 'node-token-file',
     env: 'NODE_TOKEN_FILE',

@@ -3,9 +3,13 @@
  * istio-waypoint gets its ServiceAccount, Deployment and Service (owned by it), the Deployment its
  * ReplicaSet, the Gateway its addresses and Programmed condition; a same-named object istiod did not
  * create is left alone and reported; deleting the Gateway lets the garbage collector remove the rest.
- * A rejected Istio object gets Accepted=False in its status, and True once fixed.
+ * A rejected Istio object gets Accepted=False in its status, and True once fixed. The self-signed CA
+ * is kept in Secret istio-ca-secret.
  */
 import { test } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import {
   AppsV1Api,
@@ -23,6 +27,10 @@ import { install } from '../../../src/kube/install/apply.js';
 import { loadValues } from '../../../src/kube/install/values.js';
 import type { GatewayObject } from '../../../src/istiod/kube-waypoint-objects.js';
 import { waitFor } from '../istiod/config/helpers/wait-for.js';
+import { parseConfig } from '../../../src/common/config.js';
+import { createLogger } from '../../../src/common/logger.js';
+import { istiodSchema } from '../../../src/istiod/options.js';
+import { setupCa } from '../../../src/istiod/ca-setup.js';
 
 const problem = controlPlaneProblem();
 if (problem) console.log(`# skipping the waypoint controller tests: ${problem}`);
@@ -211,5 +219,39 @@ test(
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
     await waitFor('Accepted=True after the fix', async () => (await accepted())?.status === 'True', 30_000);
+  },
+);
+
+test(
+  'the self-signed CA is kept in Secret istio-ca-secret: replicas and restarts sign with one root',
+  { skip: problem },
+  async (t) => {
+    plane ??= KubeControlPlane.start();
+    const cp = await plane;
+    const kc = loadKubeConfig(cp.kubeconfigPath);
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: 'istio-system' } } }).catch((e: unknown) => {
+      if (statusOf(e) !== 409) throw e;
+    });
+    const tmp = await mkdtemp(join(tmpdir(), 'meshlite-ca-secret-'));
+    t.after(() => rm(tmp, { recursive: true, force: true }));
+    const logger = createLogger({ component: 'test', level: 'silent' });
+    const start = async (dir: string) => {
+      const { config } = parseConfig(
+        istiodSchema,
+        [`--ca-dir=${join(tmp, dir)}`, '--root-namespace=istio-system'],
+        {},
+      );
+      const rt = await setupCa(config, logger, cp.kubeconfigPath);
+      rt.close();
+      return rt.ca.rootsPem[0];
+    };
+    // Two istiods starting together: one stores its root, the other takes it.
+    const [a, b] = await Promise.all([start('a'), start('b')]);
+    assert.equal(a, b, 'both replicas have one root');
+    const secret = await core.readNamespacedSecret({ name: 'istio-ca-secret', namespace: 'istio-system' });
+    assert.equal(Buffer.from(secret.data!['root-cert.pem']!, 'base64').toString(), a);
+    // A replaced pod (empty CA directory) restores the same root.
+    assert.equal(await start('c'), a);
   },
 );
