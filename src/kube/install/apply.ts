@@ -3,16 +3,18 @@
  * (field manager `meshctl`, forced: the install owns the fields it sets), CRDs first and waited for,
  * GatewayClasses only where the Gateway API CRDs are served.
  */
+import { fetch } from 'undici';
 import {
   ApiextensionsV1Api,
+  HttpMethod,
   KubernetesObjectApi,
-  PatchStrategy,
+  RequestContext,
   VersionApi,
   type KubeConfig,
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { MeshError } from '../../common/errors.js';
-import { kubeError, statusOf } from '../../istiod/config/kube-client.js';
+import { KubeHttpError, kubeError, serverOf, statusOf } from '../../istiod/config/kube-client.js';
 import { gatewayApiCrdsForTests } from './crds.js';
 import { NAMESPACE, type KubeObject } from './objects.js';
 import { renderInstall } from './render.js';
@@ -43,14 +45,73 @@ export async function clusterTarget(kc: KubeConfig): Promise<KubeTarget> {
   }
 }
 
-async function applyAll(
-  client: KubernetesObjectApi,
-  objects: readonly KubeObject[],
-  log: (l: string) => void,
-) {
+/** REST collection of each kind the install applies: (group/version, plural, namespaced). */
+const REST: Record<string, [string, boolean]> = {
+  Namespace: ['namespaces', false],
+  ServiceAccount: ['serviceaccounts', true],
+  Service: ['services', true],
+  ConfigMap: ['configmaps', true],
+  Deployment: ['deployments', true],
+  DaemonSet: ['daemonsets', true],
+  PodDisruptionBudget: ['poddisruptionbudgets', true],
+  ClusterRole: ['clusterroles', false],
+  ClusterRoleBinding: ['clusterrolebindings', false],
+  Role: ['roles', true],
+  RoleBinding: ['rolebindings', true],
+  CustomResourceDefinition: ['customresourcedefinitions', false],
+  GatewayClass: ['gatewayclasses', false],
+};
+
+/** The object's REST path, e.g. /apis/apps/v1/namespaces/istio-system/daemonsets/ztunnel. */
+export function restPath(o: KubeObject): string {
+  const rest = REST[o.kind];
+  if (!rest) throw new MeshError('KUBE_ERR_KIND', `${o.kind}: not a kind meshctl install applies`);
+  const [plural, namespaced] = rest;
+  const base = o.apiVersion.includes('/') ? `/apis/${o.apiVersion}` : `/api/${o.apiVersion}`;
+  const ns = namespaced ? `/namespaces/${o.metadata.namespace ?? 'default'}` : '';
+  return `${base}${ns}/${plural}/${o.metadata.name}`;
+}
+
+/**
+ * Server-side apply of the object as JSON, exactly as rendered. (client-node's typed clients pass
+ * objects through its models, which drop what they do not name: a CRD's
+ * `x-kubernetes-preserve-unknown-fields` was lost that way, and every custom object came back with
+ * an empty spec.)
+ */
+async function serverSideApply(kc: KubeConfig, o: KubeObject): Promise<void> {
+  const path = `${restPath(o)}?fieldManager=${FIELD_MANAGER}&force=true`;
+  const ctx = new RequestContext(serverOf(kc).replace(/\/$/, '') + path, HttpMethod.PATCH);
+  ctx.setHeaderParam('Content-Type', 'application/apply-patch+yaml');
+  ctx.setHeaderParam('Accept', 'application/json');
+  await kc.applySecurityAuthentication(ctx);
+  let res;
+  try {
+    res = await fetch(ctx.getUrl(), {
+      method: 'PATCH',
+      headers: ctx.getHeaders(),
+      body: JSON.stringify(o),
+      dispatcher: ctx.getDispatcher(),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (err) {
+    throw kubeError(err, `PATCH ${path}`);
+  }
+  const text = await res.text();
+  if (res.status >= 300) {
+    let message = text.slice(0, 300);
+    try {
+      message = (JSON.parse(text) as { message?: string }).message ?? message;
+    } catch {
+      // not JSON: the text itself
+    }
+    throw new KubeHttpError(res.status, `HTTP ${res.status}: ${message}`);
+  }
+}
+
+async function applyAll(kc: KubeConfig, objects: readonly KubeObject[], log: (l: string) => void) {
   for (const o of objects) {
     try {
-      await client.patch(o, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+      await serverSideApply(kc, o);
     } catch (err) {
       throw kubeError(err, `apply ${describe(o)}`);
     }
@@ -102,18 +163,17 @@ export async function install(
   const target = await clusterTarget(kc);
   log(`Kubernetes ${target.major}.${target.minor}`);
   const r = renderInstall(v, target);
-  const client = KubernetesObjectApi.makeApiClient(kc);
-  await applyAll(client, r.crds, log);
+  await applyAll(kc, r.crds, log);
   await waitEstablished(
     kc,
     r.crds.map((c) => c.metadata.name),
     timeoutMs,
   );
-  await applyAll(client, r.mesh, log);
+  await applyAll(kc, r.mesh, log);
   let gatewayApi = await crdExists(kc, GATEWAY_CLASS_CRD);
   if (!gatewayApi && opts.gatewayApiCrds) {
     const crds = gatewayApiCrdsForTests(target);
-    await applyAll(client, crds, log);
+    await applyAll(kc, crds, log);
     await waitEstablished(
       kc,
       crds.map((c) => c.metadata.name),
@@ -121,7 +181,7 @@ export async function install(
     );
     gatewayApi = true;
   }
-  if (gatewayApi) await applyAll(client, r.gatewayClasses, log);
+  if (gatewayApi) await applyAll(kc, r.gatewayClasses, log);
   else
     log(
       'skipped the GatewayClasses: the Gateway API CRDs are not installed (apply them, then run meshctl install again)',

@@ -89,7 +89,7 @@ test(
         apiVersion: 'security.istio.io/v1beta1',
         kind: 'AuthorizationPolicy',
         metadata: { name: 'deny-all' },
-        spec: {},
+        spec: { action: 'DENY' },
       },
     });
     const stored = (await custom.getNamespacedCustomObject({
@@ -98,8 +98,9 @@ test(
       namespace: 'demo',
       plural: 'authorizationpolicies',
       name: 'deny-all',
-    })) as { apiVersion: string };
+    })) as { apiVersion: string; spec: { action?: string } };
     assert.equal(stored.apiVersion, 'security.istio.io/v1', 'served in the storage version too');
+    assert.equal(stored.spec.action, 'DENY', 'the CRD keeps the fields of spec (preserve-unknown-fields)');
     const gc = (await custom.getClusterCustomObject({
       group: 'gateway.networking.k8s.io',
       version: 'v1',
