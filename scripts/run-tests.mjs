@@ -64,6 +64,22 @@ const failedFiles = [];
 const retried = [];
 let seq = 0;
 
+// Each test file runs in a process group of its own, so the watchdog (and an interrupted run) kills
+// what the file started too (control planes, clusters' helpers), not only the test process.
+const live = new Set();
+function killGroup(child) {
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+}
+for (const sig of ['SIGINT', 'SIGTERM'])
+  process.on(sig, () => {
+    for (const c of live) killGroup(c);
+    process.exit(130);
+  });
+
 function runOnce({ file, env }) {
   const tap = join(tapDir, `${seq++}.tap`);
   return new Promise((resolve) => {
@@ -79,8 +95,9 @@ function runOnce({ file, env }) {
         ...passThrough,
         file,
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, detached: true },
     );
+    live.add(child);
     let out = '';
     let printed = false;
     const onData = (d) => {
@@ -93,14 +110,15 @@ function runOnce({ file, env }) {
     const startTimer = setTimeout(() => {
       if (!printed) {
         why = 'hung-at-start';
-        child.kill('SIGKILL');
+        killGroup(child);
       }
     }, START_TIMEOUT_S * 1000);
     const fileTimer = setTimeout(() => {
       why = 'timeout';
-      child.kill('SIGKILL');
+      killGroup(child);
     }, FILE_TIMEOUT_S * 1000);
     child.on('close', (code, signal) => {
+      live.delete(child);
       clearTimeout(startTimer);
       clearTimeout(fileTimer);
       resolve({ code, signal, out, why, tap });
