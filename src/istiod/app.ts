@@ -124,6 +124,7 @@ export class Istiod {
         trustDomain: opts.trustDomain ?? 'cluster.local',
         domainSuffix: 'cluster.local',
         traceSampling: opts.traceSampling,
+        rootNamespace: opts.rootNamespace,
       },
       this.log.child({ part: 'waypoints' }),
     );

@@ -13,11 +13,16 @@ import { errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { pump } from '../common/pump.js';
 import { Balancer } from './cluster/balancer.js';
+import { CircuitBreakers } from './cluster/circuit-breaker.js';
+import { clusterMetrics } from './cluster/cluster-metrics.js';
+import { OutlierDetector } from './cluster/outlier.js';
 import { socketLike, UpstreamClient, type Connector } from './cluster/upstream.js';
 import { compileConfig, portFor, type CompiledConfig, type CompiledPort } from './compile.js';
 import { CorsFilter } from './filters/cors.js';
 import { FaultFilter } from './filters/fault.js';
 import { FilterChain } from './filters/filter.js';
+import { JwtAuthnFilter } from './filters/jwt-authn.js';
+import { RbacFilter } from './filters/rbac.js';
 import { RouterFilter } from './filters/router.js';
 import { Exchange, type ConnInfo, type DownRequest, type DownResponse } from './http/exchange.js';
 import { declared, sniff } from './http/sniff.js';
@@ -26,6 +31,8 @@ import { propagateTrace } from './http/trace.js';
 import type { L7Config } from './model.js';
 import { decide } from './route/decide.js';
 import { HttpTelemetry } from './telemetry.js';
+import { JwksCache } from './security/jwks-cache.js';
+import { SecurityMetrics } from './security/security-metrics.js';
 
 export interface EngineOptions {
   connector: Connector;
@@ -39,6 +46,9 @@ export interface EngineOptions {
   maxHeaderBytes?: number;
   /** Time for a client to send the request headers; default 60 s. */
   headersTimeoutMs?: number;
+  /** jwksUri refresh and retry periods (defaults 20 min and 1 min). */
+  jwksRefreshMs?: number;
+  jwksRetryMs?: number;
 }
 
 interface Active {
@@ -57,6 +67,10 @@ export class L7Engine {
   private readonly h1: http.Server;
   private readonly conns = new WeakMap<object, ConnInfo>();
   private readonly sockets = new Set<Duplex>();
+  readonly jwks: JwksCache;
+  readonly breakers: CircuitBreakers;
+  readonly outlier: OutlierDetector;
+  private readonly security: SecurityMetrics;
 
   constructor(private readonly o: EngineOptions) {
     this.random = o.random ?? Math.random;
@@ -68,6 +82,11 @@ export class L7Engine {
       clusterId: o.clusterId ?? 'Kubernetes',
       accessLog: o.accessLog ?? true,
     });
+    this.jwks = new JwksCache({ log: o.log, refreshMs: o.jwksRefreshMs, retryMs: o.jwksRetryMs });
+    this.security = new SecurityMetrics(o.registry);
+    const cm = clusterMetrics(o.registry);
+    this.breakers = new CircuitBreakers(cm.overflow);
+    this.outlier = new OutlierDetector(cm.outlier);
     this.active = this.build(EMPTY);
     const headersTimeout = o.headersTimeoutMs ?? 60_000;
     this.h1 = http.createServer(
@@ -88,6 +107,8 @@ export class L7Engine {
   /** Compiles a new configuration and the filter chain for it (once per push). */
   update(cfg: L7Config): void {
     this.active = this.build(cfg);
+    this.outlier.retain(cfg.clusters);
+    this.breakers.retain(new Set(cfg.clusters.map((c) => c.name)));
   }
 
   get config(): CompiledConfig {
@@ -124,12 +145,16 @@ export class L7Engine {
   close(): void {
     this.h1.close(ignore); // stops the sweep; there is no listening socket to close
     this.client.close();
+    this.jwks.close();
+    this.outlier.close();
     for (const s of this.sockets) s.destroy();
   }
 
   private build(cfg: L7Config): Active {
     const config = compileConfig(cfg);
     const chain = new FilterChain([
+      new JwtAuthnFilter(cfg, this.jwks, this.security, this.o.log),
+      new RbacFilter(cfg, this.security, this.o.log),
       new CorsFilter(),
       new FaultFilter(this.random),
       new RouterFilter({
@@ -137,6 +162,8 @@ export class L7Engine {
         balancer: this.balancer,
         random: this.random,
         log: this.o.log,
+        breakers: this.breakers,
+        outlier: this.outlier,
       }),
     ]);
     return { config, chain };

@@ -4,6 +4,8 @@
  * VirtualService, Gateway API HTTPRoute/GRPCRoute and DestinationRule are converted into this one model
  * at istiod's edge; the proxy compiles it once per push (compile.ts) and never parses config per request.
  */
+import type { ConnectionPoolPolicy, OutlierPolicy } from './cluster/traffic-policy.js';
+import type { ServiceSecurity } from './security/model.js';
 
 /** How a string is matched. `present`: the value exists (any value). */
 export interface StringMatch {
@@ -159,6 +161,8 @@ export interface ServiceConfig {
   hostname: string;
   vips: string[];
   ports: ServicePort[];
+  /** AuthorizationPolicies and JWT rules bound to this service at the proxy (l7/security). */
+  security?: ServiceSecurity;
 }
 
 export type LbPolicy =
@@ -189,6 +193,8 @@ export interface Cluster {
   upstream: 'http1' | 'http2' | 'downstream';
   endpoints: Endpoint[];
   connectTimeoutMs?: number;
+  connectionPool?: ConnectionPoolPolicy;
+  outlier?: OutlierPolicy;
 }
 
 /** One proxy's whole L7 configuration. */

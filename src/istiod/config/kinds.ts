@@ -100,6 +100,14 @@ export const KINDS: readonly KindInfo[] = [
     shortNames: ['ap'],
   },
   {
+    kind: 'RequestAuthentication',
+    group: 'security.istio.io',
+    versions: ['v1', 'v1beta1'],
+    namespaced: true,
+    plural: 'requestauthentications',
+    shortNames: ['ra'],
+  },
+  {
     kind: 'PeerAuthentication',
     group: 'security.istio.io',
     versions: ['v1', 'v1beta1'],

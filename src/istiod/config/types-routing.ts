@@ -89,14 +89,35 @@ export interface LoadBalancerSpec {
   };
 }
 
+export interface ConnectionPoolSpec {
+  tcp?: { maxConnections?: number; connectTimeout?: string; idleTimeout?: string } & Obj;
+  http?: {
+    http1MaxPendingRequests?: number;
+    http2MaxRequests?: number;
+    maxRequestsPerConnection?: number;
+    maxRetries?: number;
+    idleTimeout?: string;
+  } & Obj;
+}
+
+export interface OutlierDetectionSpec {
+  consecutive5xxErrors?: number;
+  consecutiveGatewayErrors?: number;
+  interval?: string;
+  baseEjectionTime?: string;
+  maxEjectionPercent?: number;
+  minHealthPercent?: number;
+}
+
 export interface TrafficPolicySpec {
   loadBalancer?: LoadBalancerSpec;
-  connectionPool?: { tcp?: { connectTimeout?: string } } & Obj;
-  outlierDetection?: Obj;
+  connectionPool?: ConnectionPoolSpec;
+  outlierDetection?: OutlierDetectionSpec;
   portLevelSettings?: Array<{
     port?: { number?: number };
     loadBalancer?: LoadBalancerSpec;
-    connectionPool?: Obj;
+    connectionPool?: ConnectionPoolSpec;
+    outlierDetection?: OutlierDetectionSpec;
   }>;
   tls?: Obj;
 }

@@ -3,11 +3,13 @@
  */
 import type { Deployment, EndpointSlice, Namespace, Pod, Service } from './types-core.js';
 import type { AuthorizationPolicy, Gateway, PeerAuthentication, ServiceEntry } from './types-mesh.js';
+import type { RequestAuthentication } from './types-security.js';
 import type { DestinationRule, GRPCRoute, HTTPRoute, VirtualService } from './types-routing.js';
 
 export type * from './types-core.js';
 export type * from './types-mesh.js';
 export type * from './types-routing.js';
+export type * from './types-security.js';
 
 /** Every kind the mesh reads, by `kind`. */
 export interface KindMap {
@@ -24,6 +26,7 @@ export interface KindMap {
   DestinationRule: DestinationRule;
   AuthorizationPolicy: AuthorizationPolicy;
   PeerAuthentication: PeerAuthentication;
+  RequestAuthentication: RequestAuthentication;
 }
 
 export type Kind = keyof KindMap;

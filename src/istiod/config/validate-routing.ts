@@ -4,6 +4,7 @@
  */
 import { parseDuration } from './duration.js';
 import { show, type Fields } from './fields.js';
+import { connectionPool, outlierDetection } from './validate-traffic-policy.js';
 
 type Obj = Record<string, unknown>;
 
@@ -171,13 +172,14 @@ function trafficPolicy(f: Fields, v: unknown, path: string): void {
   const tp = f.object(v, path);
   if (!tp) return;
   loadBalancer(f, tp.loadBalancer, `${path}.loadBalancer`);
-  const cp = f.object(tp.connectionPool, `${path}.connectionPool`);
-  const tcp = cp ? f.object(cp.tcp, `${path}.connectionPool.tcp`) : undefined;
-  if (tcp) duration(f, tcp.connectTimeout, `${path}.connectionPool.tcp.connectTimeout`);
+  connectionPool(f, tp.connectionPool, `${path}.connectionPool`);
+  outlierDetection(f, tp.outlierDetection, `${path}.outlierDetection`);
   f.objects(tp.portLevelSettings, `${path}.portLevelSettings`, (pl, pp) => {
     const port = f.object(pl.port, `${pp}.port`, { required: true });
     if (port) f.port(port.number, `${pp}.port.number`, { required: true });
     loadBalancer(f, pl.loadBalancer, `${pp}.loadBalancer`);
+    connectionPool(f, pl.connectionPool, `${pp}.connectionPool`);
+    outlierDetection(f, pl.outlierDetection, `${pp}.outlierDetection`);
   });
 }
 

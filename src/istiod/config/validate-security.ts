@@ -3,6 +3,7 @@
  */
 import type { Fields } from './fields.js';
 import { show } from './fields.js';
+import { parseWhenKey } from '../../l7/security/authz-compile.js';
 
 type Obj = Record<string, unknown>;
 const MTLS_MODES = ['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT'] as const;
@@ -59,7 +60,9 @@ function checkRule(f: Fields, rule: Obj, path: string): void {
     if (Object.keys(op).length === 0) f.add(`${tp}.operation`, 'must set at least one field');
   });
   f.objects(rule.when, `${path}.when`, (w, wp) => {
-    f.string(w.key, `${wp}.key`, { required: true, nonEmpty: true });
+    const key = f.string(w.key, `${wp}.key`, { required: true, nonEmpty: true });
+    const attr = key === undefined ? undefined : parseWhenKey(key);
+    if (typeof attr === 'string') f.add(`${wp}.key`, attr);
     const values = f.strings(w.values, `${wp}.values`);
     const notValues = f.strings(w.notValues, `${wp}.notValues`);
     if (!values?.length && !notValues?.length) f.add(wp, 'must set values or notValues');

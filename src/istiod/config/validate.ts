@@ -10,6 +10,7 @@ import { CORE_CHECKS } from './validate-core.js';
 import { MESH_CHECKS } from './validate-mesh.js';
 import { SECURITY_CHECKS } from './validate-security.js';
 import { ROUTING_CHECKS } from './validate-routing.js';
+import { REQUEST_AUTHN_CHECKS } from './validate-request-authn.js';
 
 /** Where a document came from, for messages: `mesh.yaml, document 2: ...`. */
 export interface DocumentOrigin {
@@ -37,7 +38,13 @@ export type ValidationResult =
   | { status: 'invalid'; key?: string; issues: ConfigIssue[] }
   | { status: 'ignored'; kind: string; apiVersion: string; reason: string };
 
-const CHECKS = { ...CORE_CHECKS, ...MESH_CHECKS, ...SECURITY_CHECKS, ...ROUTING_CHECKS };
+const CHECKS = {
+  ...CORE_CHECKS,
+  ...MESH_CHECKS,
+  ...SECURITY_CHECKS,
+  ...ROUTING_CHECKS,
+  ...REQUEST_AUTHN_CHECKS,
+};
 
 export function originPrefix(origin: DocumentOrigin | undefined): string {
   if (!origin?.file && origin?.document === undefined) return '';

@@ -6,6 +6,7 @@
 import { parseDuration } from '../config/duration.js';
 import type { DestinationRule, LoadBalancerSpec, TrafficPolicySpec } from '../config/types.js';
 import type { Cluster, LbPolicy } from '../../l7/model.js';
+import { resiliencePolicy } from './resilience.js';
 import { portProtocol, type MeshView } from './mesh-view.js';
 
 export function clusterName(fqdn: string, port: number, subset?: string): string {
@@ -77,6 +78,7 @@ export function buildCluster(
     connectMs = sub.connectMs ?? connectMs;
   }
   const proto = portProtocol(sp);
+  const { connectionPool, outlier } = resiliencePolicy(dr?.spec, port, subset);
   return {
     name: clusterName(fqdn, port, subset),
     service: fqdn,
@@ -86,5 +88,7 @@ export function buildCluster(
     upstream: proto === 'http2' || proto === 'grpc' ? 'http2' : proto === 'http' ? 'http1' : 'downstream',
     endpoints: eps.map(({ labels: _l, ...e }) => e),
     connectTimeoutMs: connectMs,
+    ...(connectionPool ? { connectionPool } : {}),
+    ...(outlier ? { outlier } : {}),
   };
 }

@@ -15,6 +15,8 @@ export interface MeshViewOptions {
   domainSuffix: string;
   /** Sent to each waypoint as `tracing.samplingPercent` when set. */
   traceSampling?: number;
+  /** Policies bound to the GatewayClass live here; default istio-system. */
+  rootNamespace?: string;
 }
 
 export interface EndpointWithLabels extends Endpoint {

@@ -13,6 +13,7 @@ import { convertHttpRoutes } from './convert-httproute.js';
 import { grpcToHttpRoute } from './grpc-route.js';
 import { convertVirtualService, type ClusterWant } from './convert-vs.js';
 import { MeshView, portProtocol, type MeshViewOptions } from './mesh-view.js';
+import { SecurityIndex } from './security-configs.js';
 
 export function waypointKey(gw: Gateway): string {
   return `${gw.metadata.namespace ?? 'default'}/${gw.metadata.name}`;
@@ -25,7 +26,8 @@ export function buildWaypointConfigs(store: ConfigStore, opts: MeshViewOptions):
   if (waypoints.length === 0) return out;
   const vss = store.list('VirtualService');
   const routes = [...store.list('HTTPRoute'), ...store.list('GRPCRoute').map(grpcToHttpRoute)];
-  for (const gw of waypoints) out.set(waypointKey(gw), buildOne(gw, view, vss, routes));
+  const security = new SecurityIndex(store, opts.rootNamespace ?? 'istio-system');
+  for (const gw of waypoints) out.set(waypointKey(gw), buildOne(gw, view, vss, routes, security));
   return out;
 }
 
@@ -44,7 +46,13 @@ function boundServices(gw: Gateway, view: MeshView): Service[] {
   return out;
 }
 
-function buildOne(gw: Gateway, view: MeshView, vss: VirtualService[], routes: HTTPRoute[]): L7Config {
+function buildOne(
+  gw: Gateway,
+  view: MeshView,
+  vss: VirtualService[],
+  routes: HTTPRoute[],
+  security: SecurityIndex,
+): L7Config {
   const gwNs = gw.metadata.namespace ?? 'default';
   const clusters = new Map<string, Cluster | null>();
   const want = (w: ClusterWant): string => {
@@ -107,6 +115,8 @@ function buildOne(gw: Gateway, view: MeshView, vss: VirtualService[], routes: HT
       vips: vips.filter((v) => v !== 'None'),
       ports,
     });
+    const sec = security.forService(gw, svc);
+    if (sec) services[services.length - 1]!.security = sec;
   }
   const built: Cluster[] = [];
   for (const c of clusters.values()) if (c) built.push(c);

@@ -21,6 +21,9 @@ const KINDS = new Set([
   'HTTPRoute',
   'VirtualService',
   'DestinationRule',
+  'GRPCRoute',
+  'AuthorizationPolicy',
+  'RequestAuthentication',
 ]);
 
 export class WaypointPublisher {

@@ -44,6 +44,8 @@ export interface UpstreamRequest {
   body: Readable | undefined;
   /** Or the whole body, already read (so the request can be sent again). */
   bytes?: Buffer;
+  /** HTTP/1.1: close the connection after this many requests (DestinationRule maxRequestsPerConnection). */
+  maxRequestsPerConnection?: number;
 }
 
 /**
@@ -109,6 +111,7 @@ class TunnelAgent extends http.Agent {
 export class UpstreamClient {
   private readonly agent: TunnelAgent;
   private readonly sessions = new Map<string, Promise<ClientHttp2Session>>();
+  private readonly served = new WeakMap<object, number>();
 
   constructor(private readonly connector: Connector) {
     this.agent = new TunnelAgent(connector);
@@ -138,6 +141,14 @@ export class UpstreamClient {
         meshEndpoint: ep,
       };
       const req = http.request(opts);
+      const limit = r.maxRequestsPerConnection;
+      if (limit) {
+        req.once('socket', (s) => {
+          const n = (this.served.get(s) ?? 0) + 1;
+          this.served.set(s, n);
+          if (n >= limit) req.shouldKeepAlive = false;
+        });
+      }
       let answered = false;
       req.on('response', (res) => {
         answered = true;

@@ -7,6 +7,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../common/logger.js';
 import type { Balancer } from '../cluster/balancer.js';
+import type { CircuitBreakers, Slot } from '../cluster/circuit-breaker.js';
+import type { AttemptResult, OutlierDetector } from '../cluster/outlier.js';
 import { key } from '../cluster/balancer.js';
 import { UpstreamError, type UpstreamClient, type UpstreamResponse } from '../cluster/upstream.js';
 import type { Exchange } from '../http/exchange.js';
@@ -24,6 +26,10 @@ export interface RouterDeps {
   balancer: Balancer;
   random: () => number;
   log: Logger;
+  /** connectionPool limits (503 UO at a limit); none: unlimited. */
+  breakers?: CircuitBreakers;
+  /** outlierDetection: ejected endpoints are not picked. */
+  outlier?: OutlierDetector;
 }
 
 export class RouterFilter implements HttpFilter {
@@ -93,11 +99,27 @@ export class RouterFilter implements HttpFilter {
       for (let i = 0; i < attempts; i++) {
         if (i > 0) await sleep(backoffMs(dec.retry, i, this.d.random));
         if (timedOut || downstreamGone) return;
-        const ep = this.d.balancer.pick(cluster, hashKey(ex, cluster), this.d.random, tried);
+        const view = this.d.outlier ? this.d.outlier.view(cluster) : cluster;
+        const ep = this.d.balancer.pick(view, hashKey(ex, cluster), this.d.random, tried);
         if (!ep) return ex.reply('no_healthy_upstream');
+        const slot = await this.slot(ex, cluster, proto, i > 0);
+        if (!slot) {
+          // A retry over maxRetries is skipped: the last answer stands (Envoy); a first try overflows.
+          if (i === 0) ex.reply('overflow', { 'x-envoy-overloaded': 'true' });
+          return;
+        }
+        if (timedOut || downstreamGone) {
+          slot.release();
+          return;
+        }
         tried.add(key(ep));
         ex.upstream = ep;
         this.d.balancer.begin(ep);
+        const done = (r: AttemptResult): void => {
+          this.d.balancer.end(ep);
+          slot.release();
+          this.d.outlier?.report(cluster, ep, r);
+        };
         const started = performance.now();
         const outcome: AttemptOutcome = {};
         let res: UpstreamResponse | undefined;
@@ -112,18 +134,18 @@ export class RouterFilter implements HttpFilter {
         }
         if (timedOut || downstreamGone) {
           res?.abort();
-          this.d.balancer.end(ep);
+          done(res ? { status: res.status } : { failure: outcome.failure ?? 'reset' });
           return;
         }
         const last = i === attempts - 1;
         if (shouldRetry(dec.retry, outcome) && !last) {
           res?.abort();
-          this.d.balancer.end(ep);
+          done(res ? { status: res.status } : { failure: outcome.failure ?? 'reset' });
           continue;
         }
         const exhausted = attempts > 1 && last && shouldRetry(dec.retry, outcome);
         if (!res) {
-          this.d.balancer.end(ep);
+          done({ failure: outcome.failure ?? 'reset' });
           const kind =
             outcome.failure === 'connect'
               ? 'connect_failure'
@@ -137,13 +159,40 @@ export class RouterFilter implements HttpFilter {
         current = res;
         await this.stream(ex, dec, res, performance.now() - started);
         if (exhausted) ex.flags = 'URX';
-        this.d.balancer.end(ep);
+        done({ status: res.status });
         return;
       }
     } finally {
       if (timer) clearTimeout(timer);
       ex.res.removeListener('close', onGone);
     }
+  }
+
+  /** A place in the cluster's connection pool: the first try may wait in the pending queue; retries never do. */
+  private async slot(
+    ex: Exchange,
+    cluster: Cluster,
+    proto: 'http1' | 'http2',
+    retry: boolean,
+  ): Promise<Slot | undefined> {
+    const b = this.d.breakers;
+    if (!b || !cluster.connectionPool) return NO_SLOT;
+    let retrySlot: Slot | undefined;
+    if (retry) {
+      retrySlot = b.retry(cluster);
+      if (!retrySlot) return undefined;
+    }
+    const got = b.admit(cluster, proto === 'http1');
+    const slot = got instanceof Promise ? await got : got;
+    if (!slot) {
+      retrySlot?.release();
+      return undefined;
+    }
+    if (ex.done && !retry) {
+      slot.release();
+      return undefined;
+    }
+    return retrySlot ? { release: () => (slot.release(), retrySlot.release()) } : slot;
   }
 
   private attempt(
@@ -163,6 +212,7 @@ export class RouterFilter implements HttpFilter {
       headers: headers as never,
       body,
       bytes,
+      maxRequestsPerConnection: dec.cluster.connectionPool?.maxRequestsPerConnection,
     });
     const perTry = dec.retry.perTryTimeoutMs;
     if (!perTry) return p;
@@ -261,6 +311,7 @@ export class RouterFilter implements HttpFilter {
 }
 
 const PER_TRY = new Error('per-try timeout');
+const NO_SLOT: Slot = { release() {} };
 
 /** The whole body (at most `limit` bytes, its declared length); undefined when the client left first. */
 function readAll(s: Exchange['req'], limit: number): Promise<Buffer | undefined> {

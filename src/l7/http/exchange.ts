@@ -10,6 +10,7 @@ import type { CompiledPort } from '../compile.js';
 import type { Decision } from '../route/decide.js';
 import type { RequestView } from '../route/match.js';
 import type { Cluster, Endpoint } from '../model.js';
+import type { RequestAuth } from '../security/authz-decide.js';
 import { LOCAL_REPLIES, type LocalReply } from '../errors.js';
 import { applyOps } from './headers.js';
 
@@ -83,6 +84,8 @@ export class Exchange implements RequestView {
   extraResponseHeaders: OutgoingHttpHeaders | undefined;
   /** DI when a fault delay was injected (reported with the final flags). */
   faultFlag: string | undefined;
+  /** The verified end user (JWT), set by the jwt_authn filter. */
+  auth: RequestAuth | undefined;
 
   constructor(
     req: DownRequest,

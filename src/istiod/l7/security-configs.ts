@@ -1,0 +1,102 @@
+/**
+ * The AuthorizationPolicies and RequestAuthentications a waypoint enforces for one of its services,
+ * as Istio attaches them: `targetRefs` (or `targetRef`) to the waypoint's Gateway (same namespace:
+ * every service of the waypoint), to the Service (same namespace: that service), or to the
+ * GatewayClass `istio-waypoint` from the root namespace (every waypoint). `selector` policies are
+ * ztunnel's, never the waypoint's. Policies are in a stable order: creation time, then name.
+ */
+import type { ConfigStore } from '../config/store.js';
+import type {
+  AuthorizationPolicy,
+  Gateway,
+  PolicyTargetReference,
+  RequestAuthentication,
+  Service,
+} from '../config/types.js';
+import { parseDuration } from '../config/duration.js';
+import type { AuthzPolicy, JwtRule, ServiceSecurity } from '../../l7/security/model.js';
+
+const GATEWAY_GROUP = 'gateway.networking.k8s.io';
+
+type Targeted = AuthorizationPolicy | RequestAuthentication;
+
+function refsOf(o: Targeted): PolicyTargetReference[] {
+  const spec = o.spec ?? {};
+  return [...(spec.targetRefs ?? []), ...(spec.targetRef ? [spec.targetRef] : [])];
+}
+
+/** Whether a policy applies to this service at this waypoint. */
+export function targets(o: Targeted, gw: Gateway, svc: Service, rootNamespace: string): boolean {
+  const ns = o.metadata.namespace ?? 'default';
+  for (const r of refsOf(o)) {
+    const group = r.group ?? '';
+    if (r.namespace !== undefined && r.namespace !== ns) continue; // Istio: same namespace only
+    if (r.kind === 'Gateway' && group === GATEWAY_GROUP) {
+      if (r.name === gw.metadata.name && ns === (gw.metadata.namespace ?? 'default')) return true;
+    } else if (r.kind === 'Service' && group === '') {
+      if (r.name === svc.metadata.name && ns === (svc.metadata.namespace ?? 'default')) return true;
+    } else if (r.kind === 'GatewayClass' && group === GATEWAY_GROUP) {
+      if (r.name === gw.spec?.gatewayClassName && ns === rootNamespace) return true;
+    }
+  }
+  return false;
+}
+
+function order<T extends Targeted>(list: T[]): T[] {
+  return [...list].sort(
+    (a, b) =>
+      (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') ||
+      (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') ||
+      a.metadata.name.localeCompare(b.metadata.name),
+  );
+}
+
+export function toAuthzPolicy(ap: AuthorizationPolicy): AuthzPolicy {
+  const spec = ap.spec ?? {};
+  return {
+    namespace: ap.metadata.namespace ?? 'default',
+    name: ap.metadata.name,
+    action: spec.action ?? 'ALLOW',
+    dryRun: ap.metadata.annotations?.['istio.io/dry-run'] === 'true' || undefined,
+    provider: spec.provider?.name,
+    rules: (spec.rules ?? []) as AuthzPolicy['rules'],
+  };
+}
+
+export function toJwtRules(ra: RequestAuthentication): JwtRule[] {
+  const source = `RequestAuthentication ${ra.metadata.namespace ?? 'default'}/${ra.metadata.name}`;
+  return (ra.spec?.jwtRules ?? []).map((r) => ({
+    source,
+    issuer: r.issuer,
+    audiences: r.audiences,
+    jwks: r.jwks,
+    jwksUri: r.jwks === undefined ? r.jwksUri : undefined,
+    timeoutMs: r.timeout ? parseDuration(r.timeout) : undefined,
+    fromHeaders: r.fromHeaders?.map((h) => ({ name: h.name.toLowerCase(), prefix: h.prefix })),
+    fromParams: r.fromParams,
+    forwardOriginalToken: r.forwardOriginalToken,
+    outputPayloadToHeader: r.outputPayloadToHeader,
+    outputClaimToHeaders: r.outputClaimToHeaders,
+  }));
+}
+
+export class SecurityIndex {
+  private readonly aps: AuthorizationPolicy[];
+  private readonly ras: RequestAuthentication[];
+
+  constructor(
+    store: ConfigStore,
+    private readonly rootNamespace: string,
+  ) {
+    this.aps = order(store.list('AuthorizationPolicy').filter((a) => refsOf(a).length > 0));
+    this.ras = order(store.list('RequestAuthentication').filter((r) => refsOf(r).length > 0));
+  }
+
+  /** The security config of one service at one waypoint; undefined when nothing applies. */
+  forService(gw: Gateway, svc: Service): ServiceSecurity | undefined {
+    const policies = this.aps.filter((a) => targets(a, gw, svc, this.rootNamespace)).map(toAuthzPolicy);
+    const jwtRules = this.ras.filter((r) => targets(r, gw, svc, this.rootNamespace)).flatMap(toJwtRules);
+    if (policies.length === 0 && jwtRules.length === 0) return undefined;
+    return { policies, jwtRules };
+  }
+}
