@@ -5,7 +5,6 @@
 import { parseDuration } from './duration.js';
 import { show, type Fields } from './fields.js';
 
-type Obj = Record<string, unknown>;
 const MAX = 4294967295;
 
 function duration(f: Fields, v: unknown, path: string): void {
