@@ -115,6 +115,11 @@ export class L7Engine {
     return this.active.config;
   }
 
+  /** Downstream connections open now (leak checks, debug views). */
+  get openConnections(): number {
+    return this.sockets.size;
+  }
+
   /** The service port a target names, if this proxy serves it. */
   portFor(ip: string, port: number): CompiledPort | undefined {
     return portFor(this.active.config, ip, port);
