@@ -11,6 +11,7 @@ import type { CertSource } from '../hbone/credentials.js';
 import { HbonePool } from '../hbone/pool.js';
 import { HboneServer } from '../hbone/server.js';
 import { CertificateManager, IdentityCaClient } from '../identity/index.js';
+import { engineDebugView } from '../l7/debug-view.js';
 import { L7Engine } from '../l7/engine.js';
 import type { L7Config } from '../l7/model.js';
 import type { SpiffeId } from '../pki/spiffe.js';
@@ -158,7 +159,9 @@ export class Waypoint {
             res.writeHead(200, { 'content-type': this.registry.contentType });
             res.end(text);
           });
-        } else json(res, 404, { error: 'try /metrics' });
+        } else if (req.url === '/debug/endpoints') {
+          json(res, 200, engineDebugView(this.engine));
+        } else json(res, 404, { error: 'try /metrics or /debug/endpoints' });
       });
       this.http.push(m);
       this.ports.metrics = await listen(m, this.cfg.metricsPort, host);

@@ -61,13 +61,22 @@ export interface CompiledPolicy {
   rules: CompiledRule[];
 }
 
-/** The rules of one action, with an index by exact path. */
+export type RuleEntry = [CompiledPolicy, CompiledRule];
+
+/**
+ * The rules of one action, indexed: a rule that can only match requests from given exact principals
+ * is filed under each of them; else one that can only match given source namespaces, under those;
+ * else one bounded by exact paths, under those; the rest are looked at for every request.
+ */
 export interface ActionSet {
   policies: CompiledPolicy[];
+  /** principal (without spiffe://) → rules (in ordinal order). */
+  byPrincipal: Map<string, RuleEntry[]>;
+  byNamespace: Map<string, RuleEntry[]>;
   /** path → rules that can only match that path (in ordinal order). */
-  byPath: Map<string, Array<[CompiledPolicy, CompiledRule]>>;
-  /** Rules not indexed by path (in ordinal order). */
-  other: Array<[CompiledPolicy, CompiledRule]>;
+  byPath: Map<string, RuleEntry[]>;
+  /** Rules not indexed (in ordinal order). */
+  other: RuleEntry[];
 }
 
 export interface CompiledAuthz {
@@ -212,38 +221,58 @@ function compileCondition(c: AuthzCondition): FieldMatch[] {
   return [...field(attr, c.values, false), ...field(attr, c.notValues, true)];
 }
 
-/** Exact paths a rule can only match, or undefined when it is not bounded by exact paths. */
-function exactPaths(rule: CompiledRule): string[] | undefined {
-  if (rule.to.length === 0) return undefined;
+/**
+ * The exact values of `kind` a rule can only match (every group of `from` or `to` constrains it with
+ * exact positive values), or undefined when the rule is not bounded that way.
+ */
+function exactValues(groups: FieldMatch[][], pick: (f: FieldMatch) => boolean): string[] | undefined {
+  if (groups.length === 0) return undefined;
   const out: string[] = [];
-  for (const group of rule.to) {
-    const f = group.find((x) => x.attr === PATH && !x.negate);
-    if (!f || f.values.some((v) => v.kind !== 'exact')) return undefined;
+  for (const group of groups) {
+    const f = group.find((x) => pick(x) && !x.negate);
+    if (!f || f.values.length === 0 || f.values.some((v) => v.kind !== 'exact')) return undefined;
     for (const v of f.values) out.push(v.value);
   }
   return out;
 }
 
+function file(index: Map<string, RuleEntry[]>, keys: string[], e: RuleEntry): void {
+  for (const k of new Set(keys)) {
+    let list = index.get(k);
+    if (!list) index.set(k, (list = []));
+    list.push(e);
+  }
+}
+
 function actionSet(policies: CompiledPolicy[]): ActionSet {
-  const byPath = new Map<string, Array<[CompiledPolicy, CompiledRule]>>();
-  const other: Array<[CompiledPolicy, CompiledRule]> = [];
+  const set: ActionSet = {
+    policies,
+    byPrincipal: new Map(),
+    byNamespace: new Map(),
+    byPath: new Map(),
+    other: [],
+  };
   let ordinal = 0;
   for (const p of policies) {
     for (const r of p.rules) {
       r.ordinal = ordinal++;
-      const paths = exactPaths(r);
-      if (!paths) {
-        other.push([p, r]);
+      const e: RuleEntry = [p, r];
+      const principals = exactValues(r.from, (f) => f.attr.kind === 'source.principal');
+      if (principals) {
+        file(set.byPrincipal, principals, e);
         continue;
       }
-      for (const path of new Set(paths)) {
-        let list = byPath.get(path);
-        if (!list) byPath.set(path, (list = []));
-        list.push([p, r]);
+      const namespaces = exactValues(r.from, (f) => f.attr.kind === 'source.namespace');
+      if (namespaces) {
+        file(set.byNamespace, namespaces, e);
+        continue;
       }
+      const paths = exactValues(r.to, (f) => f.attr === PATH);
+      if (paths) file(set.byPath, paths, e);
+      else set.other.push(e);
     }
   }
-  return { policies, byPath, other };
+  return set;
 }
 
 export function compilePolicy(p: AuthzPolicy): CompiledPolicy {

@@ -10,6 +10,7 @@ import type {
   CompiledPolicy,
   CompiledRule,
   FieldMatch,
+  RuleEntry,
   ValueMatch,
 } from './authz-compile.js';
 
@@ -72,9 +73,43 @@ export function deniedDetails(d: AuthzDecision): string {
 const NO_AUDITS: RuleRef[] = [];
 export const ALLOW_ALL: AuthzDecision = { allow: true, policy: undefined, by: 'NONE', audits: NO_AUDITS };
 
+/** Values derived from the attributes once per request (not once per rule). */
+interface Derived {
+  principal: string | undefined;
+  namespace: string | undefined;
+  serviceAccount: string | undefined;
+  trustDomain: string | undefined;
+  authority: string;
+}
+
+const SPIFFE = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/;
+
+/** Set at the start of each decide (decisions are synchronous, so one at a time). */
+let derived: Derived = {
+  principal: undefined,
+  namespace: undefined,
+  serviceAccount: undefined,
+  trustDomain: undefined,
+  authority: '',
+};
+
+function derive(a: AuthzAttributes): Derived {
+  const uri = a.sourcePrincipal;
+  const m = SPIFFE.exec(uri);
+  const principal = uri ? stripSpiffe(uri) : undefined;
+  return {
+    principal,
+    namespace: m?.[2],
+    serviceAccount: m ? `${m[2]}/${m[3]}` : undefined,
+    trustDomain: principal === undefined ? undefined : (m?.[1] ?? principal.split('/')[0]),
+    authority: a.authority.toLowerCase(),
+  };
+}
+
 export function decideAuthz(a: AuthzAttributes, c: CompiledAuthz | undefined): AuthzDecision {
   // An ALLOW policy with no rules still denies everything, so only "no rules and no ALLOW" is free.
   if (!c || (c.size === 0 && !c.hasAllow && !c.shadow)) return ALLOW_ALL;
+  derived = derive(a);
   const d = decideEnforced(a, c);
   if (c.shadow) d.shadow = decideEnforced(a, c.shadow);
   return d;
@@ -119,17 +154,30 @@ function forEachMatch(
   fn: (p: CompiledPolicy, r: CompiledRule) => boolean,
 ): void {
   if (set.policies.length === 0) return;
-  const indexed = set.byPath.size > 0 ? set.byPath.get(a.path) : undefined;
-  const other = set.other;
-  let i = 0;
-  let j = 0;
-  const ni = indexed ? indexed.length : 0;
-  while (i < ni || j < other.length) {
-    let next: [CompiledPolicy, CompiledRule];
-    if (j >= other.length || (i < ni && indexed![i]![1].ordinal < other[j]![1].ordinal))
-      next = indexed![i++]!;
-    else next = other[j++]!;
-    if (ruleMatches(a, next[1]) && fn(next[0], next[1])) return;
+  const d = derived;
+  const lists: RuleEntry[][] = [];
+  const add = (l: RuleEntry[] | undefined): void => {
+    if (l && l.length > 0) lists.push(l);
+  };
+  if (set.byPrincipal.size > 0 && d.principal !== undefined) add(set.byPrincipal.get(d.principal));
+  if (set.byNamespace.size > 0 && d.namespace !== undefined) add(set.byNamespace.get(d.namespace));
+  if (set.byPath.size > 0) add(set.byPath.get(a.path));
+  add(set.other);
+  if (lists.length === 1) {
+    for (const e of lists[0]!) if (ruleMatches(a, e[1]) && fn(e[0], e[1])) return;
+    return;
+  }
+  // Several candidate lists: visit their rules in policy order (a k-way merge on the ordinal).
+  const pos = lists.map(() => 0);
+  for (;;) {
+    let best = -1;
+    for (let k = 0; k < lists.length; k++) {
+      const e = lists[k]![pos[k]!];
+      if (e && (best < 0 || e[1].ordinal < lists[best]![pos[best]!]![1].ordinal)) best = k;
+    }
+    if (best < 0) return;
+    const e = lists[best]![pos[best]!++]!;
+    if (ruleMatches(a, e[1]) && fn(e[0], e[1])) return;
   }
 }
 
@@ -176,7 +224,7 @@ function read(a: AuthzAttributes, f: FieldMatch): string | string[] | undefined 
     case 'header':
       switch (attr.name) {
         case ':authority':
-          return a.authority.toLowerCase();
+          return derived.authority;
         case ':method':
           return a.method;
         case ':path':
@@ -185,18 +233,13 @@ function read(a: AuthzAttributes, f: FieldMatch): string | string[] | undefined 
           return a.header(attr.name);
       }
     case 'source.principal':
-      return a.sourcePrincipal ? stripSpiffe(a.sourcePrincipal) : undefined;
+      return derived.principal;
     case 'source.namespace':
-      return spiffePart(a.sourcePrincipal, 'ns');
-    case 'source.serviceAccount': {
-      const ns = spiffePart(a.sourcePrincipal, 'ns');
-      const sa = spiffePart(a.sourcePrincipal, 'sa');
-      return ns !== undefined && sa !== undefined ? `${ns}/${sa}` : undefined;
-    }
-    case 'source.trustDomain': {
-      const p = stripSpiffe(a.sourcePrincipal);
-      return a.sourcePrincipal ? p.slice(0, p.indexOf('/') >>> 0) : undefined;
-    }
+      return derived.namespace;
+    case 'source.serviceAccount':
+      return derived.serviceAccount;
+    case 'source.trustDomain':
+      return derived.trustDomain;
     case 'destination.port':
       return String(a.destinationPort);
     case 'connection.sni':
@@ -228,13 +271,6 @@ function claim(claims: Record<string, unknown> | undefined, path: string[]): str
 
 function stripSpiffe(v: string): string {
   return v.startsWith('spiffe://') ? v.slice(9) : v;
-}
-
-/** `ns` or `sa` of a SPIFFE id `spiffe://td/ns/<ns>/sa/<sa>`. */
-function spiffePart(uri: string, part: 'ns' | 'sa'): string | undefined {
-  const m = /^spiffe:\/\/[^/]+\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(uri);
-  if (!m) return undefined;
-  return part === 'ns' ? m[1] : m[2];
 }
 
 function anyValue(values: ValueMatch[], v: string | string[] | undefined): boolean {

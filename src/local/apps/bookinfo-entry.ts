@@ -40,6 +40,13 @@ const schema = {
     default: true,
     parse: parsers.bool,
   },
+  failStatus: {
+    flag: 'fail-status',
+    env: 'BOOKINFO_FAIL_STATUS',
+    doc: 'answer every request with this status (0: work normally; a broken instance for resilience demos)',
+    default: 0,
+    parse: parsers.int(0, 599),
+  },
   name: {
     flag: 'name',
     env: 'POD_NAME',
@@ -59,6 +66,7 @@ if (help) {
     ...config,
     role: config.role as Role,
     log: config.logRequests ? (line) => process.stdout.write(line) : undefined,
+    failStatus: config.failStatus || undefined,
   });
   process.stdout.write(
     `bookinfo ${config.role} ${config.version} (${config.name}) listening on ${config.host}:${port}\n`,

@@ -22,6 +22,14 @@ export interface BookinfoOptions {
   failEvery?: number;
   /** Where each request is logged (one JSON line: method, path, x-request-id, trace); default none. */
   log?: (line: string) => void;
+  /** A broken instance (resilience demos): every answer has this status. */
+  failStatus?: number;
+}
+
+/** `?delay=MS` (at most 10 s) holds the answer that long: a slow backend for connection-pool demos. */
+function delayOf(url: string | undefined): number {
+  const m = /[?&]delay=(\d{1,5})(?:&|$)/.exec(url ?? '');
+  return m ? Math.min(Number(m[1]), 10_000) : 0;
 }
 
 /** Headers an application forwards so the mesh can route and trace the whole call tree. */
@@ -121,9 +129,18 @@ export async function startBookinfo(o: BookinfoOptions): Promise<{ server: http.
       res.end(text);
       return;
     }
-    void answer(o, req).then((v) => {
+    const delay = delayOf(req.url);
+    const work = o.failStatus
+      ? Promise.resolve({
+          servedBy: o.name,
+          version: o.version,
+          error: `${o.failStatus} (failing on purpose)`,
+        })
+      : answer(o, req);
+    void work.then(async (v) => {
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
       const text = `${JSON.stringify(v, null, 2)}\n`;
-      res.writeHead(200, {
+      res.writeHead(o.failStatus ?? 200, {
         'content-type': 'application/json',
         'content-length': Buffer.byteLength(text),
         'x-served-by': o.name,

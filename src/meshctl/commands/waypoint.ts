@@ -5,8 +5,9 @@ import { validateObject } from '../../istiod/config/validate.js';
 import { ConfigDir } from '../config-dir.js';
 import { CONFIG_DIR_OPTION, parseCommand } from '../options.js';
 import { formatTable } from '../text-table.js';
+import { waypointEndpoints } from './waypoint-endpoints.js';
 
-const USAGE = `Usage: meshctl waypoint apply|list|status|delete [NAME...] -n NAMESPACE [options]
+const USAGE = `Usage: meshctl waypoint apply|list|status|endpoints|delete [NAME...] -n NAMESPACE [options]
 
 Manages waypoints as istioctl does: a waypoint is a Gateway of class istio-waypoint with one listener
 "mesh" (port 15008, HBONE). The local cluster runs a waypoint pod for it (its own identity
@@ -16,6 +17,8 @@ spiffe://cluster.local/ns/<ns>/sa/<name>), a Service of the same name, and write
           istio.io/use-waypoint=<name>; --wait returns once it is programmed (has its configuration)
   list    waypoints in the namespace (-A: all)
   status  the waypoint's conditions
+  endpoints  each cluster's endpoints now: outlier detection (HEALTHY/EJECTED, why, until when),
+          connection pool in use, JWKS fetch state (--waypoint-admin HOST:PORT to name the waypoint)
   delete  remove the named waypoints (or --all in the namespace)`;
 
 const SCHEMA = {
@@ -49,6 +52,12 @@ const SCHEMA = {
     default: false,
     parse: parsers.bool,
     boolean: true,
+  },
+  waypointAdmin: {
+    flag: 'waypoint-admin',
+    doc: 'the waypoint metrics address HOST:PORT (endpoints; default the pod address, port 15020)',
+    default: '',
+    parse: parsers.string,
   },
   all: {
     flag: 'all',
@@ -226,6 +235,13 @@ export async function run(argv: string[]): Promise<number> {
       return status(args);
     case 'delete':
       return remove(args);
+    case 'endpoints':
+      return waypointEndpoints({
+        configDir: args.config.configDir,
+        namespace: args.config.namespace,
+        name: rest[0] ?? args.config.name,
+        admin: args.config.waypointAdmin,
+      });
     default:
       process.stderr.write(
         `meshctl waypoint: give apply, list, status or delete (see meshctl waypoint --help)\n`,
