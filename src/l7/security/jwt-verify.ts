@@ -25,7 +25,13 @@ export interface CompiledJwt {
   /** Every distinct location to look in. */
   headers: JwtHeaderLocation[];
   params: string[];
+  /** Verified tokens (Envoy's jwt cache, 100 entries): a token seen again skips the signature check until it expires. */
+  verified: Map<string, { outcome: Extract<JwtOutcome, { kind: 'ok' }>; expMs: number; nbfMs: number }>;
 }
+
+/** How many verified tokens a service keeps (Envoy's default jwt_cache_size). */
+export const VERIFIED_CACHE_SIZE = 100;
+const SKEW_MS = 60_000;
 
 const DEFAULT_HEADERS: JwtHeaderLocation[] = [{ name: 'authorization', prefix: 'Bearer ' }];
 const DEFAULT_PARAMS = ['access_token'];
@@ -59,7 +65,7 @@ export function compileJwt(rules: readonly JwtRule[]): CompiledJwt | undefined {
     for (const h of r.headers) headers.set(`${h.name}\0${h.prefix ?? ''}`, h);
     for (const p of r.params) params.add(p);
   }
-  return { rules: compiled, headers: [...headers.values()], params: [...params] };
+  return { rules: compiled, headers: [...headers.values()], params: [...params], verified: new Map() };
 }
 
 export interface TokenFound {
@@ -133,6 +139,13 @@ export async function verifyRequest(
   if (!found) return { kind: 'none' };
   const token = found.token;
   if (token.length > MAX_TOKEN_BYTES) return denied(401, MSG.verify);
+  const cacheKey = `${found.header ? found.header.name : `?${found.param}`}\0${token}`;
+  const hit = jwt.verified.get(cacheKey);
+  if (hit) {
+    const now = Date.now();
+    if (now <= hit.expMs + SKEW_MS && now >= hit.nbfMs - SKEW_MS) return hit.outcome;
+    jwt.verified.delete(cacheKey);
+  }
   let claims: JWTPayload;
   let alg: string | undefined;
   try {
@@ -172,7 +185,7 @@ export async function verifyRequest(
   const want = rule.rule.audiences;
   if (want && want.length > 0 && !aud.some((a) => want.includes(a))) return denied(403, MSG.audience);
   const sub = typeof payload.sub === 'string' ? payload.sub : '';
-  return {
+  const outcome: Extract<JwtOutcome, { kind: 'ok' }> = {
     kind: 'ok',
     rule,
     found,
@@ -184,6 +197,13 @@ export async function verifyRequest(
       claims: payload as Record<string, unknown>,
     },
   };
+  if (jwt.verified.size >= VERIFIED_CACHE_SIZE) jwt.verified.delete(jwt.verified.keys().next().value!);
+  jwt.verified.set(cacheKey, {
+    outcome,
+    expMs: typeof payload.exp === 'number' ? payload.exp * 1000 : Infinity,
+    nbfMs: typeof payload.nbf === 'number' ? payload.nbf * 1000 : 0,
+  });
+  return outcome;
 }
 
 function sameHeader(r: CompiledJwtRule, h: JwtHeaderLocation): boolean {

@@ -143,3 +143,14 @@ test('an unusable inline JWKS or an unreachable jwksUri fails closed', async () 
   assert.equal(local.status()[0]!.ok, false);
   local.close();
 });
+
+test('a verified token is cached (Envoy jwt cache): the same token again skips the check; the cache is bounded', async () => {
+  const jwt = compileJwt([rule()])!;
+  const t = await token();
+  const a = await run(jwt, { authorization: `Bearer ${t}` });
+  const b = await run(jwt, { authorization: `Bearer ${t}` });
+  assert.equal(a.kind, 'ok');
+  assert.equal(a, b, 'the second answer is the cached one');
+  for (let i = 0; i < 120; i++) await run(jwt, { authorization: `Bearer ${await token({ n: i })}` });
+  assert.equal(jwt.verified.size, 100);
+});
