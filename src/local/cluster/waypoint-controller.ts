@@ -11,6 +11,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { stringify } from 'yaml';
 import { addNodeToken } from '../../istiod/ca/local-tokens.js';
 import { readObjects, type Obj } from './manifests.js';
+import { writePolicyStatus } from './policy-status.js';
 
 export const GENERATED_BY = 'meshlite.io/generated-by';
 const CONTROLLER = 'waypoint-controller';
@@ -134,6 +135,7 @@ export class WaypointController {
         changed = true;
     }
     if (await this.routeStatus(all)) changed = true;
+    if (await writePolicyStatus(this.o.configDir, all)) changed = true;
     for (const { file, obj } of all) {
       const ann = rec(rec(obj.metadata).annotations);
       if (ann[GENERATED_BY] !== CONTROLLER || wanted.has(String(ann['meshlite.io/gateway']))) continue;
