@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { runCommand } from '../../../src/local/netns/index.js';
@@ -193,6 +193,12 @@ spec:
           'no token to get 403',
           async () => (await curl('http://details:9080/details/0')).code === 403,
         );
+        // The local cluster writes the policy's status, as Istio does.
+        await waitFor('the policy status', async () =>
+          /type: WaypointAccepted\s+status: "True"/.test(
+            await readFile(join(cfg, 'details-require-jwt.yaml'), 'utf8'),
+          ),
+        );
         assert.equal(
           (await curl('http://details:9080/details/0', ['-H', `authorization: Bearer ${good}`])).code,
           200,
@@ -221,6 +227,7 @@ spec:
           ...urls.flatMap((u) => ['-o', '/dev/null', u]),
         ]).catch((e: Error) => ({ stdout: '', stderr: e.message }));
         const lines = r.stdout.trim().split('\n');
+        t.diagnostic(`burst of 8: ${lines.join(' | ')}`);
         assert.equal(lines.length, 8, r.stdout + r.stderr);
         const overflow = lines.filter((l) => l === '503 true').length;
         const ok = lines.filter((l) => l.startsWith('200')).length;
@@ -271,7 +278,14 @@ spec:
           },
           60_000,
         );
-        assert.match(v4Row(await endpoints()), /EJECTED\s+consecutive_5xx/);
+        const table = await endpoints();
+        t.diagnostic(
+          table
+            .split('\n')
+            .filter((l) => l.includes('|http|reviews') || l.startsWith('ENDPOINT'))
+            .join('\n'),
+        );
+        assert.match(v4Row(table), /EJECTED\s+consecutive_5xx/);
         let failures = 0;
         for (let i = 0; i < 10; i++)
           if ((await curl('http://reviews:9080/reviews/0')).code !== 200) failures++;
