@@ -59,8 +59,7 @@ export class OutlierDetector {
     const s = c.outlier ? this.clusters.get(c.name) : undefined;
     if (!s || s.ejected === 0) return c;
     if (s.view && s.viewOf === c) return s.view;
-    const now = this.now();
-    const healthy = c.endpoints.filter((e) => !((s.hosts.get(key(e))?.ejectedUntil ?? 0) > now));
+    const healthy = c.endpoints.filter((e) => !((s.hosts.get(key(e))?.ejectedUntil ?? 0) > 0));
     const panic =
       c.endpoints.length > 0 && (healthy.length * 100) / c.endpoints.length < s.policy.minHealthPercent;
     s.view = panic ? c : { ...c, endpoints: healthy };
@@ -85,8 +84,9 @@ export class OutlierDetector {
     if (!h) s.hosts.set(k, (h = { c5xx: 0, cGateway: 0, ejectedUntil: 0, times: 0, reason: '' }));
     h.c5xx++;
     if (gatewayError) h.cGateway++;
+    // Still out (its time may be up, but it returns only at the next interval sweep).
+    if (h.ejectedUntil > 0) return;
     const now = this.now();
-    if (h.ejectedUntil > now) return;
     let reason = '';
     if (policy.consecutiveGatewayErrors > 0 && h.cGateway >= policy.consecutiveGatewayErrors)
       reason = 'consecutive_gateway_failure';
@@ -148,10 +148,10 @@ export class OutlierDetector {
   /** Each endpoint's state, for `meshctl waypoint endpoints`. */
   health(c: Cluster): EndpointHealth[] {
     const s = this.clusters.get(c.name);
-    const now = this.now();
     return c.endpoints.map((e) => {
       const h = s?.hosts.get(key(e));
-      const out = h && h.ejectedUntil > now;
+      // Ejected until the sweep returns it (as the balancer sees it).
+      const out = h !== undefined && h.ejectedUntil > 0;
       return {
         endpoint: key(e),
         health: out ? 'EJECTED' : 'HEALTHY',
