@@ -102,6 +102,10 @@ export class L7Engine {
     // Connections come from the listeners, never from listen(): node:http starts its headers-timeout
     // sweep on 'listening', so start it here (slow headers: 408 and the connection closed).
     this.h1.emit('listening');
+    // CONNECT inside HTTP/1.1 is not proxied (no CONNECT routes): refused and closed at once.
+    this.h1.on('connect', (_req: http.IncomingMessage, sock: Duplex) => {
+      sock.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+    });
   }
 
   /** Compiles a new configuration and the filter chain for it (once per push). */
@@ -180,7 +184,12 @@ export class L7Engine {
       settings: { maxHeaderListSize: this.o.maxHeaderBytes ?? 60 * 1024 },
     });
     srv.on('request', (req, res) => this.onRequest(req as never, res as never, conn));
-    srv.on('sessionError', (err) => this.o.log.debug({ err: errorMessage(err) }, 'h2 downstream error'));
+    srv.on('sessionError', (err) => {
+      this.o.log.debug({ err: errorMessage(err) }, 'h2 downstream error');
+      // A protocol error ends the connection: the GOAWAY goes out, then the stream closes.
+      socket.end();
+      setTimeout(() => socket.destroy(), 1000).unref();
+    });
     srv.emit('connection', socketLike(socket));
     socket.resume();
   }
