@@ -132,7 +132,7 @@ metadata: {name: reviews, namespace: bookinfo}
 spec:
   host: reviews
   trafficPolicy:
-    outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 4s, maxEjectionPercent: 50}
+    outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 8s, maxEjectionPercent: 50}
 `,
     );
 
@@ -270,15 +270,17 @@ spec:
         };
         const v4Row = (out: string): string =>
           out.split('\n').find((l) => l.startsWith(`${v4.ip}:9080`) && l.includes('|http|reviews')) ?? '';
+        // The table that first shows the ejection is the one checked (a later call may come after it ended).
+        let table = '';
         await waitFor(
           'the failing reviews pod to be ejected',
           async () => {
             await curl('http://reviews:9080/reviews/0');
-            return v4Row(await endpoints()).includes('EJECTED');
+            table = await endpoints();
+            return v4Row(table).includes('EJECTED');
           },
           60_000,
         );
-        const table = await endpoints();
         t.diagnostic(
           table
             .split('\n')
