@@ -174,8 +174,13 @@ export interface Endpoint {
   port: number;
   /** SPIFFE URI the endpoint presents (HBONE); empty for a plain-TCP endpoint. */
   identity: string;
-  /** Reached over HBONE (an ambient pod) or plain TCP. */
+  /** Reached over HBONE (an ambient or sidecar pod) or plain TCP. */
   hbone: boolean;
+  /**
+   * HBONE through another proxy: the tunnel goes to `via`:15008 (a waypoint pod) with the CONNECT
+   * authority `ip:port` (the service VIP:port), and `identity` is that proxy's.
+   */
+  via?: string;
   workload: string;
   namespace: string;
   app?: string;

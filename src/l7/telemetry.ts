@@ -60,6 +60,15 @@ export class HttpTelemetry {
 
   constructor(private readonly o: TelemetryOptions) {
     const registers = [o.registry];
+    // Two engines in one process (a sidecar's outbound and inbound) share the registry's metrics.
+    const existing = o.registry.getSingleMetric('istio_requests_total');
+    if (existing) {
+      this.requests = existing as Counter<Label>;
+      this.duration = o.registry.getSingleMetric('istio_request_duration_milliseconds') as Histogram<Label>;
+      this.reqBytes = o.registry.getSingleMetric('istio_request_bytes') as Histogram<Label>;
+      this.resBytes = o.registry.getSingleMetric('istio_response_bytes') as Histogram<Label>;
+      return;
+    }
     this.requests = new Counter({
       name: 'istio_requests_total',
       help: 'Requests handled',

@@ -3,7 +3,7 @@
  * endpoint with the same identity; its configuration from istiod (its own ProxyConfig resource);
  * metrics on 15020, readiness on 15021. main.ts runs it as a process; tests run it in-process.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import { Registry } from 'prom-client';
 import type { Logger } from '../common/logger.js';
 import { createRegistry } from '../common/metrics.js';
@@ -16,11 +16,11 @@ import { L7Engine } from '../l7/engine.js';
 import type { L7Config } from '../l7/model.js';
 import type { SpiffeId } from '../pki/spiffe.js';
 import type { DeltaClient } from '../xds/delta-client.js';
-import { json, listen } from '../ztunnel/admin.js';
 import type { WaypointConfig } from './config.js';
 import { watchProxyConfig } from './config-watch.js';
 import { HboneConnector } from './connector.js';
 import { handleTunnel } from './inbound.js';
+import { startStatusServers } from './status-servers.js';
 
 export interface WaypointDeps {
   logger: Logger;
@@ -151,30 +151,17 @@ export class Waypoint {
   private async startHttp(): Promise<void> {
     // In a pod's own network namespace every address is the pod's (Istio's proxies listen on all);
     // pods that are loopback addresses on a shared host keep to their own.
-    const host = this.cfg.podIp.startsWith('127.') ? this.cfg.podIp : '0.0.0.0';
-    if (this.cfg.metricsPort > 0) {
-      const m = http.createServer((req, res) => {
-        if (req.url === '/metrics' || req.url === '/stats/prometheus') {
-          void this.registry.metrics().then((text) => {
-            res.writeHead(200, { 'content-type': this.registry.contentType });
-            res.end(text);
-          });
-        } else if (req.url === '/debug/endpoints') {
-          json(res, 200, engineDebugView(this.engine));
-        } else json(res, 404, { error: 'try /metrics or /debug/endpoints' });
-      });
-      this.http.push(m);
-      this.ports.metrics = await listen(m, this.cfg.metricsPort, host);
-    }
-    if (this.cfg.readinessPort > 0) {
-      const r = http.createServer((_req, res) =>
-        this.configured
-          ? json(res, 200, { ready: true })
-          : json(res, 503, { ready: false, reason: 'no configuration from istiod yet' }),
-      );
-      this.http.push(r);
-      this.ports.readiness = await listen(r, this.cfg.readinessPort, host);
-    }
+    const st = await startStatusServers({
+      registry: this.registry,
+      ready: () => this.configured,
+      metricsPort: this.cfg.metricsPort,
+      readinessPort: this.cfg.readinessPort,
+      host: this.cfg.podIp.startsWith('127.') ? this.cfg.podIp : '0.0.0.0',
+      debugEndpoints: () => engineDebugView(this.engine),
+    });
+    this.http.push(...st.servers);
+    this.ports.metrics = st.metrics;
+    this.ports.readiness = st.readiness;
   }
 }
 

@@ -47,27 +47,32 @@ export interface ConfigWatchOptions {
   podName: string;
   podIp: string;
   logger: Logger;
-  onConfig: (cfg: L7Config) => void;
+  /** Resource names to watch; default `<namespace>/<name>` (a waypoint's). */
+  resources?: string[];
+  /** xDS node type (node id prefix); default `waypoint`. */
+  nodeType?: string;
+  onConfig: (cfg: L7Config, resource: string) => void;
 }
 
 export function watchProxyConfig(o: ConfigWatchOptions): DeltaClient {
-  const resource = `${o.namespace}/${o.name}`;
+  const names = o.resources ?? [`${o.namespace}/${o.name}`];
   const watch: TypeWatch<ProxyConfigMessage> = {
     typeUrl: PROXY_CONFIG_TYPE_URL,
-    names: [resource],
+    names,
     validate: (m) => parseProxyConfig(m).errors,
     onUpdate(upserts, removals) {
       for (const u of upserts) {
-        if (u.name !== resource) continue;
+        if (!names.includes(u.name)) continue;
         const { config } = parseProxyConfig(u.value);
-        if (config) o.onConfig(config);
+        if (config) o.onConfig(config, u.name);
       }
-      if (removals.includes(resource)) o.onConfig({ proxy: resource, services: [], clusters: [] });
+      for (const r of removals)
+        if (names.includes(r)) o.onConfig({ proxy: r, services: [], clusters: [] }, r);
     },
   };
   const client = new DeltaClient({
     address: o.address,
-    node: { id: formatNodeId('waypoint', o.podIp, o.podName, o.namespace), cluster: o.name },
+    node: { id: formatNodeId(o.nodeType ?? 'waypoint', o.podIp, o.podName, o.namespace), cluster: o.name },
     watches: [watch as TypeWatch<unknown>],
     logger: o.logger,
   });

@@ -7,7 +7,7 @@ import type { ConfigStore } from '../config/store.js';
 import type { DestinationRule, Pod, Service } from '../config/types.js';
 import { appProtocolOf, serviceHostname } from '../model/service-builder.js';
 import { AppProtocol } from '../../xds/workload-types.js';
-import { canonicalNames, isAmbientEnrolled, selects, workloadMeta } from '../model/labels.js';
+import { canonicalNames, isAmbientEnrolled, isHboneSidecar, selects, workloadMeta } from '../model/labels.js';
 import type { Endpoint, PortProtocol } from '../../l7/model.js';
 
 export interface MeshViewOptions {
@@ -76,7 +76,7 @@ export class MeshView {
       if (!ip || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') continue;
       const target = targetPort(sp.targetPort, sp.port, pod);
       if (target === undefined) continue;
-      const hbone = isAmbientEnrolled(pod as never, nsLabels);
+      const hbone = isAmbientEnrolled(pod as never, nsLabels) || isHboneSidecar(pod as never);
       const sa = pod.spec?.serviceAccountName || 'default';
       const wl = workloadMeta(pod as never).workloadName;
       const canon = canonicalNames(labels, wl);

@@ -54,77 +54,106 @@ function buildOne(
   security: SecurityIndex,
 ): L7Config {
   const gwNs = gw.metadata.namespace ?? 'default';
-  const clusters = new Map<string, Cluster | null>();
-  const want = (w: ClusterWant): string => {
-    const name = clusterName(w.fqdn, w.port, w.subset);
-    if (!clusters.has(name)) clusters.set(name, buildCluster(view, w.fqdn, w.port, w.subset) ?? null);
-    return name;
-  };
-  const services: ServiceConfig[] = [];
-  for (const svc of boundServices(gw, view)) {
-    const ns = svc.metadata.namespace ?? 'default';
-    const fqdn = view.fqdn(svc);
-    const scoped = (o: { metadata: { namespace?: string } }) => {
-      const n = o.metadata.namespace ?? 'default';
-      return n === ns || n === gwNs;
-    };
-    const myVs = vss
-      .filter(scoped)
-      .filter((v) => (v.spec.gateways ?? []).length === 0 || v.spec.gateways!.includes('mesh'))
-      .filter((v) =>
-        (v.spec.hosts ?? []).some((h) => view.resolveHost(h, v.metadata.namespace ?? 'default') === fqdn),
-      )
-      .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''));
-    const vips = svc.spec?.clusterIPs?.length
-      ? svc.spec.clusterIPs
-      : svc.spec?.clusterIP
-        ? [svc.spec.clusterIP]
-        : [];
-    const ports = (svc.spec?.ports ?? []).map((p) => {
-      const myRoutes = routes
-        .filter(scoped)
-        .filter((r) =>
-          (r.spec.parentRefs ?? []).some(
-            (ref) =>
-              (ref.kind ?? 'Gateway') === 'Service' &&
-              (ref.group ?? '') === '' &&
-              ref.name === svc.metadata.name &&
-              (ref.namespace ?? r.metadata.namespace ?? 'default') === ns &&
-              (ref.port === undefined || ref.port === p.port),
-          ),
-        );
-      let rules: RouteRule[] | undefined;
-      if (myVs.length > 0 || myRoutes.length > 0) {
-        rules = [
-          ...myVs.flatMap((v) => convertVirtualService(v, view, p.port, want)),
-          ...convertHttpRoutes(myRoutes, view, p.port, want),
-        ];
-      }
-      return {
-        port: p.port,
-        targetPort: typeof p.targetPort === 'number' ? p.targetPort : p.port,
-        protocol: portProtocol(p),
-        routes: rules,
-        defaultCluster: want({ fqdn, port: p.port }),
-      };
-    });
-    services.push({
-      namespace: ns,
-      name: svc.metadata.name,
-      hostname: fqdn,
-      vips: vips.filter((v) => v !== 'None'),
-      ports,
-    });
+  const c = clusterCollector(view);
+  const services = boundServices(gw, view).map((svc) => {
+    const s = buildServiceConfig(svc, view, vss, routes, gwNs, c.want);
     const sec = security.forService(gw, svc);
-    if (sec) services[services.length - 1]!.security = sec;
-  }
-  const built: Cluster[] = [];
-  for (const c of clusters.values()) if (c) built.push(c);
+    if (sec) s.security = sec;
+    return s;
+  });
+  return { proxy: waypointKey(gw), services, clusters: c.built(), ...tracingOf(view) };
+}
+
+/** The trace sampling istiod was started with, as every L7 proxy's configuration carries it. */
+export function tracingOf(view: MeshView): Pick<L7Config, 'tracing'> {
   const sampling = view.opts.traceSampling;
+  return sampling !== undefined ? { tracing: { samplingPercent: sampling } } : {};
+}
+
+/** The clusters a proxy's routes name, each built once; `built()` lists the ones that exist. */
+export function clusterCollector(view: MeshView): {
+  want: (w: ClusterWant) => string;
+  add: (c: Cluster) => void;
+  built: () => Cluster[];
+} {
+  const clusters = new Map<string, Cluster | null>();
   return {
-    proxy: waypointKey(gw),
-    services,
-    clusters: built.sort((a, b) => a.name.localeCompare(b.name)),
-    ...(sampling !== undefined ? { tracing: { samplingPercent: sampling } } : {}),
+    want: (w) => {
+      const name = clusterName(w.fqdn, w.port, w.subset);
+      if (!clusters.has(name)) clusters.set(name, buildCluster(view, w.fqdn, w.port, w.subset) ?? null);
+      return name;
+    },
+    add: (c) => void clusters.set(c.name, c),
+    built: () => {
+      const out: Cluster[] = [];
+      for (const c of clusters.values()) if (c) out.push(c);
+      return out.sort((a, b) => a.name.localeCompare(b.name));
+    },
   };
+}
+
+/**
+ * One Service's L7 view as a proxy in namespace `viewerNs` sees it: per port, the routes of the
+ * VirtualServices (`gateways` empty or `mesh`) and GAMMA HTTPRoutes that apply, from the service's own
+ * namespace or the viewer's (as Istio scopes them at waypoints), and the clusters they name.
+ */
+export function buildServiceConfig(
+  svc: Service,
+  view: MeshView,
+  vss: VirtualService[],
+  routes: HTTPRoute[],
+  viewerNs: string,
+  want: (w: ClusterWant) => string,
+): ServiceConfig {
+  const ns = svc.metadata.namespace ?? 'default';
+  const fqdn = view.fqdn(svc);
+  const scoped = (o: { metadata: { namespace?: string } }) => {
+    const n = o.metadata.namespace ?? 'default';
+    return n === ns || n === viewerNs;
+  };
+  const myVs = vss
+    .filter(scoped)
+    .filter((v) => (v.spec.gateways ?? []).length === 0 || v.spec.gateways!.includes('mesh'))
+    .filter((v) =>
+      (v.spec.hosts ?? []).some((h) => view.resolveHost(h, v.metadata.namespace ?? 'default') === fqdn),
+    )
+    .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''));
+  const ports = (svc.spec?.ports ?? []).map((p) => {
+    const myRoutes = routes
+      .filter(scoped)
+      .filter((r) =>
+        (r.spec.parentRefs ?? []).some(
+          (ref) =>
+            (ref.kind ?? 'Gateway') === 'Service' &&
+            (ref.group ?? '') === '' &&
+            ref.name === svc.metadata.name &&
+            (ref.namespace ?? r.metadata.namespace ?? 'default') === ns &&
+            (ref.port === undefined || ref.port === p.port),
+        ),
+      );
+    let rules: RouteRule[] | undefined;
+    if (myVs.length > 0 || myRoutes.length > 0) {
+      rules = [
+        ...myVs.flatMap((v) => convertVirtualService(v, view, p.port, want)),
+        ...convertHttpRoutes(myRoutes, view, p.port, want),
+      ];
+    }
+    return {
+      port: p.port,
+      targetPort: typeof p.targetPort === 'number' ? p.targetPort : p.port,
+      protocol: portProtocol(p),
+      routes: rules,
+      defaultCluster: want({ fqdn, port: p.port }),
+    };
+  });
+  return { namespace: ns, name: svc.metadata.name, hostname: fqdn, vips: serviceVips(svc), ports };
+}
+
+export function serviceVips(svc: Service): string[] {
+  const vips = svc.spec?.clusterIPs?.length
+    ? svc.spec.clusterIPs
+    : svc.spec?.clusterIP
+      ? [svc.spec.clusterIP]
+      : [];
+  return vips.filter((v) => v !== 'None');
 }

@@ -12,6 +12,7 @@ export const L = {
   istioGatewayName: 'istio.io/gateway-name',
   sidecarStatus: 'sidecar.istio.io/status',
   tlsMode: 'security.istio.io/tlsMode',
+  tunnel: 'networking.istio.io/tunnel',
   canonicalName: 'service.istio.io/canonical-name',
   canonicalRevision: 'service.istio.io/canonical-revision',
   podTemplateHash: 'pod-template-hash',
@@ -45,6 +46,14 @@ export function isSidecarPod(pod: PodObj): boolean {
   if (pod.metadata.annotations?.[L.sidecarStatus] !== undefined) return true;
   if (pod.metadata.labels?.[L.tlsMode] !== 'istio') return false;
   return (pod.spec?.containers ?? []).some((c) => c.name === 'istio-proxy');
+}
+
+/**
+ * A sidecar that terminates HBONE itself on the pod's 15008 (Istio's `networking.istio.io/tunnel: http`
+ * label on an injected pod): a native-tunnel HBONE workload, which ztunnels tunnel to directly.
+ */
+export function isHboneSidecar(pod: PodObj): boolean {
+  return isSidecarPod(pod) && pod.metadata.labels?.[L.tunnel] === 'http';
 }
 
 /**

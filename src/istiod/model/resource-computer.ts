@@ -1,7 +1,7 @@
 import { convertAuthorizationPolicy, enforcedByZtunnel, type AuthzConversion } from './authz-convert.js';
 import type { ConfigStore } from './config-store.js';
 import type { AuthorizationPolicyObj, PodObj } from './inputs.js';
-import { hasSelector, isAmbientEnrolled, L, selects } from './labels.js';
+import { hasSelector, isAmbientEnrolled, isHboneSidecar, L, selects } from './labels.js';
 import {
   convertPeerAuthentication,
   peerAuthnPolicyNames,
@@ -65,6 +65,7 @@ export class ResourceComputer {
     const workload = buildPodWorkload(pod, this.ctx, {
       enrolled,
       waypointPod,
+      sidecar: isHboneSidecar(pod),
       waypoint,
       services: this.podServices(pod, namespace),
       authorizationPolicies: this.podPolicies(namespace, labels),

@@ -16,6 +16,8 @@ export interface PodRelations {
   enrolled: boolean;
   /** One of a waypoint's own pods: speaks HBONE itself and never gets a waypoint. */
   waypointPod: boolean;
+  /** A sidecar-injected pod: its proxy terminates HBONE on the pod's 15008 (native tunnel). */
+  sidecar?: boolean;
   waypoint?: GatewayAddress;
   services: Record<string, PortList>;
   authorizationPolicies: string[];
@@ -55,7 +57,7 @@ export function buildPodWorkload(pod: PodObj, ctx: BuildContext, rel: PodRelatio
   const meta = workloadMeta(pod);
   const canonical = canonicalNames(pod.metadata.labels, meta.workloadName);
   const addresses = podAddresses(pod);
-  const hbone = rel.enrolled || rel.waypointPod;
+  const hbone = rel.enrolled || rel.waypointPod || rel.sidecar === true;
   const w: BuiltWorkload = {
     uid: podUid(ctx.clusterId, namespace, pod.metadata.name),
     name: pod.metadata.name,
@@ -75,7 +77,7 @@ export function buildPodWorkload(pod: PodObj, ctx: BuildContext, rel: PodRelatio
     status: addresses.length > 0 && isReady(pod) ? WorkloadStatus.HEALTHY : WorkloadStatus.UNHEALTHY,
     clusterId: ctx.clusterId,
   };
-  if (rel.waypointPod) w.nativeTunnel = true;
+  if (rel.waypointPod || rel.sidecar) w.nativeTunnel = true;
   if (rel.waypoint && rel.enrolled && !rel.waypointPod) w.waypoint = rel.waypoint;
   return w;
 }

@@ -1,6 +1,6 @@
 /**
- * Publishes each waypoint's L7 configuration as a `meshlite.l7.ProxyConfig` resource named
- * `<namespace>/<waypoint>`: recomputed from the configuration store once per batch of changes (the
+ * Publishes each L7 proxy's configuration as a `meshlite.l7.ProxyConfig` resource: a waypoint's named
+ * `<namespace>/<waypoint>`, a sidecar's `<ns>/~sidecar-outbound` and `<ns>/<pod>~inbound`: recomputed from the configuration store once per batch of changes (the
  * events of one tick), handed to the xDS server, which sends a waypoint only its own resource and only
  * when its content changed.
  */
@@ -9,6 +9,7 @@ import type { Logger } from '../../common/logger.js';
 import { PROXY_CONFIG_SCHEMA, PROXY_CONFIG_TYPE_URL } from '../../xds/type-urls.js';
 import type { ConfigStore } from '../config/store.js';
 import { buildWaypointConfigs } from '../l7/waypoint-configs.js';
+import { buildSidecarConfigs } from '../l7/sidecar-configs.js';
 import type { MeshViewOptions } from '../l7/mesh-view.js';
 import type { DeltaXdsServer } from '../xds/delta-server.js';
 
@@ -52,7 +53,10 @@ export class WaypointPublisher {
   publish(): void {
     this.live = true;
     try {
-      const configs = buildWaypointConfigs(this.store, this.opts);
+      const configs = new Map([
+        ...buildWaypointConfigs(this.store, this.opts),
+        ...buildSidecarConfigs(this.store, this.opts),
+      ]);
       const upserts = [...configs].map(([name, cfg]) => ({
         name,
         message: { proxy: name, configJson: JSON.stringify(cfg), schema: PROXY_CONFIG_SCHEMA },

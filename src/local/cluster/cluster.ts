@@ -32,6 +32,8 @@ import {
 import { Proc, Supervised } from './proc.js';
 import { PodRunner } from './kubelet.js';
 import { WaypointController } from './waypoint-controller.js';
+import { inject, wantsSidecar } from './injection.js';
+import { captureFromAnnotations, sidecarRuleset } from '../../sidecar/rules.js';
 import {
   HOST_IP,
   checkPrefix,
@@ -42,7 +44,7 @@ import {
   type PodInfo,
 } from './topology.js';
 import { readClusterFile, writeClusterFile, type ClusterFile } from './state.js';
-import { deleteNetns } from '../netns/index.js';
+import { applyNftRuleset, deleteNetns, runCommand } from '../netns/index.js';
 
 /** Marks the Pod objects the cluster writes for a Deployment's replicas (status, not specs). */
 export const DEPLOYMENT_ANNOTATION = 'meshlite.io/deployment';
@@ -85,6 +87,8 @@ export class LocalCluster {
   private stopped = false;
   private nextNode = 0;
   private lastRunners = '';
+  /** Namespace labels as of the last read (injection is decided when a pod is created). */
+  private nsLabels = new Map<string, Record<string, string>>();
 
   constructor(readonly o: ClusterOptions) {
     checkPrefix(o.name);
@@ -109,6 +113,9 @@ export class LocalCluster {
     this.services = servicesOf(objs);
     for (let i = 1; i <= this.o.nodes; i++) this.nodes.push(nodeInfo(this.o.name, i));
     const specs = podsOf(objs);
+    this.nsLabels = namespaceLabels(objs);
+    const tokens = join(this.o.stateDir, 'node-tokens.json');
+    await rm(tokens, { force: true });
     // 2. Network.
     p(`network: fabric bridge and ${this.nodes.length} node namespaces (10.244.255.0/24)`);
     await addHostRoutes([]); // from here on no cluster address can take the host's default route
@@ -117,8 +124,6 @@ export class LocalCluster {
     for (const spec of specs) await this.addPod(spec, false);
     await this.writePodStatus();
     // 3. istiod on the host side of the node network, with its CA and one token per node.
-    const tokens = join(this.o.stateDir, 'node-tokens.json');
-    await rm(tokens, { force: true });
     const ztId = { trustDomain: 'cluster.local', namespace: 'istio-system', serviceAccount: 'ztunnel' };
     for (const n of this.nodes) {
       await writeFile(
@@ -268,14 +273,22 @@ export class LocalCluster {
    * Creates a pod: its network namespace and veth on a node (the one it names, else round robin),
    * runs its containers, and (once the cluster runs) hands it to the node's ztunnel.
    */
-  private async addPod(s: PodSpecIn, running: boolean): Promise<void> {
+  private async addPod(spec: PodSpecIn, running: boolean): Promise<void> {
+    const s = wantsSidecar(spec.namespace, spec.labels, this.nsLabels.get(spec.namespace))
+      ? inject(spec, {
+          execPath: process.execPath,
+          xdsAddress: `${HOST_IP}:15010`,
+          tokenFile: await this.sidecarToken(spec),
+        })
+      : spec;
     const node =
       this.nodes.find((n) => n.name === s.nodeName) ?? this.nodes[this.nextNode++ % this.nodes.length]!;
     const used = new Set(
       this.pods.filter((x) => x.node === node.name).map((x) => Number(x.hostLink.slice(1))),
     );
     let slot = 2;
-    while (used.has(slot)) slot++;
+    // A removed pod's veth outlives it while connections in its namespace drain: skip its slot.
+    while (used.has(slot) || (await linkExists(node.netns, `p${slot}`))) slot++;
     const info: PodInfo = {
       namespace: s.namespace,
       name: s.name,
@@ -286,6 +299,20 @@ export class LocalCluster {
     };
     if (s.deployment) info.deployment = s.deployment;
     await createPod(info, node);
+    if (s.sidecar) {
+      // istio-init's role: the pod's capture rules before any container runs.
+      const { capture, errors } = captureFromAnnotations(s.annotations);
+      for (const e of errors) this.o.progress(`pod ${s.namespace}/${s.name}: ignored ${e}`);
+      await applyNftRuleset(
+        info.netns,
+        sidecarRuleset({
+          outboundPort: 15001,
+          inboundPort: 15006,
+          controlPlane: [`${HOST_IP}:15010`],
+          ...capture,
+        }),
+      );
+    }
     const vars = { MESHLITE_DIST: DIST_SRC, POD_NAME: s.name, POD_NAMESPACE: s.namespace, POD_IP: info.ip };
     const runner = new PodRunner(
       info.netns,
@@ -294,14 +321,18 @@ export class LocalCluster {
       vars,
     );
     this.pods.push({ ...info, spec: s, runner, created: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
-    this.o.progress(`pod ${s.namespace}/${s.name}: ${info.ip} on ${node.name}`);
+    this.o.progress(
+      `pod ${s.namespace}/${s.name}: ${info.ip} on ${node.name}${s.sidecar ? ' (sidecar)' : ''}`,
+    );
     if (running) {
       runner.start();
-      this.agents
-        .get(node.name)
-        ?.write(
-          `${JSON.stringify({ type: 'add', namespace: s.namespace, name: s.name, netns: `/run/netns/${info.netns}`, healthSource: node.podGateway })}\n`,
-        );
+      // The node agent hands ztunnel only pods without a sidecar (as istio-cni).
+      if (!s.sidecar)
+        this.agents
+          .get(node.name)
+          ?.write(
+            `${JSON.stringify({ type: 'add', namespace: s.namespace, name: s.name, netns: `/run/netns/${info.netns}`, healthSource: node.podGateway })}\n`,
+          );
     }
   }
 
@@ -314,7 +345,68 @@ export class LocalCluster {
     await deleteNetns(p.netns, { ignoreMissing: true });
     await rm(`/etc/netns/${p.netns}`, { recursive: true, force: true });
     await rm(join(this.dirs.config, `pod-${p.namespace}-${p.name}.yaml`), { force: true });
+    if (p.spec.sidecar) await rm(this.sidecarTokenPath(p.spec), { force: true });
     this.o.progress(`pod ${p.namespace}/${p.name}: removed`);
+  }
+
+  private sidecarTokenPath(s: PodSpecIn): string {
+    return join(this.o.stateDir, `sidecar-${s.namespace}-${s.name}.token`);
+  }
+
+  /** A bootstrap token with which the pod's sidecar gets the pod's identity from the CA. */
+  private async sidecarToken(s: PodSpecIn): Promise<string> {
+    const path = this.sidecarTokenPath(s);
+    const identity = {
+      trustDomain: 'cluster.local',
+      namespace: s.namespace,
+      serviceAccount: s.serviceAccountName || 'default',
+    };
+    const token = await addNodeToken(join(this.o.stateDir, 'node-tokens.json'), {
+      node: `sidecar/${s.namespace}/${s.name}`,
+      identity,
+    });
+    await writeFile(path, token, { mode: 0o600 });
+    return path;
+  }
+
+  /**
+   * `meshctl rollout restart deployment NAME -n NS`: the deployment's pods are removed and created
+   * again from the current objects, so a namespace's injection label (or a changed template) takes
+   * effect, as in Kubernetes.
+   */
+  async restartDeployment(ns: string, name: string, progress: (l: string) => void): Promise<string> {
+    while (this.syncing) await new Promise((r) => setTimeout(r, 50));
+    this.syncing = true;
+    try {
+      const all = (await readObjects(this.dirs.config)).map((x) => x.obj);
+      const dep = all.find(
+        (o) =>
+          o.kind === 'Deployment' &&
+          (o.metadata as { name?: string } | undefined)?.name === name &&
+          ((o.metadata as { namespace?: string } | undefined)?.namespace ?? 'default') === ns,
+      );
+      if (!dep) throw new Error(`no Deployment ${ns}/${name}; meshctl get deployments -n ${ns} lists them`);
+      this.nsLabels = namespaceLabels(all);
+      const specs = podsOf([dep]);
+      const old = this.pods.filter((x) => x.namespace === ns && x.deployment === name);
+      for (const p of old) {
+        await this.removePod(p);
+        progress(`pod ${ns}/${p.name}: removed`);
+      }
+      await this.writePodStatus();
+      for (const s of specs) {
+        await this.addPod(s, true);
+        const now = this.pods.find((x) => x.namespace === ns && x.name === s.name)!;
+        progress(
+          `pod ${ns}/${s.name}: created on ${now.node}, ${now.ip}${now.spec.sidecar ? ', sidecar injected' : ''}`,
+        );
+      }
+      await this.writePodStatus();
+      await this.writeClusterFile(true);
+      return `deployment ${ns}/${name} restarted (${specs.length} pod(s))`;
+    } finally {
+      this.syncing = false;
+    }
   }
 
   /**
@@ -355,6 +447,7 @@ export class LocalCluster {
     assignClusterIps(objs);
     for (const [svc, spec] of before)
       if (JSON.stringify(svc.spec) !== spec) await writeObject(this.dirs.config, svc);
+    this.nsLabels = namespaceLabels(objs);
     const want = new Map(podsOf(objs).map((s) => [`${s.namespace}/${s.name}`, s]));
     let changed = false;
     for (const p of [...this.pods]) {
@@ -410,7 +503,7 @@ export class LocalCluster {
     conn.resume();
     this.agents.get(n.name)?.destroy();
     this.agents.set(n.name, conn);
-    for (const pod of this.pods.filter((x) => x.node === n.name)) {
+    for (const pod of this.pods.filter((x) => x.node === n.name && !x.spec.sidecar)) {
       conn.write(
         `${JSON.stringify({ type: 'add', namespace: pod.namespace, name: pod.name, netns: `/run/netns/${pod.netns}`, healthSource: n.podGateway })}\n`,
       );
@@ -428,7 +521,14 @@ export class LocalCluster {
         labels: p.spec.labels,
         uid: `${this.o.name}-${p.namespace}-${p.name}`,
         creationTimestamp: p.created,
-        ...(p.deployment ? { annotations: { [DEPLOYMENT_ANNOTATION]: p.deployment } } : {}),
+        ...(p.deployment || p.spec.annotations
+          ? {
+              annotations: {
+                ...(p.spec.annotations ?? {}),
+                ...(p.deployment ? { [DEPLOYMENT_ANNOTATION]: p.deployment } : {}),
+              },
+            }
+          : {}),
       },
       spec: {
         nodeName: p.node,
@@ -474,6 +574,7 @@ export class LocalCluster {
         pids: runner.pids,
         restarts: runner.restarts,
         labels: spec.labels,
+        ...(spec.sidecar ? { sidecar: true } : {}),
       })),
       services: this.services,
     };
@@ -555,4 +656,24 @@ async function writeObject(dir: string, o: Record<string, unknown>): Promise<voi
   const kind = String(o.kind ?? 'object').toLowerCase();
   const file = `${kind}-${meta.namespace ? `${meta.namespace}-` : ''}${meta.name ?? 'unnamed'}.yaml`;
   await writeFile(join(dir, file), stringify(o));
+}
+
+function namespaceLabels(
+  objs: Array<{ kind?: string; metadata?: Record<string, unknown> }>,
+): Map<string, Record<string, string>> {
+  const out = new Map<string, Record<string, string>>();
+  for (const o of objs) {
+    if (o.kind !== 'Namespace') continue;
+    const m = o.metadata as { name?: string; labels?: Record<string, string> } | undefined;
+    if (m?.name) out.set(m.name, m.labels ?? {});
+  }
+  return out;
+}
+
+/** Whether a link exists in a namespace (a deleted pod's veth lives on while sockets in it are open). */
+async function linkExists(netns: string, link: string): Promise<boolean> {
+  return runCommand('ip', ['-n', netns, 'link', 'show', link]).then(
+    () => true,
+    () => false,
+  );
 }

@@ -10,9 +10,12 @@ import { createInterface } from 'node:readline';
 
 export interface ControlRequest {
   op: 'rollout-restart';
-  target: 'ztunnel';
+  target: 'ztunnel' | 'deployment';
   /** ztunnel: one node (default: every node, one after the other). */
   node?: string;
+  /** deployment: its name and namespace. */
+  name?: string;
+  namespace?: string;
 }
 
 export type ControlHandler = (req: ControlRequest, progress: (line: string) => void) => Promise<string>;
@@ -28,7 +31,13 @@ export function parseControlRequest(line: string): ControlRequest | string {
   }
   const r = v as Partial<ControlRequest>;
   if (r.op !== 'rollout-restart') return `unknown operation ${JSON.stringify(r.op)}`;
-  if (r.target !== 'ztunnel') return `cannot restart ${JSON.stringify(r.target)}: only ztunnel`;
+  if (r.target === 'deployment') {
+    if (typeof r.name !== 'string' || !r.name) return 'deployment: name must be a non-empty string';
+    if (r.namespace !== undefined && typeof r.namespace !== 'string') return 'namespace must be a string';
+    return { op: r.op, target: r.target, name: r.name, namespace: r.namespace || 'default' };
+  }
+  if (r.target !== 'ztunnel')
+    return `cannot restart ${JSON.stringify(r.target)}: only ztunnel or a deployment`;
   if (r.node !== undefined && typeof r.node !== 'string') return 'node must be a string';
   return { op: r.op, target: r.target, ...(r.node ? { node: r.node } : {}) };
 }

@@ -22,6 +22,9 @@ export interface PodSpecIn {
   nodeName?: string;
   containers: Container[];
   deployment?: string;
+  annotations?: Record<string, string>;
+  /** Injected with a sidecar (injection.ts). */
+  sidecar?: boolean;
 }
 
 export interface ServiceIn {
@@ -83,6 +86,8 @@ function podFrom(meta: Record<string, unknown>, spec: Record<string, unknown>, n
     serviceAccountName: typeof spec.serviceAccountName === 'string' ? spec.serviceAccountName : 'default',
     containers: containers(spec),
   };
+  const ann = strMap(meta.annotations);
+  if (Object.keys(ann).length > 0) p.annotations = ann;
   if (typeof spec.nodeName === 'string') p.nodeName = spec.nodeName;
   return p;
 }

@@ -27,7 +27,14 @@ export interface ClusterFile {
   istiod: ProcStatus & { address: string; monitoring: string };
   nodes: Array<NodeInfo & { ztunnel: ProcStatus; ztunnelLog: string; admin: string }>;
   pods: Array<
-    PodInfo & { pids: number[]; restarts: number; labels: Record<string, string>; created?: string }
+    PodInfo & {
+      pids: number[];
+      restarts: number;
+      labels: Record<string, string>;
+      created?: string;
+      /** Injected with a sidecar. */
+      sidecar?: boolean;
+    }
   >;
   services: ServiceIn[];
 }

@@ -12,7 +12,7 @@ import { CLUSTER_OPTIONS } from './up.js';
 const USAGE = `Usage: meshctl status [--state-dir DIR]
 
 Shows the running local cluster: istiod and each node's ztunnel (running or DOWN, restarts: the cluster
-restarts them when they exit, with backoff), pods (IP, node, running, ambient, restarts, age) and
+restarts them when they exit, with backoff), pods (IP, node, running, ambient, sidecar, restarts, age) and
 services.`;
 
 const state = (pid?: number): string => (isAlive(pid) ? 'running' : 'DOWN');
@@ -66,13 +66,14 @@ export async function run(argv: string[]): Promise<number> {
   w('\n');
   w(
     formatTable(
-      ['POD', 'IP', 'NODE', 'RUNNING', 'AMBIENT', 'RESTARTS', 'AGE'],
+      ['POD', 'IP', 'NODE', 'RUNNING', 'AMBIENT', 'SIDECAR', 'RESTARTS', 'AGE'],
       f.pods.map((p) => [
         `${p.namespace}/${p.name}`,
         p.ip,
         p.node,
         p.pids.length === 0 || p.pids.some(isAlive) ? 'yes' : 'no',
-        ambient(p.namespace, p.name) ? 'yes' : 'no',
+        !p.sidecar && ambient(p.namespace, p.name) ? 'yes' : 'no',
+        p.sidecar ? 'yes' : 'no',
         String(p.restarts),
         age(p.created),
       ]),

@@ -123,7 +123,11 @@ export async function run(argv: string[]): Promise<number> {
     out(`meshctl up: cluster "${c.name}", ${c.nodes} nodes, objects from ${c.config}`);
     await cluster.start();
     if (c.demo) await runDemo(cluster, out);
-    await serveControl(c.stateDir, (req, progress) => cluster.rolloutZtunnels(req.node, progress));
+    await serveControl(c.stateDir, (req, progress) =>
+      req.target === 'deployment'
+        ? cluster.restartDeployment(req.namespace ?? 'default', req.name ?? '', progress)
+        : cluster.rolloutZtunnels(req.node, progress),
+    );
     await cluster.writeClusterFile(true);
     cluster.watch();
   } catch (err) {

@@ -60,6 +60,17 @@ test('sidecar pods and host-network pods are not enrolled', () => {
     'tlsMode label without istio-proxy is not a sidecar',
   );
   assert.equal(workload(idx, 'hostnet').tunnelProtocol, NONE);
+  // An injected pod whose sidecar accepts HBONE (networking.istio.io/tunnel=http): ztunnels tunnel to
+  // it directly, and none captures it.
+  idx.upsert(
+    pod('hbone-sidecar', {
+      annotations: { 'sidecar.istio.io/status': '{}' },
+      labels: { 'networking.istio.io/tunnel': 'http' },
+      ip: '10.0.0.6',
+    }),
+  );
+  assert.equal(workload(idx, 'hbone-sidecar').tunnelProtocol, HBONE);
+  assert.equal(workload(idx, 'hbone-sidecar').nativeTunnel, true);
 });
 
 test('relabelling the namespace or the pod at runtime flips the tunnel protocol', () => {
