@@ -10,7 +10,7 @@
  */
 import type { ConfigStore } from '../config/store.js';
 import type { Pod, Service } from '../config/types.js';
-import type { Cluster, L7Config, ServiceConfig } from '../../l7/model.js';
+import type { Cluster, Endpoint, L7Config, ServiceConfig } from '../../l7/model.js';
 import { canonicalNames, isSidecarPod, selects, workloadMeta } from '../model/labels.js';
 import { acceptsServices, isWaypoint, requestedWaypoint, waypointFor } from '../model/waypoints.js';
 import { grpcToHttpRoute } from './grpc-route.js';
@@ -71,7 +71,7 @@ export function buildSidecarConfigs(store: ConfigStore, opts: MeshViewOptions): 
 }
 
 /** The waypoint Service a Service is bound to (one that accepts service traffic), if any. */
-function waypointOf(svc: Service, view: MeshView): Service | undefined {
+export function waypointOf(svc: Service, view: MeshView): Service | undefined {
   const ns = svc.metadata.namespace ?? 'default';
   const nsLabels = view.store.get('Namespace', undefined, ns)?.metadata.labels;
   const req = requestedWaypoint(svc.metadata.labels, nsLabels, ns);
@@ -82,12 +82,29 @@ function waypointOf(svc: Service, view: MeshView): Service | undefined {
   return view.byHost.get(`${gwName}.${gwNs}.svc.${view.opts.domainSuffix}`);
 }
 
-/** A service whose traffic goes to its waypoint: HBONE to a waypoint pod, authority VIP:port. */
+/**
+ * Endpoints that reach a service port through its waypoint: HBONE to each waypoint pod, authority =
+ * the service VIP:port, the waypoint's identity expected.
+ */
+export function waypointEndpoints(svc: Service, view: MeshView, wp: Service, port: number): Endpoint[] {
+  const vips = serviceVips(svc);
+  if (vips.length === 0) return [];
+  const wpNs = wp.metadata.namespace ?? 'default';
+  return view.endpoints(wp, 15008).map((e) => ({
+    ip: vips[0]!,
+    port,
+    via: e.ip,
+    identity: `spiffe://${view.opts.trustDomain}/ns/${wpNs}/sa/${e.labels['gateway.networking.k8s.io/gateway-name'] ?? wp.metadata.name}`,
+    hbone: true,
+    workload: e.workload,
+    namespace: wpNs,
+    ...(e.app ? { app: e.app } : {}),
+  }));
+}
+
+/** A service whose traffic goes to its waypoint, which does the routing: no routes here. */
 function viaWaypoint(svc: Service, view: MeshView, wp: Service, add: (c: Cluster) => void): ServiceConfig {
   const fqdn = view.fqdn(svc);
-  const vips = serviceVips(svc);
-  const wpNs = wp.metadata.namespace ?? 'default';
-  const wpPods = view.endpoints(wp, 15008);
   const ports = (svc.spec?.ports ?? []).map((p) => {
     const name = `outbound-waypoint|${p.port}||${fqdn}`;
     add({
@@ -96,18 +113,7 @@ function viaWaypoint(svc: Service, view: MeshView, wp: Service, add: (c: Cluster
       port: p.port,
       lb: { kind: 'LEAST_REQUEST' },
       upstream: 'downstream',
-      endpoints: vips.length
-        ? wpPods.map((e) => ({
-            ip: vips[0]!,
-            port: p.port,
-            via: e.ip,
-            identity: `spiffe://${view.opts.trustDomain}/ns/${wpNs}/sa/${e.labels['gateway.networking.k8s.io/gateway-name'] ?? wp.metadata.name}`,
-            hbone: true,
-            workload: e.workload,
-            namespace: wpNs,
-            ...(e.app ? { app: e.app } : {}),
-          }))
-        : [],
+      endpoints: waypointEndpoints(svc, view, wp, p.port),
     });
     return {
       port: p.port,
@@ -120,7 +126,7 @@ function viaWaypoint(svc: Service, view: MeshView, wp: Service, add: (c: Cluster
     namespace: svc.metadata.namespace ?? 'default',
     name: svc.metadata.name,
     hostname: fqdn,
-    vips,
+    vips: serviceVips(svc),
     ports,
   };
 }

@@ -1,6 +1,7 @@
 /**
  * Publishes each L7 proxy's configuration as a `meshlite.l7.ProxyConfig` resource: a waypoint's named
- * `<namespace>/<waypoint>`, a sidecar's `<ns>/~sidecar-outbound` and `<ns>/<pod>~inbound`: recomputed from the configuration store once per batch of changes (the
+ * `<namespace>/<waypoint>`, a sidecar's `<ns>/~sidecar-outbound` and `<ns>/<pod>~inbound`, an ingress gateway's
+ * `<ns>/<gateway>-istio`: recomputed from the configuration store once per batch of changes (the
  * events of one tick), handed to the xDS server, which sends a waypoint only its own resource and only
  * when its content changed.
  */
@@ -10,6 +11,7 @@ import { PROXY_CONFIG_SCHEMA, PROXY_CONFIG_TYPE_URL } from '../../xds/type-urls.
 import type { ConfigStore } from '../config/store.js';
 import { buildWaypointConfigs } from '../l7/waypoint-configs.js';
 import { buildSidecarConfigs } from '../l7/sidecar-configs.js';
+import { buildGatewayConfigs } from '../l7/gateway-configs.js';
 import type { MeshViewOptions } from '../l7/mesh-view.js';
 import type { DeltaXdsServer } from '../xds/delta-server.js';
 
@@ -56,6 +58,7 @@ export class WaypointPublisher {
       const configs = new Map([
         ...buildWaypointConfigs(this.store, this.opts),
         ...buildSidecarConfigs(this.store, this.opts),
+        ...buildGatewayConfigs(this.store, this.opts),
       ]);
       const upserts = [...configs].map(([name, cfg]) => ({
         name,

@@ -32,6 +32,7 @@ import {
 import { Proc, Supervised } from './proc.js';
 import { PodRunner } from './kubelet.js';
 import { WaypointController } from './waypoint-controller.js';
+import { GatewayController } from './gateway-controller.js';
 import { inject, wantsSidecar } from './injection.js';
 import { captureFromAnnotations, sidecarRuleset } from '../../sidecar/rules.js';
 import {
@@ -438,8 +439,20 @@ export class LocalCluster {
       execPath: process.execPath,
     });
 
+  /** Plays istiod's gateway controller for ingress Gateways of class istio. */
+  readonly gateways = (): GatewayController =>
+    new GatewayController({
+      configDir: this.dirs.config,
+      stateDir: this.o.stateDir,
+      logsDir: this.dirs.logs,
+      tokensFile: join(this.o.stateDir, 'node-tokens.json'),
+      xdsAddress: `${HOST_IP}:15010`,
+      execPath: process.execPath,
+    });
+
   private async syncObjects(): Promise<void> {
     await this.waypoints().reconcile();
+    await this.gateways().reconcile();
     const all = (await readObjects(this.dirs.config)).map((x) => x.obj);
     // Pods the cluster wrote for Deployments are their status, not specs.
     const objs = all.filter((o) => !(o.kind === 'Pod' && annotationOf(o, DEPLOYMENT_ANNOTATION)));

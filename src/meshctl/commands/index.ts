@@ -35,6 +35,11 @@ export const COMMANDS: readonly Command[] = [
     run: async (argv) => (await import('./waypoint.js')).run(argv),
   },
   {
+    name: 'gateway',
+    summary: 'ingress gateways (class istio): list | url NAME -n NS (the $GATEWAY_URL to curl from the host)',
+    run: async (argv) => (await import('./gateway.js')).run(argv),
+  },
+  {
     name: 'ztunnel-config',
     summary:
       'what ztunnel holds: workloads|services|policies|certificates|all [--node N], from its admin port',

@@ -1,0 +1,32 @@
+import type { LevelWithSilent } from 'pino';
+import { runCli } from '../common/cli.js';
+import { createLogger } from '../common/logger.js';
+import { waypointSchema } from '../waypoint/config.js';
+import { IngressGateway } from './app.js';
+
+const USAGE = `Usage: gateway --name DEPLOYMENT --namespace NS [options]
+
+gateway is the ingress gateway of a Gateway API Gateway of class istio (deployment <gateway>-istio): the
+L7 engine behind plain HTTP listeners, one per listener port of the Gateway, routing with the HTTPRoutes
+attached to it, and HBONE to the mesh pods (or their waypoint, with istio.io/ingress-use-waypoint).
+Configuration from istiod over delta xDS (meshlite.l7.ProxyConfig <ns>/<name>); certificate from
+istiod's CA (--token-file). The options are the waypoint's (--hbone-port is not used).`;
+
+await runCli({
+  name: 'gateway',
+  usage: USAGE,
+  schema: waypointSchema,
+  main: async (config) => {
+    const logger = createLogger({ component: 'gateway', level: config.logLevel as LevelWithSilent });
+    const gw = new IngressGateway(config, { logger });
+    await gw.start();
+    const stop = (signal: string): void => {
+      logger.info({ signal }, 'gateway stopping');
+      void gw.stop().then(() => setTimeout(() => process.exit(0), 50));
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    await new Promise<void>(() => {});
+  },
+});
+process.exit(process.exitCode ?? 0);

@@ -1,0 +1,170 @@
+/**
+ * Ingress gateways of Gateway API class `istio`: one configuration per Gateway, for its deployment
+ * `<name>-istio` (resource `<ns>/<name>-istio`). Each HTTP listener port serves the HTTPRoutes whose
+ * parentRefs name the Gateway (and the listener, by sectionName or port), allowed by the listener's
+ * `allowedRoutes` (Same by default, or All), whose hostnames intersect the listener's; the hostnames
+ * become authority matches. No match: 404 (NR). Backends are reached over HBONE to each pod (the
+ * waypoint is bypassed, as in Istio) unless the Service or its namespace is labelled
+ * `istio.io/ingress-use-waypoint=true`: then through the service's waypoint (authority VIP:port).
+ */
+import type { ConfigStore } from '../config/store.js';
+import type { Gateway, GatewayListener, HTTPRoute } from '../config/types.js';
+import type { L7Config, RouteRule, ServicePort } from '../../l7/model.js';
+import { convertHttpRoutes } from './convert-httproute.js';
+import { MeshView, type MeshViewOptions } from './mesh-view.js';
+import { waypointEndpoints, waypointOf } from './sidecar-configs.js';
+import { clusterCollector } from './waypoint-configs.js';
+
+export const INGRESS_CLASS = 'istio';
+export const INGRESS_USE_WAYPOINT = 'istio.io/ingress-use-waypoint';
+/** The address the gateway's listeners hand the engine: its listeners are on every pod address. */
+export const GATEWAY_LISTEN_IP = '0.0.0.0';
+
+export const gatewayDeploymentName = (gw: string): string => `${gw}-istio`;
+
+export function isIngressGateway(gw: Gateway): boolean {
+  return gw.spec.gatewayClassName === INGRESS_CLASS;
+}
+
+export function buildGatewayConfigs(store: ConfigStore, opts: MeshViewOptions): Map<string, L7Config> {
+  const out = new Map<string, L7Config>();
+  const gateways = store.list('Gateway').filter((g) => isIngressGateway(g as never));
+  if (gateways.length === 0) return out;
+  const view = new MeshView(store, opts);
+  const routes = store.list('HTTPRoute');
+  for (const gw of gateways) {
+    const ns = gw.metadata.namespace ?? 'default';
+    const key = `${ns}/${gatewayDeploymentName(gw.metadata.name)}`;
+    out.set(key, buildOne(gw, key, routes, view));
+  }
+  return out;
+}
+
+function buildOne(gw: Gateway, key: string, all: HTTPRoute[], view: MeshView): L7Config {
+  const ns = gw.metadata.namespace ?? 'default';
+  const c = clusterCollector(view);
+  const byPort = new Map<number, RouteRule[]>();
+  for (const l of gw.spec.listeners ?? []) {
+    if (l.protocol !== 'HTTP') continue;
+    const rules = byPort.get(l.port) ?? [];
+    byPort.set(l.port, rules);
+    const attached = all.filter((r) => attaches(r, gw, l) && allowed(r, ns, l));
+    // Routes grouped by their effective hostnames: specific hostnames before catch-alls.
+    const groups = new Map<string, { hosts: string[]; routes: HTTPRoute[] }>();
+    for (const r of attached) {
+      const hosts = intersect(l.hostname, r.spec.hostnames ?? []);
+      if (hosts === undefined) continue;
+      const k = hosts.join(',');
+      const g = groups.get(k) ?? { hosts, routes: [] };
+      g.routes.push(r);
+      groups.set(k, g);
+    }
+    const ordered = [...groups.values()].sort(
+      (a, b) => Number(a.hosts.length === 0) - Number(b.hosts.length === 0),
+    );
+    for (const g of ordered)
+      rules.push(...withHosts(convertHttpRoutes(g.routes, view, l.port, c.want), g.hosts));
+  }
+  const ports: ServicePort[] = [...byPort].map(([port, routes]) => ({
+    port,
+    targetPort: port,
+    protocol: 'http',
+    routes,
+    defaultCluster: '',
+  }));
+  // istio.io/ingress-use-waypoint: the backends of such a service are its waypoint.
+  const clusters = c.built().map((cl) => {
+    const svc = view.byHost.get(cl.service);
+    if (!svc) return cl;
+    const svcNs = svc.metadata.namespace ?? 'default';
+    const nsLabels = view.store.get('Namespace', undefined, svcNs)?.metadata.labels;
+    const use = (svc.metadata.labels?.[INGRESS_USE_WAYPOINT] ?? nsLabels?.[INGRESS_USE_WAYPOINT]) === 'true';
+    const wp = use ? waypointOf(svc, view) : undefined;
+    if (!wp) return cl;
+    return { ...cl, upstream: 'downstream' as const, endpoints: waypointEndpoints(svc, view, wp, cl.port) };
+  });
+  const name = key.slice(key.indexOf('/') + 1);
+  return {
+    proxy: key,
+    services: [
+      {
+        namespace: ns,
+        name,
+        hostname: `${name}.${ns}.svc.${view.opts.domainSuffix}`,
+        vips: [GATEWAY_LISTEN_IP],
+        ports,
+      },
+    ],
+    clusters,
+  };
+}
+
+/** The route names this Gateway (and this listener, if it names one by sectionName or port). */
+function attaches(r: HTTPRoute, gw: Gateway, l: GatewayListener): boolean {
+  const rns = r.metadata.namespace ?? 'default';
+  return (r.spec.parentRefs ?? []).some((ref) => {
+    const x = ref as {
+      group?: string;
+      kind?: string;
+      name: string;
+      namespace?: string;
+      port?: number;
+      sectionName?: string;
+    };
+    return (
+      (x.kind ?? 'Gateway') === 'Gateway' &&
+      (x.group ?? 'gateway.networking.k8s.io') === 'gateway.networking.k8s.io' &&
+      x.name === gw.metadata.name &&
+      (x.namespace ?? rns) === (gw.metadata.namespace ?? 'default') &&
+      (x.sectionName === undefined || x.sectionName === l.name) &&
+      (x.port === undefined || x.port === l.port)
+    );
+  });
+}
+
+/** `allowedRoutes.namespaces.from`: Same (default) or All (Selector is treated as Same). */
+function allowed(r: HTTPRoute, gwNs: string, l: GatewayListener): boolean {
+  const from =
+    (l.allowedRoutes as { namespaces?: { from?: string } } | undefined)?.namespaces?.from ?? 'Same';
+  return from === 'All' || (r.metadata.namespace ?? 'default') === gwNs;
+}
+
+/** Whether hostname pattern `p` (maybe `*.x`) covers `h`. */
+function covers(p: string, h: string): boolean {
+  if (p === h) return true;
+  if (p.startsWith('*.')) return h.endsWith(p.slice(1)) && !h.slice(0, -p.length + 1).includes('.');
+  return false;
+}
+
+/**
+ * The hostnames a route serves on a listener: [] for any host; undefined when they do not intersect
+ * (the route does not attach to this listener).
+ */
+export function intersect(listener: string | undefined, route: string[]): string[] | undefined {
+  if (!listener) return route;
+  if (route.length === 0) return [listener];
+  const out = new Set<string>();
+  for (const h of route) {
+    if (covers(listener, h)) out.add(h);
+    else if (covers(h, listener)) out.add(listener);
+  }
+  return out.size ? [...out] : undefined;
+}
+
+/** Adds an authority match for `hosts` (any port) to every match of every rule. */
+function withHosts(rules: RouteRule[], hosts: string[]): RouteRule[] {
+  if (hosts.length === 0) return rules;
+  const alt = hosts
+    .map((h) =>
+      h
+        .toLowerCase()
+        .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+        .replace(/^\*/, '[^.]+'),
+    )
+    .join('|');
+  const authority = { kind: 'regex' as const, value: `(?:${alt})(?::\\d+)?` };
+  return rules.map((r) => ({
+    ...r,
+    matches: (r.matches.length ? r.matches : [{}]).map((m) => ({ ...m, authority })),
+  }));
+}

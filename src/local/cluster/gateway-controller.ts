@@ -1,0 +1,231 @@
+/**
+ * The local cluster's controller for ingress Gateways of class `istio` (what istiod's gateway
+ * controller does in Kubernetes): per Gateway a Deployment, Service (type LoadBalancer, the listener
+ * ports) and service account `<name>-istio`, a bootstrap token for the gateway's certificate, and the
+ * Gateway's `status` (the Service address; Accepted; Programmed once the gateway has its
+ * configuration). The gateway pod is outside ambient capture and never injected: it speaks HBONE itself.
+ */
+import { readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { stringify } from 'yaml';
+import { addNodeToken } from '../../istiod/ca/local-tokens.js';
+import { readObjects, type Obj } from './manifests.js';
+import { GENERATED_BY } from './waypoint-controller.js';
+
+const CONTROLLER = 'gateway-controller';
+
+export interface GatewayControllerOptions {
+  configDir: string;
+  stateDir: string;
+  logsDir: string;
+  tokensFile: string;
+  xdsAddress: string;
+  execPath: string;
+}
+
+const rec = (v: unknown): Record<string, unknown> =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+
+export const ingressDeployment = (gw: string): string => `${gw}-istio`;
+
+interface Listener {
+  name: string;
+  port: number;
+  protocol: string;
+}
+
+function listenersOf(o: Obj): Listener[] {
+  const spec = rec(o.spec);
+  return (Array.isArray(spec.listeners) ? spec.listeners.map(rec) : []).map((l) => ({
+    name: String(l.name ?? ''),
+    port: Number(l.port),
+    protocol: String(l.protocol ?? ''),
+  }));
+}
+
+function isIngress(o: Obj): boolean {
+  return o.kind === 'Gateway' && rec(o.spec).gatewayClassName === 'istio';
+}
+
+const fileName = (kind: string, ns: string, name: string): string =>
+  `${kind.toLowerCase()}-${ns}-${name}.yaml`;
+
+export class GatewayController {
+  constructor(private readonly o: GatewayControllerOptions) {}
+
+  tokenFile(ns: string, name: string): string {
+    return join(this.o.stateDir, `gateway-${ns}-${name}.token`);
+  }
+
+  desired(ns: string, gw: string, listeners: Listener[]): Obj[] {
+    const name = ingressDeployment(gw);
+    const selector = { 'gateway.networking.k8s.io/gateway-name': gw };
+    const annotations = { [GENERATED_BY]: CONTROLLER, 'meshlite.io/gateway': `${ns}/${gw}` };
+    const podLabels = {
+      ...selector,
+      'istio.io/dataplane-mode': 'none',
+      'sidecar.istio.io/inject': 'false',
+    };
+    const ports = [...new Set(listeners.filter((l) => l.protocol === 'HTTP').map((l) => l.port))];
+    return [
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name, namespace: ns, labels: selector, annotations },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: selector },
+          template: {
+            metadata: { labels: podLabels },
+            spec: {
+              serviceAccountName: name,
+              containers: [
+                {
+                  name: 'istio-proxy',
+                  image: 'meshlite/gateway',
+                  command: [this.o.execPath, '$(MESHLITE_DIST)/gateway/main.js'],
+                  args: [
+                    '--name',
+                    name,
+                    '--namespace',
+                    ns,
+                    '--pod-name',
+                    '$(POD_NAME)',
+                    '--pod-ip',
+                    '$(POD_IP)',
+                    '--xds-address',
+                    this.o.xdsAddress,
+                    '--token-file',
+                    this.tokenFile(ns, name),
+                  ],
+                  ports: [...ports.map((p) => ({ containerPort: p })), { containerPort: 15021 }],
+                },
+              ],
+            },
+          },
+        },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name, namespace: ns, labels: selector, annotations },
+        spec: {
+          type: 'LoadBalancer',
+          selector,
+          ports: [
+            { name: 'status-port', port: 15021, targetPort: 15021 },
+            ...ports.map((p) => ({ name: `http-${p}`, port: p, targetPort: p, appProtocol: 'http' })),
+          ],
+        },
+      },
+    ];
+  }
+
+  async reconcile(): Promise<boolean> {
+    const all = await readObjects(this.o.configDir);
+    const wanted = new Set<string>();
+    let changed = false;
+    for (const { file, obj } of all.filter((x) => isIngress(x.obj))) {
+      const meta = rec(obj.metadata);
+      const ns = typeof meta.namespace === 'string' ? meta.namespace : 'default';
+      const gw = String(meta.name);
+      const name = ingressDeployment(gw);
+      wanted.add(`${ns}/${gw}`);
+      await this.ensureToken(ns, name);
+      let vip: string | undefined;
+      for (const d of this.desired(ns, gw, listenersOf(obj))) {
+        const f = fileName(String(d.kind), ns, name);
+        const existing = all.find((x) => x.file === f);
+        const mine = rec(rec(existing?.obj.metadata).annotations)[GENERATED_BY] === CONTROLLER;
+        if (existing && !mine) continue;
+        const ip = rec(existing?.obj.spec).clusterIP;
+        if (d.kind === 'Service' && typeof ip === 'string') {
+          d.spec = { ...rec(d.spec), clusterIP: ip };
+          vip = ip;
+        }
+        if (existing && isDeepStrictEqual(existing.obj, d)) continue;
+        await writeFile(join(this.o.configDir, f), stringify(d));
+        changed = true;
+      }
+      if (all.filter((x) => x.obj === obj).length === 1 && (await this.writeStatus(file, obj, ns, name, vip)))
+        changed = true;
+    }
+    for (const { file, obj } of all) {
+      const ann = rec(rec(obj.metadata).annotations);
+      if (ann[GENERATED_BY] !== CONTROLLER || wanted.has(String(ann['meshlite.io/gateway']))) continue;
+      await unlink(join(this.o.configDir, file)).catch(() => undefined);
+      const [ns, gw] = String(ann['meshlite.io/gateway']).split('/');
+      await rm(this.tokenFile(ns!, ingressDeployment(gw!)), { force: true });
+      changed = true;
+    }
+    return changed;
+  }
+
+  private async ensureToken(ns: string, name: string): Promise<void> {
+    const path = this.tokenFile(ns, name);
+    if (
+      await readFile(path).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
+    const identity = { trustDomain: 'cluster.local', namespace: ns, serviceAccount: name };
+    const token = await addNodeToken(this.o.tokensFile, { node: `gateway/${ns}/${name}`, identity });
+    await writeFile(path, token, { mode: 0o600 });
+  }
+
+  private async programmed(ns: string, name: string): Promise<boolean> {
+    const log = await readFile(join(this.o.logsDir, `pod-${ns}-${name}-1.log`), 'utf8').catch(() => '');
+    return log.includes('gateway configuration applied');
+  }
+
+  private async writeStatus(
+    file: string,
+    obj: Obj,
+    ns: string,
+    name: string,
+    vip: string | undefined,
+  ): Promise<boolean> {
+    const ready = vip !== undefined && (await this.programmed(ns, name));
+    const old = rec(obj.status);
+    const oldConds = Array.isArray(old.conditions) ? old.conditions.map(rec) : [];
+    const cond = (type: string, ok: boolean, reason: string, message: string) => {
+      const prev = oldConds.find((c) => c.type === type);
+      const status = ok ? 'True' : 'False';
+      return {
+        type,
+        status,
+        reason,
+        message,
+        lastTransitionTime:
+          prev?.status === status && typeof prev.lastTransitionTime === 'string'
+            ? prev.lastTransitionTime
+            : new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      };
+    };
+    const status = {
+      ...(vip ? { addresses: [{ type: 'IPAddress', value: vip }] } : {}),
+      conditions: [
+        cond('Accepted', true, 'Accepted', 'Resource accepted'),
+        ready
+          ? cond(
+              'Programmed',
+              true,
+              'Programmed',
+              `Resource programmed, assigned to service(s) ${name}.${ns}.svc.cluster.local`,
+            )
+          : cond(
+              'Programmed',
+              false,
+              'Pending',
+              'waiting for the gateway pod to start and get its configuration',
+            ),
+      ],
+    };
+    if (isDeepStrictEqual(old, status)) return false;
+    await writeFile(join(this.o.configDir, file), stringify({ ...obj, status }));
+    return true;
+  }
+}

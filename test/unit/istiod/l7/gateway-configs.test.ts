@@ -1,0 +1,132 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parse } from 'yaml';
+import { ConfigStore } from '../../../../src/istiod/config/store.js';
+import { validateObject } from '../../../../src/istiod/config/validate.js';
+import { buildGatewayConfigs, intersect } from '../../../../src/istiod/l7/gateway-configs.js';
+import { compileConfig, portFor } from '../../../../src/l7/compile.js';
+import { decide } from '../../../../src/l7/route/decide.js';
+
+const YAML = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {istio.io/dataplane-mode: ambient}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: shop}
+spec:
+  gatewayClassName: istio
+  listeners:
+  - {name: http, port: 80, protocol: HTTP, hostname: "*.example.com"}
+  - {name: other, port: 8080, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint, namespace: shop}
+spec: {gatewayClassName: istio-waypoint, listeners: [{name: mesh, port: 15008, protocol: HBONE}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: waypoint, namespace: shop}
+spec: {clusterIP: 10.96.0.9, selector: {gateway.networking.k8s.io/gateway-name: waypoint}, ports: [{name: mesh, port: 15008}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: waypoint-1, namespace: shop, labels: {gateway.networking.k8s.io/gateway-name: waypoint}}
+spec: {serviceAccountName: waypoint, containers: [{name: istio-proxy}]}
+status: {podIP: 10.244.1.9, phase: Running}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop, labels: {istio.io/use-waypoint: waypoint}}
+spec: {clusterIP: 10.96.0.10, selector: {app: web}, ports: [{name: http, port: 9080}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-1, namespace: shop, labels: {app: web}}
+spec: {serviceAccountName: web, containers: [{name: web}]}
+status: {podIP: 10.244.2.2, phase: Running}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: shop}
+spec:
+  parentRefs: [{name: edge, sectionName: http}]
+  hostnames: [shop.example.com, shop.other.org]
+  rules: [{matches: [{path: {type: PathPrefix, value: /shop}}], backendRefs: [{name: web, port: 9080}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: elsewhere, namespace: other}
+spec:
+  parentRefs: [{name: edge, namespace: shop}]
+  rules: [{backendRefs: [{name: web, namespace: shop, port: 9080}]}]
+`;
+
+function storeOf(yaml: string, extra: Record<string, string> = {}): ConfigStore {
+  const store = new ConfigStore();
+  for (const doc of yaml.split(/^---$/m)) {
+    const o = parse(doc) as { metadata: { name: string; labels?: Record<string, string> } };
+    if (o.metadata.name === 'web' && (o as { kind?: string }).kind === 'Service')
+      o.metadata.labels = { ...o.metadata.labels, ...extra };
+    const r = validateObject(o);
+    if (r.status !== 'valid') throw new Error(JSON.stringify(r));
+    store.apply({ type: 'add', key: r.key, object: r.object });
+  }
+  return store;
+}
+
+const OPTS = { trustDomain: 'cluster.local', domainSuffix: 'cluster.local' };
+
+function route(cfgKey: string, store: ConfigStore, port: number, host: string, path: string) {
+  const cfg = compileConfig(buildGatewayConfigs(store, OPTS).get(cfgKey)!);
+  const p = portFor(cfg, '0.0.0.0', port)!;
+  const ex = {
+    method: 'GET',
+    path,
+    query: '',
+    authority: host,
+    header: () => undefined,
+    queryParam: () => undefined,
+  };
+  return { cfg, d: decide(ex as never, p, cfg, () => 0) };
+}
+
+test('hostnames: a route attaches where they intersect the listener, as an authority match', () => {
+  assert.deepEqual(intersect('*.example.com', ['shop.example.com', 'shop.other.org']), ['shop.example.com']);
+  assert.deepEqual(intersect('*.example.com', []), ['*.example.com']);
+  assert.deepEqual(intersect(undefined, ['a.b']), ['a.b']);
+  assert.equal(intersect('a.example.com', ['b.example.com']), undefined);
+  const store = storeOf(YAML);
+  const ok = route('shop/edge-istio', store, 80, 'shop.example.com:80', '/shop/cart').d;
+  assert.equal(ok.kind, 'forward');
+  const other = route('shop/edge-istio', store, 80, 'shop.other.org', '/shop/cart').d;
+  assert.equal(other.kind, 'respond', 'a hostname outside the listener is not served');
+  assert.equal((other as { status?: number }).status, 404);
+});
+
+test('allowedRoutes: Same by default; All lets another namespace attach; HBONE to the pod', () => {
+  const store = storeOf(YAML);
+  const cfg = buildGatewayConfigs(store, OPTS).get('shop/edge-istio')!;
+  const p80 = cfg.services[0]!.ports.find((p) => p.port === 80)!;
+  const p8080 = cfg.services[0]!.ports.find((p) => p.port === 8080)!;
+  assert.equal(p80.routes!.length, 1, 'the other namespace route is not allowed on the Same listener');
+  assert.equal(p8080.routes!.length, 1, 'listener "other" allows All');
+  const cl = cfg.clusters.find((c) => c.service === 'web.shop.svc.cluster.local')!;
+  assert.deepEqual(
+    cl.endpoints.map((e) => [e.ip, e.port, e.hbone, e.via]),
+    [['10.244.2.2', 9080, true, undefined]],
+  );
+});
+
+test('istio.io/ingress-use-waypoint=true: the backend is the waypoint, authority = VIP:port', () => {
+  const cfg = buildGatewayConfigs(storeOf(YAML, { 'istio.io/ingress-use-waypoint': 'true' }), OPTS).get(
+    'shop/edge-istio',
+  )!;
+  const cl = cfg.clusters.find((c) => c.service === 'web.shop.svc.cluster.local')!;
+  assert.deepEqual(
+    cl.endpoints.map((e) => [e.ip, e.port, e.via, e.identity]),
+    [['10.96.0.10', 9080, '10.244.1.9', 'spiffe://cluster.local/ns/shop/sa/waypoint']],
+  );
+});
