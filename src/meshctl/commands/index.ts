@@ -97,7 +97,8 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: 'rollout',
-    summary: 'rollout restart ztunnel [--node N]: replace ztunnels without refusing a connection',
+    summary:
+      'rollout restart ztunnel [--node N] | deployment NAME -n NS: replace ztunnels without refusing a connection, or recreate pods',
     run: async (argv) => (await import('./rollout.js')).run(argv),
   },
 ];
