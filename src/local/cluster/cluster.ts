@@ -394,6 +394,14 @@ export class LocalCluster {
         await this.removePod(p);
         progress(`pod ${ns}/${p.name}: removed`);
       }
+      // The new pod has the same name (and namespace path): its node's ztunnel must have released the
+      // old one first, or it would take the new namespace for the one it already enrolled.
+      for (const p of old) {
+        const zt = this.ztunnels.get(p.node);
+        const end = Date.now() + 10_000;
+        while (zt && enrolledPods(zt.proc).includes(`${ns}/${p.name}`) && Date.now() < end)
+          await new Promise((r) => setTimeout(r, 100));
+      }
       await this.writePodStatus();
       for (const s of specs) {
         await this.addPod(s, true);

@@ -163,14 +163,14 @@ test(
         ),
       );
       const zt = cluster.ztunnels.get('node-1')!;
-      assert.ok(
+      // ztunnel writes its access record when the connection closes.
+      await waitFor('the curl ztunnel record of HBONE to the sidecar pod identity', () =>
         zt.proc.lines.some(
           (l) =>
             l.access === true &&
             l.direction === 'outbound' &&
             l.dst_identity === 'spiffe://cluster.local/ns/sc/sa/web',
         ),
-        'curl ztunnel logged HBONE to the sidecar pod identity',
       );
     });
 
