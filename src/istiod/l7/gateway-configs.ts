@@ -13,7 +13,7 @@ import type { L7Config, RouteRule, ServicePort } from '../../l7/model.js';
 import { convertHttpRoutes } from './convert-httproute.js';
 import { MeshView, type MeshViewOptions } from './mesh-view.js';
 import { waypointEndpoints, waypointOf } from './sidecar-configs.js';
-import { clusterCollector } from './waypoint-configs.js';
+import { clusterCollector, tracingOf } from './waypoint-configs.js';
 
 export const INGRESS_CLASS = 'istio';
 export const INGRESS_USE_WAYPOINT = 'istio.io/ingress-use-waypoint';
@@ -96,6 +96,7 @@ function buildOne(gw: Gateway, key: string, all: HTTPRoute[], view: MeshView): L
       },
     ],
     clusters,
+    ...tracingOf(view),
   };
 }
 

@@ -15,7 +15,7 @@ import { canonicalNames, isSidecarPod, selects, workloadMeta } from '../model/la
 import { acceptsServices, isWaypoint, requestedWaypoint, waypointFor } from '../model/waypoints.js';
 import { grpcToHttpRoute } from './grpc-route.js';
 import { MeshView, portProtocol, type MeshViewOptions } from './mesh-view.js';
-import { buildServiceConfig, clusterCollector, serviceVips } from './waypoint-configs.js';
+import { buildServiceConfig, clusterCollector, serviceVips, tracingOf } from './waypoint-configs.js';
 
 export const sidecarOutboundKey = (ns: string): string => `${ns}/~sidecar-outbound`;
 export const sidecarInboundKey = (ns: string, pod: string): string => `${ns}/${pod}~inbound`;
@@ -61,7 +61,7 @@ export function buildSidecarConfigs(store: ConfigStore, opts: MeshViewOptions): 
       }
       services.push(buildServiceConfig(svc, view, vss, routes, ns, c.want));
     }
-    out.set(key, { proxy: key, services, clusters: c.built() });
+    out.set(key, { proxy: key, services, clusters: c.built(), ...tracingOf(view) });
   }
   for (const pod of pods) {
     const key = sidecarInboundKey(pod.metadata.namespace ?? 'default', pod.metadata.name);
@@ -177,5 +177,5 @@ function inbound(pod: Pod, view: MeshView, key: string): L7Config {
     if (ports.length)
       services.push({ namespace: ns, name: svc.metadata.name, hostname: fqdn, vips: [], ports });
   }
-  return { proxy: key, services, clusters };
+  return { proxy: key, services, clusters, ...tracingOf(view) };
 }
