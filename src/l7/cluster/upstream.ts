@@ -46,6 +46,8 @@ export interface UpstreamRequest {
   bytes?: Buffer;
   /** HTTP/1.1: close the connection after this many requests (DestinationRule maxRequestsPerConnection). */
   maxRequestsPerConnection?: number;
+  /** Close an upstream connection (HTTP/2: session) idle for this long (DestinationRule idleTimeout). */
+  idleTimeoutMs?: number;
 }
 
 /**
@@ -85,8 +87,28 @@ interface EndpointOptions {
 }
 
 class TunnelAgent extends http.Agent {
+  /** The idle timeout of the cluster a pooled connection last served (set per request). */
+  readonly idleMs = new WeakMap<object, number>();
+  private readonly idleTimers = new WeakMap<object, NodeJS.Timeout>();
+
   constructor(private readonly connector: Connector) {
     super({ keepAlive: true, keepAliveMsecs: 60_000, maxFreeSockets: 64, scheduling: 'lifo' });
+    // A connection back in the pool is closed once idle for its cluster's idleTimeout (tunnels have no
+    // socket timeout of their own for the agent's `timeout` option to use).
+    this.on('free', (socket: Duplex) => {
+      const ms = this.idleMs.get(socket);
+      if (!ms || socket.destroyed) return;
+      clearTimeout(this.idleTimers.get(socket));
+      const t = setTimeout(() => socket.destroy(), ms);
+      t.unref();
+      this.idleTimers.set(socket, t);
+    });
+  }
+
+  override reuseSocket(socket: Duplex & net.Socket, req: http.ClientRequest): void {
+    clearTimeout(this.idleTimers.get(socket));
+    this.idleTimers.delete(socket);
+    super.reuseSocket(socket, req);
   }
 
   override createConnection(
@@ -112,6 +134,8 @@ export class UpstreamClient {
   private readonly agent: TunnelAgent;
   private readonly sessions = new Map<string, Promise<ClientHttp2Session>>();
   private readonly served = new WeakMap<object, number>();
+  /** Whether any cluster has had an idle timeout (until then no per-request bookkeeping). */
+  private idleUsed = false;
 
   constructor(private readonly connector: Connector) {
     this.agent = new TunnelAgent(connector);
@@ -141,6 +165,11 @@ export class UpstreamClient {
         meshEndpoint: ep,
       };
       const req = http.request(opts);
+      // The pooled connection takes the idle timeout of the cluster it serves now (or none).
+      const idle = r.idleTimeoutMs;
+      if (idle) this.idleUsed = true;
+      if (this.idleUsed)
+        req.once('socket', (s) => (idle ? this.agent.idleMs.set(s, idle) : this.agent.idleMs.delete(s)));
       const limit = r.maxRequestsPerConnection;
       if (limit) {
         req.once('socket', (s) => {
@@ -169,7 +198,7 @@ export class UpstreamClient {
     });
   }
 
-  private session(ep: Endpoint): Promise<ClientHttp2Session> {
+  private session(ep: Endpoint, idleTimeoutMs?: number): Promise<ClientHttp2Session> {
     const k = key(ep);
     let s = this.sessions.get(k);
     if (s) return s;
@@ -178,6 +207,8 @@ export class UpstreamClient {
         new Promise<ClientHttp2Session>((resolve, reject) => {
           const session = http2.connect(`http://${k}`, { createConnection: () => socketLike(sock) });
           session.once('connect', () => resolve(session));
+          // No frames either way for idleTimeout (so no stream open): close it; the next request opens anew.
+          if (idleTimeoutMs) session.setTimeout(idleTimeoutMs, () => session.close());
           session.once('error', (err) => reject(new UpstreamError('connect', err.message)));
           session.once('close', () => this.sessions.delete(k));
           session.once('goaway', () => this.sessions.delete(k));
@@ -193,7 +224,7 @@ export class UpstreamClient {
   }
 
   private async h2(ep: Endpoint, r: UpstreamRequest): Promise<UpstreamResponse> {
-    const session = await this.session(ep);
+    const session = await this.session(ep, r.idleTimeoutMs);
     return new Promise((resolve, reject) => {
       const headers: OutgoingHttpHeaders = {
         ...r.headers,

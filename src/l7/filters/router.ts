@@ -213,6 +213,7 @@ export class RouterFilter implements HttpFilter {
       body,
       bytes,
       maxRequestsPerConnection: dec.cluster.connectionPool?.maxRequestsPerConnection,
+      idleTimeoutMs: dec.cluster.connectionPool?.idleTimeoutMs,
     });
     const perTry = dec.retry.perTryTimeoutMs;
     if (!perTry) return p;

@@ -368,3 +368,32 @@ test('outlierDetection: the endpoint answering 500 is ejected, traffic goes to t
     'the returned endpoint gets traffic again',
   );
 });
+
+test('connectionPool idleTimeout: a pooled upstream connection is reused while busy and closed once idle', async () => {
+  let opened = 0;
+  let closed = 0;
+  const s = http.createServer((_req, res) => res.writeHead(200).end('ok'));
+  s.keepAliveTimeout = 60_000;
+  s.on('connection', (sock: net.Socket) => {
+    opened++;
+    sock.on('close', () => closed++);
+  });
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  servers.push(s);
+  ports.idle = (s.address() as AddressInfo).port;
+  configure(undefined, cluster('idle', ['idle'], { connectionPool: { idleTimeoutMs: 200 } }));
+  assert.equal((await call('/reviews/1')).status, 200);
+  await sleep(50);
+  assert.equal((await call('/reviews/1')).status, 200);
+  assert.equal(opened, 1, 'within the idle timeout the connection is reused');
+  for (let i = 0; i < 100 && closed < 1; i++) await sleep(20);
+  assert.equal(closed, 1, 'the idle connection was closed by the waypoint');
+  assert.equal((await call('/reviews/1')).status, 200);
+  assert.equal(opened, 2, 'the next request opens a new connection');
+  // Without the setting the pooled connection stays open.
+  configure(undefined, cluster('idle-off', ['idle']));
+  assert.equal((await call('/reviews/1')).status, 200);
+  const before = closed;
+  await sleep(400);
+  assert.equal(closed, before, 'no idleTimeout: kept open');
+});
