@@ -43,6 +43,21 @@ async function startStatusWriter(kubeconfig: string | undefined, source: ConfigS
   return writer;
 }
 
+/** In a cluster: HTTPRoutes and GRPCRoutes attached to Services get Istio's route status. */
+async function startRouteStatusWriter(kubeconfig: string | undefined, source: ConfigSource, logger: Logger) {
+  const [{ KubeRouteStatusWriter }, { loadKubeConfig }] = await Promise.all([
+    import('./kube-route-status-writer.js'),
+    import('./config/kube-client.js'),
+  ]);
+  const writer = new KubeRouteStatusWriter(
+    loadKubeConfig(kubeconfig),
+    source,
+    logger.child({ part: 'route-status' }),
+  );
+  writer.start();
+  return writer;
+}
+
 async function main(config: IstiodConfig): Promise<number> {
   const logger = createLogger({ component: 'istiod', level: config.logLevel });
   const choice = sourceChoice(config);
@@ -88,11 +103,16 @@ async function main(config: IstiodConfig): Promise<number> {
       : undefined;
   const statuses =
     choice.kind === 'kubernetes' ? await startStatusWriter(choice.kubeconfig, source, logger) : undefined;
+  const routeStatuses =
+    choice.kind === 'kubernetes'
+      ? await startRouteStatusWriter(choice.kubeconfig, source, logger)
+      : undefined;
   logger.info({ source: source.name, ports: istiod.ports }, 'istiod started');
   const signal = await stopped;
   logger.info({ signal }, 'istiod received a signal; stopping');
   await waypoints?.stop();
   await statuses?.stop();
+  await routeStatuses?.stop();
   await istiod.stop();
   ca?.close();
   logger.flush();

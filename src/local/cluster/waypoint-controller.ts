@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { stringify } from 'yaml';
 import { addNodeToken } from '../../istiod/ca/local-tokens.js';
+import { isRouteKind, routeStatus, serviceKeys, statusTime } from '../../istiod/l7/route-status.js';
 import { readObjects, type Obj } from './manifests.js';
 import { writePolicyStatus } from './policy-status.js';
 
@@ -147,75 +148,16 @@ export class WaypointController {
     return changed;
   }
 
-  /**
-   * GAMMA route status, as Istio writes it: per Service parentRef, `Accepted` (the Service exists) and
-   * `ResolvedRefs` (every backend Service exists; else BackendNotFound naming them).
-   */
+  /** GAMMA route status (shared with istiod's Kubernetes writer: istiod/l7/route-status.ts). */
   private async routeStatus(all: Array<{ file: string; obj: Obj }>): Promise<boolean> {
-    const services = new Set(
-      all
-        .filter((x) => x.obj.kind === 'Service')
-        .map(
-          (x) => `${String(rec(x.obj.metadata).namespace ?? 'default')}/${String(rec(x.obj.metadata).name)}`,
-        ),
-    );
+    const services = serviceKeys(all.map((x) => x.obj));
+    const now = statusTime();
     let changed = false;
     for (const { file, obj } of all) {
-      if (obj.kind !== 'HTTPRoute' && obj.kind !== 'GRPCRoute') continue;
+      if (!isRouteKind(obj.kind)) continue;
       if (all.filter((x) => x.file === file).length !== 1) continue;
-      const meta = rec(obj.metadata);
-      const ns = typeof meta.namespace === 'string' ? meta.namespace : 'default';
-      const spec = rec(obj.spec);
-      const refs = (Array.isArray(spec.parentRefs) ? spec.parentRefs : [])
-        .map(rec)
-        .filter((r) => r.kind === 'Service');
-      if (refs.length === 0) continue;
-      const rules = (Array.isArray(spec.rules) ? spec.rules : []).map(rec);
-      const backends = rules.flatMap((r) => (Array.isArray(r.backendRefs) ? r.backendRefs : []).map(rec));
-      const missing = backends
-        .map((b) => `${String(b.namespace ?? ns)}/${String(b.name)}`)
-        .filter((k) => !services.has(k));
-      const old = rec(obj.status);
-      const oldParents = Array.isArray(old.parents) ? old.parents.map(rec) : [];
-      const parents = refs.map((ref) => {
-        const parentNs = String(ref.namespace ?? ns);
-        const found = services.has(`${parentNs}/${String(ref.name)}`);
-        const prev = oldParents.find((p) => isDeepStrictEqual(p.parentRef, ref));
-        const prevConds = Array.isArray(prev?.conditions) ? prev.conditions.map(rec) : [];
-        const cond = (type: string, ok: boolean, reason: string, message: string) => {
-          const status = ok ? 'True' : 'False';
-          const before = prevConds.find((c) => c.type === type);
-          return {
-            type,
-            status,
-            reason,
-            message,
-            lastTransitionTime:
-              before?.status === status && typeof before.lastTransitionTime === 'string'
-                ? before.lastTransitionTime
-                : new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-          };
-        };
-        return {
-          parentRef: ref,
-          controllerName: 'istio.io/gateway-controller',
-          conditions: [
-            found
-              ? cond('Accepted', true, 'Accepted', 'Route was valid')
-              : cond(
-                  'Accepted',
-                  false,
-                  'NoMatchingParent',
-                  `Service ${parentNs}/${String(ref.name)} not found`,
-                ),
-            missing.length === 0
-              ? cond('ResolvedRefs', true, 'ResolvedRefs', 'All references resolved')
-              : cond('ResolvedRefs', false, 'BackendNotFound', `backend(s) not found: ${missing.join(', ')}`),
-          ],
-        };
-      });
-      const status = { parents };
-      if (isDeepStrictEqual(old, status)) continue;
+      const status = routeStatus(obj, services, now);
+      if (!status) continue;
       await writeFile(join(this.o.configDir, file), stringify({ ...obj, status }));
       changed = true;
     }

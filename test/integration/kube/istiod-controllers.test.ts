@@ -4,7 +4,7 @@
  * ReplicaSet, the Gateway its addresses and Programmed condition; a same-named object istiod did not
  * create is left alone and reported; deleting the Gateway lets the garbage collector remove the rest.
  * A rejected Istio object gets Accepted=False in its status, and True once fixed. The self-signed CA
- * is kept in Secret istio-ca-secret.
+ * is kept in Secret istio-ca-secret. HTTPRoutes attached to Services get Accepted / ResolvedRefs status.
  */
 import { test } from 'node:test';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -22,6 +22,7 @@ import { KubeControlPlane, controlPlaneProblem } from '../../../src/kube/control
 import { loadKubeConfig, statusOf } from '../../../src/istiod/config/kube-client.js';
 import { KubeWaypointController } from '../../../src/istiod/kube-waypoint-controller.js';
 import { KubeStatusWriter } from '../../../src/istiod/kube-status-writer.js';
+import { KubeRouteStatusWriter } from '../../../src/istiod/kube-route-status-writer.js';
 import { KubernetesSource } from '../../../src/istiod/config/kubernetes-source.js';
 import { install } from '../../../src/kube/install/apply.js';
 import { loadValues } from '../../../src/kube/install/values.js';
@@ -255,5 +256,148 @@ test(
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
     await waitFor('Accepted=True after the fix', async () => (await accepted())?.status === 'True', 30_000);
+  },
+);
+
+test(
+  'HTTPRoutes attached to Services get Accepted and ResolvedRefs in their status, kept up to date',
+  { skip: problem },
+  async (t) => {
+    plane ??= KubeControlPlane.start();
+    const cp = await plane;
+    const kc = loadKubeConfig(cp.kubeconfigPath);
+    await install(kc, loadValues(), { gatewayApiCrds: true });
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: 'routes' } } }).catch(() => undefined);
+    const service = (name: string) =>
+      core.createNamespacedService({
+        namespace: 'routes',
+        body: {
+          metadata: { name },
+          spec: { selector: { app: name }, ports: [{ name: 'http', port: 9080 }] },
+        },
+      });
+    await service('reviews');
+    const source = new KubernetesSource({
+      kubeconfig: cp.kubeconfigPath,
+      kinds: ['Service', 'HTTPRoute', 'GRPCRoute'],
+    });
+    const writer = new KubeRouteStatusWriter(kc, source);
+    t.after(async () => {
+      await writer.stop();
+      await source.stop();
+    });
+    await source.start();
+
+    const HR = {
+      group: 'gateway.networking.k8s.io',
+      version: 'v1',
+      namespace: 'routes',
+      plural: 'httproutes',
+    };
+    const route = (name: string, parent: string) => ({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name },
+      spec: {
+        parentRefs: [{ group: '', kind: 'Service', name: parent, port: 9080 }],
+        rules: [{ backendRefs: [{ name: 'reviews-v2', port: 9080 }] }],
+      },
+    });
+    // Another controller's entry, there before ours: kept.
+    const theirs = {
+      parentRef: { name: 'edge', kind: 'Gateway' },
+      controllerName: 'example.com/other-controller',
+      conditions: [],
+    };
+    await custom.createNamespacedCustomObject({ ...HR, body: route('reviews', 'reviews') });
+    await custom.replaceNamespacedCustomObjectStatus({
+      ...HR,
+      name: 'reviews',
+      body: {
+        ...((await custom.getNamespacedCustomObject({ ...HR, name: 'reviews' })) as object),
+        status: { parents: [theirs] },
+      },
+    });
+    await custom.createNamespacedCustomObject({ ...HR, body: route('orphan', 'nowhere') });
+    writer.start();
+
+    interface Cond {
+      type: string;
+      status: string;
+      reason: string;
+      message: string;
+      lastTransitionTime: string;
+      observedGeneration?: number;
+    }
+    type Parent = { controllerName: string; parentRef: unknown; conditions: Cond[] };
+    const read = async (name: string) =>
+      (await custom.getNamespacedCustomObject({ ...HR, name })) as {
+        metadata: { generation: number; resourceVersion: string };
+        status?: { parents?: Parent[] };
+      };
+    const ours = async (name: string) =>
+      (await read(name)).status?.parents?.find((p) => p.controllerName === 'istio.io/gateway-controller');
+    const cond = async (name: string, type: string) =>
+      (await ours(name))?.conditions.find((c) => c.type === type);
+
+    await waitFor(
+      'the status of route reviews',
+      async () => (await cond('reviews', 'ResolvedRefs')) !== undefined,
+      30_000,
+    );
+    const accepted = (await cond('reviews', 'Accepted'))!;
+    assert.deepEqual(
+      [accepted.status, accepted.reason, accepted.observedGeneration],
+      ['True', 'Accepted', (await read('reviews')).metadata.generation],
+    );
+    const resolved = (await cond('reviews', 'ResolvedRefs'))!;
+    assert.deepEqual(
+      [resolved.status, resolved.reason, resolved.message],
+      ['False', 'BackendNotFound', 'backend(s) not found: routes/reviews-v2'],
+    );
+    assert.deepEqual(
+      (await read('reviews')).status?.parents?.[0],
+      theirs,
+      "the other controller's entry is kept",
+    );
+    assert.deepEqual((await ours('reviews'))?.parentRef, {
+      group: '',
+      kind: 'Service',
+      name: 'reviews',
+      port: 9080,
+    });
+
+    await waitFor(
+      'the status of route orphan',
+      async () => (await cond('orphan', 'Accepted')) !== undefined,
+      30_000,
+    );
+    const orphan = (await cond('orphan', 'Accepted'))!;
+    assert.deepEqual(
+      [orphan.status, orphan.reason, orphan.message],
+      ['False', 'NoMatchingParent', 'Service routes/nowhere not found'],
+    );
+
+    // The backend appears: ResolvedRefs turns True; Accepted (unchanged) keeps its transition time.
+    await service('reviews-v2');
+    await waitFor(
+      'ResolvedRefs=True',
+      async () => (await cond('reviews', 'ResolvedRefs'))?.status === 'True',
+      30_000,
+    );
+    assert.equal((await cond('reviews', 'Accepted'))!.lastTransitionTime, accepted.lastTransitionTime);
+    assert.equal((await cond('reviews', 'ResolvedRefs'))!.reason, 'ResolvedRefs');
+
+    // Nothing changed: another pass writes nothing (the resourceVersion stays).
+    await writer.settled();
+    const version = (await read('reviews')).metadata.resourceVersion;
+    await service('unrelated');
+    await waitFor('the new Service to be seen', () =>
+      source.snapshot().some((o) => o.metadata.name === 'unrelated'),
+    );
+    await writer.settled();
+    assert.equal((await read('reviews')).metadata.resourceVersion, version);
   },
 );
