@@ -58,7 +58,7 @@ export function isRouteKind(kind: unknown): boolean {
  * The route's status after this pass, or undefined when nothing changes (or it has no Service
  * parentRef). `services` holds `namespace/name` of every Service that exists. Entries of other
  * controllers in `status.parents` are kept; a condition's lastTransitionTime is kept while its status
- * stays the same.
+ * stays the same. Entries for parents other than Services (an ingress Gateway) are left as they are.
  */
 export function routeStatus(
   route: RouteObject,
@@ -118,7 +118,10 @@ export function routeStatus(
       ],
     };
   });
-  const others = oldParents.filter((p) => p.controllerName !== ROUTE_CONTROLLER);
+  // Kept: other controllers' entries, and ours for parents other than Services (Gateways).
+  const others = oldParents.filter(
+    (p) => p.controllerName !== ROUTE_CONTROLLER || !isServiceRef(rec(p.parentRef), undefined),
+  );
   const status = { ...old, parents: [...others, ...ours] };
   return isDeepStrictEqual(old, status) ? undefined : status;
 }

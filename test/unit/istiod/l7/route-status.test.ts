@@ -107,6 +107,21 @@ test("other controllers' parent entries are kept", () => {
   assert.deepEqual(parents[0], theirs);
 });
 
+test('entries for a Gateway parent are left alone; one for a removed Service parentRef is dropped', () => {
+  const gw = { parentRef: { name: 'ingress' }, controllerName: ROUTE_CONTROLLER, conditions: [] };
+  const removed = {
+    parentRef: { kind: 'Service', name: 'old' },
+    controllerName: ROUTE_CONTROLLER,
+    conditions: [],
+  };
+  const s = routeStatus(route({ status: { parents: [gw, removed] } }), new Set(['bookinfo/reviews']), T0)!;
+  const parents = s.parents as Array<{ parentRef: { name: string } }>;
+  assert.deepEqual(
+    parents.map((p) => p.parentRef.name),
+    ['ingress', 'reviews'],
+  );
+});
+
 test('routes without a Service parentRef get no status; non-Service backends are not looked up', () => {
   const gatewayRoute = route({ spec: { parentRefs: [{ name: 'gw' }], rules: [] } });
   assert.equal(routeStatus(gatewayRoute, new Set(), T0), undefined);
