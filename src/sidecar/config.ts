@@ -1,5 +1,6 @@
 import { parsers, type ConfigOf } from '../common/config.js';
 import { CA_CLIENT_OPTIONS } from '../common/ca-options.js';
+import { L7_PROXY_STATUS_OPTIONS } from '../waypoint/config.js';
 
 /**
  * The sidecar's options: each has a flag, an environment variable and a default; `sidecar --help`
@@ -80,35 +81,7 @@ export const sidecarSchema = {
     default: 15008,
     parse: parsers.port,
   },
-  metricsPort: {
-    flag: 'metrics-port',
-    env: 'METRICS_PORT',
-    doc: '/metrics and /stats/prometheus (0: off)',
-    default: 15020,
-    parse: parsers.port,
-  },
-  readinessPort: {
-    flag: 'readiness-port',
-    env: 'READINESS_PORT',
-    doc: '/healthz/ready (0: off)',
-    default: 15021,
-    parse: parsers.port,
-  },
-  accessLog: {
-    flag: 'access-log',
-    env: 'ACCESS_LOG',
-    doc: 'one log record per request',
-    default: true,
-    parse: parsers.bool,
-    boolean: true,
-  },
-  logLevel: {
-    flag: 'log-level',
-    env: 'LOG_LEVEL',
-    doc: 'fatal|error|warn|info|debug|trace',
-    default: 'info',
-    parse: parsers.string,
-  },
+  ...L7_PROXY_STATUS_OPTIONS,
 };
 
 export type SidecarConfig = ConfigOf<typeof sidecarSchema>;

@@ -1,6 +1,39 @@
 import { parsers, type ConfigOf } from '../common/config.js';
 import { CA_CLIENT_OPTIONS } from '../common/ca-options.js';
 
+/** The status, telemetry and logging options every L7 proxy (waypoint, sidecar, gateway) takes. */
+export const L7_PROXY_STATUS_OPTIONS = {
+  metricsPort: {
+    flag: 'metrics-port',
+    env: 'METRICS_PORT',
+    doc: '/metrics and /stats/prometheus (0: off)',
+    default: 15020,
+    parse: parsers.port,
+  },
+  readinessPort: {
+    flag: 'readiness-port',
+    env: 'READINESS_PORT',
+    doc: '/healthz/ready (0: off)',
+    default: 15021,
+    parse: parsers.port,
+  },
+  accessLog: {
+    flag: 'access-log',
+    env: 'ACCESS_LOG',
+    doc: 'one log record per request',
+    default: true,
+    parse: parsers.bool,
+    boolean: true,
+  },
+  logLevel: {
+    flag: 'log-level',
+    env: 'LOG_LEVEL',
+    doc: 'fatal|error|warn|info|debug|trace',
+    default: 'info',
+    parse: parsers.string,
+  },
+};
+
 /**
  * The waypoint's options: each has a flag, an environment variable and a default; `waypoint --help`
  * prints them. The waypoint is the Gateway `<namespace>/<name>` of class istio-waypoint.
@@ -70,35 +103,7 @@ export const waypointSchema = {
     default: 15008,
     parse: parsers.port,
   },
-  metricsPort: {
-    flag: 'metrics-port',
-    env: 'METRICS_PORT',
-    doc: '/metrics and /stats/prometheus (0: off)',
-    default: 15020,
-    parse: parsers.port,
-  },
-  readinessPort: {
-    flag: 'readiness-port',
-    env: 'READINESS_PORT',
-    doc: '/healthz/ready (0: off)',
-    default: 15021,
-    parse: parsers.port,
-  },
-  accessLog: {
-    flag: 'access-log',
-    env: 'ACCESS_LOG',
-    doc: 'one log record per request',
-    default: true,
-    parse: parsers.bool,
-    boolean: true,
-  },
-  logLevel: {
-    flag: 'log-level',
-    env: 'LOG_LEVEL',
-    doc: 'fatal|error|warn|info|debug|trace',
-    default: 'info',
-    parse: parsers.string,
-  },
+  ...L7_PROXY_STATUS_OPTIONS,
 };
 
 export type WaypointConfig = ConfigOf<typeof waypointSchema>;

@@ -7,6 +7,9 @@
  * cluster's controller (files) and istiod's Kubernetes writer (the status subresource).
  */
 import { isDeepStrictEqual } from 'node:util';
+import { condition, statusTime, type Condition } from '../../common/conditions.js';
+
+export { statusTime };
 
 export const ROUTE_CONTROLLER = 'istio.io/gateway-controller';
 
@@ -20,13 +23,8 @@ export interface RouteObject {
   status?: unknown;
 }
 
-export interface RouteCondition {
+export interface RouteCondition extends Condition {
   type: 'Accepted' | 'ResolvedRefs';
-  status: 'True' | 'False';
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-  observedGeneration?: number;
 }
 
 export interface RouteParentStatus {
@@ -42,11 +40,6 @@ const list = (v: unknown): Rec[] => (Array.isArray(v) ? v.map(rec) : []);
 function isServiceRef(r: Rec, kindDefault: string | undefined): boolean {
   const kind = r.kind ?? kindDefault;
   return kind === 'Service' && (r.group === undefined || r.group === '');
-}
-
-/** RFC 3339 to the second, as Kubernetes writes times. */
-export function statusTime(d = new Date()): string {
-  return d.toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
 /** Whether this is a route kind that gets a status here. */
@@ -89,22 +82,8 @@ export function routeStatus(
       (p) => p.controllerName === ROUTE_CONTROLLER && isDeepStrictEqual(p.parentRef, ref),
     );
     const prevConds = list(prev?.conditions);
-    const cond = (type: RouteCondition['type'], ok: boolean, reason: string, message: string) => {
-      const status = ok ? 'True' : 'False';
-      const before = prevConds.find((c) => c.type === type);
-      const c: RouteCondition = {
-        type,
-        status,
-        reason,
-        message,
-        lastTransitionTime:
-          before?.status === status && typeof before.lastTransitionTime === 'string'
-            ? before.lastTransitionTime
-            : now,
-      };
-      if (generation !== undefined) c.observedGeneration = generation;
-      return c;
-    };
+    const cond = (type: RouteCondition['type'], ok: boolean, reason: string, message: string) =>
+      condition(prevConds, type, ok, reason, message, now, generation) as RouteCondition;
     return {
       parentRef: ref,
       controllerName: ROUTE_CONTROLLER,

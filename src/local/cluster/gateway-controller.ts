@@ -12,6 +12,7 @@ import { stringify } from 'yaml';
 import { addNodeToken } from '../../istiod/ca/local-tokens.js';
 import { readObjects, type Obj } from './manifests.js';
 import { GENERATED_BY } from './waypoint-controller.js';
+import { condition } from '../../common/conditions.js';
 
 const CONTROLLER = 'gateway-controller';
 
@@ -191,20 +192,8 @@ export class GatewayController {
     const ready = vip !== undefined && (await this.programmed(ns, name));
     const old = rec(obj.status);
     const oldConds = Array.isArray(old.conditions) ? old.conditions.map(rec) : [];
-    const cond = (type: string, ok: boolean, reason: string, message: string) => {
-      const prev = oldConds.find((c) => c.type === type);
-      const status = ok ? 'True' : 'False';
-      return {
-        type,
-        status,
-        reason,
-        message,
-        lastTransitionTime:
-          prev?.status === status && typeof prev.lastTransitionTime === 'string'
-            ? prev.lastTransitionTime
-            : new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-      };
-    };
+    const cond = (type: string, ok: boolean, reason: string, message: string) =>
+      condition(oldConds, type, ok, reason, message);
     const status = {
       ...(vip ? { addresses: [{ type: 'IPAddress', value: vip }] } : {}),
       conditions: [

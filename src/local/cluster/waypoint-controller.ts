@@ -13,6 +13,7 @@ import { addNodeToken } from '../../istiod/ca/local-tokens.js';
 import { isRouteKind, routeStatus, serviceKeys, statusTime } from '../../istiod/l7/route-status.js';
 import { readObjects, type Obj } from './manifests.js';
 import { writePolicyStatus } from './policy-status.js';
+import { condition } from '../../common/conditions.js';
 
 export const GENERATED_BY = 'meshlite.io/generated-by';
 const CONTROLLER = 'waypoint-controller';
@@ -199,20 +200,8 @@ export class WaypointController {
     const ready = await this.programmed(ns, name);
     const old = rec(obj.status);
     const oldConds = Array.isArray(old.conditions) ? old.conditions.map(rec) : [];
-    const cond = (type: string, ok: boolean, reason: string, message: string) => {
-      const prev = oldConds.find((c) => c.type === type);
-      const status = ok ? 'True' : 'False';
-      return {
-        type,
-        status,
-        reason,
-        message,
-        lastTransitionTime:
-          prev?.status === status && typeof prev.lastTransitionTime === 'string'
-            ? prev.lastTransitionTime
-            : new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-      };
-    };
+    const cond = (type: string, ok: boolean, reason: string, message: string) =>
+      condition(oldConds, type, ok, reason, message);
     const status = {
       addresses: [{ type: 'Hostname', value: `${name}.${ns}.svc.cluster.local` }],
       conditions: [
