@@ -1,6 +1,6 @@
 import { parsers, type ConfigOf } from '../common/config.js';
 import { CA_CLIENT_OPTIONS } from '../common/ca-options.js';
-import { L7_PROXY_STATUS_OPTIONS } from '../waypoint/config.js';
+import { L7_PROXY_MESH_OPTIONS, L7_PROXY_STATUS_OPTIONS } from '../waypoint/config.js';
 
 /**
  * The sidecar's options: each has a flag, an environment variable and a default; `sidecar --help`
@@ -38,27 +38,7 @@ export const sidecarSchema = {
     default: '',
     parse: parsers.string,
   },
-  trustDomain: {
-    flag: 'trust-domain',
-    env: 'TRUST_DOMAIN',
-    doc: 'SPIFFE trust domain',
-    default: 'cluster.local',
-    parse: parsers.string,
-  },
-  clusterId: {
-    flag: 'cluster-id',
-    env: 'CLUSTER_ID',
-    doc: 'cluster name in metrics',
-    default: 'Kubernetes',
-    parse: parsers.string,
-  },
-  xdsAddress: {
-    flag: 'xds-address',
-    env: 'XDS_ADDRESS',
-    doc: 'istiod delta xDS address',
-    default: '127.0.0.1:15010',
-    parse: parsers.string,
-  },
+  ...L7_PROXY_MESH_OPTIONS,
   ...CA_CLIENT_OPTIONS,
   outboundPort: {
     flag: 'outbound-port',

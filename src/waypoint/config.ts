@@ -1,6 +1,31 @@
 import { parsers, type ConfigOf } from '../common/config.js';
 import { CA_CLIENT_OPTIONS } from '../common/ca-options.js';
 
+/** The mesh-facing options every L7 proxy (waypoint, sidecar, gateway) takes: identity domain, istiod. */
+export const L7_PROXY_MESH_OPTIONS = {
+  trustDomain: {
+    flag: 'trust-domain',
+    env: 'TRUST_DOMAIN',
+    doc: 'SPIFFE trust domain',
+    default: 'cluster.local',
+    parse: parsers.string,
+  },
+  clusterId: {
+    flag: 'cluster-id',
+    env: 'CLUSTER_ID',
+    doc: 'cluster name in metrics',
+    default: 'Kubernetes',
+    parse: parsers.string,
+  },
+  xdsAddress: {
+    flag: 'xds-address',
+    env: 'XDS_ADDRESS',
+    doc: 'istiod delta xDS address',
+    default: '127.0.0.1:15010',
+    parse: parsers.string,
+  },
+};
+
 /** The status, telemetry and logging options every L7 proxy (waypoint, sidecar, gateway) takes. */
 export const L7_PROXY_STATUS_OPTIONS = {
   metricsPort: {
@@ -74,27 +99,7 @@ export const waypointSchema = {
     default: '',
     parse: parsers.string,
   },
-  trustDomain: {
-    flag: 'trust-domain',
-    env: 'TRUST_DOMAIN',
-    doc: 'SPIFFE trust domain',
-    default: 'cluster.local',
-    parse: parsers.string,
-  },
-  clusterId: {
-    flag: 'cluster-id',
-    env: 'CLUSTER_ID',
-    doc: 'cluster name in metrics',
-    default: 'Kubernetes',
-    parse: parsers.string,
-  },
-  xdsAddress: {
-    flag: 'xds-address',
-    env: 'XDS_ADDRESS',
-    doc: 'istiod delta xDS address',
-    default: '127.0.0.1:15010',
-    parse: parsers.string,
-  },
+  ...L7_PROXY_MESH_OPTIONS,
   ...CA_CLIENT_OPTIONS,
   hbonePort: {
     flag: 'hbone-port',
