@@ -107,15 +107,43 @@ async function readRecords(path: string): Promise<NodeTokenRecord[]> {
  * Creates a token for `node` and adds its record to the file (replacing the node's earlier tokens).
  * Returns the token, to hand to that node's proxy (store it with mode 0600 too).
  */
-export async function addNodeToken(
+export function addNodeToken(
   path: string,
   opts: { node: string; identity: SpiffeId; ttlMs?: number },
 ): Promise<string> {
-  const records = (await readRecords(path)).filter((r) => r.node !== opts.node);
-  const { token, record } = createNodeToken(opts);
-  records.push(record);
-  await writeTokenFile(path, records);
-  return token;
+  return serialized(path, async () => {
+    const records = (await readRecords(path)).filter((r) => r.node !== opts.node);
+    const { token, record } = createNodeToken(opts);
+    records.push(record);
+    await writeTokenFile(path, records);
+    return token;
+  });
+}
+
+/**
+ * Removes the records of `node` (its proxy went away: a sidecar pod, a gateway or waypoint deployment),
+ * so its token no longer authenticates. Returns how many were removed; a missing file removes none.
+ */
+export function removeNodeToken(path: string, node: string): Promise<number> {
+  return serialized(path, async () => {
+    const records = await readRecords(path);
+    const kept = records.filter((r) => r.node !== node);
+    if (kept.length !== records.length) await writeTokenFile(path, kept);
+    return records.length - kept.length;
+  });
+}
+
+/** Read-modify-write of one token file, one at a time within this process (pods are created in parallel). */
+const queues = new Map<string, Promise<unknown>>();
+function serialized<T>(path: string, work: () => Promise<T>): Promise<T> {
+  const prev = queues.get(path) ?? Promise.resolve();
+  const next = prev.then(work, work);
+  const tail = next.catch(() => undefined);
+  queues.set(path, tail);
+  void tail.then(() => {
+    if (queues.get(path) === tail) queues.delete(path);
+  });
+  return next;
 }
 
 /** Checks bearer tokens against the node token file; re-reads it when it changes (checked at most once a second). */

@@ -7,7 +7,7 @@ import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { addNodeToken } from '../../istiod/ca/local-tokens.js';
+import { addNodeToken, removeNodeToken } from '../../istiod/ca/local-tokens.js';
 import {
   assignClusterIps,
   podsOf,
@@ -49,6 +49,10 @@ import { applyNftRuleset, deleteNetns, runCommand } from '../netns/index.js';
 
 /** Marks the Pod objects the cluster writes for a Deployment's replicas (status, not specs). */
 export const DEPLOYMENT_ANNOTATION = 'meshlite.io/deployment';
+
+/** The token record name of a sidecar pod's proxy in istiod's node token file. */
+const sidecarTokenNode = (s: { namespace: string; name: string }): string =>
+  `sidecar/${s.namespace}/${s.name}`;
 
 function annotationOf(o: { metadata?: unknown }, key: string): string | undefined {
   const ann = (o.metadata as { annotations?: Record<string, unknown> } | undefined)?.annotations;
@@ -346,7 +350,10 @@ export class LocalCluster {
     await deleteNetns(p.netns, { ignoreMissing: true });
     await rm(`/etc/netns/${p.netns}`, { recursive: true, force: true });
     await rm(join(this.dirs.config, `pod-${p.namespace}-${p.name}.yaml`), { force: true });
-    if (p.spec.sidecar) await rm(this.sidecarTokenPath(p.spec), { force: true });
+    if (p.spec.sidecar) {
+      await rm(this.sidecarTokenPath(p.spec), { force: true });
+      await removeNodeToken(join(this.o.stateDir, 'node-tokens.json'), sidecarTokenNode(p.spec));
+    }
     this.o.progress(`pod ${p.namespace}/${p.name}: removed`);
   }
 
@@ -363,7 +370,7 @@ export class LocalCluster {
       serviceAccount: s.serviceAccountName || 'default',
     };
     const token = await addNodeToken(join(this.o.stateDir, 'node-tokens.json'), {
-      node: `sidecar/${s.namespace}/${s.name}`,
+      node: sidecarTokenNode(s),
       identity,
     });
     await writeFile(path, token, { mode: 0o600 });

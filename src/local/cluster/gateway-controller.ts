@@ -9,7 +9,7 @@ import { readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { stringify } from 'yaml';
-import { addNodeToken } from '../../istiod/ca/local-tokens.js';
+import { addNodeToken, removeNodeToken } from '../../istiod/ca/local-tokens.js';
 import { readObjects, type Obj } from './manifests.js';
 import { GENERATED_BY } from './waypoint-controller.js';
 import { condition } from '../../common/conditions.js';
@@ -158,6 +158,7 @@ export class GatewayController {
       await unlink(join(this.o.configDir, file)).catch(() => undefined);
       const [ns, gw] = String(ann['meshlite.io/gateway']).split('/');
       await rm(this.tokenFile(ns!, ingressDeployment(gw!)), { force: true });
+      await removeNodeToken(this.o.tokensFile, `gateway/${ns}/${ingressDeployment(gw!)}`);
       changed = true;
     }
     return changed;

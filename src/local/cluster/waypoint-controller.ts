@@ -9,7 +9,7 @@ import { readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { stringify } from 'yaml';
-import { addNodeToken } from '../../istiod/ca/local-tokens.js';
+import { addNodeToken, removeNodeToken } from '../../istiod/ca/local-tokens.js';
 import { isRouteKind, routeStatus, serviceKeys, statusTime } from '../../istiod/l7/route-status.js';
 import { readObjects, type Obj } from './manifests.js';
 import { writePolicyStatus } from './policy-status.js';
@@ -144,6 +144,7 @@ export class WaypointController {
       await unlink(join(this.o.configDir, file)).catch(() => undefined);
       const [ns, name] = String(ann['meshlite.io/gateway']).split('/');
       await rm(this.tokenFile(ns!, name!), { force: true });
+      await removeNodeToken(this.o.tokensFile, `waypoint/${ns}/${name}`);
       changed = true;
     }
     return changed;

@@ -8,6 +8,7 @@ import {
   LocalTokenAuthenticator,
   addNodeToken,
   createNodeToken,
+  removeNodeToken,
   writeTokenFile,
 } from '../../../../src/istiod/ca/local-tokens.js';
 import { sid } from './fixtures.js';
@@ -68,6 +69,29 @@ test('a token file readable by others is refused', async () => {
     await writeTokenFile(file, []);
     await chmod(file, 0o644);
     await assert.rejects(LocalTokenAuthenticator.load(file), /mode 644; it must be 600/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("removing a proxy's token (its pod went away) stops it authenticating and keeps the others", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tokens-'));
+  try {
+    const file = join(dir, 'node-tokens.json');
+    const nodes = Array.from({ length: 6 }, (_, i) => `sidecar/shop/web-${i}`);
+    // Created and removed concurrently, as the local cluster creates pods in parallel.
+    const tokens = await Promise.all(nodes.map((node) => addNodeToken(file, { node, identity: ZT })));
+    const removed = await Promise.all([
+      removeNodeToken(file, nodes[1]!),
+      removeNodeToken(file, nodes[4]!),
+      removeNodeToken(file, 'sidecar/shop/never-existed'),
+    ]);
+    assert.deepEqual(removed, [1, 1, 0]);
+    const auth = await LocalTokenAuthenticator.load(file);
+    const ok = await Promise.all(tokens.map(async (t) => (await auth.authenticate(t)).ok));
+    assert.deepEqual(ok, [true, false, true, true, false, true]);
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    assert.equal(await removeNodeToken(join(dir, 'missing.json'), 'x'), 0);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
