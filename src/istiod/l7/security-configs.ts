@@ -2,14 +2,16 @@
  * The AuthorizationPolicies and RequestAuthentications a waypoint enforces for one of its services,
  * as Istio attaches them: `targetRefs` (or `targetRef`) to the waypoint's Gateway (same namespace:
  * every service of the waypoint), to the Service (same namespace: that service), or to the
- * GatewayClass `istio-waypoint` from the root namespace (every waypoint). `selector` policies are
- * ztunnel's, never the waypoint's. Policies are in a stable order: creation time, then name.
+ * GatewayClass `istio-waypoint` from the root namespace (every waypoint). `selector` and namespace
+ * policies are ztunnel's, never the waypoint's — except for sidecar pods, whose inbound side enforces
+ * them with HTTP attributes (`forPod`). Policies are in a stable order: creation time, then name.
  */
 import type { ConfigStore } from '../config/store.js';
 import type {
   AuthorizationPolicy,
   Gateway,
   PolicyTargetReference,
+  Pod,
   RequestAuthentication,
   Service,
 } from '../config/types.js';
@@ -80,16 +82,49 @@ export function toJwtRules(ra: RequestAuthentication): JwtRule[] {
   }));
 }
 
+/**
+ * Whether a `selector` (or namespace-wide) policy applies to a sidecar pod, as Istio binds them to
+ * sidecars: no targetRefs; in the pod's namespace or the root namespace (mesh-wide); no selector (or
+ * an empty one) or one whose labels the pod carries.
+ */
+export function selectsPod(o: Targeted, pod: Pod, rootNamespace: string): boolean {
+  if (refsOf(o).length > 0) return false;
+  const ns = o.metadata.namespace ?? 'default';
+  if (ns !== (pod.metadata.namespace ?? 'default') && ns !== rootNamespace) return false;
+  const want = o.spec?.selector?.matchLabels ?? {};
+  const labels = pod.metadata.labels ?? {};
+  for (const k in want) if (labels[k] !== want[k]) return false;
+  return true;
+}
+
 export class SecurityIndex {
   private readonly aps: AuthorizationPolicy[];
   private readonly ras: RequestAuthentication[];
+  private readonly podAps: AuthorizationPolicy[];
+  private readonly podRas: RequestAuthentication[];
 
   constructor(
     store: ConfigStore,
     private readonly rootNamespace: string,
   ) {
-    this.aps = order(store.list('AuthorizationPolicy').filter((a) => refsOf(a).length > 0));
-    this.ras = order(store.list('RequestAuthentication').filter((r) => refsOf(r).length > 0));
+    const aps = order(store.list('AuthorizationPolicy'));
+    const ras = order(store.list('RequestAuthentication'));
+    this.aps = aps.filter((a) => refsOf(a).length > 0);
+    this.ras = ras.filter((r) => refsOf(r).length > 0);
+    this.podAps = aps.filter((a) => refsOf(a).length === 0);
+    this.podRas = ras.filter((r) => refsOf(r).length === 0);
+  }
+
+  /**
+   * What a sidecar pod's inbound side enforces (every service port it serves): the policies bound by
+   * selector or namespace (Istio binds sidecars that way, never by targetRefs); undefined when none.
+   */
+  forPod(pod: Pod): ServiceSecurity | undefined {
+    const root = this.rootNamespace;
+    const policies = this.podAps.filter((a) => selectsPod(a, pod, root)).map(toAuthzPolicy);
+    const jwtRules = this.podRas.filter((r) => selectsPod(r, pod, root)).flatMap(toJwtRules);
+    if (policies.length === 0 && jwtRules.length === 0) return undefined;
+    return { policies, jwtRules };
   }
 
   /** The security config of one service at one waypoint; undefined when nothing applies. */

@@ -6,7 +6,9 @@
  *   is sent to that waypoint over HBONE (authority = VIP:port) with no routing of its own, so the
  *   waypoint's routes and policy apply once — where Istio's sidecars skip the waypoint (istio#55538).
  * - inbound, one per pod (`<ns>/<pod>~inbound`): the Services that select the pod, each port to the
- *   app on the pod's own IP; server-side policy and `reporter="destination"` telemetry run there.
+ *   app on the pod's own IP; server-side policy (the AuthorizationPolicies and RequestAuthentications
+ *   bound to the pod by selector, its namespace's and the root namespace's) and
+ *   `reporter="destination"` telemetry run there.
  */
 import type { ConfigStore } from '../config/store.js';
 import type { Pod, Service } from '../config/types.js';
@@ -15,6 +17,7 @@ import { canonicalNames, isSidecarPod, selects, workloadMeta } from '../model/la
 import { acceptsServices, isWaypoint, requestedWaypoint, waypointFor } from '../model/waypoints.js';
 import { grpcToHttpRoute } from './grpc-route.js';
 import { MeshView, portProtocol, type MeshViewOptions } from './mesh-view.js';
+import { SecurityIndex } from './security-configs.js';
 import { buildServiceConfig, clusterCollector, serviceVips, tracingOf } from './waypoint-configs.js';
 
 export const sidecarOutboundKey = (ns: string): string => `${ns}/~sidecar-outbound`;
@@ -63,9 +66,10 @@ export function buildSidecarConfigs(store: ConfigStore, opts: MeshViewOptions): 
     }
     out.set(key, { proxy: key, services, clusters: c.built(), ...tracingOf(view) });
   }
+  const security = new SecurityIndex(store, opts.rootNamespace ?? 'istio-system');
   for (const pod of pods) {
     const key = sidecarInboundKey(pod.metadata.namespace ?? 'default', pod.metadata.name);
-    out.set(key, inbound(pod, view, key));
+    out.set(key, inbound(pod, view, key, security));
   }
   return out;
 }
@@ -132,7 +136,8 @@ function viaWaypoint(svc: Service, view: MeshView, wp: Service, add: (c: Cluster
 }
 
 /** The inbound role: each Service port selecting the pod, to the app on the pod's IP. */
-function inbound(pod: Pod, view: MeshView, key: string): L7Config {
+function inbound(pod: Pod, view: MeshView, key: string, security: SecurityIndex): L7Config {
+  const sec = security.forPod(pod);
   const ns = pod.metadata.namespace ?? 'default';
   const ip = podIp(pod)!;
   const labels = pod.metadata.labels ?? {};
@@ -175,7 +180,14 @@ function inbound(pod: Pod, view: MeshView, key: string): L7Config {
       ports.push({ port: p.port, targetPort: ep.port, protocol: portProtocol(p), defaultCluster: name });
     }
     if (ports.length)
-      services.push({ namespace: ns, name: svc.metadata.name, hostname: fqdn, vips: [], ports });
+      services.push({
+        namespace: ns,
+        name: svc.metadata.name,
+        hostname: fqdn,
+        vips: [],
+        ports,
+        ...(sec ? { security: sec } : {}),
+      });
   }
   return { proxy: key, services, clusters, ...tracingOf(view) };
 }

@@ -2,14 +2,17 @@
  * Sidecar mode end to end (root): a namespace labelled istio-injection=enabled gets its pods injected
  * (istio-proxy container, istio-init's rules in the pod's namespace, ztunnel leaves them alone);
  * sidecar → sidecar, sidecar → ambient, ambient → sidecar and sidecar → a waypoint-bound service all
- * carry both identities over HBONE, with nothing in plaintext on the node link; `meshctl rollout
- * restart deployment` injects pods of a namespace labelled while they ran.
+ * carry both identities over HBONE, with nothing in plaintext on the node link; the sidecar's inbound
+ * side enforces AuthorizationPolicy and RequestAuthentication bound by selector; `meshctl rollout
+ * restart deployment` injects pods of a namespace labelled while they ran, and the replaced sidecar
+ * pods' bootstrap tokens leave istiod's token file.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { runCommand } from '../../../src/local/netns/index.js';
 import type { LocalCluster } from '../../../src/local/cluster/cluster.js';
 import { skip, sleep, waitFor, meshctl, startCluster } from './harness.js';
@@ -30,6 +33,37 @@ async function curlFrom(
     return { ok: true, body: (await runCommand('ip', [...args, url])).stdout };
   } catch (err) {
     return { ok: false, body: (err as Error).message };
+  }
+}
+
+/** curl from a pod without -f: the status code and body a user sees. */
+async function statusFrom(
+  cluster: LocalCluster,
+  pod: string,
+  url: string,
+  args: string[] = [],
+): Promise<{ code: number; body: string }> {
+  const [ns, name] = pod.split('/');
+  const p = cluster.pods.find((x) => x.namespace === ns && (x.deployment === name || x.name === name))!;
+  const cmd = [
+    'netns',
+    'exec',
+    p.netns,
+    'curl',
+    '-sS',
+    '--max-time',
+    '5',
+    '-w',
+    '\n%{http_code}',
+    ...args,
+    url,
+  ];
+  try {
+    const out = (await runCommand('ip', cmd)).stdout;
+    const i = out.lastIndexOf('\n');
+    return { code: Number(out.slice(i + 1)), body: out.slice(0, i) };
+  } catch (err) {
+    return { code: 0, body: (err as Error).message };
   }
 }
 
@@ -174,6 +208,79 @@ test(
       );
     });
 
+    await t.test(
+      'inbound policy at the sidecar: selector-bound DENY 403, ALLOW 403 for others, JWT 401',
+      async () => {
+        const ISS = 'https://issuer.sidecar.test';
+        const kp = await generateKeyPair('RS256');
+        const jwk = { ...(await exportJWK(kp.publicKey)), kid: 'sc', alg: 'RS256' };
+        const sign = (key = kp.privateKey): Promise<string> =>
+          new SignJWT({ sub: 'jason', aud: 'web' })
+            .setProtectedHeader({ alg: 'RS256', kid: 'sc' })
+            .setIssuer(ISS)
+            .setExpirationTime('10m')
+            .sign(key);
+        const file = join(cfg, 'sidecar-policy.yaml');
+        await writeFile(
+          file,
+          `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: web-no-delete, namespace: sc}
+spec:
+  selector: {matchLabels: {app: web}}
+  action: DENY
+  rules: [{to: [{operation: {methods: [DELETE]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: web-from-sleep, namespace: sc}
+spec:
+  selector: {matchLabels: {app: web}}
+  rules: [{from: [{source: {principals: [cluster.local/ns/sc/sa/sleep]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: web-jwt, namespace: sc}
+spec:
+  selector: {matchLabels: {app: web}}
+  jwtRules: [{issuer: "${ISS}", audiences: [web], jwks: '${JSON.stringify({ keys: [jwk] })}'}]
+`,
+        );
+        const url = 'http://web:9080/policy';
+        await waitFor('DELETE from sleep to be denied by the DENY policy', async () => {
+          const r = await statusFrom(cluster, 'sc/sleep', url, ['-X', 'DELETE']);
+          return r.code === 403 && r.body === 'RBAC: access denied';
+        });
+        assert.equal((await statusFrom(cluster, 'sc/sleep', url)).code, 200, 'GET from sleep is allowed');
+        const other = await statusFrom(cluster, 'default/curl', 'http://web.sc:9080/policy');
+        assert.deepEqual(other, { code: 403, body: 'RBAC: access denied' }, 'the ambient curl is not sleep');
+        const bad = await statusFrom(cluster, 'sc/sleep', url, [
+          '-H',
+          `authorization: Bearer ${await sign((await generateKeyPair('RS256')).privateKey)}`,
+        ]);
+        assert.deepEqual(bad, { code: 401, body: 'Jwt verification fails' });
+        const good = await statusFrom(cluster, 'sc/sleep', url, [
+          '-H',
+          `authorization: Bearer ${await sign()}`,
+        ]);
+        assert.equal(good.code, 200, good.body);
+        await waitFor('the denial in web’s sidecar log and destination metrics', async () => {
+          const log = await readFile(join(cluster.dirs.logs, 'pod-sc-web-1.log'), 'utf8');
+          const m = await metricsOf(cluster, 'sc', 'web-1');
+          return (
+            log.includes('rbac: denied by a DENY policy') &&
+            /istio_requests_total\{reporter="destination",[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/curl"[^}]*response_code="403"/.test(
+              m,
+            )
+          );
+        });
+        await rm(file);
+        await waitFor('the policies to be lifted', async () => {
+          return (await statusFrom(cluster, 'default/curl', 'http://web.sc:9080/policy')).code === 200;
+        });
+      },
+    );
+
     await t.test('no plaintext on the node link between sidecars', async () => {
       const dump = spawn(
         'ip',
@@ -264,6 +371,20 @@ test(
         },
         60_000,
       );
+    });
+
+    await t.test('a removed sidecar pod’s bootstrap token leaves the token file', async () => {
+      const tokens = join(cfg, '..', 'node-tokens.json');
+      const nodes = async (): Promise<string[]> =>
+        (JSON.parse(await readFile(tokens, 'utf8')) as { tokens: { node: string }[] }).tokens.map(
+          (r) => r.node,
+        );
+      assert.ok((await nodes()).includes('sidecar/sc/sleep-1'), (await nodes()).join(', '));
+      const del = await meshctl(['delete', 'deployment', 'sleep', '-n', 'sc', '--config-dir', cfg]);
+      assert.equal(del.code, 0, del.out);
+      await waitFor('sleep-1 to be removed', () => !cluster.pods.some((p) => p.deployment === 'sleep'));
+      await waitFor('its token record to go', async () => !(await nodes()).includes('sidecar/sc/sleep-1'));
+      assert.ok((await nodes()).includes('sidecar/sc/web-1'), 'the other sidecars keep theirs');
     });
   },
 );

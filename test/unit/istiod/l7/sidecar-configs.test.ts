@@ -115,3 +115,80 @@ test('inbound: the services selecting the pod, to the app on the pod IP, with it
   const sleep = buildSidecarConfigs(storeOf(YAML), OPTS).get('sc/sleep-1~inbound')!;
   assert.equal(sleep.services.length, 0);
 });
+
+const POLICIES = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: istio-system}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: web-no-delete, namespace: sc}
+spec:
+  selector: {matchLabels: {app: web}}
+  action: DENY
+  rules: [{to: [{operation: {methods: [DELETE]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: sleep-only, namespace: sc}
+spec:
+  selector: {matchLabels: {app: sleep}}
+  rules: [{from: [{source: {principals: [cluster.local/ns/sc/sa/web]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ns-wide, namespace: sc}
+spec:
+  action: AUDIT
+  rules: [{}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: mesh-wide, namespace: istio-system}
+spec:
+  action: DENY
+  rules: [{to: [{operation: {paths: [/admin]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: other-ns, namespace: amb}
+spec: {action: DENY, rules: [{}]}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: at-waypoint, namespace: sc}
+spec:
+  targetRefs: [{kind: Service, group: '', name: web}]
+  action: DENY
+  rules: [{}]
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: web-jwt, namespace: sc}
+spec:
+  selector: {matchLabels: {app: web}}
+  jwtRules: [{issuer: https://issuer.example, jwksUri: https://issuer.example/jwks}]
+`;
+
+test('inbound: selector, namespace and root-namespace policies bind to the sidecar pod, targetRefs ones do not', () => {
+  const all = buildSidecarConfigs(storeOf(`${YAML}\n---\n${POLICIES}`), {
+    ...OPTS,
+    rootNamespace: 'istio-system',
+  });
+  const web = all.get('sc/web-1~inbound')!.services[0]!;
+  assert.deepEqual(web.security?.policies.map((p) => `${p.namespace}/${p.name} ${p.action}`).sort(), [
+    'istio-system/mesh-wide DENY',
+    'sc/ns-wide AUDIT',
+    'sc/web-no-delete DENY',
+  ]);
+  assert.deepEqual(
+    web.security?.jwtRules.map((r) => [r.source, r.issuer]),
+    [['RequestAuthentication sc/web-jwt', 'https://issuer.example']],
+  );
+  const out = all.get('sc/~sidecar-outbound')!;
+  assert.ok(
+    out.services.every((s) => s.security === undefined),
+    'the outbound (client) side enforces no server policy',
+  );
+});
