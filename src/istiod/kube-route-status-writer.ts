@@ -8,7 +8,7 @@
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { errorMessage } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/logger.js';
-import { kindInfo } from './config/kinds.js';
+import { kindInfoFor } from './config/kinds.js';
 import { kubeError, statusOf } from './config/kube-client.js';
 import type { ConfigSource } from './config/source.js';
 import type { ConfigObject } from './config/types.js';
@@ -85,7 +85,7 @@ export class KubeRouteStatusWriter {
 
   /** Reads the route fresh (its status and generation now) and writes the status if it changes. */
   private async write(route: ConfigObject, services: ReadonlySet<string>): Promise<void> {
-    const info = kindInfo(route.kind)!;
+    const info = kindInfoFor(route.apiVersion, route.kind)!;
     const namespace = route.metadata.namespace ?? 'default';
     const name = route.metadata.name;
     const what = `${route.kind} ${namespace}/${name}`;

@@ -8,7 +8,7 @@ import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
 import { errorMessage } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/logger.js';
-import { kindInfo } from './config/kinds.js';
+import { kindInfoById, kindInfoFor } from './config/kinds.js';
 import { kubeError, statusOf } from './config/kube-client.js';
 import type { ConfigSource } from './config/source.js';
 import type { ConfigIssue } from './config/validate.js';
@@ -102,9 +102,9 @@ export class KubeStatusWriter {
   private async sync(): Promise<void> {
     const wanted = new Map<string, string[]>();
     for (const i of this.latest) {
-      const info = i.kind ? kindInfo(i.kind) : undefined;
+      const info = i.kind ? kindInfoFor(i.group ? `${i.group}/v1` : 'v1', i.kind) : undefined;
       if (!info || !info.group.endsWith('.istio.io') || !i.namespace || !i.name) continue;
-      const key = `${i.kind}/${i.namespace}/${i.name}`;
+      const key = `${info.id}/${i.namespace}/${i.name}`;
       wanted.set(key, [...(wanted.get(key) ?? []), i.path ? `${i.path}: ${i.message}` : i.message]);
     }
     // Rejected now, or rejected before and now fixed (or gone).
@@ -126,8 +126,9 @@ export class KubeStatusWriter {
   }
 
   private async write(key: string, problems: string[]): Promise<void> {
-    const [kind, namespace, name] = key.split('/') as [string, string, string];
-    const info = kindInfo(kind)!;
+    const [id, namespace, name] = key.split('/') as [string, string, string];
+    const info = kindInfoById(id)!;
+    const kind = info.kind;
     const ref = { group: info.group, version: info.versions[0]!, namespace, plural: info.plural, name };
     let obj: Served;
     try {

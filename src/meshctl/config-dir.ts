@@ -2,6 +2,7 @@
  * The local configuration directory as meshctl sees it: every object with the file it lives in, and
  * atomic writes (temporary file, then rename) of one object per file `<kind>-<namespace>-<name>.yaml`.
  */
+import { fileStem } from '../istiod/config/kinds.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -43,7 +44,7 @@ export class ConfigDir {
 
   static fileNameFor(obj: ConfigObject): string {
     const ns = obj.metadata.namespace;
-    return `${obj.kind.toLowerCase()}-${ns ? `${ns}-` : ''}${obj.metadata.name}.yaml`;
+    return `${fileStem(obj.apiVersion, obj.kind)}-${ns ? `${ns}-` : ''}${obj.metadata.name}.yaml`;
   }
 
   /** Writes the object to `file` atomically. */

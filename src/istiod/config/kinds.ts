@@ -1,11 +1,17 @@
 /**
  * The table of kinds the mesh reads: API group and versions, scope, the REST collection name used by
- * the Kubernetes source, and the names people type at the command line.
+ * the Kubernetes source, and the names people type at the command line. A kind is identified by its
+ * group and kind together (Istio's `networking.istio.io` Gateway and Gateway API's
+ * `gateway.networking.k8s.io` Gateway are different kinds); `id` is the name the code and the
+ * configuration store use for that pair.
  */
 import type { Kind } from './types.js';
 
 export interface KindInfo {
-  kind: Kind;
+  /** The store's and the code's name for this group + kind (the `kind` unless two groups share it). */
+  id: Kind;
+  /** `kind` as written in objects. */
+  kind: string;
   /** API group, '' for the core group. */
   group: string;
   /** Accepted versions; the first is the one watched in a cluster. */
@@ -18,6 +24,7 @@ export interface KindInfo {
 
 export const KINDS: readonly KindInfo[] = [
   {
+    id: 'Namespace',
     kind: 'Namespace',
     group: '',
     versions: ['v1'],
@@ -25,9 +32,26 @@ export const KINDS: readonly KindInfo[] = [
     plural: 'namespaces',
     shortNames: ['ns'],
   },
-  { kind: 'Pod', group: '', versions: ['v1'], namespaced: true, plural: 'pods', shortNames: ['po'] },
-  { kind: 'Service', group: '', versions: ['v1'], namespaced: true, plural: 'services', shortNames: ['svc'] },
   {
+    id: 'Pod',
+    kind: 'Pod',
+    group: '',
+    versions: ['v1'],
+    namespaced: true,
+    plural: 'pods',
+    shortNames: ['po'],
+  },
+  {
+    id: 'Service',
+    kind: 'Service',
+    group: '',
+    versions: ['v1'],
+    namespaced: true,
+    plural: 'services',
+    shortNames: ['svc'],
+  },
+  {
+    id: 'EndpointSlice',
     kind: 'EndpointSlice',
     group: 'discovery.k8s.io',
     versions: ['v1'],
@@ -36,6 +60,7 @@ export const KINDS: readonly KindInfo[] = [
     shortNames: [],
   },
   {
+    id: 'Deployment',
     kind: 'Deployment',
     group: 'apps',
     versions: ['v1'],
@@ -44,6 +69,7 @@ export const KINDS: readonly KindInfo[] = [
     shortNames: ['deploy'],
   },
   {
+    id: 'ServiceEntry',
     kind: 'ServiceEntry',
     group: 'networking.istio.io',
     versions: ['v1', 'v1beta1', 'v1alpha3'],
@@ -52,6 +78,7 @@ export const KINDS: readonly KindInfo[] = [
     shortNames: ['se'],
   },
   {
+    id: 'Gateway',
     kind: 'Gateway',
     group: 'gateway.networking.k8s.io',
     versions: ['v1', 'v1beta1'],
@@ -60,6 +87,16 @@ export const KINDS: readonly KindInfo[] = [
     shortNames: ['gtw'],
   },
   {
+    id: 'IstioGateway',
+    kind: 'Gateway',
+    group: 'networking.istio.io',
+    versions: ['v1', 'v1beta1', 'v1alpha3'],
+    namespaced: true,
+    plural: 'gateways',
+    shortNames: ['gw'],
+  },
+  {
+    id: 'HTTPRoute',
     kind: 'HTTPRoute',
     group: 'gateway.networking.k8s.io',
     versions: ['v1', 'v1beta1'],
@@ -68,6 +105,7 @@ export const KINDS: readonly KindInfo[] = [
     shortNames: [],
   },
   {
+    id: 'GRPCRoute',
     kind: 'GRPCRoute',
     group: 'gateway.networking.k8s.io',
     versions: ['v1', 'v1alpha2'],
@@ -76,6 +114,7 @@ export const KINDS: readonly KindInfo[] = [
     shortNames: [],
   },
   {
+    id: 'VirtualService',
     kind: 'VirtualService',
     group: 'networking.istio.io',
     versions: ['v1', 'v1beta1', 'v1alpha3'],
@@ -84,6 +123,7 @@ export const KINDS: readonly KindInfo[] = [
     shortNames: ['vs'],
   },
   {
+    id: 'DestinationRule',
     kind: 'DestinationRule',
     group: 'networking.istio.io',
     versions: ['v1', 'v1beta1', 'v1alpha3'],
@@ -92,6 +132,7 @@ export const KINDS: readonly KindInfo[] = [
     shortNames: ['dr'],
   },
   {
+    id: 'AuthorizationPolicy',
     kind: 'AuthorizationPolicy',
     group: 'security.istio.io',
     versions: ['v1', 'v1beta1'],
@@ -100,6 +141,7 @@ export const KINDS: readonly KindInfo[] = [
     shortNames: ['ap'],
   },
   {
+    id: 'RequestAuthentication',
     kind: 'RequestAuthentication',
     group: 'security.istio.io',
     versions: ['v1', 'v1beta1'],
@@ -108,6 +150,7 @@ export const KINDS: readonly KindInfo[] = [
     shortNames: ['ra'],
   },
   {
+    id: 'PeerAuthentication',
     kind: 'PeerAuthentication',
     group: 'security.istio.io',
     versions: ['v1', 'v1beta1'],
@@ -117,10 +160,45 @@ export const KINDS: readonly KindInfo[] = [
   },
 ];
 
-const BY_KIND = new Map<string, KindInfo>(KINDS.map((k) => [k.kind, k]));
+const BY_ID = new Map<string, KindInfo>(KINDS.map((k) => [k.id, k]));
+const BY_GROUP_KIND = new Map<string, KindInfo>(KINDS.map((k) => [`${k.group}/${k.kind}`, k]));
 
-export function kindInfo(kind: string): KindInfo | undefined {
-  return BY_KIND.get(kind);
+/** The kind of `apiVersion` (group/version, or a core version) and `kind`; undefined when not read. */
+export function kindInfoFor(apiVersion: string | undefined, kind: string): KindInfo | undefined {
+  return BY_GROUP_KIND.get(`${splitApiVersion(apiVersion ?? '').group}/${kind}`);
+}
+
+/** The kind of a store id (`IstioGateway`, `Gateway`, `Pod`). */
+export function kindInfoById(id: string): KindInfo | undefined {
+  return BY_ID.get(id);
+}
+
+/** The store id of an object's group + kind; undefined for kinds the mesh does not read. */
+export function kindIdOf(o: { apiVersion?: unknown; kind?: unknown }): Kind | undefined {
+  if (typeof o.kind !== 'string') return undefined;
+  return kindInfoFor(typeof o.apiVersion === 'string' ? o.apiVersion : '', o.kind)?.id;
+}
+
+/** `gateways.networking.istio.io`, `services`: the qualified resource name, as kubectl prints it. */
+export function resourceOf(info: KindInfo): string {
+  return info.group ? `${info.plural}.${info.group}` : info.plural;
+}
+
+/**
+ * The start of an object's file name in a configuration directory (`<stem>-<namespace>-<name>.yaml`):
+ * the lower-case kind, qualified by the group for a kind whose name an earlier kind of the table has
+ * (`gateway.networking.istio.io-bookinfo-bookinfo-gateway.yaml` beside `gateway-bookinfo-waypoint.yaml`).
+ */
+export function fileStem(apiVersion: unknown, kind: unknown): string {
+  const k = typeof kind === 'string' && kind ? kind : 'object';
+  const info = kindInfoFor(typeof apiVersion === 'string' ? apiVersion : '', k);
+  const first = KINDS.find((x) => x.kind === k);
+  return info && first && info !== first ? `${k}.${info.group}`.toLowerCase() : k.toLowerCase();
+}
+
+/** Kinds that share their kind name with a kind of another group (they need the group to be named). */
+export function isAmbiguous(info: KindInfo): boolean {
+  return KINDS.some((k) => k !== info && k.kind === info.kind);
 }
 
 /** Splits `group/version` (or a bare core `version`). */
@@ -143,15 +221,19 @@ export function collectionPath(info: KindInfo): string {
 
 /**
  * Resolves what a user typed (`svc`, `services`, `Service`, `authorizationpolicy`,
- * `authorizationpolicies.security.istio.io`) to a kind; undefined when nothing matches.
+ * `authorizationpolicies.security.istio.io`, `gateways.networking.istio.io`, `gw`) to a kind;
+ * undefined when nothing matches. A bare name two groups share (`gateway`) is the first kind in the
+ * table with it, Gateway API's (`gtw`); Istio's is `gateways.networking.istio.io` or `gw`.
  */
 export function resolveKindName(typed: string): KindInfo | undefined {
   const t = typed.toLowerCase();
   for (const info of KINDS) {
     const lower = info.kind.toLowerCase();
-    const names = [lower, info.plural, ...info.shortNames];
-    if (names.includes(t)) return info;
     if (info.group && (t === `${lower}.${info.group}` || t === `${info.plural}.${info.group}`)) return info;
+  }
+  for (const info of KINDS) {
+    const lower = info.kind.toLowerCase();
+    if ([lower, info.plural, ...info.shortNames].includes(t)) return info;
   }
   return undefined;
 }

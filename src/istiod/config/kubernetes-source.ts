@@ -53,8 +53,8 @@ export class KubernetesSource extends SourceBase {
       backoffMs: opts.backoffMs ?? { initial: 500, max: 30_000 },
       idleTimeoutMs: opts.watchIdleTimeoutMs ?? 300_000,
     };
-    const wanted = new Set<string>(opts.kinds ?? KINDS.map((k) => k.kind));
-    this.kinds = KINDS.filter((k) => wanted.has(k.kind)).map((info) => this.makeKind(kc, info, informerOpts));
+    const wanted = new Set<string>(opts.kinds ?? KINDS.map((k) => k.id));
+    this.kinds = KINDS.filter((k) => wanted.has(k.id)).map((info) => this.makeKind(kc, info, informerOpts));
   }
 
   private makeKind(kc: KubeConfig, info: KindInfo, opts: InformerOptions): KindState {
@@ -104,7 +104,7 @@ export class KubernetesSource extends SourceBase {
 
   private deleted(raw: RawObject): void {
     const id = identify(raw);
-    if (id) this.forget(objectKey(id.info.kind, id.namespace, id.name));
+    if (id) this.forget(objectKey(id.info.id, id.namespace, id.name));
   }
 
   private forget(key: string): void {

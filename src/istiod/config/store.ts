@@ -1,9 +1,11 @@
 /**
  * ConfigStore: the current configuration objects, fed by ConfigSource events, answering get/list by
- * kind (and namespace), with change listeners.
+ * kind id (kinds.ts: group + kind, so `IstioGateway` and Gateway API's `Gateway` stay apart) and
+ * namespace, with change listeners.
  */
 import type { ConfigEvent, ConfigSource } from './source.js';
-import { objectKey, type Kind, type KindMap, type ConfigObject } from './types.js';
+import { kindIdOf } from './kinds.js';
+import { keyOf, objectKey, type Kind, type KindMap, type ConfigObject } from './types.js';
 
 export type ChangeListener = (event: ConfigEvent) => void;
 
@@ -11,9 +13,9 @@ export class ConfigStore {
   private readonly byKind = new Map<string, Map<string, ConfigObject>>();
   private readonly listeners = new Set<ChangeListener>();
 
-  /** Applies one event and tells the listeners. */
+  /** Applies one event and tells the listeners. Objects are kept by kind id (group + kind). */
   apply(event: ConfigEvent): void {
-    const kind = event.object.kind;
+    const kind = kindIdOf(event.object) ?? event.object.kind;
     let map = this.byKind.get(kind);
     if (!map) {
       map = new Map();
@@ -27,12 +29,7 @@ export class ConfigStore {
 
   /** Loads the source's current objects and follows its events; returns a function that detaches. */
   attach(source: ConfigSource): () => void {
-    for (const object of source.snapshot())
-      this.apply({
-        type: 'add',
-        key: objectKey(object.kind, object.metadata.namespace, object.metadata.name),
-        object,
-      });
+    for (const object of source.snapshot()) this.apply({ type: 'add', key: keyOf(object), object });
     return source.subscribe({ event: (e) => this.apply(e) });
   }
 

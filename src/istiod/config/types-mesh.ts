@@ -59,6 +59,29 @@ export interface Gateway {
   status?: Record<string, unknown>;
 }
 
+export interface IstioGatewayServer {
+  port: { number: number; name: string; protocol: string; targetPort?: number };
+  /** `host`, `ns/host`, `*` or `./host` (the Gateway's namespace); `*` for the host part matches any. */
+  hosts: string[];
+  name?: string;
+  bind?: string;
+  tls?: Record<string, unknown>;
+}
+
+/**
+ * networking.istio.io Gateway (v1, v1beta1 or v1alpha3), "classic" ingress: its `selector` picks the
+ * gateway pods (`istio: ingressgateway`); VirtualServices bind to it through `gateways`.
+ */
+export interface IstioGateway {
+  apiVersion: string;
+  kind: 'Gateway';
+  metadata: ObjectMeta;
+  spec: {
+    selector?: Labels;
+    servers: IstioGatewayServer[];
+  };
+}
+
 export interface PolicyTargetReference {
   group?: string;
   kind: string;

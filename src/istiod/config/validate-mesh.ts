@@ -1,5 +1,6 @@
 /**
- * Spec checks for ServiceEntry (networking.istio.io) and Gateway (gateway.networking.k8s.io).
+ * Spec checks for ServiceEntry and Gateway (networking.istio.io, "classic") and Gateway
+ * (gateway.networking.k8s.io).
  */
 import type { Fields } from './fields.js';
 import { show } from './fields.js';
@@ -79,7 +80,59 @@ function checkGateway(f: Fields, o: Obj): void {
   });
 }
 
+const SERVER_PROTOCOLS = ['HTTP', 'HTTPS', 'GRPC', 'GRPC-WEB', 'HTTP2', 'MONGO', 'TCP', 'TLS'];
+const TLS_MODES = ['PASSTHROUGH', 'SIMPLE', 'MUTUAL', 'AUTO_PASSTHROUGH', 'ISTIO_MUTUAL', 'OPTIONAL_MUTUAL'];
+
+/** networking.istio.io Gateway: `selector` (gateway pods) and `servers` (port, hosts, tls). */
+function checkIstioGateway(f: Fields, o: Obj): void {
+  const spec = f.object(o.spec, 'spec', { required: true });
+  if (!spec) return;
+  f.labels(spec.selector, 'spec.selector');
+  const names = new Set<string>();
+  f.objects(
+    spec.servers,
+    'spec.servers',
+    (s, path) => {
+      const port = f.object(s.port, `${path}.port`, { required: true });
+      if (port) {
+        f.port(port.number, `${path}.port.number`, { required: true });
+        f.port(port.targetPort, `${path}.port.targetPort`);
+        f.string(port.name, `${path}.port.name`, { required: true, nonEmpty: true });
+        const proto = f.string(port.protocol, `${path}.port.protocol`, { required: true });
+        if (proto !== undefined && !SERVER_PROTOCOLS.includes(proto.toUpperCase()))
+          f.add(`${path}.port.protocol`, `${show(proto)} is not one of ${SERVER_PROTOCOLS.join(', ')}`);
+      }
+      f.strings(s.hosts, `${path}.hosts`, { required: true, nonEmpty: true })?.forEach((h, i) => {
+        const slash = h.indexOf('/');
+        const ns = slash >= 0 ? h.slice(0, slash) : undefined;
+        const host = slash >= 0 ? h.slice(slash + 1) : h;
+        const badNs =
+          ns !== undefined && ns !== '*' && ns !== '.' && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ns);
+        if (badNs || host === '' || host.includes('/') || /\s/.test(host))
+          f.add(
+            `${path}.hosts[${i}]`,
+            `${show(h)} is not a host (HOST, NAMESPACE/HOST, ./HOST or */HOST; HOST may be * or *.DOMAIN)`,
+          );
+      });
+      const name = f.string(s.name, `${path}.name`);
+      if (name !== undefined) {
+        if (names.has(name)) f.add(`${path}.name`, `${show(name)} is used by another server`);
+        names.add(name);
+      }
+      f.string(s.bind, `${path}.bind`);
+      const tls = f.object(s.tls, `${path}.tls`);
+      if (tls) {
+        f.oneOf(tls.mode, `${path}.tls.mode`, TLS_MODES);
+        f.bool(tls.httpsRedirect, `${path}.tls.httpsRedirect`);
+        f.string(tls.credentialName, `${path}.tls.credentialName`);
+      }
+    },
+    { required: true, nonEmpty: true },
+  );
+}
+
 export const MESH_CHECKS: Record<string, (f: Fields, o: Obj) => void> = {
   ServiceEntry: checkServiceEntry,
   Gateway: checkGateway,
+  IstioGateway: checkIstioGateway,
 };

@@ -69,7 +69,13 @@ function checkVirtualService(f: Fields, o: Obj): void {
   const spec = f.object(o.spec, 'spec', { required: true });
   if (!spec) return;
   f.strings(spec.hosts, 'spec.hosts', { required: true, nonEmpty: true });
-  f.strings(spec.gateways, 'spec.gateways');
+  f.strings(spec.gateways, 'spec.gateways')?.forEach((g, i) => {
+    // `mesh`, a Gateway's NAME (in the VirtualService's namespace) or NAMESPACE/NAME.
+    const parts = g.split('/');
+    const ok = parts.length <= 2 && parts.every((x) => /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(x));
+    if (!ok)
+      f.add(`spec.gateways[${i}]`, `${JSON.stringify(g)} is not mesh, a Gateway NAME or NAMESPACE/NAME`);
+  });
   f.objects(spec.http, 'spec.http', (r, p) => {
     f.string(r.name, `${p}.name`);
     f.objects(r.match, `${p}.match`, (m, mp) => {

@@ -4,7 +4,7 @@
  * or "ignored" for kinds the mesh does not read.
  */
 import { Fields, isObj, show } from './fields.js';
-import { apiVersionOf, kindInfo, splitApiVersion, type KindInfo } from './kinds.js';
+import { apiVersionOf, kindInfoFor, splitApiVersion, type KindInfo } from './kinds.js';
 import { describeObject, objectKey, type ConfigObject } from './types.js';
 import { CORE_CHECKS } from './validate-core.js';
 import { MESH_CHECKS } from './validate-mesh.js';
@@ -23,6 +23,8 @@ export interface DocumentOrigin {
 
 export interface ConfigIssue extends DocumentOrigin {
   kind?: string;
+  /** The API group of `kind` ('' for core kinds); with `kind`, which kind the object is. */
+  group?: string;
   namespace?: string;
   name?: string;
   /** Field path, e.g. `spec.action`; empty when the problem is the whole document. */
@@ -38,7 +40,8 @@ export type ValidationResult =
   | { status: 'invalid'; key?: string; issues: ConfigIssue[] }
   | { status: 'ignored'; kind: string; apiVersion: string; reason: string };
 
-const CHECKS = {
+/** Spec checks by kind id (kinds.ts). */
+const CHECKS: Record<string, (f: Fields, o: Record<string, unknown>) => void> = {
   ...CORE_CHECKS,
   ...MESH_CHECKS,
   ...SECURITY_CHECKS,
@@ -57,7 +60,7 @@ export function originPrefix(origin: DocumentOrigin | undefined): string {
 
 export function makeIssue(
   origin: DocumentOrigin | undefined,
-  who: { kind?: string; namespace?: string; name?: string },
+  who: { kind?: string; group?: string; namespace?: string; name?: string },
   path: string,
   message: string,
 ): ConfigIssue {
@@ -69,7 +72,7 @@ export function makeIssue(
 /** The kind, namespace and name of a raw document when they can be read (namespace defaulted). */
 export function identify(raw: unknown): { info: KindInfo; namespace?: string; name: string } | undefined {
   if (!isObj(raw) || typeof raw.kind !== 'string' || !isObj(raw.metadata)) return undefined;
-  const info = kindInfo(raw.kind);
+  const info = kindInfoFor(typeof raw.apiVersion === 'string' ? raw.apiVersion : '', raw.kind);
   const name = raw.metadata.name;
   if (!info || typeof name !== 'string' || name === '') return undefined;
   if (!info.namespaced) return { info, name };
@@ -82,7 +85,7 @@ function checkMetadata(f: Fields, info: KindInfo, o: Record<string, unknown>): v
   if (!meta) return;
   const name = f.string(meta.name, 'metadata.name', { required: true });
   if (name !== undefined) {
-    if (info.kind === 'Namespace') f.dnsLabel(name, 'metadata.name');
+    if (info.id === 'Namespace') f.dnsLabel(name, 'metadata.name');
     else f.dnsSubdomain(name, 'metadata.name');
   }
   if (info.namespaced) {
@@ -124,9 +127,9 @@ export function validateObject(raw: unknown, origin?: DocumentOrigin): Validatio
     const path = typeof kind !== 'string' || kind === '' ? 'kind' : 'apiVersion';
     return { status: 'invalid', issues: [makeIssue(origin, {}, path, 'is required')] };
   }
-  const info = kindInfo(kind);
-  const { group, version } = splitApiVersion(apiVersion);
-  if (!info || info.group !== group)
+  const info = kindInfoFor(apiVersion, kind);
+  const { version } = splitApiVersion(apiVersion);
+  if (!info)
     return {
       status: 'ignored',
       kind,
@@ -138,8 +141,8 @@ export function validateObject(raw: unknown, origin?: DocumentOrigin): Validatio
   const meta = isObj(raw.metadata) ? raw.metadata : {};
   const rawNs = typeof meta.namespace === 'string' && meta.namespace !== '' ? meta.namespace : 'default';
   const rawName = typeof meta.name === 'string' && meta.name !== '' ? meta.name : undefined;
-  const who = { kind, namespace: info.namespaced ? rawNs : undefined, name: rawName };
-  const key = id ? objectKey(kind, id.namespace, id.name) : undefined;
+  const who = { kind, group: info.group, namespace: info.namespaced ? rawNs : undefined, name: rawName };
+  const key = id ? objectKey(info.id, id.namespace, id.name) : undefined;
   const f = new Fields();
   if (!info.versions.includes(version))
     f.add(
@@ -148,7 +151,7 @@ export function validateObject(raw: unknown, origin?: DocumentOrigin): Validatio
     );
   const obj = structuredClone(raw);
   checkMetadata(f, info, obj);
-  CHECKS[info.kind]?.(f, obj);
+  CHECKS[info.id]?.(f, obj);
   if (f.issues.length > 0)
     return { status: 'invalid', key, issues: f.issues.map((i) => makeIssue(origin, who, i.path, i.message)) };
   return { status: 'valid', key: key!, object: obj as unknown as ConfigObject };

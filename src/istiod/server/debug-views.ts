@@ -41,8 +41,8 @@ export function debugViews(app: Istiod): MonitoringViews {
     configz: () => {
       const objects: Record<string, number> = {};
       for (const k of KINDS) {
-        const n = app.store.list(k.kind).length;
-        if (n > 0) objects[k.kind] = n;
+        const n = app.store.list(k.id).length;
+        if (n > 0) objects[k.id] = n;
       }
       return {
         source: app.source.name,

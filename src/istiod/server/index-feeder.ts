@@ -10,6 +10,7 @@ import type { ConfigStore } from '../config/store.js';
 import type { ConfigObject as StoredObject, KindMap } from '../config/types.js';
 import type { AmbientIndex, ChangeSet, ConfigEvent as IndexEvent } from '../model/ambient-index.js';
 import { isEmptyChangeSet } from '../model/change-set.js';
+import { kindIdOf } from '../config/kinds.js';
 import type { ConfigKind } from '../model/inputs.js';
 import type { ConfigMetrics } from './config-metrics.js';
 
@@ -31,7 +32,7 @@ const INDEX_KIND_SET = new Set<string>(INDEX_KINDS);
  * input types are structural views of the same objects; the compiler checks the assignment).
  */
 function isIndexObject(o: StoredObject): o is KindMap[ConfigKind] {
-  return INDEX_KIND_SET.has(o.kind);
+  return INDEX_KIND_SET.has(kindIdOf(o) ?? '');
 }
 
 export class IndexFeeder {

@@ -5,6 +5,7 @@
  * events of one tick), handed to the xDS server, which sends a waypoint only its own resource and only
  * when its content changed.
  */
+import { kindIdOf } from '../config/kinds.js';
 import { errorMessage } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import { PROXY_CONFIG_SCHEMA, PROXY_CONFIG_TYPE_URL } from '../../xds/type-urls.js';
@@ -21,6 +22,8 @@ const KINDS = new Set([
   'Pod',
   'Service',
   'Gateway',
+  'IstioGateway',
+  'Deployment',
   'HTTPRoute',
   'VirtualService',
   'DestinationRule',
@@ -42,7 +45,7 @@ export class WaypointPublisher {
     private readonly log: Logger,
   ) {
     this.unsubscribe = store.onChange((e) => {
-      if (!this.live || !KINDS.has(e.object.kind) || this.scheduled) return;
+      if (!this.live || !KINDS.has(kindIdOf(e.object) ?? '') || this.scheduled) return;
       this.scheduled = true;
       setImmediate(() => {
         this.scheduled = false;

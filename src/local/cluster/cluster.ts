@@ -2,6 +2,7 @@
  * A local cluster on one machine (root): istiod on the host, one ztunnel per node namespace in
  * capture mode, pods as namespaces with their containers, the node agent handing pods to ztunnel.
  */
+import { fileStem } from '../../istiod/config/kinds.js';
 import net from 'node:net';
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -681,7 +682,7 @@ export async function copyDemo(from: string, to: string, files: string[]): Promi
 /** One object per file, named as `meshctl apply` names them (so `meshctl label` can edit them). */
 async function writeObject(dir: string, o: Record<string, unknown>): Promise<void> {
   const meta = (o.metadata ?? {}) as { name?: string; namespace?: string };
-  const kind = String(o.kind ?? 'object').toLowerCase();
+  const kind = fileStem(o.apiVersion, o.kind);
   const file = `${kind}-${meta.namespace ? `${meta.namespace}-` : ''}${meta.name ?? 'unnamed'}.yaml`;
   await writeFile(join(dir, file), stringify(o));
 }

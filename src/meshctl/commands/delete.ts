@@ -5,7 +5,7 @@ import { identify } from '../../istiod/config/validate.js';
 import { describeObject, objectKey } from '../../istiod/config/types.js';
 import { ConfigDir } from '../config-dir.js';
 import { CONFIG_DIR_OPTION, parseCommand } from '../options.js';
-import { resourceName } from '../resource-name.js';
+import { kindLabel, resourceName } from '../resource-name.js';
 import { readInput } from './apply.js';
 
 const USAGE = `Usage: meshctl delete -f FILE [--config-dir DIR]
@@ -47,8 +47,8 @@ export async function run(argv: string[]): Promise<number> {
       const id = identify(d.raw);
       if (id)
         targets.push({
-          key: objectKey(id.info.kind, id.namespace, id.name),
-          label: describeObject(id.info.kind, id.namespace, id.name),
+          key: objectKey(id.info.id, id.namespace, id.name),
+          label: describeObject(kindLabel(id.info), id.namespace, id.name),
         });
     }
   } else {
@@ -61,7 +61,7 @@ export async function run(argv: string[]): Promise<number> {
       return 2;
     }
     const ns = info.namespaced ? namespace : undefined;
-    targets.push({ key: objectKey(info.kind, ns, name), label: describeObject(info.kind, ns, name) });
+    targets.push({ key: objectKey(info.id, ns, name), label: describeObject(kindLabel(info), ns, name) });
   }
   const dir = new ConfigDir(configDir);
   const { objects } = await dir.load();

@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import { parsers } from '../../common/config.js';
-import { KINDS, resolveKindName } from '../../istiod/config/kinds.js';
+import { KINDS, kindIdOf, resolveKindName } from '../../istiod/config/kinds.js';
 import type { ConfigObject } from '../../istiod/config/types.js';
 import { ConfigDir } from '../config-dir.js';
 import { renderTable } from '../get-columns.js';
@@ -56,7 +56,7 @@ export async function run(argv: string[]): Promise<number> {
     .map((s) => s.object)
     .filter(
       (o) =>
-        o.kind === info.kind &&
+        kindIdOf(o) === info.id &&
         (ns === undefined || o.metadata.namespace === ns) &&
         (!name || o.metadata.name === name),
     )
@@ -80,7 +80,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   process.stdout.write(
-    renderTable(info.kind, found, info.namespaced && config.allNamespaces, config.showLabels),
+    renderTable(info.id, found, info.namespaced && config.allNamespaces, config.showLabels),
   );
   return 0;
 }

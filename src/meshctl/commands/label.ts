@@ -5,7 +5,7 @@ import { objectKey, type Namespace } from '../../istiod/config/types.js';
 import { validateObject } from '../../istiod/config/validate.js';
 import { ConfigDir } from '../config-dir.js';
 import { CONFIG_DIR_OPTION, parseCommand } from '../options.js';
-import { resourceName } from '../resource-name.js';
+import { kindLabel, resourceName } from '../resource-name.js';
 
 const USAGE = `Usage: meshctl label KIND NAME key=value ... [key-] [--overwrite] [-n NAMESPACE]
 
@@ -46,9 +46,9 @@ export async function run(argv: string[]): Promise<number> {
   const ns = info.namespaced ? (slash >= 0 ? target.slice(0, slash) : args.config.namespace) : undefined;
   const dir = new ConfigDir(args.config.configDir);
   const { objects } = await dir.load();
-  const stored = objects.get(objectKey(info.kind, ns, name));
+  const stored = objects.get(objectKey(info.id, ns, name));
   let obj = stored?.object;
-  if (!obj && info.kind === 'Namespace') {
+  if (!obj && info.id === 'Namespace') {
     const ns: Namespace = {
       apiVersion: 'v1',
       kind: 'Namespace',
@@ -57,7 +57,7 @@ export async function run(argv: string[]): Promise<number> {
     obj = ns;
   }
   if (!obj) {
-    process.stderr.write(`error: ${info.kind} ${ns ? `${ns}/` : ''}${name} not found\n`);
+    process.stderr.write(`error: ${kindLabel(info)} ${ns ? `${ns}/` : ''}${name} not found\n`);
     return 1;
   }
   const labels = { ...(obj.metadata.labels ?? {}) };

@@ -1,3 +1,4 @@
+import { kindIdOf } from '../../istiod/config/kinds.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parsers } from '../../common/config.js';
 import { objectKey, type ConfigObject, type Gateway, type Namespace } from '../../istiod/config/types.js';
@@ -73,7 +74,7 @@ type Args = NonNullable<ReturnType<typeof parseCommand<typeof SCHEMA>>>;
 const now = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 function isWaypoint(o: ConfigObject): o is Gateway {
-  return o.kind === 'Gateway' && o.spec.gatewayClassName === 'istio-waypoint';
+  return kindIdOf(o) === 'Gateway' && (o as Gateway).spec.gatewayClassName === 'istio-waypoint';
 }
 
 function condition(g: Gateway, type: string): { status?: string; reason?: string; message?: string } {

@@ -42,3 +42,30 @@ test('get and list by kind and namespace, sorted; listeners see every change', (
   assert.equal(seen.length, 6);
   assert.equal(seen[4], 'update Service/b/x');
 });
+
+test('Istio’s Gateway and Gateway API’s Gateway of the same name are two objects', () => {
+  const store = new ConfigStore();
+  const meta = { name: 'bookinfo-gateway', namespace: 'bookinfo' };
+  const classic = {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'Gateway',
+    metadata: meta,
+    spec: { selector: { istio: 'ingressgateway' }, servers: [] },
+  } as ConfigObject;
+  const gwApi = {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'Gateway',
+    metadata: meta,
+    spec: { gatewayClassName: 'istio', listeners: [] },
+  } as ConfigObject;
+  store.apply({ type: 'add', key: 'IstioGateway/bookinfo/bookinfo-gateway', object: classic });
+  store.apply({ type: 'add', key: 'Gateway/bookinfo/bookinfo-gateway', object: gwApi });
+  assert.equal(
+    store.get('IstioGateway', 'bookinfo', 'bookinfo-gateway')?.spec.selector?.istio,
+    'ingressgateway',
+  );
+  assert.equal(store.get('Gateway', 'bookinfo', 'bookinfo-gateway')?.spec.gatewayClassName, 'istio');
+  store.apply({ type: 'delete', key: 'IstioGateway/bookinfo/bookinfo-gateway', object: classic });
+  assert.equal(store.list('IstioGateway').length, 0);
+  assert.equal(store.list('Gateway').length, 1, 'deleting one leaves the other');
+});

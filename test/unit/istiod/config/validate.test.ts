@@ -152,11 +152,36 @@ test('unknown kinds and other groups are ignored; a wrong version of a known gro
     }).status,
     'ignored',
   );
-  // Istio's own Gateway kind is not the Gateway API one.
   assert.equal(
-    validateObject({ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'x' } }).status,
+    validateObject({ apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 'x' } }).status,
     'ignored',
   );
+  // Istio's own Gateway kind is not the Gateway API one: same kind name, another group, another key.
+  const classic = validateObject({
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'Gateway',
+    metadata: { name: 'x', namespace: 'b' },
+    spec: {
+      selector: { istio: 'ingressgateway' },
+      servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }],
+    },
+  });
+  assert.equal(classic.status === 'valid' && classic.key, 'IstioGateway/b/x');
+  const gwApi = validateObject({
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'Gateway',
+    metadata: { name: 'x', namespace: 'b' },
+    spec: { gatewayClassName: 'istio', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] },
+  });
+  assert.equal(gwApi.status === 'valid' && gwApi.key, 'Gateway/b/x');
+  // Each is checked against its own schema.
+  const wrong = validateObject({
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'Gateway',
+    metadata: { name: 'x' },
+    spec: { gatewayClassName: 'istio', listeners: [] },
+  });
+  assert.equal(wrong.status, 'invalid');
   const v2 = { ...ap({}, { name: 'p' }), apiVersion: 'security.istio.io/v2' };
   assert.deepEqual(texts(validateObject(v2)), [
     'AuthorizationPolicy default/p: apiVersion: "security.istio.io/v2" is not one of security.istio.io/v1, security.istio.io/v1beta1',
