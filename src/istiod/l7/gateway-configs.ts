@@ -10,6 +10,7 @@
 import type { ConfigStore } from '../config/store.js';
 import type { Gateway, GatewayListener, HTTPRoute } from '../config/types.js';
 import type { L7Config, RouteRule, ServicePort } from '../../l7/model.js';
+import type { ServiceSecurity } from '../../l7/security/model.js';
 import { convertHttpRoutes } from './convert-httproute.js';
 import { MeshView, type MeshViewOptions } from './mesh-view.js';
 import { waypointEndpoints, waypointOf } from './sidecar-configs.js';
@@ -72,8 +73,23 @@ function buildOne(gw: Gateway, key: string, all: HTTPRoute[], view: MeshView): L
     routes,
     defaultCluster: '',
   }));
-  // istio.io/ingress-use-waypoint: the backends of such a service are its waypoint.
-  const clusters = c.built().map((cl) => {
+  return ingressConfig(key, ports, c.built(), view);
+}
+
+/**
+ * An ingress gateway deployment's configuration (`<ns>/<deployment>`): one service, the gateway
+ * itself, with a port per listener; the clusters its routes name, each backend reached over HBONE to
+ * its pods — or through the service's waypoint with `istio.io/ingress-use-waypoint=true` on the
+ * Service or its namespace.
+ */
+export function ingressConfig(
+  key: string,
+  ports: ServicePort[],
+  built: L7Config['clusters'],
+  view: MeshView,
+  security?: ServiceSecurity,
+): L7Config {
+  const clusters = built.map((cl) => {
     const svc = view.byHost.get(cl.service);
     if (!svc) return cl;
     const svcNs = svc.metadata.namespace ?? 'default';
@@ -83,7 +99,9 @@ function buildOne(gw: Gateway, key: string, all: HTTPRoute[], view: MeshView): L
     if (!wp) return cl;
     return { ...cl, upstream: 'downstream' as const, endpoints: waypointEndpoints(svc, view, wp, cl.port) };
   });
-  const name = key.slice(key.indexOf('/') + 1);
+  const slash = key.indexOf('/');
+  const ns = key.slice(0, slash);
+  const name = key.slice(slash + 1);
   return {
     proxy: key,
     services: [
@@ -93,6 +111,7 @@ function buildOne(gw: Gateway, key: string, all: HTTPRoute[], view: MeshView): L
         hostname: `${name}.${ns}.svc.${view.opts.domainSuffix}`,
         vips: [GATEWAY_LISTEN_IP],
         ports,
+        ...(security ? { security } : {}),
       },
     ],
     clusters,
@@ -153,7 +172,7 @@ export function intersect(listener: string | undefined, route: string[]): string
 }
 
 /** Adds an authority match for `hosts` (any port) to every match of every rule. */
-function withHosts(rules: RouteRule[], hosts: string[]): RouteRule[] {
+export function withHosts(rules: RouteRule[], hosts: string[]): RouteRule[] {
   if (hosts.length === 0) return rules;
   const alt = hosts
     .map((h) =>

@@ -20,6 +20,9 @@ import type { AuthzPolicy, JwtRule, ServiceSecurity } from '../../l7/security/mo
 
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 
+/** A pod, or a deployment's pod template with the deployment's namespace. */
+export type WorkloadRef = Pick<Pod, 'metadata'>;
+
 type Targeted = AuthorizationPolicy | RequestAuthentication;
 
 function refsOf(o: Targeted): PolicyTargetReference[] {
@@ -87,7 +90,7 @@ export function toJwtRules(ra: RequestAuthentication): JwtRule[] {
  * sidecars: no targetRefs; in the pod's namespace or the root namespace (mesh-wide); no selector (or
  * an empty one) or one whose labels the pod carries.
  */
-export function selectsPod(o: Targeted, pod: Pod, rootNamespace: string): boolean {
+export function selectsPod(o: Targeted, pod: WorkloadRef, rootNamespace: string): boolean {
   if (refsOf(o).length > 0) return false;
   const ns = o.metadata.namespace ?? 'default';
   if (ns !== (pod.metadata.namespace ?? 'default') && ns !== rootNamespace) return false;
@@ -119,7 +122,7 @@ export class SecurityIndex {
    * What a sidecar pod's inbound side enforces (every service port it serves): the policies bound by
    * selector or namespace (Istio binds sidecars that way, never by targetRefs); undefined when none.
    */
-  forPod(pod: Pod): ServiceSecurity | undefined {
+  forPod(pod: WorkloadRef): ServiceSecurity | undefined {
     const root = this.rootNamespace;
     const policies = this.podAps.filter((a) => selectsPod(a, pod, root)).map(toAuthzPolicy);
     const jwtRules = this.podRas.filter((r) => selectsPod(r, pod, root)).flatMap(toJwtRules);

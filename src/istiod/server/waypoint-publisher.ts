@@ -12,6 +12,7 @@ import { PROXY_CONFIG_SCHEMA, PROXY_CONFIG_TYPE_URL } from '../../xds/type-urls.
 import type { ConfigStore } from '../config/store.js';
 import { buildWaypointConfigs } from '../l7/waypoint-configs.js';
 import { buildSidecarConfigs } from '../l7/sidecar-configs.js';
+import { buildClassicGatewayConfigs } from '../l7/classic-gateway-configs.js';
 import { buildGatewayConfigs } from '../l7/gateway-configs.js';
 import type { MeshViewOptions } from '../l7/mesh-view.js';
 import type { DeltaXdsServer } from '../xds/delta-server.js';
@@ -61,6 +62,7 @@ export class WaypointPublisher {
       const configs = new Map([
         ...buildWaypointConfigs(this.store, this.opts),
         ...buildSidecarConfigs(this.store, this.opts),
+        ...buildClassicGatewayConfigs(this.store, this.opts),
         ...buildGatewayConfigs(this.store, this.opts),
       ]);
       const upserts = [...configs].map(([name, cfg]) => ({

@@ -1,0 +1,133 @@
+/**
+ * Istio's classic ingress: `networking.istio.io` Gateways select gateway pods by label (`selector:
+ * {istio: ingressgateway}`, from any namespace, as with Istio's default PILOT_SCOPE_GATEWAY_TO_NAMESPACE
+ * =false); each Deployment whose pod template a Gateway selects gets one configuration
+ * (`<ns>/<deployment>`), a port per HTTP server port. VirtualServices bind through `gateways`
+ * (`NAME` in the VirtualService's namespace, or `NAMESPACE/NAME`); several for one port are merged in
+ * creation order, specific hosts before `*`. A server's `hosts` (`NS/HOST`, `./HOST`, `*`/`HOST`)
+ * limit which VirtualServices (by namespace) and hosts it serves; the hosts in common become authority
+ * matches. No match: 404 (NR). Backends as for Gateway API ingress (gateway-configs.ts).
+ */
+import type { ConfigStore } from '../config/store.js';
+import type { Deployment, IstioGateway, IstioGatewayServer, VirtualService } from '../config/types.js';
+import type { L7Config, RouteRule, ServicePort } from '../../l7/model.js';
+import { convertVirtualService } from './convert-vs.js';
+import { ingressConfig, intersect, withHosts } from './gateway-configs.js';
+import { MeshView, type MeshViewOptions } from './mesh-view.js';
+import { SecurityIndex } from './security-configs.js';
+import { clusterCollector } from './waypoint-configs.js';
+
+const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC']);
+
+const nsOf = (o: { metadata: { namespace?: string } }): string => o.metadata.namespace ?? 'default';
+
+/** Whether a Gateway's selector picks the pods of a Deployment (an empty selector picks none here). */
+export function selectsDeployment(gw: IstioGateway, d: Deployment): boolean {
+  const sel = gw.spec.selector ?? {};
+  const labels = d.spec.template.metadata?.labels ?? {};
+  const keys = Object.keys(sel);
+  return keys.length > 0 && keys.every((k) => labels[k] === sel[k]);
+}
+
+/** Whether a VirtualService's `gateways` names this Gateway. */
+export function bindsTo(vs: VirtualService, gw: IstioGateway): boolean {
+  const vsNs = nsOf(vs);
+  return (vs.spec.gateways ?? []).some((ref) => {
+    const slash = ref.indexOf('/');
+    const [ns, name] = slash >= 0 ? [ref.slice(0, slash), ref.slice(slash + 1)] : [vsNs, ref];
+    return name === gw.metadata.name && ns === nsOf(gw);
+  });
+}
+
+/** The `gateways` entries of a VirtualService that name no Gateway (`mesh` aside), as written. */
+export function missingGateways(vs: VirtualService, gateways: IstioGateway[]): string[] {
+  const vsNs = nsOf(vs);
+  return (vs.spec.gateways ?? []).filter((ref) => {
+    if (ref === 'mesh') return false;
+    const slash = ref.indexOf('/');
+    const [ns, name] = slash >= 0 ? [ref.slice(0, slash), ref.slice(slash + 1)] : [vsNs, ref];
+    return !gateways.some((g) => g.metadata.name === name && nsOf(g) === ns);
+  });
+}
+
+/** A server's hosts a VirtualService of namespace `vsNs` may serve (`NS/HOST`, `./HOST`, `*`/`HOST`). */
+function serverHostsFor(server: IstioGatewayServer, gwNs: string, vsNs: string): string[] {
+  const out: string[] = [];
+  for (const h of server.hosts) {
+    const slash = h.indexOf('/');
+    const ns = slash >= 0 ? h.slice(0, slash) : '*';
+    const host = slash >= 0 ? h.slice(slash + 1) : h;
+    if (ns === '*' || ns === vsNs || (ns === '.' && vsNs === gwNs)) out.push(host);
+  }
+  return out;
+}
+
+/** The hosts a VirtualService serves on a server: [] for any; undefined when they do not meet. */
+function hostsOn(
+  vs: VirtualService,
+  server: IstioGatewayServer,
+  gwNs: string,
+  view: MeshView,
+): string[] | undefined {
+  const vsNs = nsOf(vs);
+  const vsHosts = (vs.spec.hosts ?? []).map((h) => (h === '*' ? h : view.resolveHost(h, vsNs)));
+  const out = new Set<string>();
+  for (const sh of serverHostsFor(server, gwNs, vsNs)) {
+    for (const vh of vsHosts) {
+      if (sh === '*' && vh === '*') return [];
+      const got = intersect(sh === '*' ? undefined : sh, vh === '*' ? [] : [vh]);
+      for (const h of got ?? []) out.add(h);
+    }
+  }
+  return out.size ? [...out] : undefined;
+}
+
+export function buildClassicGatewayConfigs(store: ConfigStore, opts: MeshViewOptions): Map<string, L7Config> {
+  const out = new Map<string, L7Config>();
+  const gateways = store.list('IstioGateway');
+  if (gateways.length === 0) return out;
+  const view = new MeshView(store, opts);
+  const vss = [...store.list('VirtualService')].sort(
+    (a, b) =>
+      (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') ||
+      nsOf(a).localeCompare(nsOf(b)) ||
+      a.metadata.name.localeCompare(b.metadata.name),
+  );
+  const security = new SecurityIndex(store, opts.rootNamespace ?? 'istio-system');
+  for (const d of store.list('Deployment')) {
+    const mine = gateways.filter((g) => selectsDeployment(g, d));
+    if (mine.length === 0) continue;
+    const key = `${nsOf(d)}/${d.metadata.name}`;
+    const c = clusterCollector(view);
+    const byPort = new Map<number, { specific: RouteRule[]; any: RouteRule[] }>();
+    for (const gw of mine) {
+      const bound = vss.filter((v) => bindsTo(v, gw));
+      for (const server of gw.spec.servers ?? []) {
+        if (!HTTP_PROTOCOLS.has(server.port.protocol.toUpperCase()) || server.tls) continue;
+        const port = server.port.number;
+        const rules = byPort.get(port) ?? { specific: [], any: [] };
+        byPort.set(port, rules);
+        for (const vs of bound) {
+          const hosts = hostsOn(vs, server, nsOf(gw), view);
+          if (hosts === undefined) continue;
+          const converted = withHosts(convertVirtualService(vs, view, port, c.want), hosts);
+          (hosts.length ? rules.specific : rules.any).push(...converted);
+        }
+      }
+    }
+    const ports: ServicePort[] = [...byPort]
+      .sort((a, b) => a[0] - b[0])
+      .map(([port, r]) => ({
+        port,
+        targetPort: port,
+        protocol: 'http',
+        routes: [...r.specific, ...r.any],
+        defaultCluster: '',
+      }));
+    const podLike = {
+      metadata: { namespace: nsOf(d), name: d.metadata.name, labels: d.spec.template.metadata?.labels },
+    };
+    out.set(key, ingressConfig(key, ports, c.built(), view, security.forPod(podLike)));
+  }
+  return out;
+}

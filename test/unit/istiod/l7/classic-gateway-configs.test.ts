@@ -1,0 +1,182 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parse } from 'yaml';
+import { ConfigStore } from '../../../../src/istiod/config/store.js';
+import { validateObject } from '../../../../src/istiod/config/validate.js';
+import {
+  buildClassicGatewayConfigs,
+  missingGateways,
+} from '../../../../src/istiod/l7/classic-gateway-configs.js';
+import { buildSidecarConfigs } from '../../../../src/istiod/l7/sidecar-configs.js';
+import { buildWaypointConfigs } from '../../../../src/istiod/l7/waypoint-configs.js';
+import { compileConfig, portFor } from '../../../../src/l7/compile.js';
+import { decide } from '../../../../src/l7/route/decide.js';
+
+const YAML = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: bookinfo, labels: {istio.io/dataplane-mode: ambient, istio.io/use-waypoint: waypoint}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: istio-ingressgateway, namespace: istio-system}
+spec:
+  selector: {matchLabels: {istio: ingressgateway}}
+  template:
+    metadata: {labels: {istio: ingressgateway, app: istio-ingressgateway}}
+    spec: {containers: [{name: istio-proxy}]}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: bookinfo-gateway, namespace: bookinfo}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: shop-gateway, namespace: shop}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 8080, name: http, protocol: HTTP}, hosts: ["shop/shop.example.com"]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint, namespace: bookinfo}
+spec: {gatewayClassName: istio-waypoint, listeners: [{name: mesh, port: 15008, protocol: HBONE}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: waypoint, namespace: bookinfo}
+spec: {clusterIP: 10.96.0.9, selector: {gateway.networking.k8s.io/gateway-name: waypoint}, ports: [{name: mesh, port: 15008}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: productpage, namespace: bookinfo}
+spec: {clusterIP: 10.96.0.10, selector: {app: productpage}, ports: [{name: http, port: 9080}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: productpage-1, namespace: bookinfo, labels: {app: productpage}}
+spec: {serviceAccountName: bookinfo-productpage, containers: [{name: productpage}]}
+status: {podIP: 10.244.2.2, phase: Running}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: bookinfo, namespace: bookinfo, creationTimestamp: "2026-01-01T00:00:00Z"}
+spec:
+  hosts: ["*"]
+  gateways: [bookinfo-gateway]
+  http:
+  - match: [{uri: {exact: /productpage}}, {uri: {prefix: /static}}, {uri: {exact: /login}}]
+    route: [{destination: {host: productpage, port: {number: 9080}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: productpage-mesh, namespace: bookinfo, creationTimestamp: "2026-01-01T00:00:01Z"}
+spec:
+  hosts: [productpage]
+  gateways: [mesh, bookinfo/bookinfo-gateway]
+  http: [{match: [{uri: {prefix: /mesh-and-gw}}], route: [{destination: {host: productpage}}]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: mesh-only, namespace: bookinfo}
+spec:
+  hosts: [productpage]
+  http: [{match: [{uri: {prefix: /mesh-only}}], route: [{destination: {host: productpage}}]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: shop}
+spec:
+  hosts: [shop.example.com]
+  gateways: [shop-gateway, missing-gateway, other/nowhere]
+  http: [{route: [{destination: {host: productpage.bookinfo.svc.cluster.local, port: {number: 9080}}}]}]
+`;
+
+function storeOf(yaml: string): ConfigStore {
+  const store = new ConfigStore();
+  for (const doc of yaml.split(/^---$/m)) {
+    const r = validateObject(parse(doc));
+    if (r.status !== 'valid') throw new Error(JSON.stringify(r));
+    store.apply({ type: 'add', key: r.key, object: r.object });
+  }
+  return store;
+}
+
+const OPTS = { trustDomain: 'cluster.local', domainSuffix: 'cluster.local' };
+const KEY = 'istio-system/istio-ingressgateway';
+
+function route(store: ConfigStore, port: number, host: string, path: string) {
+  const cfg = compileConfig(buildClassicGatewayConfigs(store, OPTS).get(KEY)!);
+  const p = portFor(cfg, '0.0.0.0', port)!;
+  const ex = {
+    method: 'GET',
+    path,
+    query: '',
+    authority: host,
+    header: () => undefined,
+    queryParam: () => undefined,
+  };
+  return { cfg, d: decide(ex as never, p, cfg, () => 0) };
+}
+
+test('a classic Gateway configures the deployment its selector picks; bound VirtualServices route', () => {
+  const store = storeOf(YAML);
+  const all = buildClassicGatewayConfigs(store, OPTS);
+  assert.deepEqual([...all.keys()], [KEY]);
+  const cfg = all.get(KEY)!;
+  assert.deepEqual(
+    cfg.services[0]!.ports.map((p) => p.port),
+    [80, 8080],
+    'one listener per server port of every Gateway selecting it',
+  );
+  const ok = route(store, 80, '10.96.0.20', '/productpage');
+  assert.equal(ok.d.kind, 'forward');
+  const cluster = (
+    ok.d as { cluster: { endpoints: { ip: string; port: number; hbone?: boolean; identity?: string }[] } }
+  ).cluster;
+  assert.deepEqual(
+    cluster.endpoints.map((e) => [e.ip, e.port, e.hbone, e.identity]),
+    [['10.244.2.2', 9080, true, 'spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage']],
+    'HBONE to the pod, the waypoint bypassed (Istio default)',
+  );
+  assert.equal(route(store, 80, 'x', '/static/app.css').d.kind, 'forward');
+  assert.equal(
+    route(store, 80, 'productpage.bookinfo.svc.cluster.local', '/mesh-and-gw').d.kind,
+    'forward',
+    'a VirtualService listing mesh and the gateway applies at both',
+  );
+  const nr = route(store, 80, 'x', '/mesh-only').d as { kind: string; status?: number };
+  assert.equal(nr.kind, 'respond', 'a VirtualService without gateways is for the mesh only');
+  assert.equal(nr.status, 404);
+});
+
+test('server hosts: NS/HOST limits the namespace and the host; other hosts get 404', () => {
+  const store = storeOf(YAML);
+  assert.equal(route(store, 8080, 'shop.example.com:8080', '/').d.kind, 'forward');
+  const other = route(store, 8080, 'other.example.com', '/').d as { kind: string; status?: number };
+  assert.equal(other.status, 404);
+  const notShop = storeOf(YAML.replace('hosts: ["shop/shop.example.com"]', 'hosts: ["bookinfo/*"]'));
+  assert.equal(
+    (route(notShop, 8080, 'shop.example.com', '/').d as { status?: number }).status,
+    404,
+    'a VirtualService of namespace shop is not served by a bookinfo/* server',
+  );
+});
+
+test('gateways: binding is exact; mesh is the waypoint and the sidecars, as before', () => {
+  const store = storeOf(YAML);
+  const vs = store.get('VirtualService', 'shop', 'shop')!;
+  assert.deepEqual(missingGateways(vs, store.list('IstioGateway')), ['missing-gateway', 'other/nowhere']);
+  const wp = buildWaypointConfigs(store, OPTS).get('bookinfo/waypoint')!;
+  const rules = wp.services.find((s) => s.name === 'productpage')!.ports[0]!.routes ?? [];
+  const names = rules.map((r) => (r.name ?? '').replace(/#.*/, ''));
+  assert.deepEqual(
+    [...new Set(names)].sort(),
+    ['VirtualService/bookinfo/mesh-only', 'VirtualService/bookinfo/productpage-mesh'],
+    'mesh (or no gateways) applies at the waypoint; the gateway-only VirtualService does not',
+  );
+  assert.equal(buildSidecarConfigs(store, OPTS).size, 0);
+});
