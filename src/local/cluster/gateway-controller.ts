@@ -4,6 +4,12 @@
  * ports) and service account `<name>-istio`, a bootstrap token for the gateway's certificate, and the
  * Gateway's `status` (the Service address; Accepted; Programmed once the gateway has its
  * configuration). The gateway pod is outside ambient capture and never injected: it speaks HBONE itself.
+ *
+ * Istio's classic ingress too: Istio's install deploys `istio-ingressgateway` (labels
+ * `istio: ingressgateway`, `app: istio-ingressgateway`) in istio-system; here it is deployed while a
+ * `networking.istio.io` Gateway selects those labels (its Service carries the HTTP server ports of
+ * every such Gateway, and 15021), and removed when none does. VirtualServices whose `gateways` name
+ * a Gateway that does not exist get Istio's IST0101 (ReferencedResourceNotFound) in their status.
  */
 import { readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,8 +19,11 @@ import { addNodeToken, removeNodeToken } from '../../istiod/ca/local-tokens.js';
 import { readObjects, type Obj } from './manifests.js';
 import { GENERATED_BY } from './waypoint-controller.js';
 import { condition } from '../../common/conditions.js';
+import { kindIdOf } from '../../istiod/config/kinds.js';
+import { writeVirtualServiceStatus } from './vs-status.js';
 
 const CONTROLLER = 'gateway-controller';
+const CLASSIC_ANNOTATION = 'meshlite.io/classic-ingress';
 
 export interface GatewayControllerOptions {
   configDir: string;
@@ -46,7 +55,34 @@ function listenersOf(o: Obj): Listener[] {
 }
 
 function isIngress(o: Obj): boolean {
-  return o.kind === 'Gateway' && rec(o.spec).gatewayClassName === 'istio';
+  return kindIdOf(o) === 'Gateway' && rec(o.spec).gatewayClassName === 'istio';
+}
+
+/** Istio's default ingress gateway: namespace, name, pod labels, service account. */
+export const CLASSIC_INGRESS = {
+  namespace: 'istio-system',
+  name: 'istio-ingressgateway',
+  labels: { app: 'istio-ingressgateway', istio: 'ingressgateway' } as Record<string, string>,
+  serviceAccount: 'istio-ingressgateway-service-account',
+};
+const CLASSIC_OWNER = `${CLASSIC_INGRESS.namespace}/${CLASSIC_INGRESS.name}`;
+const HTTP_SERVER = new Set(['HTTP', 'HTTP2', 'GRPC']);
+
+/** A networking.istio.io Gateway whose selector picks the default ingress gateway's pods. */
+function selectsClassicIngress(o: Obj): boolean {
+  if (kindIdOf(o) !== 'IstioGateway') return false;
+  const sel = rec(rec(o.spec).selector);
+  const keys = Object.keys(sel);
+  return keys.length > 0 && keys.every((k) => CLASSIC_INGRESS.labels[k] === sel[k]);
+}
+
+/** The HTTP server ports of a classic Gateway (TLS servers are not served here). */
+function serverPorts(o: Obj): number[] {
+  const servers = rec(o.spec).servers;
+  return (Array.isArray(servers) ? servers.map(rec) : [])
+    .filter((s) => HTTP_SERVER.has(String(rec(s.port).protocol ?? '').toUpperCase()) && !s.tls)
+    .map((s) => Number(rec(s.port).number))
+    .filter((p) => Number.isInteger(p) && p > 0 && p < 65536);
 }
 
 const fileName = (kind: string, ns: string, name: string): string =>
@@ -61,14 +97,50 @@ export class GatewayController {
 
   desired(ns: string, gw: string, listeners: Listener[]): Obj[] {
     const name = ingressDeployment(gw);
-    const selector = { 'gateway.networking.k8s.io/gateway-name': gw };
-    const annotations = { [GENERATED_BY]: CONTROLLER, 'meshlite.io/gateway': `${ns}/${gw}` };
+    const ports = [...new Set(listeners.filter((l) => l.protocol === 'HTTP').map((l) => l.port))];
+    return this.objects({
+      ns,
+      name,
+      selector: { 'gateway.networking.k8s.io/gateway-name': gw },
+      owner: `${ns}/${gw}`,
+      serviceAccount: name,
+      ports,
+    });
+  }
+
+  /** Istio's `istio-ingressgateway` Deployment and Service, serving `ports`. */
+  classicDesired(ports: number[]): Obj[] {
+    return this.objects({
+      ns: CLASSIC_INGRESS.namespace,
+      name: CLASSIC_INGRESS.name,
+      selector: CLASSIC_INGRESS.labels,
+      owner: CLASSIC_OWNER,
+      serviceAccount: CLASSIC_INGRESS.serviceAccount,
+      ports: [...new Set(ports)].sort((a, b) => a - b),
+      classic: true,
+    });
+  }
+
+  private objects(o: {
+    ns: string;
+    name: string;
+    selector: Record<string, string>;
+    owner: string;
+    serviceAccount: string;
+    ports: number[];
+    classic?: boolean;
+  }): Obj[] {
+    const { ns, name, selector, ports } = o;
+    const annotations = {
+      [GENERATED_BY]: CONTROLLER,
+      'meshlite.io/gateway': o.owner,
+      ...(o.classic ? { [CLASSIC_ANNOTATION]: 'true' } : {}),
+    };
     const podLabels = {
       ...selector,
       'istio.io/dataplane-mode': 'none',
       'sidecar.istio.io/inject': 'false',
     };
-    const ports = [...new Set(listeners.filter((l) => l.protocol === 'HTTP').map((l) => l.port))];
     return [
       {
         apiVersion: 'apps/v1',
@@ -80,7 +152,7 @@ export class GatewayController {
           template: {
             metadata: { labels: podLabels },
             spec: {
-              serviceAccountName: name,
+              serviceAccountName: o.serviceAccount,
               containers: [
                 {
                   name: 'istio-proxy',
@@ -95,6 +167,8 @@ export class GatewayController {
                     '$(POD_NAME)',
                     '--pod-ip',
                     '$(POD_IP)',
+                    '--service-account',
+                    o.serviceAccount,
                     '--xds-address',
                     this.o.xdsAddress,
                     '--token-file',
@@ -116,7 +190,12 @@ export class GatewayController {
           selector,
           ports: [
             { name: 'status-port', port: 15021, targetPort: 15021 },
-            ...ports.map((p) => ({ name: `http-${p}`, port: p, targetPort: p, appProtocol: 'http' })),
+            ...ports.map((p) => ({
+              name: o.classic ? `http2-${p}` : `http-${p}`,
+              port: p,
+              targetPort: p,
+              appProtocol: 'http',
+            })),
           ],
         },
       },
@@ -133,38 +212,64 @@ export class GatewayController {
       const gw = String(meta.name);
       const name = ingressDeployment(gw);
       wanted.add(`${ns}/${gw}`);
-      await this.ensureToken(ns, name);
-      let vip: string | undefined;
-      for (const d of this.desired(ns, gw, listenersOf(obj))) {
-        const f = fileName(String(d.kind), ns, name);
-        const existing = all.find((x) => x.file === f);
-        const mine = rec(rec(existing?.obj.metadata).annotations)[GENERATED_BY] === CONTROLLER;
-        if (existing && !mine) continue;
-        const ip = rec(existing?.obj.spec).clusterIP;
-        if (d.kind === 'Service' && typeof ip === 'string') {
-          d.spec = { ...rec(d.spec), clusterIP: ip };
-          vip = ip;
-        }
-        if (existing && isDeepStrictEqual(existing.obj, d)) continue;
-        await writeFile(join(this.o.configDir, f), stringify(d));
-        changed = true;
-      }
-      if (all.filter((x) => x.obj === obj).length === 1 && (await this.writeStatus(file, obj, ns, name, vip)))
+      await this.ensureToken(ns, name, name);
+      const vip = await this.writeObjects(all, ns, name, this.desired(ns, gw, listenersOf(obj)));
+      if (vip.changed) changed = true;
+      if (
+        all.filter((x) => x.obj === obj).length === 1 &&
+        (await this.writeStatus(file, obj, ns, name, vip.ip))
+      )
         changed = true;
     }
+    const classic = all.filter((x) => selectsClassicIngress(x.obj));
+    if (classic.length > 0) {
+      wanted.add(CLASSIC_OWNER);
+      const { namespace: ns, name, serviceAccount } = CLASSIC_INGRESS;
+      await this.ensureToken(ns, name, serviceAccount);
+      const ports = classic.flatMap((x) => serverPorts(x.obj));
+      if ((await this.writeObjects(all, ns, name, this.classicDesired(ports))).changed) changed = true;
+    }
+    if (await writeVirtualServiceStatus(this.o.configDir, all)) changed = true;
     for (const { file, obj } of all) {
       const ann = rec(rec(obj.metadata).annotations);
       if (ann[GENERATED_BY] !== CONTROLLER || wanted.has(String(ann['meshlite.io/gateway']))) continue;
       await unlink(join(this.o.configDir, file)).catch(() => undefined);
       const [ns, gw] = String(ann['meshlite.io/gateway']).split('/');
-      await rm(this.tokenFile(ns!, ingressDeployment(gw!)), { force: true });
-      await removeNodeToken(this.o.tokensFile, `gateway/${ns}/${ingressDeployment(gw!)}`);
+      const name = ann[CLASSIC_ANNOTATION] === 'true' ? gw! : ingressDeployment(gw!);
+      await rm(this.tokenFile(ns!, name), { force: true });
+      await removeNodeToken(this.o.tokensFile, `gateway/${ns}/${name}`);
       changed = true;
     }
     return changed;
   }
 
-  private async ensureToken(ns: string, name: string): Promise<void> {
+  /** Writes the controller's objects where they changed; the Service address the cluster assigned. */
+  private async writeObjects(
+    all: Array<{ file: string; obj: Obj }>,
+    ns: string,
+    name: string,
+    objects: Obj[],
+  ): Promise<{ changed: boolean; ip?: string }> {
+    let changed = false;
+    let ip: string | undefined;
+    for (const d of objects) {
+      const f = fileName(String(d.kind), ns, name);
+      const existing = all.find((x) => x.file === f);
+      const mine = rec(rec(existing?.obj.metadata).annotations)[GENERATED_BY] === CONTROLLER;
+      if (existing && !mine) continue;
+      const assigned = rec(existing?.obj.spec).clusterIP;
+      if (d.kind === 'Service' && typeof assigned === 'string') {
+        d.spec = { ...rec(d.spec), clusterIP: assigned };
+        ip = assigned;
+      }
+      if (existing && isDeepStrictEqual(existing.obj, d)) continue;
+      await writeFile(join(this.o.configDir, f), stringify(d));
+      changed = true;
+    }
+    return { changed, ...(ip ? { ip } : {}) };
+  }
+
+  private async ensureToken(ns: string, name: string, serviceAccount: string): Promise<void> {
     const path = this.tokenFile(ns, name);
     if (
       await readFile(path).then(
@@ -173,7 +278,7 @@ export class GatewayController {
       )
     )
       return;
-    const identity = { trustDomain: 'cluster.local', namespace: ns, serviceAccount: name };
+    const identity = { trustDomain: 'cluster.local', namespace: ns, serviceAccount };
     const token = await addNodeToken(this.o.tokensFile, { node: `gateway/${ns}/${name}`, identity });
     await writeFile(path, token, { mode: 0o600 });
   }

@@ -1,9 +1,16 @@
+import { kindIdOf } from '../../istiod/config/kinds.js';
+import { missingGateways } from '../../istiod/l7/classic-gateway-configs.js';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { parsers } from '../../common/config.js';
 import { parseDocuments } from '../../istiod/config/parse-documents.js';
-import { keyOf, type ConfigObject } from '../../istiod/config/types.js';
+import {
+  keyOf,
+  type ConfigObject,
+  type IstioGateway,
+  type VirtualService,
+} from '../../istiod/config/types.js';
 import { ConfigDir } from '../config-dir.js';
 import { CONFIG_DIR_OPTION, parseCommand } from '../options.js';
 import { resourceName } from '../resource-name.js';
@@ -84,6 +91,18 @@ export async function run(argv: string[]): Promise<number> {
   for (const p of plan) {
     if (p.verb !== 'unchanged') await dir.write(p.obj, p.file);
     process.stdout.write(`${resourceName(p.obj)} ${p.verb}\n`);
+  }
+  // As istioctl analyze: a VirtualService bound to a Gateway that does not exist (IST0101).
+  const gateways = [
+    ...[...objects.values()].map((s) => s.object).filter((o) => !valid.some((v) => keyOf(v) === keyOf(o))),
+    ...valid,
+  ].filter((o): o is IstioGateway => kindIdOf(o) === 'IstioGateway');
+  for (const vs of valid) {
+    if (kindIdOf(vs) !== 'VirtualService') continue;
+    for (const g of missingGateways(vs as VirtualService, gateways))
+      process.stderr.write(
+        `warning: [IST0101] (VirtualService ${vs.metadata.namespace}/${vs.metadata.name}) Referenced gateway not found: "${g}"\n`,
+      );
   }
   return 0;
 }

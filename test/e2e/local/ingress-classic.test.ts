@@ -1,0 +1,221 @@
+/**
+ * Istio's classic ingress end to end (root): Bookinfo with a networking.istio.io Gateway (selector
+ * istio: ingressgateway) and a VirtualService bound through `gateways`
+ * (deploy/samples/bookinfo-gateway-classic.yaml). The cluster deploys istio-system/istio-ingressgateway
+ * for it; the host curls $GATEWAY_URL/productpage; the gateway reaches productpage over HBONE with
+ * Istio's ingress identity; Istio's routing task works from the host; a VirtualService naming a missing
+ * Gateway is reported (IST0101); deleting the Gateway removes the ingress deployment and its token.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { runCommand } from '../../../src/local/netns/index.js';
+import { skip, waitFor, meshctl, startCluster } from './harness.js';
+
+const NAME = `mlc${process.pid % 100000}`;
+const INGRESS_SA = 'spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account';
+
+async function hostCurl(url: string, headers: string[] = []): Promise<{ code: number; body: string }> {
+  const args = ['-sS', '--max-time', '5', '-w', '\n%{http_code}'];
+  for (const h of headers) args.push('-H', h);
+  try {
+    const out = (await runCommand('curl', [...args, url])).stdout;
+    const i = out.lastIndexOf('\n');
+    return { code: Number(out.slice(i + 1)), body: out.slice(0, i) };
+  } catch (err) {
+    return { code: 0, body: (err as Error).message };
+  }
+}
+
+const reviewsOf = (body: string): string => {
+  try {
+    return String((JSON.parse(body) as { reviews?: { servedBy?: string } }).reviews?.servedBy ?? '');
+  } catch {
+    return '';
+  }
+};
+
+test(
+  'classic ingress: Gateway (istio: ingressgateway) + VirtualService gateways, Bookinfo from the host',
+  { skip, timeout: 240_000 },
+  async (t) => {
+    const cluster = await startCluster(t, NAME, [
+      'deploy/samples/bookinfo.yaml',
+      'deploy/samples/bookinfo-gateway-classic.yaml',
+    ]);
+    const cfg = cluster.dirs.config;
+    let url = '';
+
+    await t.test('istio-ingressgateway runs in istio-system; meshctl prints $GATEWAY_URL', async () => {
+      await waitFor(
+        'the ingress gateway Service address',
+        async () => {
+          const r = await meshctl([
+            'gateway',
+            'url',
+            'bookinfo-gateway',
+            '-n',
+            'bookinfo',
+            '--config-dir',
+            cfg,
+          ]);
+          url = r.out.trim();
+          return r.code === 0;
+        },
+        60_000,
+      );
+      assert.match(url, /^http:\/\/10\.96\.\d+\.\d+$/);
+      const pod = cluster.pods.find(
+        (p) => p.namespace === 'istio-system' && p.name === 'istio-ingressgateway-1',
+      )!;
+      assert.ok(pod, 'the ingress gateway pod');
+      assert.equal(pod.spec.serviceAccountName, 'istio-ingressgateway-service-account');
+      assert.ok(!pod.spec.sidecar);
+      const list = await meshctl(['gateway', 'list', '-A', '--config-dir', cfg]);
+      assert.match(list.out, /bookinfo\s+bookinfo-gateway\s+10\.96\.\S+\s+80\/HTTP\s+True\s+http:\/\/10\.96/);
+      const get = await meshctl([
+        'get',
+        'gateways.networking.istio.io',
+        '-n',
+        'bookinfo',
+        '--config-dir',
+        cfg,
+      ]);
+      assert.match(get.out, /bookinfo-gateway/);
+      const gtw = await meshctl(['get', 'gtw', '-n', 'bookinfo', '--config-dir', cfg]);
+      assert.doesNotMatch(gtw.out, /bookinfo-gateway/, 'no Gateway API Gateway of that name');
+    });
+
+    await t.test('productpage from the host over HBONE with the ingress identity; others 404', async () => {
+      let r = { code: 0, body: '' };
+      await waitFor(
+        'productpage through the ingress gateway',
+        async () => {
+          r = await hostCurl(`${url}/productpage`);
+          return r.code === 200 && reviewsOf(r.body) !== '';
+        },
+        60_000,
+      );
+      assert.match(r.body, /"servedBy": "productpage-v1-1"/);
+      const nr = await hostCurl(`${url}/nothing-here`);
+      assert.equal(nr.code, 404, 'no route in the VirtualService: 404 (NR)');
+      const ppNode = cluster.pods.find((p) => p.deployment === 'productpage-v1')!.node;
+      const n = cluster.nodes.find((x) => x.name === ppNode)!;
+      const m = (
+        await runCommand('ip', ['netns', 'exec', n.netns, 'curl', '-sS', `http://${n.ip}:15020/metrics`])
+      ).stdout;
+      assert.match(
+        m,
+        new RegExp(
+          `istio_tcp_connections_opened_total\\{reporter="destination",[^}]*source_principal="${INGRESS_SA.replace(/[/.]/g, '\\$&')}"[^}]*destination_principal="spiffe:\\/\\/cluster\\.local\\/ns\\/bookinfo\\/sa\\/bookinfo-productpage"`,
+        ),
+      );
+    });
+
+    await t.test("Istio's routing task from the host: end-user jason sees reviews v2", async () => {
+      const wp = await meshctl([
+        'waypoint',
+        'apply',
+        '-n',
+        'bookinfo',
+        '--enroll-namespace',
+        '--wait',
+        '--timeout',
+        '60',
+        '--config-dir',
+        cfg,
+      ]);
+      assert.equal(wp.code, 0, wp.out);
+      const file = join(cfg, '..', 'reviews-v2-for-jason.yaml');
+      await writeFile(
+        file,
+        `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: bookinfo}
+spec:
+  host: reviews
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: bookinfo}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{headers: {end-user: {exact: jason}}}]
+    route: [{destination: {host: reviews, subset: v2}}]
+  - route: [{destination: {host: reviews, subset: v1}}]
+`,
+      );
+      const ap = await meshctl(['apply', '-f', file, '--config-dir', cfg]);
+      assert.equal(ap.code, 0, ap.out);
+      await cluster.restartDeployment('bookinfo', 'productpage-v1', () => undefined);
+      let seen: string[] = [];
+      await waitFor(
+        'the route to apply',
+        async () => {
+          seen = [
+            reviewsOf((await hostCurl(`${url}/productpage`, ['end-user: jason'])).body),
+            reviewsOf((await hostCurl(`${url}/productpage`)).body),
+          ];
+          return seen.join() === 'reviews-v2-1,reviews-v1-1';
+        },
+        60_000,
+      ).catch((err: Error) => assert.fail(`${err.message}; last seen ${seen.join()}`));
+    });
+
+    await t.test(
+      'a VirtualService naming a missing Gateway: IST0101 from apply and in its status',
+      async () => {
+        const file = join(cfg, '..', 'vs-missing.yaml');
+        await writeFile(
+          file,
+          `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ratings-edge, namespace: bookinfo}
+spec:
+  hosts: [ratings.example.com]
+  gateways: [no-such-gateway]
+  http: [{route: [{destination: {host: ratings, port: {number: 9080}}}]}]
+`,
+        );
+        const ap = await meshctl(['apply', '-f', file, '--config-dir', cfg]);
+        assert.equal(ap.code, 0, ap.out);
+        assert.match(
+          ap.out,
+          /warning: \[IST0101\] \(VirtualService bookinfo\/ratings-edge\) Referenced gateway not found: "no-such-gateway"/,
+        );
+        await waitFor('the IST0101 status', async () => {
+          const text = await readFile(join(cfg, 'virtualservice-bookinfo-ratings-edge.yaml'), 'utf8');
+          const st = (parse(text) as { status?: { validationMessages?: { type?: { code?: string } }[] } })
+            .status;
+          return st?.validationMessages?.some((m) => m.type?.code === 'IST0101') ?? false;
+        });
+        assert.equal((await hostCurl(`${url}/`, ['host: ratings.example.com'])).code, 404);
+      },
+    );
+
+    await t.test('deleting the Gateway removes istio-ingressgateway and its token', async () => {
+      const del = await meshctl([
+        'delete',
+        'gateways.networking.istio.io',
+        'bookinfo-gateway',
+        '-n',
+        'bookinfo',
+        '--config-dir',
+        cfg,
+      ]);
+      assert.equal(del.code, 0, del.out);
+      await waitFor('the ingress pod to go', () => !cluster.pods.some((p) => p.namespace === 'istio-system'));
+      const tokens = JSON.parse(await readFile(join(cfg, '..', 'node-tokens.json'), 'utf8')) as {
+        tokens: { node: string }[];
+      };
+      assert.ok(!tokens.tokens.some((r) => r.node === 'gateway/istio-system/istio-ingressgateway'));
+      await waitFor('IST0101 on the bookinfo VirtualService, whose Gateway is gone', async () =>
+        (await readFile(join(cfg, 'virtualservice-bookinfo-bookinfo.yaml'), 'utf8')).includes('IST0101'),
+      );
+    });
+  },
+);
