@@ -216,3 +216,79 @@ test('delete -f and delete KIND NAME remove the files', async (t) => {
   assert.equal(r.stderr, 'error: Service demo/web not found\n');
   assert.deepEqual(await readdir(dir), []);
 });
+
+const TWO_GATEWAYS = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: bookinfo-gateway, namespace: bookinfo}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: bookinfo-gateway, namespace: bookinfo}
+spec:
+  gatewayClassName: istio
+  listeners: [{name: http, port: 8080, protocol: HTTP}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: bookinfo, namespace: bookinfo}
+spec:
+  hosts: ["*"]
+  gateways: [bookinfo-gateway, edge/missing]
+  http: [{route: [{destination: {host: productpage}}]}]
+`;
+
+test('the two Gateway kinds: one name each, own files, named like kubectl; IST0101 for a missing one', async (t) => {
+  const dir = await tempDir(t);
+  const env = { MESH_CONFIG_DIR: dir };
+  const ap = await meshctl(['apply', '-f', '-'], env, TWO_GATEWAYS);
+  assert.equal(ap.code, 0, ap.stderr);
+  assert.equal(
+    ap.stdout,
+    'gateway.networking.istio.io/bookinfo-gateway created\n' +
+      'gateway.gateway.networking.k8s.io/bookinfo-gateway created\n' +
+      'virtualservice.networking.istio.io/bookinfo created\n',
+  );
+  assert.equal(
+    ap.stderr,
+    'warning: [IST0101] (VirtualService bookinfo/bookinfo) Referenced gateway not found: "edge/missing"\n',
+  );
+  assert.deepEqual((await readdir(dir)).sort(), [
+    'gateway-bookinfo-bookinfo-gateway.yaml',
+    'gateway.networking.istio.io-bookinfo-bookinfo-gateway.yaml',
+    'virtualservice-bookinfo-bookinfo.yaml',
+  ]);
+  const istio = await meshctl(['get', 'gateways.networking.istio.io', '-n', 'bookinfo', '-o', 'yaml'], env);
+  assert.equal(
+    (parse(istio.stdout) as { items: { apiVersion: string }[] }).items.map((o) => o.apiVersion).join(),
+    'networking.istio.io/v1',
+  );
+  const api = await meshctl(['get', 'gateway', 'bookinfo-gateway', '-n', 'bookinfo', '-o', 'json'], env);
+  assert.equal((JSON.parse(api.stdout) as { apiVersion: string }).apiVersion, 'gateway.networking.k8s.io/v1');
+  const del = await meshctl(['delete', 'gw', 'bookinfo-gateway', '-n', 'bookinfo'], env);
+  assert.equal(del.stdout, 'gateway.networking.istio.io/bookinfo-gateway deleted\n');
+  const left = await meshctl(['get', 'gtw', '-n', 'bookinfo'], env);
+  assert.match(left.stdout, /bookinfo-gateway\s+istio/, 'the Gateway API one stays');
+  const none = await meshctl(['get', 'gw', 'bookinfo-gateway', '-n', 'bookinfo'], env);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /gateways\.networking\.istio\.io "bookinfo-gateway" not found/);
+  // The directory source reads both kinds of the same name as two objects.
+  await meshctl(['apply', '-f', '-'], env, TWO_GATEWAYS);
+  const src = new DirectorySource({ dir, rescanMs: 0 });
+  await src.start();
+  await src.stop();
+  assert.deepEqual(src.issues(), []);
+  assert.deepEqual(
+    src
+      .snapshot()
+      .map((o) => `${o.apiVersion} ${o.kind}`)
+      .sort(),
+    [
+      'gateway.networking.k8s.io/v1 Gateway',
+      'networking.istio.io/v1 Gateway',
+      'networking.istio.io/v1 VirtualService',
+    ],
+  );
+});

@@ -180,3 +180,29 @@ test('gateways: binding is exact; mesh is the waypoint and the sidecars, as befo
   );
   assert.equal(buildSidecarConfigs(store, OPTS).size, 0);
 });
+
+test('selector-bound policies of the gateway pods apply at the gateway', () => {
+  const store = storeOf(`${YAML}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: edge-deny, namespace: istio-system}
+spec:
+  selector: {matchLabels: {istio: ingressgateway}}
+  action: DENY
+  rules: [{to: [{operation: {paths: [/admin]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: other-pods, namespace: istio-system}
+spec:
+  selector: {matchLabels: {app: something-else}}
+  action: DENY
+  rules: [{}]
+`);
+  const svc = buildClassicGatewayConfigs(store, OPTS).get(KEY)!.services[0]!;
+  assert.deepEqual(
+    svc.security?.policies.map((p) => p.name),
+    ['edge-deny'],
+  );
+});
