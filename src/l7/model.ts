@@ -5,7 +5,7 @@
  * at istiod's edge; the proxy compiles it once per push (compile.ts) and never parses config per request.
  */
 import type { ConnectionPoolPolicy, OutlierPolicy } from './cluster/traffic-policy.js';
-import type { ServiceSecurity } from './security/model.js';
+import type { AuthzPolicy, ServiceSecurity } from './security/model.js';
 
 /** How a string is matched. `present`: the value exists (any value). */
 export interface StringMatch {
@@ -210,4 +210,10 @@ export interface L7Config {
   clusters: Cluster[];
   /** Tracing: the percentage of traces this proxy starts that are sampled (Istio's default 1). */
   tracing?: { samplingPercent: number };
+  /**
+   * A sidecar's inbound side: the pod's AuthorizationPolicies in their L4 form (HTTP-only rules dropped
+   * from ALLOW, HTTP fields removed from DENY, as Istio's network RBAC filter), for connections the
+   * engine does not judge per request: ports no service names and TCP ports.
+   */
+  l4Policies?: AuthzPolicy[];
 }

@@ -14,7 +14,7 @@ import type { Logger } from '../common/logger.js';
 import { createRegistry } from '../common/metrics.js';
 import { pump } from '../common/pump.js';
 import type { CertSource } from '../hbone/credentials.js';
-import { baggage } from '../hbone/headers.js';
+import { baggage, parseForwardedFor } from '../hbone/headers.js';
 import { HbonePool } from '../hbone/pool.js';
 import type { HboneRequest } from '../hbone/request.js';
 import { HboneServer } from '../hbone/server.js';
@@ -29,7 +29,20 @@ import { watchProxyConfig } from '../waypoint/config-watch.js';
 import { HboneConnector } from '../waypoint/connector.js';
 import { handleTunnel } from '../waypoint/inbound.js';
 import { startStatusServers } from '../waypoint/status-servers.js';
+import { compileAuthz, type CompiledAuthz } from '../l7/security/authz-compile.js';
+import { decideAuthz } from '../l7/security/authz-decide.js';
 import type { SidecarConfig } from './config.js';
+
+/** The pod's L4 policies compiled once per push; a set that cannot be compiled denies (fail closed). */
+function compileL4(cfg: L7Config, log: Logger): CompiledAuthz | undefined {
+  if (!cfg.l4Policies?.length) return undefined;
+  try {
+    return compileAuthz(cfg.l4Policies);
+  } catch (err) {
+    log.error({ err: errorMessage(err) }, 'sidecar: L4 policies cannot be compiled; denying (fail closed)');
+    return compileAuthz([{ namespace: '', name: 'invalid-policy', action: 'ALLOW', rules: [] }]);
+  }
+}
 
 export const SIDECAR_MARK = ZTUNNEL_MARK;
 
@@ -52,6 +65,8 @@ export class Sidecar {
   private manager: CertificateManager | undefined;
   private caClient: IdentityCaClient | undefined;
   private readonly got = new Set<string>();
+  /** The pod's policies for connections the inbound engine does not judge per request. */
+  private l4: CompiledAuthz | undefined;
 
   constructor(
     readonly cfg: SidecarConfig,
@@ -85,6 +100,7 @@ export class Sidecar {
   apply(cfg: L7Config, resource: string): void {
     const engine = resource === this.inboundResource ? this.inbound : this.outbound;
     engine.update(cfg);
+    if (engine === this.inbound) this.l4 = compileL4(cfg, this.log);
     this.got.add(resource);
     this.log.info(
       { role: engine === this.inbound ? 'inbound' : 'outbound', services: cfg.services.length },
@@ -233,7 +249,11 @@ export class Sidecar {
       s.destroy();
       return;
     }
-    if (!this.inbound.portFor(dst.ip, dst.port)) return this.passthrough(s, dst.ip, dst.port, 'inbound');
+    const served = this.inbound.portFor(dst.ip, dst.port);
+    if (!served || served.port.protocol === 'tcp') {
+      if (!this.allowL4(s.remoteAddress ?? '', '', dst.ip, dst.port)) return void s.destroy();
+      if (!served) return this.passthrough(s, dst.ip, dst.port, 'inbound');
+    }
     this.inbound.serve(s, {
       targetIp: dst.ip,
       targetPort: dst.port,
@@ -255,7 +275,14 @@ export class Sidecar {
       req.reject(400);
       return;
     }
-    if (this.inbound.portFor(t.ip, t.port)) {
+    const served = this.inbound.portFor(t.ip, t.port);
+    if (!served || served.port.protocol === 'tcp') {
+      // The client's address: the tunnel's `forwarded` (a ztunnel tunnels for its pods), else the peer.
+      const fwd = parseForwardedFor(String(req.headers.forwarded ?? '')) ?? req.remoteAddress ?? '';
+      const ip = /^\[?([^\]]+?)\]?:\d+$/.exec(fwd)?.[1] ?? fwd;
+      if (!this.allowL4(ip, req.peerUri, t.ip, t.port)) return void req.reject(401);
+    }
+    if (served) {
       handleTunnel(req, this.inbound, this.log);
       return;
     }
@@ -266,6 +293,38 @@ export class Sidecar {
       if (!stream) return void up.destroy();
       pump(stream, up, () => undefined);
     });
+  }
+
+  /**
+   * L4 authorization (Istio's network RBAC) for a connection the engine does not judge per request: a
+   * port no service names, or a TCP port. Logs a denial with the deciding policy.
+   */
+  private allowL4(sourceIp: string, principal: string, dstIp: string, dstPort: number): boolean {
+    if (!this.l4) return true;
+    const d = decideAuthz(
+      {
+        sourceIp,
+        remoteIp: sourceIp,
+        sourcePrincipal: principal,
+        destinationIp: dstIp,
+        destinationPort: dstPort,
+        method: '',
+        path: '',
+        authority: '',
+        header: () => undefined,
+      },
+      this.l4,
+    );
+    if (d.allow) return true;
+    this.log.warn(
+      {
+        policy: d.policy ? `${d.policy.namespace}/${d.policy.name}` : 'none',
+        source: principal || sourceIp,
+        dst: `${dstIp}:${dstPort}`,
+      },
+      'sidecar: connection denied by policy (L4)',
+    );
+    return false;
   }
 
   private passthrough(s: net.Socket, ip: string, port: number, dir: string): void {

@@ -100,6 +100,67 @@ export function selectsPod(o: Targeted, pod: WorkloadRef, rootNamespace: string)
   return true;
 }
 
+const HTTP_OPERATION = ['hosts', 'notHosts', 'methods', 'notMethods', 'paths', 'notPaths'] as const;
+const HTTP_SOURCE = [
+  'requestPrincipals',
+  'notRequestPrincipals',
+  'remoteIpBlocks',
+  'notRemoteIpBlocks',
+] as const;
+const L4_WHEN = new Set([
+  'source.ip',
+  'source.namespace',
+  'source.principal',
+  'destination.ip',
+  'destination.port',
+]);
+
+/**
+ * Policies as they apply to a connection with no HTTP attributes (Istio's network RBAC filter): a rule
+ * naming HTTP attributes never matches in an ALLOW or AUDIT policy (it is dropped), and matches without
+ * them in a DENY or CUSTOM one (it denies more, never less).
+ */
+export function l4Policies(policies: AuthzPolicy[]): AuthzPolicy[] {
+  return policies.map((p) => {
+    const strict = p.action === 'DENY' || p.action === 'CUSTOM';
+    const rules: AuthzPolicy['rules'] = [];
+    for (const r of p.rules) {
+      const http =
+        (r.to ?? []).some((t) => HTTP_OPERATION.some((f) => t.operation?.[f]?.length)) ||
+        (r.from ?? []).some((x) => HTTP_SOURCE.some((f) => x.source?.[f]?.length)) ||
+        (r.when ?? []).some((w) => !L4_WHEN.has(w.key));
+      if (!http) rules.push(r);
+      else if (strict)
+        rules.push({
+          ...(r.from
+            ? {
+                from: r.from.map((x) => ({
+                  source: Object.fromEntries(
+                    Object.entries(x.source ?? {}).filter(
+                      ([k]) => !(HTTP_SOURCE as readonly string[]).includes(k),
+                    ),
+                  ),
+                })),
+              }
+            : {}),
+          ...(r.to
+            ? {
+                to: r.to.map((t) => ({
+                  operation: Object.fromEntries(
+                    Object.entries(t.operation ?? {}).filter(
+                      ([k]) => !(HTTP_OPERATION as readonly string[]).includes(k),
+                    ),
+                  ),
+                })),
+              }
+            : {}),
+          ...(r.when ? { when: r.when.filter((w) => L4_WHEN.has(w.key)) } : {}),
+        });
+    }
+    return { ...p, rules };
+  });
+}
+
 export class SecurityIndex {
   private readonly aps: AuthorizationPolicy[];
   private readonly ras: RequestAuthentication[];

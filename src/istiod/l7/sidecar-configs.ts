@@ -17,7 +17,7 @@ import { canonicalNames, isSidecarPod, selects, workloadMeta } from '../model/la
 import { acceptsServices, isWaypoint, requestedWaypoint, waypointFor } from '../model/waypoints.js';
 import { grpcToHttpRoute } from './grpc-route.js';
 import { MeshView, portProtocol, type MeshViewOptions } from './mesh-view.js';
-import { SecurityIndex } from './security-configs.js';
+import { l4Policies, SecurityIndex } from './security-configs.js';
 import { buildServiceConfig, clusterCollector, serviceVips, tracingOf } from './waypoint-configs.js';
 
 export const sidecarOutboundKey = (ns: string): string => `${ns}/~sidecar-outbound`;
@@ -189,5 +189,11 @@ function inbound(pod: Pod, view: MeshView, key: string, security: SecurityIndex)
         ...(sec ? { security: sec } : {}),
       });
   }
-  return { proxy: key, services, clusters, ...tracingOf(view) };
+  return {
+    proxy: key,
+    services,
+    clusters,
+    ...tracingOf(view),
+    ...(sec?.policies.length ? { l4Policies: l4Policies(sec.policies) } : {}),
+  };
 }

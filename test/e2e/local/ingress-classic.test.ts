@@ -67,10 +67,11 @@ test(
         60_000,
       );
       assert.match(url, /^http:\/\/10\.96\.\d+\.\d+$/);
-      const pod = cluster.pods.find(
-        (p) => p.namespace === 'istio-system' && p.name === 'istio-ingressgateway-1',
-      )!;
-      assert.ok(pod, 'the ingress gateway pod');
+      await waitFor('the ingress gateway pod', () =>
+        cluster.pods.some((p) => p.namespace === 'istio-system' && p.deployment === 'istio-ingressgateway'),
+      );
+      const pod = cluster.pods.find((p) => p.namespace === 'istio-system')!;
+      assert.equal(pod.name, 'istio-ingressgateway-1');
       assert.equal(pod.spec.serviceAccountName, 'istio-ingressgateway-service-account');
       assert.ok(!pod.spec.sidecar);
       const list = await meshctl(['gateway', 'list', '-A', '--config-dir', cfg]);

@@ -274,6 +274,14 @@ spec:
             )
           );
         });
+        // A port no service names is judged at L4 (the ALLOW names sleep only): curl's tunnel is refused.
+        const port = `${webPod.ip}:9999`;
+        await statusFrom(cluster, 'default/curl', `http://${port}/`);
+        await waitFor('the L4 denial in web’s sidecar log', async () =>
+          (await readFile(join(cluster.dirs.logs, 'pod-sc-web-1.log'), 'utf8'))
+            .split('\n')
+            .some((l) => l.includes('connection denied by policy (L4)') && l.includes(`"dst":"${port}"`)),
+        );
         await rm(file);
         await waitFor('the policies to be lifted', async () => {
           return (await statusFrom(cluster, 'default/curl', 'http://web.sc:9080/policy')).code === 200;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { parse } from 'yaml';
 import { ConfigStore } from '../../../../src/istiod/config/store.js';
 import { validateObject } from '../../../../src/istiod/config/validate.js';
+import { l4Policies } from '../../../../src/istiod/l7/security-configs.js';
 import { buildWaypointConfigs } from '../../../../src/istiod/l7/waypoint-configs.js';
 
 const BASE = `
@@ -237,4 +238,42 @@ kind: AuthorizationPolicy
 metadata: {name: bad, namespace: bookinfo}
 spec: {rules: [{when: [{key: request.nope, values: [x]}]}]}`).join('\n');
   assert.match(ap, /unknown condition key "request.nope"/);
+});
+
+test('L4 form (a sidecar port without HTTP): ALLOW drops HTTP rules, DENY loses its HTTP fields', () => {
+  const got = l4Policies([
+    {
+      namespace: 'sc',
+      name: 'allow',
+      action: 'ALLOW',
+      rules: [
+        { from: [{ source: { principals: ['cluster.local/ns/sc/sa/sleep'] } }] },
+        { to: [{ operation: { methods: ['GET'] } }] },
+        { when: [{ key: 'request.headers[x]', values: ['1'] }] },
+      ],
+    },
+    {
+      namespace: 'sc',
+      name: 'deny',
+      action: 'DENY',
+      rules: [
+        {
+          from: [{ source: { namespaces: ['evil'], requestPrincipals: ['*'] } }],
+          to: [{ operation: { methods: ['DELETE'], ports: ['9080'] } }],
+          when: [
+            { key: 'request.auth.claims[x]', values: ['y'] },
+            { key: 'source.ip', values: ['10.0.0.1'] },
+          ],
+        },
+      ],
+    },
+  ]);
+  assert.deepEqual(got[0]!.rules, [{ from: [{ source: { principals: ['cluster.local/ns/sc/sa/sleep'] } }] }]);
+  assert.deepEqual(got[1]!.rules, [
+    {
+      from: [{ source: { namespaces: ['evil'] } }],
+      to: [{ operation: { ports: ['9080'] } }],
+      when: [{ key: 'source.ip', values: ['10.0.0.1'] }],
+    },
+  ]);
 });
