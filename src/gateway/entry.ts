@@ -6,11 +6,13 @@ import { IngressGateway } from './app.js';
 
 const USAGE = `Usage: gateway --name DEPLOYMENT --namespace NS [options]
 
-gateway is the ingress gateway of a Gateway API Gateway of class istio (deployment <gateway>-istio): the
-L7 engine behind plain HTTP listeners, one per listener port of the Gateway, routing with the HTTPRoutes
-attached to it, and HBONE to the mesh pods (or their waypoint, with istio.io/ingress-use-waypoint).
-Configuration from istiod over delta xDS (meshlite.l7.ProxyConfig <ns>/<name>); certificate from
-istiod's CA (--token-file). The options are the waypoint's (--hbone-port is not used).`;
+gateway is an ingress gateway: of a Gateway API Gateway of class istio (deployment <gateway>-istio),
+routing with the HTTPRoutes attached to it, or Istio's istio-ingressgateway for classic
+networking.istio.io Gateways, routing with the VirtualServices bound through gateways. The L7 engine
+behind plain HTTP listeners, one per listener (server) port, and HBONE to the mesh pods (or their
+waypoint, with istio.io/ingress-use-waypoint). Configuration from istiod over delta xDS
+(meshlite.l7.ProxyConfig <ns>/<name>); certificate from istiod's CA (--token-file). The options are
+the waypoint's (--hbone-port is not used).`;
 
 await runCli({
   name: 'gateway',
