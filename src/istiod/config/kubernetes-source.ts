@@ -13,7 +13,7 @@ import {
   type InformerOptions,
   type RawObject,
 } from './kube-informer.js';
-import { collectionPath, KINDS, type KindInfo } from './kinds.js';
+import { collectionPath, KINDS, resourceOf, type KindInfo } from './kinds.js';
 import { SourceBase } from './source.js';
 import { objectKey, type Kind } from './types.js';
 import { identify, validateObject, type ConfigIssue } from './validate.js';
@@ -117,8 +117,8 @@ export class KubernetesSource extends SourceBase {
     if (statusOf(err) === 404) {
       if (!k.missingLogged)
         this.log.warn(
-          { kind: k.info.kind },
-          `${k.info.kind} is not served by the API server (CRD not installed?)`,
+          { kind: k.info.kind, group: k.info.group },
+          `${resourceOf(k.info)} is not served by the API server (CRD not installed?)`,
         );
       k.missingLogged = true;
       this.markListed(k);
