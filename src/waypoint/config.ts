@@ -111,4 +111,10 @@ export const waypointSchema = {
   ...L7_PROXY_STATUS_OPTIONS,
 };
 
+/**
+ * Longest a log line of the waypoint process waits to be written: lines are batched (see createLogger's
+ * `bufferMs`; Envoy, too, buffers its access-log file and flushes it periodically).
+ */
+export const WAYPOINT_LOG_BUFFER_MS = 200;
+
 export type WaypointConfig = ConfigOf<typeof waypointSchema>;
