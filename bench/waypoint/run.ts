@@ -14,9 +14,10 @@
  * waypoint CPU / ztunnel CPU).
  *
  * Run: npx tsc -p . && node dist/bench/waypoint/run.js [--rounds 3] [--seconds 5] [--rate 1000]
- *      [--builds NAME=DIST_ROOT[@nolog],...] [--cpu-prof DIR] [--out FILE]
+ *      [--builds NAME=DIST_ROOT[@nolog][@semiN],...] [--cpu-prof DIR] [--out FILE]
  * `--builds` (default `current=` this build) compares builds in one run, e.g. main's `dist` before a
- * change and this tree's after it; `@nolog` runs that waypoint with the access log off.
+ * change and this tree's after it; `@nolog` runs that waypoint with the access log off, `@semiN`
+ * with V8's --max-semi-space-size=N (MB).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,8 +44,14 @@ const BUILDS = arg('builds', `current=${resolve(HERE, '../..')}`)
   .split(',')
   .map((s) => {
     const [name = '', spec = ''] = s.split('=');
-    const [root = '', flag] = spec.split('@');
-    return { name, root: resolve(root), accessLog: flag !== 'nolog' };
+    const [root = '', ...flags] = spec.split('@');
+    const semi = flags.find((f) => f.startsWith('semi'))?.slice(4);
+    return {
+      name,
+      root: resolve(root),
+      accessLog: !flags.includes('nolog'),
+      nodeArgs: semi ? [`--max-semi-space-size=${semi}`] : [],
+    };
   });
 const VARIANTS = ['direct', 'ambient', ...BUILDS.map((b) => `wp:${b.name}`)];
 
@@ -97,7 +104,7 @@ async function runVariant(variant: string, dir: string): Promise<RoundResult> {
             build.accessLog ? 'on' : 'off',
             join(dir, `${build.name}.log`),
           ],
-          prof,
+          [...build.nodeArgs, ...prof],
         );
         children.push(wp);
         measured.waypoint = wp.proc.pid!;

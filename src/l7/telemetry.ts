@@ -5,7 +5,8 @@
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '../common/logger.js';
-import type { Exchange } from './http/exchange.js';
+import type { ConnInfo, Exchange } from './http/exchange.js';
+import type { Endpoint } from './model.js';
 
 const LABELS = [
   'reporter',
@@ -53,6 +54,7 @@ export interface TelemetryOptions {
 }
 
 export class HttpTelemetry {
+  private readonly conns = new WeakMap<ConnInfo, ConnStrings>();
   private readonly requests: Counter<Label>;
   private readonly duration: Histogram<Label>;
   private readonly reqBytes: Histogram<Label>;
@@ -105,11 +107,69 @@ export class HttpTelemetry {
     // The destination service is the one routed to (the backend's), as Envoy reports it from the cluster.
     const d = ex.decision;
     const svc = d?.kind === 'forward' ? serviceOf(d.cluster.service, ex.port.service) : ex.port.service;
-    const srcId = parseSpiffe(c.sourcePrincipal);
-    const labels: Record<Label, string> = {
+    const labels = this.labelsFor(c, ep, svc, ex);
+    this.requests.inc(labels);
+    this.duration.observe(labels, ms);
+    this.reqBytes.observe(labels, ex.bytesReceived);
+    this.resBytes.observe(labels, ex.bytesSent);
+    if (!this.o.accessLog) return;
+    const cs = this.conn(c);
+    this.o.log.info(
+      {
+        start_time: ex.startTime.toISOString(),
+        method: ex.method,
+        path: ex.query ? `${ex.path}?${ex.query}` : ex.path,
+        protocol: ex.protocol,
+        response_code: ex.status,
+        response_flags: ex.flags,
+        response_code_details: ex.details,
+        bytes_received: ex.bytesReceived,
+        bytes_sent: ex.bytesSent,
+        duration: Math.round(ms),
+        user_agent: ex.header('user-agent'),
+        x_request_id: ex.requestId,
+        authority: ex.authority,
+        upstream_host: ep ? hostOf(ep) : '-',
+        upstream_cluster: ex.upstreamCluster,
+        downstream_local_address: cs.local,
+        downstream_remote_address: cs.remote,
+        source_principal: c.sourcePrincipal,
+        route_name: ex.decision?.routeName ?? '-',
+      },
+      'access',
+    );
+  }
+
+  /** What a connection contributes to every request's labels and log record, computed once. */
+  private conn(c: ConnInfo): ConnStrings {
+    let cs = this.conns.get(c);
+    if (!cs) {
+      const srcNs = c.sourceNamespace ?? parseSpiffe(c.sourcePrincipal)?.ns ?? 'unknown';
+      cs = {
+        local: `${c.targetIp}:${c.targetPort}`,
+        remote: `${c.sourceIp}:${c.sourcePort}`,
+        srcNs,
+        labels: new Map(),
+      };
+      this.conns.set(c, cs);
+    }
+    return cs;
+  }
+
+  /**
+   * Istio's labels of one request. The object is reused for the connection's requests with the same
+   * endpoint, service, code, flags and gRPC status (a few distinct sets per connection), so a request
+   * does not build 25 strings and an object of its own.
+   */
+  private labelsFor(c: ConnInfo, ep: Endpoint | undefined, svc: Svc, ex: Exchange): Record<Label, string> {
+    const cs = this.conn(c);
+    const key = `${ep ? idOf(ep) : 0}|${svc.hostname}|${ex.status}|${ex.flags}|${ex.grpcStatus}|${ex.grpc ? 1 : 0}`;
+    let labels = cs.labels.get(key);
+    if (labels) return labels;
+    labels = {
       reporter: this.o.reporter,
       source_workload: c.sourceWorkload ?? 'unknown',
-      source_workload_namespace: c.sourceNamespace ?? srcId?.ns ?? 'unknown',
+      source_workload_namespace: cs.srcNs,
       source_principal: c.sourcePrincipal || 'unknown',
       source_app: c.sourceApp ?? 'unknown',
       source_version: c.sourceVersion ?? 'unknown',
@@ -133,36 +193,50 @@ export class HttpTelemetry {
       response_flags: ex.flags,
       connection_security_policy: c.mtls ? 'mutual_tls' : 'none',
     };
-    this.requests.inc(labels);
-    this.duration.observe(labels, ms);
-    this.reqBytes.observe(labels, ex.bytesReceived);
-    this.resBytes.observe(labels, ex.bytesSent);
-    if (!this.o.accessLog) return;
-    this.o.log.info(
-      {
-        start_time: ex.startTime.toISOString(),
-        method: ex.method,
-        path: ex.path + (ex.query ? `?${ex.query}` : ''),
-        protocol: ex.protocol,
-        response_code: ex.status,
-        response_flags: ex.flags,
-        response_code_details: ex.details,
-        bytes_received: ex.bytesReceived,
-        bytes_sent: ex.bytesSent,
-        duration: Math.round(ms),
-        user_agent: ex.header('user-agent'),
-        x_request_id: ex.requestId,
-        authority: ex.authority,
-        upstream_host: ep ? `${ep.ip}:${ep.port}` : '-',
-        upstream_cluster: ex.upstreamCluster,
-        downstream_local_address: `${c.targetIp}:${c.targetPort}`,
-        downstream_remote_address: `${c.sourceIp}:${c.sourcePort}`,
-        source_principal: c.sourcePrincipal,
-        route_name: ex.decision?.routeName ?? '-',
-      },
-      'access',
-    );
+    if (cs.labels.size >= MAX_LABEL_SETS_PER_CONN) cs.labels.clear();
+    cs.labels.set(key, labels);
+    return labels;
   }
+}
+
+/** Label sets kept per downstream connection (a connection sees only a few; the bound is for odd ones). */
+const MAX_LABEL_SETS_PER_CONN = 32;
+
+interface Svc {
+  hostname: string;
+  name: string;
+  namespace: string;
+}
+
+interface ConnStrings {
+  local: string;
+  remote: string;
+  srcNs: string;
+  labels: Map<string, Record<Label, string>>;
+}
+
+const hosts = new WeakMap<Endpoint, string>();
+const ids = new WeakMap<Endpoint, number>();
+let lastId = 0;
+
+/** A number per endpoint object (a new one each config push), for label-set keys. */
+function idOf(ep: Endpoint): number {
+  let id = ids.get(ep);
+  if (id === undefined) {
+    id = ++lastId;
+    ids.set(ep, id);
+  }
+  return id;
+}
+
+/** `ip:port` of an endpoint, made once per endpoint object (per config push). */
+function hostOf(ep: Endpoint): string {
+  let h = hosts.get(ep);
+  if (h === undefined) {
+    h = `${ep.ip}:${ep.port}`;
+    hosts.set(ep, h);
+  }
+  return h;
 }
 
 function serviceOf(fqdn: string, addressed: { hostname: string; name: string; namespace: string }) {

@@ -62,7 +62,8 @@ export class Exchange implements RequestView {
   /** The clusters of the config this request was decided with (mirrors look theirs up here). */
   readonly clusters: ReadonlyMap<string, Cluster>;
   readonly started = performance.now();
-  readonly startTime = new Date();
+  /** Wall-clock start (ms since the epoch); `startTime` makes the Date only when asked (access log). */
+  readonly startedAt = Date.now();
   readonly method: string;
   readonly path: string;
   readonly query: string;
@@ -114,6 +115,10 @@ export class Exchange implements RequestView {
     this.requestId = rid;
     this.grpc = String(h['content-type'] ?? '').startsWith('application/grpc');
     this.protocol = req.httpVersion === '2.0' ? 'HTTP/2' : `HTTP/${req.httpVersion}`;
+  }
+
+  get startTime(): Date {
+    return new Date(this.startedAt);
   }
 
   header(name: string): string | undefined {
