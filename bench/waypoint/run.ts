@@ -1,222 +1,32 @@
 /**
- * The waypoint's cost per request without the cluster: the local cluster's waypoint path rebuilt on
- * loopback, every box its own process, variants interleaved per round (order rotated):
- *
- *   direct:   loadgen ─────────────────────────────────────────────────────────────▶ echo
- *   ambient:  loadgen ─▶ ztunnel-client ══HBONE══▶ ztunnel-server (127.177.0.20:15008) ─▶ echo
- *   wp:NAME:  loadgen ─▶ ztunnel-client ══HBONE══▶ waypoint (127.177.0.10:15008, build NAME)
- *                                               ══HBONE══▶ ztunnel-server ─▶ echo
- *
- * Load: HTTP/1.1 GET /bytes/1024 at 1000 req/s over 4 keep-alive connections (bench/local/loadgen,
- * open loop, latency from the due time). Each process's CPU from /proc over the measured seconds.
- * Reports per variant the median over rounds of the waypoint's and each ztunnel's CPU µs/request and the
- * pooled p50/p90/p99, and the ratios the issue asks for (waypoint-added p90 / ambient-added p90,
- * waypoint CPU / ztunnel CPU).
+ * The waypoint benchmark's command line (bench.ts has the model and the machinery).
  *
  * Run: npx tsc -p . && node dist/bench/waypoint/run.js [--rounds 3] [--seconds 5] [--rate 1000]
- *      [--builds NAME=DIST_ROOT[@nolog][@semiN],...] [--cpu-prof DIR] [--out FILE]
+ *      [--conns 4] [--builds NAME=DIST_ROOT[@nolog][@semiN],...] [--cpu-prof DIR] [--out FILE]
  * `--builds` (default `current=` this build) compares builds in one run, e.g. main's `dist` before a
  * change and this tree's after it; `@nolog` runs that waypoint with the access log off, `@semiN`
  * with V8's --max-semi-space-size=N (MB).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startChild, stopChild, type Child } from '../hbone/child.js';
-import { median, percentile } from '../hbone/stats.js';
-import { runRate } from '../local/loadgen.js';
-import { sampleProc } from '../local/proc-stats.js';
-import { writeMaterials } from './materials.js';
+import { writeFileSync } from 'node:fs';
+import { parseBuilds, runWaypointBench, THIS_BUILD } from './bench.js';
 
 const arg = (name: string, dflt: string): string => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
 };
-const ROUNDS = Number(arg('rounds', '3'));
-const SECONDS = Number(arg('seconds', '5'));
-const RATE = Number(arg('rate', '1000'));
-const CONNS = Number(arg('conns', '4'));
-const OUT = arg('out', '');
-const PROF = arg('cpu-prof', '');
-const HERE = fileURLToPath(new URL('.', import.meta.url));
-const BUILDS = arg('builds', `current=${resolve(HERE, '../..')}`)
-  .split(',')
-  .map((s) => {
-    const [name = '', spec = ''] = s.split('=');
-    const [root = '', ...flags] = spec.split('@');
-    const semi = flags.find((f) => f.startsWith('semi'))?.slice(4);
-    return {
-      name,
-      root: resolve(root),
-      accessLog: !flags.includes('nolog'),
-      nodeArgs: semi ? [`--max-semi-space-size=${semi}`] : [],
-    };
-  });
-const VARIANTS = ['direct', 'ambient', ...BUILDS.map((b) => `wp:${b.name}`)];
-
-const WP_IP = '127.177.0.10';
-const POD_IP = '127.177.0.20';
-const VIP = '10.96.177.10';
-
-interface RoundResult {
-  variant: string;
-  cpuUs: Record<string, number>;
-  latencyUs: number[];
-  errors: number;
-  completed: number;
+const out = arg('out', '');
+const report = await runWaypointBench({
+  rounds: Number(arg('rounds', '3')),
+  seconds: Number(arg('seconds', '5')),
+  warmupSeconds: 1,
+  rate: Number(arg('rate', '1000')),
+  conns: Number(arg('conns', '4')),
+  builds: parseBuilds(arg('builds', `current=${THIS_BUILD}`)),
+  cpuProfDir: arg('cpu-prof', '') || undefined,
+  progress: (l) => process.stderr.write(`${l}\n`),
+});
+process.stdout.write(`${report.text}\n`);
+if (out) {
+  const { text: _text, ...json } = report;
+  writeFileSync(out, `${JSON.stringify(json, null, 2)}\n`);
 }
-
-const file = (f: string): URL => new URL(f, import.meta.url);
-
-async function runVariant(variant: string, dir: string): Promise<RoundResult> {
-  const children: Child[] = [];
-  try {
-    const echo = await startChild('echo', file('./ends.js'), ['echo', POD_IP]);
-    children.push(echo);
-    let port = echo.port;
-    const measured: Record<string, number> = {};
-    if (variant !== 'direct') {
-      const zs = await startChild('ztunnel-server', file('./ends.js'), ['ztunnel-server', dir, POD_IP]);
-      children.push(zs);
-      measured['ztunnel-server'] = zs.proc.pid!;
-      const build = BUILDS.find((b) => `wp:${b.name}` === variant);
-      if (build) {
-        const prof = PROF
-          ? [
-              '--cpu-prof',
-              '--cpu-prof-dir',
-              PROF,
-              '--cpu-prof-name',
-              `${build.name}-${Date.now()}.cpuprofile`,
-            ]
-          : [];
-        const wp = await startChild(
-          'waypoint',
-          file('./waypoint-child.js'),
-          [
-            build.root,
-            dir,
-            WP_IP,
-            VIP,
-            POD_IP,
-            String(echo.port),
-            build.accessLog ? 'on' : 'off',
-            join(dir, `${build.name}.log`),
-          ],
-          [...build.nodeArgs, ...prof],
-        );
-        children.push(wp);
-        measured.waypoint = wp.proc.pid!;
-      }
-      const zc = await startChild('ztunnel-client', file('./ends.js'), [
-        'ztunnel-client',
-        dir,
-        build ? WP_IP : POD_IP,
-        build ? 'waypoint' : 'server',
-        build ? `${VIP}:80` : `${POD_IP}:${echo.port}`,
-      ]);
-      children.push(zc);
-      measured['ztunnel-client'] = zc.proc.pid!;
-      port = zc.port;
-    }
-    const host = variant === 'direct' ? POD_IP : '127.0.0.1';
-    const base = { host, port, rate: RATE, conns: CONNS, size: 1024 };
-    await runRate({ ...base, seconds: 1, warmup: 0 }); // JIT, pools, tunnels
-    const before = Object.fromEntries(
-      Object.entries(measured).map(([k, pid]) => [k, sampleProc(pid)!.cpuSeconds]),
-    );
-    const r = await runRate({ ...base, seconds: SECONDS, warmup: 0 });
-    const cpuUs: Record<string, number> = {};
-    for (const [k, pid] of Object.entries(measured))
-      cpuUs[k] = ((sampleProc(pid)!.cpuSeconds - before[k]!) * 1e6) / Math.max(1, r.completed);
-    return { variant, cpuUs, latencyUs: r.latencyUs, errors: r.errors, completed: r.completed };
-  } finally {
-    for (const c of children.reverse()) await stopChild(c.proc);
-  }
-}
-
-const ms = (us: number): number => Number((us / 1000).toFixed(3));
-
-async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'meshlite-wp-bench-'));
-  writeMaterials(dir);
-  const rounds: RoundResult[] = [];
-  try {
-    for (let round = 0; round < ROUNDS; round++) {
-      const k = round % VARIANTS.length;
-      for (const v of [...VARIANTS.slice(k), ...VARIANTS.slice(0, k)]) {
-        const r = await runVariant(v, dir);
-        rounds.push(r);
-        const lat = [...r.latencyUs].sort((a, b) => a - b);
-        const cpu = Object.entries(r.cpuUs)
-          .map(([p, us]) => `${p} ${us.toFixed(0)}`)
-          .join(', ');
-        process.stderr.write(
-          `round ${round + 1} ${v.padEnd(12)} p50 ${ms(percentile(lat, 0.5))} p90 ${ms(percentile(lat, 0.9))} p99 ${ms(percentile(lat, 0.99))} ms, ${r.completed} ok, ${r.errors} err; CPU µs/req: ${cpu || '-'}\n`,
-        );
-      }
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-  const table = VARIANTS.map((v) => {
-    const rs = rounds.filter((r) => r.variant === v);
-    const lat = rs.flatMap((r) => r.latencyUs).sort((a, b) => a - b);
-    const procs = Object.keys(rs[0]?.cpuUs ?? {});
-    return {
-      variant: v,
-      p50: ms(percentile(lat, 0.5)),
-      p90: ms(percentile(lat, 0.9)),
-      p99: ms(percentile(lat, 0.99)),
-      errors: rs.reduce((n, r) => n + r.errors, 0),
-      cpuUsPerRequest: Object.fromEntries(
-        procs.map((p) => [p, Number(median(rs.map((r) => r.cpuUs[p]!)).toFixed(1))]),
-      ),
-      cpuUsPerRound: Object.fromEntries(procs.map((p) => [p, rs.map((r) => Number(r.cpuUs[p]!.toFixed(1)))])),
-    };
-  });
-  const by = (v: string) => table.find((t) => t.variant === v)!;
-  const direct = by('direct');
-  const ambient = by('ambient');
-  const ztunnelCpu =
-    (ambient.cpuUsPerRequest['ztunnel-client']! + ambient.cpuUsPerRequest['ztunnel-server']!) / 2;
-  const lines = ['variant          p50     p90     p99  err   CPU µs/req (median of rounds)'];
-  for (const t of table)
-    lines.push(
-      `${t.variant.padEnd(14)} ${t.p50.toFixed(3).padStart(6)}  ${t.p90.toFixed(3).padStart(6)}  ${t.p99.toFixed(3).padStart(6)}  ${String(t.errors).padStart(3)}   ${Object.entries(
-        t.cpuUsPerRequest,
-      )
-        .map(([p, us]) => `${p} ${us}`)
-        .join(', ')}`,
-    );
-  const ratios = BUILDS.map((b) => {
-    const w = by(`wp:${b.name}`);
-    const p90 = (w.p90 - direct.p90) / (ambient.p90 - direct.p90);
-    const cpu = w.cpuUsPerRequest.waypoint! / ztunnelCpu;
-    lines.push(
-      `wp:${b.name}: waypoint added p90 / ambient added p90 ${p90.toFixed(2)}x (goal <= 2.5x); waypoint CPU ${w.cpuUsPerRequest.waypoint} µs/req = ${cpu.toFixed(2)}x a ztunnel's ${ztunnelCpu.toFixed(0)} (goal <= 4x)`,
-    );
-    return {
-      build: b.name,
-      root: b.root,
-      accessLog: b.accessLog,
-      p90Ratio: Number(p90.toFixed(2)),
-      cpuRatio: Number(cpu.toFixed(2)),
-    };
-  });
-  process.stdout.write(`${lines.join('\n')}\n`);
-  const report = {
-    date: new Date().toISOString(),
-    node: process.version,
-    rate: RATE,
-    conns: CONNS,
-    seconds: SECONDS,
-    rounds: ROUNDS,
-    table,
-    ratios,
-  };
-  if (OUT) writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
-}
-
-await main();
