@@ -18,7 +18,7 @@ const from = <T>(p: string): Promise<T> => import(pathToFileURL(join(resolve(roo
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- modules of another build, typed loosely */
 const { Waypoint } = await from<any>('src/waypoint/app.js');
-const { waypointSchema, WAYPOINT_LOG_BUFFER_MS } = await from<any>('src/waypoint/config.js');
+const { waypointSchema, WAYPOINT_LOG_BATCH_MS } = await from<any>('src/waypoint/config.js');
 const { parseConfig } = await from<any>('src/common/config.js');
 const { createLogger } = await from<any>('src/common/logger.js');
 const { Credentials, CertSlot } = await from<any>('src/hbone/credentials.js');
@@ -26,12 +26,12 @@ const { Registry } = await import('prom-client');
 
 const m = readMaterials(dir, 'waypoint');
 const certs = new CertSlot(new Credentials(m.key, m.chain, [m.root]));
-// As the waypoint's entry makes it (a build without log batching ignores bufferMs), into a file.
+// As the waypoint's entry makes it (a build without log batching ignores batchMs), into a file.
 const logger = createLogger({
   component: 'waypoint',
   level: 'info',
   destination: openSync(logFile, 'a'),
-  bufferMs: WAYPOINT_LOG_BUFFER_MS,
+  batchMs: WAYPOINT_LOG_BATCH_MS,
 });
 const { config } = parseConfig(waypointSchema, [], {});
 const wp = new Waypoint(

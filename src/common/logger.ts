@@ -1,4 +1,5 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { BatchedDestination } from './log-batch.js';
 
 export type { Logger };
 
@@ -20,19 +21,16 @@ export interface LoggerOptions {
   /** Where to write (a file descriptor or stream); default stdout. */
   destination?: number | NodeJS.WritableStream;
   /**
-   * Gather lines written to a file descriptor for up to this many ms (or until 8 KiB) and write them
-   * together (as Envoy buffers its access-log file): a per-request access log at 1000 req/s otherwise costs
-   * one write(2) per line. 0 (default): each line is written as it comes. Flushed at exit.
+   * Write to the file descriptor at most once per this many ms: lines that come faster wait (at most
+   * that long) and go out together (see log-batch.ts); for processes with a per-request access log.
+   * 0 (default): every line is written as it comes.
    */
-  bufferMs?: number;
+  batchMs?: number;
 }
 
 export function isLogLevel(value: string): value is LevelWithSilent {
   return (LOG_LEVELS as readonly string[]).includes(value);
 }
-
-/** Bytes of buffered log lines that trigger a write (below SonicBoom's 16 KiB write size). */
-const LOG_BUFFER_BYTES = 8 * 1024;
 
 /**
  * A JSON logger (pino). One per process component; children carry per-connection fields.
@@ -41,14 +39,13 @@ const LOG_BUFFER_BYTES = 8 * 1024;
 export function createLogger(opts: LoggerOptions): Logger {
   const envLevel = process.env.LOG_LEVEL;
   const level = opts.level ?? (envLevel && isLogLevel(envLevel) ? envLevel : 'info');
+  const fd = opts.destination === undefined ? 1 : opts.destination;
   const dest =
-    opts.destination === undefined || typeof opts.destination === 'number'
-      ? pino.destination({
-          dest: opts.destination ?? 1,
-          sync: false,
-          ...(opts.bufferMs ? { minLength: LOG_BUFFER_BYTES, periodicFlush: opts.bufferMs } : {}),
-        })
-      : opts.destination;
+    typeof fd !== 'number'
+      ? fd
+      : opts.batchMs
+        ? new BatchedDestination(fd, opts.batchMs)
+        : pino.destination({ dest: fd, sync: false });
   return pino(
     {
       level,

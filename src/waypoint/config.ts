@@ -112,9 +112,9 @@ export const waypointSchema = {
 };
 
 /**
- * Longest a log line of the waypoint process waits to be written: lines are batched (see createLogger's
- * `bufferMs`; Envoy, too, buffers its access-log file and flushes it periodically).
+ * The waypoint process writes its log at most once per this many ms (lines in between wait, at most
+ * this long): its access log has a line per request (see createLogger's `batchMs`).
  */
-export const WAYPOINT_LOG_BUFFER_MS = 200;
+export const WAYPOINT_LOG_BATCH_MS = 20;
 
 export type WaypointConfig = ConfigOf<typeof waypointSchema>;
