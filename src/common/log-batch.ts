@@ -30,8 +30,8 @@ export class BatchedDestination {
     // Registered before pino's own exit hook (made with the destination below), so held lines reach
     // the destination before pino flushes it synchronously.
     const drain = (): void => void this.flush();
-    process.once('beforeExit', drain);
-    process.once('exit', drain);
+    process.on('beforeExit', drain);
+    process.on('exit', drain);
     this.sink = typeof dest === 'number' ? pino.destination({ dest, sync: false }) : dest;
   }
 
