@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import type { ReadyMessage } from './protocol.js';
 
 /** A forked Node child of the benchmark that said it is ready (and, for servers, on which port). */
@@ -10,7 +11,8 @@ export interface Child {
 
 /**
  * Forks `file` (a sibling script of the compiled benchmark) with `args` and waits for its `ready`
- * message. The child inherits stderr so its crashes are visible; stdout is dropped.
+ * message. The child inherits stderr so its crashes are visible; stdout is dropped unless `stdout` (a
+ * stream with a file descriptor, e.g. another child's stdin) is given.
  */
 export function startChild(
   name: string,
@@ -18,10 +20,11 @@ export function startChild(
   args: readonly string[],
   execArgv: readonly string[] = [],
   timeoutMs = 15_000,
+  stdout: 'ignore' | Writable = 'ignore',
 ): Promise<Child> {
   const proc = fork(file, [...args], {
     execArgv: [...execArgv],
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    stdio: ['ignore', stdout, 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

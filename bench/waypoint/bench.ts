@@ -13,6 +13,7 @@
  * the pooled p50/p90/p99, and the issue's ratios (waypoint-added p90 / ambient-added p90, waypoint
  * CPU / ztunnel CPU). run.ts is the command line.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -103,6 +104,7 @@ const ms = (us: number): number => Number((us / 1000).toFixed(3));
 
 async function runVariant(o: BenchOptions, variant: string, dir: string): Promise<RoundResult> {
   const children: Child[] = [];
+  let logSink: ChildProcess | undefined;
   try {
     const echo = await startChild('echo', file('./ends.js'), ['echo', POD_IP]);
     children.push(echo);
@@ -123,12 +125,19 @@ async function runVariant(o: BenchOptions, variant: string, dir: string): Promis
               `${build.name}-${Date.now()}.cpuprofile`,
             ]
           : [];
+        // The waypoint logs to its stdout, a pipe into another process that appends it to a file: as
+        // in the local cluster, where the kubelet reads each pod's stdout into its log file.
+        logSink = spawn('sh', ['-c', 'exec cat >> "$0"', join(dir, `${build.name}.log`)], {
+          stdio: ['pipe', 'ignore', 'inherit'],
+        });
         const args = [build.root, dir, WP_IP, VIP, POD_IP, String(echo.port), build.accessLog ? 'on' : 'off'];
         const wp = await startChild(
           'waypoint',
           file('./waypoint-child.js'),
-          [...args, join(dir, `${build.name}.log`)],
+          args,
           [...build.nodeArgs, ...prof],
+          15_000,
+          logSink.stdin!,
         );
         children.push(wp);
         measured.waypoint = wp.proc.pid!;
@@ -156,6 +165,7 @@ async function runVariant(o: BenchOptions, variant: string, dir: string): Promis
     return { variant, cpuUs, latencyUs: r.latencyUs, errors: r.errors, completed: r.completed };
   } finally {
     for (const c of children.reverse()) await stopChild(c.proc);
+    logSink?.stdin?.end();
   }
 }
 

@@ -4,15 +4,14 @@
  * server-side ztunnel's pod address. `<dist root>` lets one run compare two builds (e.g. main's and a
  * branch's) in the same process layout: every waypoint module is imported from there.
  * Usage: waypoint-child.js <dist root> <pem dir> <waypoint ip> <service vip> <endpoint ip> <endpoint port>
- *        <access log on|off> <log file>
+ *        <access log on|off>
  */
-import { openSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { join, resolve } from 'node:path';
 import { onStop } from '../hbone/child.js';
 import { readMaterials, spiffeOf } from './materials.js';
 
-const [root = '', dir = '', wpIp = '', vip = '', epIp = '', epPort = '', accessLog = 'on', logFile = ''] =
+const [root = '', dir = '', wpIp = '', vip = '', epIp = '', epPort = '', accessLog = 'on'] =
   process.argv.slice(2);
 const from = <T>(p: string): Promise<T> => import(pathToFileURL(join(resolve(root), p)).href) as Promise<T>;
 
@@ -26,13 +25,10 @@ const { Registry } = await import('prom-client');
 
 const m = readMaterials(dir, 'waypoint');
 const certs = new CertSlot(new Credentials(m.key, m.chain, [m.root]));
-// As the waypoint's entry makes it (a build without log batching ignores batchMs), into a file.
-const logger = createLogger({
-  component: 'waypoint',
-  level: 'info',
-  destination: openSync(logFile, 'a'),
-  batchMs: WAYPOINT_LOG_BATCH_MS,
-});
+// As the waypoint's entry makes it (a build without log batching ignores batchMs): JSON lines on
+// stdout, which the runner pipes into a log-file writer process as the local cluster's kubelet does.
+const logger = createLogger({ component: 'waypoint', level: 'info', batchMs: WAYPOINT_LOG_BATCH_MS });
+
 const { config } = parseConfig(waypointSchema, [], {});
 const wp = new Waypoint(
   { ...config, podIp: wpIp, metricsPort: 0, readinessPort: 0, accessLog: accessLog === 'on' },
