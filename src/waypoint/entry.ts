@@ -19,7 +19,7 @@ await runCli({
   schema: waypointSchema,
   main: async (config) => {
     // The access log (a line per request) is written in batches under load: a write(2) per line was
-    // about a third of the waypoint's CPU per request at 1000 req/s (bench/README.md, the waypoint).
+    // a quarter of the waypoint's CPU per request at 1000 req/s on loopback (bench/README.md).
     const logger = createLogger({
       component: 'waypoint',
       level: config.logLevel as LevelWithSilent,
