@@ -20,6 +20,11 @@ export interface KindInfo {
   /** Lower-case plural, as in REST paths and `kubectl get`. */
   plural: string;
   shortNames: readonly string[];
+  /**
+   * Versions watched in a cluster, newest first: the next is tried when the API server does not
+   * serve one (404). Default: the first of `versions`.
+   */
+  watchVersions?: readonly string[];
 }
 
 export const KINDS: readonly KindInfo[] = [
@@ -54,10 +59,12 @@ export const KINDS: readonly KindInfo[] = [
     id: 'EndpointSlice',
     kind: 'EndpointSlice',
     group: 'discovery.k8s.io',
-    versions: ['v1'],
+    versions: ['v1', 'v1beta1'],
     namespaced: true,
     plural: 'endpointslices',
     shortNames: [],
+    // v1 from Kubernetes 1.21; 1.17-1.20 serve only v1beta1 (read as v1, see validate-core).
+    watchVersions: ['v1', 'v1beta1'],
   },
   {
     id: 'Deployment',
@@ -214,9 +221,13 @@ export function apiVersionOf(info: KindInfo, version = info.versions[0]!): strin
 }
 
 /** The cluster-wide REST collection path, e.g. `/apis/security.istio.io/v1/authorizationpolicies`. */
-export function collectionPath(info: KindInfo): string {
-  const version = info.versions[0]!;
+export function collectionPath(info: KindInfo, version = info.versions[0]!): string {
   return info.group ? `/apis/${info.group}/${version}/${info.plural}` : `/api/${version}/${info.plural}`;
+}
+
+/** The versions to try watching, in order. */
+export function watchVersions(info: KindInfo): readonly string[] {
+  return info.watchVersions ?? [info.versions[0]!];
 }
 
 /**

@@ -205,3 +205,40 @@ export async function listCollection<T>(
     }
   return list;
 }
+
+/**
+ * One request with a raw JSON body and answer (POST, PUT, PATCH, DELETE, GET), with the KubeConfig's
+ * credentials and TLS: for objects the typed clients would pass through their models (which drop what
+ * they do not name, e.g. a v1beta1 EndpointSlice's `topology`). Non-2xx answers throw KubeHttpError.
+ */
+export async function requestJson<T = unknown>(
+  kc: KubeConfig,
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+  path: string,
+  body?: unknown,
+  opts: { contentType?: string; timeoutMs?: number } = {},
+): Promise<T> {
+  const ctx = new RequestContext(serverOf(kc).replace(/\/$/, '') + path, HttpMethod[method]);
+  ctx.setHeaderParam('Accept', 'application/json');
+  if (body !== undefined) ctx.setHeaderParam('Content-Type', opts.contentType ?? 'application/json');
+  await kc.applySecurityAuthentication(ctx);
+  let res;
+  try {
+    res = await fetch(ctx.getUrl(), {
+      method,
+      headers: ctx.getHeaders(),
+      body: body === undefined ? undefined : JSON.stringify(body),
+      dispatcher: sharedDispatcher(kc, ctx),
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
+    });
+  } catch (err) {
+    throw kubeError(err, `${method} ${path}`);
+  }
+  const text = await res.text();
+  if (res.status < 200 || res.status >= 300)
+    throw new KubeHttpError(
+      res.status,
+      `${method} ${path}: HTTP ${res.status}: ${statusMessage(text) ?? 'no message'}`,
+    );
+  return (text ? JSON.parse(text) : undefined) as T;
+}

@@ -13,7 +13,7 @@ import {
   type InformerOptions,
   type RawObject,
 } from './kube-informer.js';
-import { collectionPath, KINDS, resourceOf, type KindInfo } from './kinds.js';
+import { collectionPath, KINDS, resourceOf, watchVersions, type KindInfo } from './kinds.js';
 import { SourceBase } from './source.js';
 import { objectKey, type Kind } from './types.js';
 import { identify, validateObject, type ConfigIssue } from './validate.js';
@@ -33,6 +33,8 @@ export interface KubernetesSourceOptions {
 interface KindState {
   info: KindInfo;
   informer: KubeInformer;
+  /** Index in watchVersions(info) of the version watched. */
+  version: number;
   listed: boolean;
   missingLogged: boolean;
 }
@@ -42,6 +44,9 @@ export class KubernetesSource extends SourceBase {
   private readonly log: Logger;
   private readonly kinds: KindState[];
   private readonly invalid = new Map<string, ConfigIssue[]>();
+  private readonly kc: KubeConfig;
+  private readonly informerOpts: InformerOptions;
+  private stopped = false;
 
   constructor(opts: KubernetesSourceOptions = {}) {
     super();
@@ -49,31 +54,44 @@ export class KubernetesSource extends SourceBase {
     const server = serverOf(kc);
     this.name = `kubernetes ${server}`;
     this.log = (opts.logger ?? silentLogger()).child({ source: 'kubernetes', server });
-    const informerOpts = {
+    this.kc = kc;
+    this.informerOpts = {
       backoffMs: opts.backoffMs ?? { initial: 500, max: 30_000 },
       idleTimeoutMs: opts.watchIdleTimeoutMs ?? 300_000,
     };
     const wanted = new Set<string>(opts.kinds ?? KINDS.map((k) => k.id));
-    this.kinds = KINDS.filter((k) => wanted.has(k.id)).map((info) => this.makeKind(kc, info, informerOpts));
+    this.kinds = KINDS.filter((k) => wanted.has(k.id)).map((info) => this.makeKind(info));
   }
 
-  private makeKind(kc: KubeConfig, info: KindInfo, opts: InformerOptions): KindState {
+  /** The version of each kind being watched (e.g. EndpointSlice `v1beta1` on Kubernetes 1.20). */
+  watchedVersions(): Record<string, string> {
+    return Object.fromEntries(this.kinds.map((k) => [k.info.id, watchVersions(k.info)[k.version]!]));
+  }
+
+  private makeKind(info: KindInfo): KindState {
+    const state = { info, version: 0, listed: false, missingLogged: false } as KindState;
+    state.informer = this.makeInformer(state);
+    return state;
+  }
+
+  private makeInformer(state: KindState): KubeInformer {
     const handlers: InformerHandlers = {
       listed: () => this.listed(state),
       event: (type, o) => (type === 'DELETED' ? this.deleted(o) : this.changed(o)),
       error: (err, retryInMs) => this.failed(state, err, retryInMs),
     };
-    const informer = new KubeInformer(kc, collectionPath(info), handlers, opts);
-    const state: KindState = { info, informer, listed: false, missingLogged: false };
-    return state;
+    const version = watchVersions(state.info)[state.version]!;
+    return new KubeInformer(this.kc, collectionPath(state.info, version), handlers, this.informerOpts);
   }
 
   start(): Promise<void> {
+    this.stopped = false;
     for (const k of this.kinds) k.informer.start();
     return Promise.resolve();
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await Promise.all(this.kinds.map((k) => k.informer.stop()));
   }
 
@@ -114,6 +132,19 @@ export class KubernetesSource extends SourceBase {
   }
 
   private failed(k: KindState, err: unknown, retryInMs: number): void {
+    const versions = watchVersions(k.info);
+    if (statusOf(err) === 404 && k.version < versions.length - 1 && !k.listed) {
+      // An older API server: watch the next version it may serve instead.
+      const old = k.informer;
+      k.version++;
+      this.log.info(
+        { kind: k.info.kind, from: versions[k.version - 1], to: versions[k.version] },
+        `${k.info.kind} ${versions[k.version - 1]!} is not served; watching ${versions[k.version]!}`,
+      );
+      k.informer = this.makeInformer(k);
+      void old.stop().then(() => this.stopped || k.informer.start());
+      return;
+    }
     if (statusOf(err) === 404) {
       if (!k.missingLogged)
         this.log.warn(

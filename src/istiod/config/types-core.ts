@@ -103,6 +103,9 @@ export interface EndpointSliceEndpoint {
   conditions?: { ready?: boolean; serving?: boolean; terminating?: boolean };
   hostname?: string;
   nodeName?: string;
+  zone?: string;
+  /** v1beta1's topology labels other than the node and zone. */
+  deprecatedTopology?: Record<string, string>;
   targetRef?: { kind?: string; name?: string; namespace?: string; uid?: string };
 }
 
@@ -113,7 +116,7 @@ export interface EndpointSlicePort {
   appProtocol?: string;
 }
 
-/** discovery.k8s.io/v1; the owning Service is in label `kubernetes.io/service-name`. */
+/** discovery.k8s.io/v1 (v1beta1 is read into this shape); the owning Service is in label `kubernetes.io/service-name`. */
 export interface EndpointSlice {
   apiVersion: 'discovery.k8s.io/v1';
   kind: 'EndpointSlice';

@@ -65,7 +65,30 @@ function checkService(f: Fields, o: Obj): void {
   });
 }
 
+/**
+ * discovery.k8s.io/v1beta1 (what Kubernetes 1.17-1.20 serve) in the v1 shape, in place: an endpoint's
+ * `topology` map becomes `nodeName` (kubernetes.io/hostname), `zone` (topology.kubernetes.io/zone) and
+ * `deprecatedTopology` (the rest), as the API server converts it.
+ */
+export function endpointSliceAsV1(o: Obj): void {
+  if (o.apiVersion !== 'discovery.k8s.io/v1beta1') return;
+  o.apiVersion = 'discovery.k8s.io/v1';
+  if (!Array.isArray(o.endpoints)) return;
+  for (const e of o.endpoints as unknown[]) {
+    if (!isObj(e) || !isObj(e.topology)) continue;
+    const { 'kubernetes.io/hostname': host, 'topology.kubernetes.io/zone': zone, ...rest } = e.topology;
+    if (e.nodeName === undefined && typeof host === 'string') e.nodeName = host;
+    if (e.zone === undefined && typeof zone === 'string') e.zone = zone;
+    if (Object.keys(rest).length > 0) e.deprecatedTopology = rest;
+    delete e.topology;
+  }
+}
+
 function checkEndpointSlice(f: Fields, o: Obj): void {
+  endpointSliceAsV1(o);
+  // A Service without endpoints gets a slice with `endpoints: null` (omitted in JSON) from the
+  // controller manager: no endpoints, not an error.
+  if (o.endpoints === undefined || o.endpoints === null) o.endpoints = [];
   const type = f.oneOf(o.addressType, 'addressType', ['IPv4', 'IPv6', 'FQDN'], { required: true });
   f.objects(
     o.endpoints,
@@ -78,10 +101,11 @@ function checkEndpointSlice(f: Fields, o: Obj): void {
       if (cond)
         for (const k of ['ready', 'serving', 'terminating']) f.bool(cond[k], `${path}.conditions.${k}`);
       f.string(e.nodeName, `${path}.nodeName`);
+      f.string(e.zone, `${path}.zone`);
+      f.stringMap(e.deprecatedTopology, `${path}.deprecatedTopology`);
       f.string(e.hostname, `${path}.hostname`);
       f.object(e.targetRef, `${path}.targetRef`);
     },
-    { required: true },
   );
   f.objects(o.ports, 'ports', (p, path) => {
     f.port(p.port, `${path}.port`);

@@ -10,7 +10,7 @@ import { CoreV1Api, type V1BoundObjectReference } from '@kubernetes/client-node'
 import { KubeControlPlane, controlPlaneProblem } from '../../../src/kube/control-plane.js';
 import { KubernetesSource } from '../../../src/istiod/config/kubernetes-source.js';
 import { ConfigStore } from '../../../src/istiod/config/store.js';
-import { loadKubeConfig } from '../../../src/istiod/config/kube-client.js';
+import { loadKubeConfig, requestJson } from '../../../src/istiod/config/kube-client.js';
 import { KubeTokenReviewAuthenticator } from '../../../src/istiod/ca/kube-token-review.js';
 import { RootConfigMapPublisher } from '../../../src/istiod/ca/root-configmap.js';
 import { IstiodCa, ROOT_CONFIGMAP_KEY, ROOT_CONFIGMAP_NAME } from '../../../src/istiod/ca/istiod-ca.js';
@@ -118,6 +118,57 @@ test(
     await core.deleteNamespacedPod({ name: 'web-1', namespace: 'demo' });
     await waitFor('the pod deletion', () => store.get('Pod', 'demo', 'web-1') === undefined, 30_000);
     assert.equal(source.issues().length, 0, 'every object served by the API server was accepted');
+  },
+);
+
+test(
+  'EndpointSlices: on Kubernetes 1.20 the source falls back to discovery.k8s.io/v1beta1 and reads them as v1',
+  { skip: problem },
+  async (t) => {
+    const cp = await controlPlane();
+    const kc = loadKubeConfig(cp.kubeconfigPath);
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: 'slices' } } });
+    const source = new KubernetesSource({
+      kubeconfig: cp.kubeconfigPath,
+      kinds: ['EndpointSlice'],
+      backoffMs: { initial: 100, max: 1000 },
+    });
+    const store = new ConfigStore();
+    store.attach(source);
+    t.after(() => source.stop());
+    await source.start();
+    await source.whenSynced();
+    assert.deepEqual(source.watchedVersions(), { EndpointSlice: 'v1beta1' }, '1.20 serves no v1');
+    // Written as a 1.20 client writes it: the node in `topology`.
+    await requestJson(kc, 'POST', '/apis/discovery.k8s.io/v1beta1/namespaces/slices/endpointslices', {
+      apiVersion: 'discovery.k8s.io/v1beta1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'web-x1', labels: { 'kubernetes.io/service-name': 'web' } },
+      addressType: 'IPv4',
+      endpoints: [
+        {
+          addresses: ['10.244.1.7'],
+          conditions: { ready: true },
+          topology: { 'kubernetes.io/hostname': 'node-a', 'topology.kubernetes.io/zone': 'z1' },
+        },
+      ],
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    });
+    await waitFor(
+      'the slice in the store',
+      () => store.get('EndpointSlice', 'slices', 'web-x1') !== undefined,
+      30_000,
+    );
+    const slice = store.get('EndpointSlice', 'slices', 'web-x1')!;
+    assert.equal(slice.apiVersion, 'discovery.k8s.io/v1');
+    assert.deepEqual(slice.endpoints, [
+      { addresses: ['10.244.1.7'], conditions: { ready: true }, nodeName: 'node-a', zone: 'z1' },
+    ]);
+    assert.deepEqual(
+      source.issues().map((i) => i.text),
+      [],
+    );
   },
 );
 

@@ -259,3 +259,54 @@ test('labels: bad keys and values are rejected', () => {
   };
   assert.equal(texts(validateObject(ns)).length, 2);
 });
+
+test('EndpointSlice: v1 is read as served; v1beta1 (Kubernetes 1.20) is read into the v1 shape', () => {
+  const v1 = {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: 'web-abc', namespace: 'demo', labels: { 'kubernetes.io/service-name': 'web' } },
+    addressType: 'IPv4',
+    endpoints: [
+      {
+        addresses: ['10.1.0.5'],
+        conditions: { ready: true, serving: true, terminating: false },
+        nodeName: 'node-a',
+        zone: 'z1',
+        targetRef: { kind: 'Pod', name: 'web-1', namespace: 'demo' },
+      },
+    ],
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP', appProtocol: 'http' }],
+  };
+  const r1 = validateObject(v1);
+  assert.equal(r1.status, 'valid');
+  assert.deepEqual(r1.status === 'valid' && r1.object, v1);
+
+  const v1beta1 = {
+    ...v1,
+    apiVersion: 'discovery.k8s.io/v1beta1',
+    endpoints: [
+      {
+        addresses: ['10.1.0.5'],
+        conditions: { ready: true, serving: true, terminating: false },
+        topology: {
+          'kubernetes.io/hostname': 'node-a',
+          'topology.kubernetes.io/zone': 'z1',
+          'topology.kubernetes.io/region': 'r1',
+        },
+        targetRef: { kind: 'Pod', name: 'web-1', namespace: 'demo' },
+      },
+    ],
+  };
+  const r2 = validateObject(v1beta1);
+  assert.equal(r2.status, 'valid');
+  assert.deepEqual(r2.status === 'valid' && r2.object, {
+    ...v1,
+    endpoints: [{ ...v1.endpoints[0]!, deprecatedTopology: { 'topology.kubernetes.io/region': 'r1' } }],
+  });
+  // A Service without endpoints: the controller manager writes `endpoints: null`.
+  const empty = validateObject({ ...v1, endpoints: null });
+  assert.deepEqual(empty.status === 'valid' && empty.object, { ...v1, endpoints: [] });
+  assert.deepEqual(texts(validateObject({ ...v1, apiVersion: 'discovery.k8s.io/v1alpha1' })), [
+    'EndpointSlice demo/web-abc: apiVersion: "discovery.k8s.io/v1alpha1" is not one of discovery.k8s.io/v1, discovery.k8s.io/v1beta1',
+  ]);
+});
