@@ -24,6 +24,8 @@ export interface CaRuntime {
    * `istio-ca-root-cert` ConfigMap in every namespace of `istiod.store` (a no-op otherwise).
    */
   start(istiod: Istiod): void;
+  /** Stops publishing the ConfigMaps (leadership lost); `start` may run again. */
+  stopPublishing(): Promise<void>;
   close(): void;
 }
 
@@ -84,6 +86,7 @@ export async function setupCa(config: IstiodConfig, logger: Logger, kubeconfig?:
   const unsubscribe = ca.onRootsChange(() => void ca.publishRoots(rootFile));
   let service: CaService | undefined;
   let publisher: RootConfigMapPublisher | undefined;
+  let unfollow: (() => void) | undefined;
   const serving = new CaServingCertificate(ca);
   log.info({ mode: ca.mode, trustDomain: ca.trustDomain, rootFile }, 'certificate authority ready');
   return {
@@ -109,11 +112,19 @@ export async function setupCa(config: IstiodConfig, logger: Logger, kubeconfig?:
         logger: log.child({ part: 'root-configmap' }),
         registry: istiod.registry,
       });
-      publisher.follow(istiod.store);
+      unfollow = publisher.follow(istiod.store);
       publisher.start();
+    },
+    async stopPublishing() {
+      unfollow?.();
+      unfollow = undefined;
+      const p = publisher;
+      publisher = undefined;
+      await p?.stop();
     },
     close() {
       unsubscribe();
+      unfollow?.();
       void publisher?.stop();
       serving.close();
     },

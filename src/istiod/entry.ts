@@ -1,8 +1,7 @@
 import { runCli } from '../common/cli.js';
-import { createLogger, type Logger } from '../common/logger.js';
+import { createLogger } from '../common/logger.js';
 import { Istiod } from './app.js';
 import { DirectorySource } from './config/directory-source.js';
-import type { ConfigSource } from './config/source.js';
 import { istiodSchema, sourceChoice, type IstiodConfig } from './options.js';
 import { setupCa } from './ca-setup.js';
 
@@ -12,51 +11,6 @@ istiod is the control plane: it reads Istio-style configuration (a directory of 
 Kubernetes API), works out which workloads are in the ambient mesh and which policies apply, and pushes
 it to the node proxies over delta xDS. It is also the certificate authority that signs the workloads'
 SPIFFE certificates (on the xDS ports). Monitoring: /metrics, /ready, /debug on the monitoring address.`;
-
-/** In a cluster: the controller that deploys waypoints for Gateways of class istio-waypoint. */
-async function startWaypointController(config: IstiodConfig, kubeconfig: string | undefined, logger: Logger) {
-  const [{ KubeWaypointController }, { loadKubeConfig }] = await Promise.all([
-    import('./kube-waypoint-controller.js'),
-    import('./config/kube-client.js'),
-  ]);
-  const controller = new KubeWaypointController({
-    kubeConfig: loadKubeConfig(kubeconfig),
-    image: config.waypointImage,
-    resources: JSON.parse(config.waypointResources) as Record<string, Record<string, string>>,
-    xdsAddress: config.waypointXdsAddress,
-    trustDomain: config.trustDomain,
-    clusterId: config.clusterId,
-    logger: logger.child({ part: 'waypoint-controller' }),
-  });
-  controller.start();
-  return controller;
-}
-
-/** In a cluster: rejected Istio objects get condition Accepted=False in their status. */
-async function startStatusWriter(kubeconfig: string | undefined, source: ConfigSource, logger: Logger) {
-  const [{ KubeStatusWriter }, { loadKubeConfig }] = await Promise.all([
-    import('./kube-status-writer.js'),
-    import('./config/kube-client.js'),
-  ]);
-  const writer = new KubeStatusWriter(loadKubeConfig(kubeconfig), source, logger.child({ part: 'status' }));
-  writer.start();
-  return writer;
-}
-
-/** In a cluster: HTTPRoutes and GRPCRoutes attached to Services get Istio's route status. */
-async function startRouteStatusWriter(kubeconfig: string | undefined, source: ConfigSource, logger: Logger) {
-  const [{ KubeRouteStatusWriter }, { loadKubeConfig }] = await Promise.all([
-    import('./kube-route-status-writer.js'),
-    import('./config/kube-client.js'),
-  ]);
-  const writer = new KubeRouteStatusWriter(
-    loadKubeConfig(kubeconfig),
-    source,
-    logger.child({ part: 'route-status' }),
-  );
-  writer.start();
-  return writer;
-}
 
 async function main(config: IstiodConfig): Promise<number> {
   const logger = createLogger({ component: 'istiod', level: config.logLevel });
@@ -96,23 +50,21 @@ async function main(config: IstiodConfig): Promise<number> {
     ca?.close();
     throw err;
   }
-  ca?.start(istiod);
-  const waypoints =
-    choice.kind === 'kubernetes' && config.waypointImage
-      ? await startWaypointController(config, choice.kubeconfig, logger)
-      : undefined;
-  const statuses =
-    choice.kind === 'kubernetes' ? await startStatusWriter(choice.kubeconfig, source, logger) : undefined;
-  const routeStatuses =
+  // On a cluster: the webhook, and the writing controllers (on the leader only); else the root file.
+  const cluster =
     choice.kind === 'kubernetes'
-      ? await startRouteStatusWriter(choice.kubeconfig, source, logger)
+      ? await (
+          await import('./kube-controllers.js')
+        ).startClusterControllers(config, choice.kubeconfig, source, istiod, ca, logger)
       : undefined;
-  logger.info({ source: source.name, ports: istiod.ports }, 'istiod started');
+  if (!cluster) ca?.start(istiod);
+  logger.info(
+    { source: source.name, ports: { ...istiod.ports, webhook: cluster?.webhook?.port } },
+    'istiod started',
+  );
   const signal = await stopped;
   logger.info({ signal }, 'istiod received a signal; stopping');
-  await waypoints?.stop();
-  await statuses?.stop();
-  await routeStatuses?.stop();
+  await cluster?.stop();
   await istiod.stop();
   ca?.close();
   logger.flush();

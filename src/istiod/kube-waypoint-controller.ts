@@ -1,6 +1,7 @@
 /**
- * istiod's waypoint deployment controller on a cluster: follows Gateways (informer), and for each of
- * class `istio-waypoint` server-side applies (field manager istio.io/gateway-controller, forced) its
+ * istiod's gateway deployment controller on a cluster, one per class (kube-waypoint-objects.ts'
+ * profiles): follows Gateways (informer), and for each of class `istio-waypoint` (waypoints) or
+ * `istio` (ingress gateways) server-side applies (field manager istio.io/gateway-controller, forced) its
  * ServiceAccount, Deployment and Service, owned by the Gateway (so the garbage collector removes them
  * with it), never touching a same-named object it did not create; then writes the Gateway's status
  * (addresses, Accepted, Programmed). One reconcile per Gateway at a time; failures retry with backoff.
@@ -20,12 +21,15 @@ import { kubeError, statusOf } from './config/kube-client.js';
 import { KubeInformer, type RawObject } from './config/kube-informer.js';
 import {
   GATEWAY_FIELD_MANAGER,
+  gatewayObjects,
+  gatewayStatus,
   MANAGED_LABEL,
-  notAWaypoint,
-  waypointObjects,
-  waypointStatus,
+  notManaged,
+  WAYPOINT_PROFILE,
+  type GatewayClassProfile,
   type GatewayObject,
   type KubeObj,
+  type ServiceAddress,
   type WaypointSettings,
 } from './kube-waypoint-objects.js';
 
@@ -33,6 +37,13 @@ export interface KubeWaypointControllerOptions extends WaypointSettings {
   kubeConfig: KubeConfig;
   logger?: Logger;
   backoffMs?: { initial: number; max: number };
+  /** The class handled; default istio-waypoint. */
+  profile?: GatewayClassProfile;
+  /**
+   * Gateways not yet Programmed (a load balancer still assigning its address) are reconciled again
+   * this often; default 10 s.
+   */
+  resyncMs?: number;
 }
 
 const GROUP = 'gateway.networking.k8s.io';
@@ -44,7 +55,7 @@ interface KeyState {
   retry?: NodeJS.Timeout;
 }
 
-export class KubeWaypointController {
+export class KubeGatewayController {
   private readonly informer: KubeInformer;
   private readonly objects: KubernetesObjectApi;
   private readonly core: CoreV1Api;
@@ -54,8 +65,11 @@ export class KubeWaypointController {
   private readonly keys = new Map<string, KeyState>();
   private readonly idle = new Set<() => void>();
   private stopped = false;
+  private readonly profile: GatewayClassProfile;
+  private resync: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: KubeWaypointControllerOptions) {
+    this.profile = o.profile ?? WAYPOINT_PROFILE;
     this.log = o.logger ?? silentLogger();
     this.objects = KubernetesObjectApi.makeApiClient(o.kubeConfig);
     this.core = o.kubeConfig.makeApiClient(CoreV1Api);
@@ -69,7 +83,7 @@ export class KubeWaypointController {
         error: (err, retryInMs) =>
           this.log.warn(
             { err: errorMessage(err), retryInMs },
-            'waypoint controller: watching Gateways failed',
+            `${this.profile.className} gateway controller: watching Gateways failed`,
           ),
       },
       { backoffMs: o.backoffMs ?? { initial: 500, max: 30_000 }, idleTimeoutMs: 60_000 },
@@ -78,10 +92,18 @@ export class KubeWaypointController {
 
   start(): void {
     this.informer.start();
+    this.resync = setInterval(() => {
+      for (const [key, gw] of this.gateways) {
+        const programmed = gw.status?.conditions?.find((c) => c.type === 'Programmed')?.status === 'True';
+        if (!programmed && !notManaged(gw, this.profile)) this.enqueue(key);
+      }
+    }, this.o.resyncMs ?? 10_000);
+    this.resync.unref();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.resync);
     for (const k of this.keys.values()) clearTimeout(k.retry);
     await this.informer.stop();
   }
@@ -100,7 +122,7 @@ export class KubeWaypointController {
       return;
     }
     this.gateways.set(key, gw);
-    if (notAWaypoint(gw)) return;
+    if (notManaged(gw, this.profile)) return;
     this.enqueue(key);
   }
 
@@ -120,7 +142,7 @@ export class KubeWaypointController {
   private async run(key: string, st: KeyState): Promise<void> {
     try {
       const gw = this.gateways.get(key);
-      if (gw && !notAWaypoint(gw) && !this.stopped) await this.reconcile(gw);
+      if (gw && !notManaged(gw, this.profile) && !this.stopped) await this.reconcile(gw);
       st.failures = 0;
     } catch (err) {
       st.failures++;
@@ -128,7 +150,7 @@ export class KubeWaypointController {
       const delay = Math.min(b.initial * 2 ** (st.failures - 1), b.max);
       this.log.warn(
         { gateway: key, err: errorMessage(err), retryInMs: delay },
-        'waypoint controller: reconcile failed',
+        `${this.profile.className} gateway controller: reconcile failed`,
       );
       if (!this.stopped) {
         st.retry = setTimeout(() => {
@@ -149,11 +171,12 @@ export class KubeWaypointController {
     }
   }
 
-  /** Applies the waypoint's objects and writes the Gateway's status. */
+  /** Applies the Gateway's objects and writes its status. */
   async reconcile(gw: GatewayObject): Promise<void> {
-    const { name, namespace } = gw.metadata;
+    const { namespace } = gw.metadata;
+    const name = this.profile.objectName(gw.metadata.name);
     let conflict: string | undefined;
-    for (const want of waypointObjects(gw, this.o)) {
+    for (const want of gatewayObjects(gw, this.profile, this.o)) {
       const existing = await this.read(want);
       if (existing && existing.metadata?.labels?.[MANAGED_LABEL] === undefined) {
         conflict = `${want.kind} ${namespace}/${want.metadata.name} exists and was not created by istiod; rename it or the Gateway`;
@@ -172,21 +195,25 @@ export class KubeWaypointController {
         throw kubeError(err, `apply ${want.kind} ${namespace}/${want.metadata.name}`);
       }
     }
-    let clusterIp: string | undefined;
+    let address: ServiceAddress | undefined;
     if (!conflict) {
       const svc = await this.core.readNamespacedService({ name, namespace }).catch((err: unknown) => {
         throw kubeError(err, `GET Service ${namespace}/${name}`);
       });
       const ip = svc.spec?.clusterIP;
-      clusterIp = ip && ip !== 'None' ? ip : undefined;
+      address = {
+        clusterIp: ip && ip !== 'None' ? ip : undefined,
+        type: svc.spec?.type,
+        ingress: (svc.status?.loadBalancer?.ingress ?? []).map((i) => ({ ip: i.ip, hostname: i.hostname })),
+      };
     }
     await this.writeStatus(
       gw,
-      waypointStatus(gw, clusterIp, { domainSuffix: this.o.domainSuffix, conflict }),
+      gatewayStatus(gw, this.profile, address, { domainSuffix: this.o.domainSuffix, conflict }),
     );
     this.log.info(
-      { gateway: `${namespace}/${name}`, clusterIp, conflict },
-      'waypoint controller: reconciled',
+      { gateway: `${namespace}/${gw.metadata.name}`, address, conflict },
+      `${this.profile.className} gateway controller: reconciled`,
     );
   }
 
@@ -222,5 +249,12 @@ export class KubeWaypointController {
     } catch (err) {
       throw kubeError(err, `PUT Gateway ${namespace}/${name}/status`);
     }
+  }
+}
+
+/** The waypoint deployment controller: Gateways of class istio-waypoint. */
+export class KubeWaypointController extends KubeGatewayController {
+  constructor(o: Omit<KubeWaypointControllerOptions, 'profile'>) {
+    super({ ...o, profile: WAYPOINT_PROFILE });
   }
 }

@@ -1,13 +1,52 @@
 /**
- * What istiod's waypoint controller wants for a Gateway of class `istio-waypoint` (pure): the
- * ServiceAccount, Deployment and Service named like the Gateway and owned by it, labelled as Istio
- * labels them, and the Gateway's status (addresses and conditions) once the Service has its IP.
+ * What istiod's gateway deployment controller wants for a Gateway it manages (pure), per class: for
+ * `istio-waypoint` (waypoints) and `istio` (ingress gateways) the ServiceAccount, Deployment and
+ * Service owned by the Gateway, labelled as Istio labels them, and the Gateway's status (addresses and
+ * conditions) once the Service has its address. The classes differ only in what `GatewayClassProfile`
+ * names: object names, the managed label's value, the program run, the Service type.
  */
+import { condition as statusCondition } from '../common/conditions.js';
 
 export const WAYPOINT_CLASS = 'istio-waypoint';
+export const INGRESS_CLASS = 'istio';
 export const MANAGED_LABEL = 'gateway.istio.io/managed';
 export const MANAGED_VALUE = 'istio.io-mesh-controller';
 export const GATEWAY_FIELD_MANAGER = 'istio.io/gateway-controller';
+/** Istio's annotation choosing the Service type of a gateway (ClusterIP, NodePort, LoadBalancer). */
+export const SERVICE_TYPE_ANNOTATION = 'networking.istio.io/service-type';
+
+/** What differs between the classes the controller handles. */
+export interface GatewayClassProfile {
+  className: string;
+  /** Value of gateway.istio.io/managed. */
+  managedValue: string;
+  /** Name of the Deployment, Service and (default) ServiceAccount. */
+  objectName(gateway: string): string;
+  serviceType: 'ClusterIP' | 'LoadBalancer';
+  /** Listeners when the Gateway names none. */
+  defaultListeners: Array<{ name: string; port: number; protocol: string }>;
+  /** Extra container ports besides the status ports (the listeners are served by the pod). */
+  listenerContainerPorts: boolean;
+}
+
+export const WAYPOINT_PROFILE: GatewayClassProfile = {
+  className: WAYPOINT_CLASS,
+  managedValue: MANAGED_VALUE,
+  objectName: (gw) => gw,
+  serviceType: 'ClusterIP',
+  defaultListeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }],
+  listenerContainerPorts: false,
+};
+
+/** Ingress gateways: `<gw>-istio`, a LoadBalancer Service with the listener ports (Istio's). */
+export const INGRESS_PROFILE: GatewayClassProfile = {
+  className: INGRESS_CLASS,
+  managedValue: 'istio.io-gateway-controller',
+  objectName: (gw) => `${gw}-istio`,
+  serviceType: 'LoadBalancer',
+  defaultListeners: [],
+  listenerContainerPorts: true,
+};
 
 export interface GatewayObject {
   apiVersion?: string;
@@ -38,7 +77,7 @@ export interface Condition {
 }
 
 export interface WaypointSettings {
-  /** The waypoint image (values: <hub>/waypoint:<tag>). */
+  /** The image (values: <hub>/waypoint:<tag>, or <hub>/gateway:<tag> for class istio). */
   image: string;
   imagePullPolicy?: string;
   /** istiod's xDS + CA address as pods reach it (istiod.istio-system.svc:15012). */
@@ -68,42 +107,66 @@ export interface KubeObj {
   [k: string]: unknown;
 }
 
-/** Why istiod does not handle this Gateway as a waypoint, or undefined when it does. */
-export function notAWaypoint(gw: GatewayObject): string | undefined {
-  if (gw.spec?.gatewayClassName !== WAYPOINT_CLASS) return `class is not ${WAYPOINT_CLASS}`;
+/** Why istiod does not handle this Gateway with this profile, or undefined when it does. */
+export function notManaged(gw: GatewayObject, p: GatewayClassProfile): string | undefined {
+  if (gw.spec?.gatewayClassName !== p.className) return `class is not ${p.className}`;
   if (gw.metadata.deletionTimestamp) return 'being deleted';
   return undefined;
 }
 
-/** The Gateway's listeners as Service ports (name, port, appProtocol lower-cased: mesh 15008 hbone). */
-function listenerPorts(gw: GatewayObject) {
-  const listeners = gw.spec?.listeners?.length
-    ? gw.spec.listeners
-    : [{ name: 'mesh', port: 15008, protocol: 'HBONE' }];
-  return listeners.map((l) => ({
-    name: l.name ?? `port-${l.port}`,
-    port: l.port ?? 15008,
-    targetPort: l.port ?? 15008,
-    protocol: 'TCP',
-    appProtocol: (l.protocol ?? 'HBONE').toLowerCase(),
-  }));
+/** Why istiod does not handle this Gateway as a waypoint, or undefined when it does. */
+export const notAWaypoint = (gw: GatewayObject): string | undefined => notManaged(gw, WAYPOINT_PROFILE);
+
+/**
+ * The Gateway's listeners as Service ports (name, port, appProtocol lower-cased: mesh 15008 hbone),
+ * one per port (listeners sharing a port, e.g. by host name, share it).
+ */
+function listenerPorts(gw: GatewayObject, p: GatewayClassProfile) {
+  const listeners = gw.spec?.listeners?.length ? gw.spec.listeners : p.defaultListeners;
+  const seen = new Set<number>();
+  const out = [];
+  for (const l of listeners) {
+    const port = l.port ?? 15008;
+    if (seen.has(port)) continue;
+    seen.add(port);
+    out.push({
+      name: l.name ?? `port-${port}`,
+      port,
+      targetPort: port,
+      protocol: 'TCP',
+      appProtocol: (l.protocol ?? 'HBONE').toLowerCase(),
+    });
+  }
+  return out;
+}
+
+function serviceType(gw: GatewayObject, p: GatewayClassProfile): string {
+  const t = gw.metadata.annotations?.[SERVICE_TYPE_ANNOTATION];
+  return t === 'ClusterIP' || t === 'NodePort' || t === 'LoadBalancer' ? t : p.serviceType;
 }
 
 /** The ServiceAccount, Deployment and Service of a waypoint Gateway, in apply order. */
 export function waypointObjects(gw: GatewayObject, s: WaypointSettings): KubeObj[] {
-  const { name, namespace, uid } = gw.metadata;
+  return gatewayObjects(gw, WAYPOINT_PROFILE, s);
+}
+
+/** The ServiceAccount, Deployment and Service of a Gateway of the profile's class, in apply order. */
+export function gatewayObjects(gw: GatewayObject, p: GatewayClassProfile, s: WaypointSettings): KubeObj[] {
+  const { name: gwName, namespace, uid } = gw.metadata;
+  const name = p.objectName(gwName);
   const sa = gw.metadata.annotations?.['gateway.istio.io/service-account'] ?? name;
-  const selector = { 'gateway.networking.k8s.io/gateway-name': name };
+  const selector = { 'gateway.networking.k8s.io/gateway-name': gwName };
   const labels = {
     ...(gw.metadata.labels ?? {}),
     ...selector,
-    'gateway.networking.k8s.io/gateway-class-name': WAYPOINT_CLASS,
-    [MANAGED_LABEL]: MANAGED_VALUE,
+    'gateway.networking.k8s.io/gateway-class-name': p.className,
+    [MANAGED_LABEL]: p.managedValue,
   };
+  const ports = listenerPorts(gw, p);
   const owner = {
     apiVersion: gw.apiVersion ?? 'gateway.networking.k8s.io/v1',
     kind: 'Gateway',
-    name,
+    name: gwName,
     uid,
     controller: true,
   };
@@ -157,6 +220,9 @@ export function waypointObjects(gw: GatewayObject, s: WaypointSettings): KubeObj
                 ports: [
                   { name: 'metrics', containerPort: 15020, protocol: 'TCP' },
                   { name: 'status-port', containerPort: 15021, protocol: 'TCP' },
+                  ...(p.listenerContainerPorts
+                    ? ports.map((l) => ({ containerPort: l.port, protocol: 'TCP' }))
+                    : []),
                 ],
                 readinessProbe: { httpGet: { path: '/healthz/ready', port: 15021 }, periodSeconds: 5 },
                 resources: s.resources ?? { requests: { cpu: '100m', memory: '128Mi' } },
@@ -201,75 +267,88 @@ export function waypointObjects(gw: GatewayObject, s: WaypointSettings): KubeObj
       metadata: meta(),
       spec: {
         selector,
-        type: 'ClusterIP',
-        ports: [
-          { name: 'status-port', port: 15021, targetPort: 15021, protocol: 'TCP' },
-          ...listenerPorts(gw),
-        ],
+        type: serviceType(gw, p),
+        ports: [{ name: 'status-port', port: 15021, targetPort: 15021, protocol: 'TCP' }, ...ports],
       },
     },
   ];
 }
 
-function condition(
-  prev: Condition[] | undefined,
-  type: string,
-  ok: boolean,
-  reason: string,
-  message: string,
-  generation: number | undefined,
-  now: string,
-): Condition {
-  const status = ok ? 'True' : 'False';
-  const before = prev?.find((c) => c.type === type);
-  return {
-    type,
-    status,
-    reason,
-    message,
-    lastTransitionTime: before?.status === status ? before.lastTransitionTime : now,
-    ...(generation !== undefined ? { observedGeneration: generation } : {}),
-  };
+/** Where the Service can be reached: its load balancer's addresses, else (not LoadBalancer) its cluster IP. */
+export interface ServiceAddress {
+  clusterIp?: string;
+  type?: string;
+  /** status.loadBalancer.ingress */
+  ingress?: Array<{ ip?: string; hostname?: string }>;
 }
 
 /**
- * The Gateway's status as Istio writes it: Accepted; Programmed once the Service has its cluster IP
- * ("assigned to service(s) <gw>.<ns>.svc.<suffix>:15008"); addresses = the IP and the host name.
+ * The Gateway's status as Istio writes it: Accepted; Programmed once the Service has its address
+ * ("assigned to service(s) <svc>.<ns>.svc.<suffix>:<ports>"): a waypoint's or ClusterIP gateway's
+ * cluster IP, a LoadBalancer's ingress address (until the load balancer assigns one: not
+ * Programmed, reason AddressNotAssigned); addresses = those and the host name, never removed.
  * `conflict` names an existing object of the same name istiod did not create (then not Programmed).
  */
+export function gatewayStatus(
+  gw: GatewayObject,
+  p: GatewayClassProfile,
+  svc: ServiceAddress | undefined,
+  opts: { domainSuffix?: string; conflict?: string; now?: string } = {},
+): NonNullable<GatewayObject['status']> {
+  const now = opts.now ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const { name, namespace, generation } = gw.metadata;
+  const host = `${p.objectName(name)}.${namespace}.svc.${opts.domainSuffix ?? 'cluster.local'}`;
+  const prev = gw.status?.conditions ?? [];
+  const lb = svc?.type === 'LoadBalancer';
+  const found: Array<{ type: string; value: string }> = [];
+  if (lb)
+    for (const i of svc?.ingress ?? []) {
+      if (i.ip) found.push({ type: 'IPAddress', value: i.ip });
+      else if (i.hostname) found.push({ type: 'Hostname', value: i.hostname });
+    }
+  else if (svc?.clusterIp) found.push({ type: 'IPAddress', value: svc.clusterIp });
+  const programmed = !opts.conflict && found.length > 0;
+  const ports = listenerPorts(gw, p)
+    .map((l) => l.port)
+    .join(',');
+  const assigned = `${host}:${ports}`;
+  const reason = programmed
+    ? 'Programmed'
+    : opts.conflict
+      ? 'Invalid'
+      : lb && svc
+        ? 'AddressNotAssigned'
+        : 'Pending';
+  const message = programmed
+    ? `Resource programmed, assigned to service(s) ${assigned}`
+    : (opts.conflict ??
+      (lb && svc
+        ? `Assigned to service(s) ${assigned}, but the load balancer has not assigned an address yet`
+        : 'waiting for the Service to get its cluster IP'));
+  const cond = (type: string, ok: boolean, r: string, m: string) =>
+    statusCondition(
+      prev as unknown as Array<Record<string, unknown>>,
+      type,
+      ok,
+      r,
+      m,
+      now,
+      generation,
+    ) as Condition;
+  return {
+    addresses: found.length ? [...found, { type: 'Hostname', value: host }] : (gw.status?.addresses ?? []),
+    conditions: [
+      cond('Accepted', true, 'Accepted', 'Resource accepted'),
+      cond('Programmed', programmed, reason, message),
+    ],
+  };
+}
+
+/** A waypoint's status (its Service is ClusterIP): see gatewayStatus. */
 export function waypointStatus(
   gw: GatewayObject,
   clusterIp: string | undefined,
   opts: { domainSuffix?: string; conflict?: string; now?: string } = {},
 ): NonNullable<GatewayObject['status']> {
-  const now = opts.now ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-  const { name, namespace, generation } = gw.metadata;
-  const host = `${name}.${namespace}.svc.${opts.domainSuffix ?? 'cluster.local'}`;
-  const prev = gw.status?.conditions;
-  const programmed = !opts.conflict && !!clusterIp;
-  const ports = listenerPorts(gw)
-    .map((p) => p.port)
-    .join(',');
-  return {
-    addresses: clusterIp
-      ? [
-          { type: 'IPAddress', value: clusterIp },
-          { type: 'Hostname', value: host },
-        ]
-      : (gw.status?.addresses ?? []),
-    conditions: [
-      condition(prev, 'Accepted', true, 'Accepted', 'Resource accepted', generation, now),
-      condition(
-        prev,
-        'Programmed',
-        programmed,
-        programmed ? 'Programmed' : opts.conflict ? 'Invalid' : 'Pending',
-        programmed
-          ? `Resource programmed, assigned to service(s) ${host}:${ports}`
-          : (opts.conflict ?? 'waiting for the Service to get its cluster IP'),
-        generation,
-        now,
-      ),
-    ],
-  };
+  return gatewayStatus(gw, WAYPOINT_PROFILE, clusterIp ? { clusterIp, type: 'ClusterIP' } : undefined, opts);
 }

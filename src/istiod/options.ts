@@ -187,11 +187,72 @@ export const istiodSchema = {
       );
     },
   } satisfies OptionSpec<string>,
+  gatewayImage: {
+    flag: 'gateway-image',
+    env: 'GATEWAY_IMAGE',
+    doc: 'reading a cluster: the image of the ingress gateway Deployments made for Gateways of class istio ("" turns that controller off)',
+    default: 'meshlite/gateway:0.1.0',
+    parse: parsers.string,
+  } satisfies OptionSpec<string>,
   waypointXdsAddress: {
     flag: 'waypoint-xds-address',
     env: 'WAYPOINT_XDS_ADDRESS',
-    doc: "reading a cluster: istiod's address as waypoint pods reach it (xDS and the CA)",
+    doc: "reading a cluster: istiod's address as waypoint and injected pods reach it (xDS and the CA)",
     default: 'istiod.istio-system.svc:15010',
+    parse: parsers.string,
+  } satisfies OptionSpec<string>,
+  injectionImage: {
+    flag: 'injection-image',
+    env: 'INJECTION_IMAGE',
+    doc: 'reading a cluster: the sidecar image the injection webhook adds to pods (istio-init and istio-proxy; "" turns the webhook off)',
+    default: '',
+    parse: parsers.string,
+  } satisfies OptionSpec<string>,
+  injectionResources: {
+    flag: 'injection-resources',
+    env: 'INJECTION_RESOURCES',
+    doc: "reading a cluster: the injected istio-proxy containers' resources, as JSON",
+    default: '{"requests":{"cpu":"100m","memory":"128Mi"}}',
+    parse: (raw: string) => {
+      try {
+        const v = JSON.parse(raw) as unknown;
+        if (v && typeof v === 'object' && !Array.isArray(v)) return raw;
+      } catch {
+        // reported below
+      }
+      throw new MeshError(
+        'CFG_ERR_INVALID',
+        `--injection-resources: "${raw}" is not a JSON object of requests/limits`,
+      );
+    },
+  } satisfies OptionSpec<string>,
+  webhookAddress: {
+    flag: 'webhook-address',
+    env: 'WEBHOOK_ADDRESS',
+    doc: 'listen address of the HTTPS injection webhook (/inject), Istio 15017',
+    default: hostPort('0.0.0.0', 15017),
+    parse: parsers.hostPort,
+  } satisfies OptionSpec<HostPort>,
+  webhookConfigName: {
+    flag: 'webhook-config-name',
+    env: 'INJECTION_WEBHOOK_CONFIG_NAME',
+    doc: 'the MutatingWebhookConfiguration whose caBundle istiod keeps equal to its root',
+    default: 'istio-sidecar-injector',
+    parse: parsers.string,
+  } satisfies OptionSpec<string>,
+  leaderElection: {
+    flag: 'leader-election',
+    env: 'LEADER_ELECTION',
+    doc: 'reading a cluster: the controllers that write (waypoints, gateways, status, caBundle, root ConfigMaps) run only in the replica holding the Lease',
+    default: true,
+    parse: parsers.bool,
+    boolean: true,
+  } satisfies OptionSpec<boolean>,
+  leaseName: {
+    flag: 'lease-name',
+    env: 'LEADER_LEASE_NAME',
+    doc: 'the coordination.k8s.io Lease (in POD_NAMESPACE, else istio-system) the replicas elect the writer with',
+    default: 'istio-leader',
     parse: parsers.string,
   } satisfies OptionSpec<string>,
   logLevel: {

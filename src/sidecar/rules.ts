@@ -26,6 +26,8 @@ export interface SidecarCapture {
    * through by the proxy's uid 1337), so they are let through by destination.
    */
   controlPlane?: string[];
+  /** The proxy's uid (Istio's 1337 on Kubernetes): its own sockets are not redirected. */
+  proxyUid?: number;
 }
 
 const set = (xs: Array<number | string>): string =>
@@ -50,7 +52,7 @@ table ip ${SIDECAR_TABLE} {
     type nat hook output priority -100; policy accept;
     meta l4proto != tcp accept
     meta mark ${mark} accept
-    oifname "lo" accept
+${c.proxyUid !== undefined ? `    meta skuid ${c.proxyUid} accept\n` : ''}    oifname "lo" accept
     ip daddr 127.0.0.0/8 accept
     tcp dport ${set(outPorts)} accept
 ${ranges.length ? `    ip daddr ${set(ranges)} accept\n` : ''}${(c.controlPlane ?? [])

@@ -90,23 +90,18 @@ function checkEndpointSlice(f: Fields, o: Obj): void {
   // controller manager: no endpoints, not an error.
   if (o.endpoints === undefined || o.endpoints === null) o.endpoints = [];
   const type = f.oneOf(o.addressType, 'addressType', ['IPv4', 'IPv6', 'FQDN'], { required: true });
-  f.objects(
-    o.endpoints,
-    'endpoints',
-    (e, path) => {
-      if (type === 'FQDN') f.strings(e.addresses, `${path}.addresses`, { required: true, nonEmpty: true });
-      else f.ipList(e.addresses, `${path}.addresses`, false);
-      if (e.addresses === undefined) f.add(`${path}.addresses`, 'is required');
-      const cond = f.object(e.conditions, `${path}.conditions`);
-      if (cond)
-        for (const k of ['ready', 'serving', 'terminating']) f.bool(cond[k], `${path}.conditions.${k}`);
-      f.string(e.nodeName, `${path}.nodeName`);
-      f.string(e.zone, `${path}.zone`);
-      f.stringMap(e.deprecatedTopology, `${path}.deprecatedTopology`);
-      f.string(e.hostname, `${path}.hostname`);
-      f.object(e.targetRef, `${path}.targetRef`);
-    },
-  );
+  f.objects(o.endpoints, 'endpoints', (e, path) => {
+    if (type === 'FQDN') f.strings(e.addresses, `${path}.addresses`, { required: true, nonEmpty: true });
+    else f.ipList(e.addresses, `${path}.addresses`, false);
+    if (e.addresses === undefined) f.add(`${path}.addresses`, 'is required');
+    const cond = f.object(e.conditions, `${path}.conditions`);
+    if (cond) for (const k of ['ready', 'serving', 'terminating']) f.bool(cond[k], `${path}.conditions.${k}`);
+    f.string(e.nodeName, `${path}.nodeName`);
+    f.string(e.zone, `${path}.zone`);
+    f.stringMap(e.deprecatedTopology, `${path}.deprecatedTopology`);
+    f.string(e.hostname, `${path}.hostname`);
+    f.object(e.targetRef, `${path}.targetRef`);
+  });
   f.objects(o.ports, 'ports', (p, path) => {
     f.port(p.port, `${path}.port`);
     f.string(p.name, `${path}.name`);

@@ -60,6 +60,7 @@ const REST: Record<string, [string, boolean]> = {
   RoleBinding: ['rolebindings', true],
   CustomResourceDefinition: ['customresourcedefinitions', false],
   GatewayClass: ['gatewayclasses', false],
+  MutatingWebhookConfiguration: ['mutatingwebhookconfigurations', false],
 };
 
 /** The object's REST path, e.g. /apis/apps/v1/namespaces/istio-system/daemonsets/ztunnel. */

@@ -1,8 +1,9 @@
 /**
  * istiod: its ServiceAccount, RBAC (as Istio's istiod ClusterRoles and Role, trimmed to what this
  * istiod does), Deployment, Service (15010 xDS, 15012 mTLS xDS + CA, 443→15017 webhooks, 15014
- * monitoring) and, with more than one replica, a PodDisruptionBudget and the shared CA (Secret
- * `cacerts`) the replicas sign with.
+ * monitoring), the sidecar injector's MutatingWebhookConfiguration (istiod patches its caBundle)
+ * and, with more than one replica, a PodDisruptionBudget and the shared CA (Secret `cacerts`) the
+ * replicas sign with.
  */
 import { PART_OF, NAMESPACE, image, type KubeObject } from './objects.js';
 import { pdbApiVersion, type KubeTarget } from './target.js';
@@ -122,6 +123,45 @@ function istiodRbac(): KubeObject[] {
   ];
 }
 
+/**
+ * Istio's injector selectors for the default revision: pods in namespaces labelled
+ * `istio-injection=enabled` (unless the pod says `sidecar.istio.io/inject=false`), and pods labelled
+ * `sidecar.istio.io/inject=true` in namespaces with neither injection label. No caBundle: istiod
+ * writes it.
+ */
+export function injectorWebhookConfig(v: InstallValues): KubeObject {
+  const hook = (name: string, namespaceSelector: object, objectSelector: object) => ({
+    name,
+    clientConfig: { service: { name: 'istiod', namespace: NAMESPACE, path: '/inject', port: 443 } },
+    rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
+    failurePolicy: v.sidecar.failurePolicy,
+    sideEffects: 'None',
+    reinvocationPolicy: 'Never',
+    admissionReviewVersions: ['v1', 'v1beta1'],
+    timeoutSeconds: 10,
+    namespaceSelector,
+    objectSelector,
+  });
+  const noRev = { key: 'istio.io/rev', operator: 'DoesNotExist' };
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name: 'istio-sidecar-injector', labels: { ...LABELS, 'istio.io/rev': 'default' } },
+    webhooks: [
+      hook(
+        'namespace.sidecar-injector.istio.io',
+        { matchExpressions: [noRev, { key: 'istio-injection', operator: 'In', values: ['enabled'] }] },
+        { matchExpressions: [{ key: 'sidecar.istio.io/inject', operator: 'NotIn', values: ['false'] }] },
+      ),
+      hook(
+        'object.sidecar-injector.istio.io',
+        { matchExpressions: [noRev, { key: 'istio-injection', operator: 'DoesNotExist' }] },
+        { matchExpressions: [noRev, { key: 'sidecar.istio.io/inject', operator: 'In', values: ['true'] }] },
+      ),
+    ],
+  };
+}
+
 export function istiodObjects(v: InstallValues, t: KubeTarget): KubeObject[] {
   const replicas = v.istiod.replicas;
   const args = [
@@ -132,6 +172,9 @@ export function istiodObjects(v: InstallValues, t: KubeTarget): KubeObject[] {
     '--ca-dir=/var/run/meshlite/ca',
     `--waypoint-image=${image(v, 'waypoint')}`,
     `--waypoint-resources=${JSON.stringify(v.waypoint.resources)}`,
+    `--gateway-image=${image(v, 'gateway')}`,
+    `--injection-image=${image(v, 'sidecar')}`,
+    `--injection-resources=${JSON.stringify(v.sidecar.resources)}`,
     // Replicas must sign with one CA: more than one needs the plugged-in CA (Secret cacerts).
     ...(replicas > 1 ? ['--cacerts-dir=/etc/cacerts'] : []),
   ];
@@ -234,6 +277,7 @@ export function istiodObjects(v: InstallValues, t: KubeTarget): KubeObject[] {
       },
     },
   ];
+  out.push(injectorWebhookConfig(v));
   if (replicas > 1)
     out.push({
       apiVersion: pdbApiVersion(t),

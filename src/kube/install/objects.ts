@@ -19,7 +19,7 @@ export interface KubeObject {
 /** Label on everything `meshctl install` creates (what `meshctl uninstall` looks for). */
 export const PART_OF = { 'app.kubernetes.io/part-of': 'meshlite' };
 
-export type Component = 'istiod' | 'ztunnel' | 'waypoint' | 'node-agent';
+export type Component = 'istiod' | 'ztunnel' | 'waypoint' | 'gateway' | 'sidecar' | 'node-agent';
 
 export function image(v: InstallValues, c: Component): string {
   return `${v.images.hub}/${c}:${v.images.tag}`;

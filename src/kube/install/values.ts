@@ -23,6 +23,7 @@ export interface InstallValues {
   ztunnel: { resources: Resources; terminationGracePeriodSeconds: number };
   nodeAgent: { resources: Resources; netnsDir: string; excludeNamespaces: string[] };
   waypoint: { resources: Resources };
+  sidecar: { resources: Resources; failurePolicy: 'Fail' | 'Ignore' };
 }
 
 /** deploy/kubernetes/ of this checkout (dist/src/kube/install → four levels up). */
@@ -132,11 +133,16 @@ export function checkValues(t: Tree): InstallValues {
       v.nodeAgent.excludeNamespaces.every((n) => DNS_LABEL.test(n)),
     'nodeAgent.excludeNamespaces must be a list of namespace names',
   );
+  need(
+    v.sidecar?.failurePolicy === 'Fail' || v.sidecar?.failurePolicy === 'Ignore',
+    `sidecar.failurePolicy must be Fail or Ignore, not "${String(v.sidecar?.failurePolicy)}"`,
+  );
   for (const [name, r] of [
     ['istiod.resources', v.istiod.resources],
     ['ztunnel.resources', v.ztunnel.resources],
     ['nodeAgent.resources', v.nodeAgent.resources],
     ['waypoint.resources', v.waypoint?.resources],
+    ['sidecar.resources', v.sidecar?.resources],
   ] as const) {
     need(isTree(r), `${name} must be a map with requests and/or limits`);
     for (const [k, m] of Object.entries(r as Tree)) {

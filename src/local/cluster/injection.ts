@@ -4,33 +4,14 @@
  * sidecar starts before the app), and the pod's capture rules.
  */
 import type { Container, PodSpecIn } from './manifests.js';
+import { SIDECAR_STATUS, TUNNEL_LABEL } from '../../sidecar/injection-policy.js';
 
-const EXCLUDED_NAMESPACES = new Set(['kube-system', 'kube-public', 'kube-node-lease']);
-export const INJECT_LABEL = 'sidecar.istio.io/inject';
-export const NS_INJECTION_LABEL = 'istio-injection';
-export const SIDECAR_STATUS = 'sidecar.istio.io/status';
-
-/**
- * Istio's webhook selectors: a namespace labelled `istio-injection=enabled` (or `istio.io/rev`) injects
- * every pod but those labelled `sidecar.istio.io/inject=false`; in a namespace with neither label a pod
- * labelled `sidecar.istio.io/inject=true` (or `istio.io/rev`) is injected; `istio-injection=disabled`
- * injects nothing. Gateway and waypoint pods are never injected. A pod both ambient and injected is a
- * sidecar pod (ztunnel leaves it alone).
- */
-export function wantsSidecar(
-  namespace: string,
-  podLabels: Record<string, string>,
-  nsLabels: Record<string, string> | undefined,
-): boolean {
-  if (EXCLUDED_NAMESPACES.has(namespace)) return false;
-  if (podLabels['gateway.networking.k8s.io/gateway-name'] || podLabels['istio.io/gateway-name']) return false;
-  if (podLabels[INJECT_LABEL] === 'false') return false;
-  const nsInj = nsLabels?.[NS_INJECTION_LABEL];
-  if (nsInj === 'enabled') return true;
-  if (nsInj !== undefined) return false;
-  if (nsLabels?.['istio.io/rev'] !== undefined) return true;
-  return podLabels[INJECT_LABEL] === 'true' || podLabels['istio.io/rev'] !== undefined;
-}
+export {
+  INJECT_LABEL,
+  NS_INJECTION_LABEL,
+  SIDECAR_STATUS,
+  wantsSidecar,
+} from '../../sidecar/injection-policy.js';
 
 export interface InjectContext {
   execPath: string;
@@ -74,8 +55,7 @@ export function sidecarContainer(p: PodSpecIn, ctx: InjectContext): Container {
 export function inject(p: PodSpecIn, ctx: InjectContext): PodSpecIn {
   return {
     ...p,
-    // Istio's mark of a sidecar that accepts HBONE on 15008 (ztunnels then tunnel to it directly).
-    labels: { ...p.labels, 'networking.istio.io/tunnel': 'http' },
+    labels: { ...p.labels, [TUNNEL_LABEL]: 'http' },
     containers: [sidecarContainer(p, ctx), ...p.containers.filter((c) => c.name !== 'istio-proxy')],
     annotations: {
       ...(p.annotations ?? {}),

@@ -6,6 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  gatewayObjects,
+  gatewayStatus,
+  INGRESS_PROFILE,
   notAWaypoint,
   waypointObjects,
   waypointStatus,
@@ -111,4 +114,87 @@ test('status: Programmed with the cluster IP and host name; a conflict or no IP 
   const p2 = conflict.conditions!.find((c) => c.type === 'Programmed')!;
   assert.deepEqual([p2.status, p2.reason, p2.lastTransitionTime], ['False', 'Invalid', 't3']);
   assert.deepEqual(conflict.addresses, s.addresses, 'addresses are never removed');
+});
+
+test('class istio: <gw>-istio objects, a LoadBalancer Service with one port per listener port, valid', async () => {
+  const gw: GatewayObject = {
+    ...GW,
+    metadata: { ...GW.metadata, name: 'ingress' },
+    spec: {
+      gatewayClassName: 'istio',
+      listeners: [
+        { name: 'http', port: 80, protocol: 'HTTP' },
+        { name: 'http-alt', port: 80, protocol: 'HTTP' },
+        { name: 'web', port: 8080, protocol: 'HTTP' },
+      ],
+    },
+  };
+  const objs = gatewayObjects(gw, INGRESS_PROFILE, { ...SETTINGS, image: 'meshlite/gateway:0.1.0' });
+  assert.deepEqual(
+    objs.map((o) => `${o.kind}/${o.metadata.name}`),
+    ['ServiceAccount/ingress-istio', 'Deployment/ingress-istio', 'Service/ingress-istio'],
+  );
+  for (const o of objs) {
+    assert.deepEqual(await schemaProblems(o as KubeObject), [], o.kind);
+    assert.equal(o.metadata.labels?.['gateway.istio.io/managed'], 'istio.io-gateway-controller');
+    assert.equal(o.metadata.ownerReferences?.[0]?.name, 'ingress');
+  }
+  const svc = objs[2] as KubeObject & {
+    spec: { type: string; ports: Array<{ name: string; port: number }> };
+  };
+  assert.equal(svc.spec.type, 'LoadBalancer');
+  assert.deepEqual(
+    svc.spec.ports.map((p) => [p.name, p.port]),
+    [
+      ['status-port', 15021],
+      ['http', 80],
+      ['web', 8080],
+    ],
+  );
+  const container = (
+    objs[1] as unknown as {
+      spec: {
+        template: {
+          spec: { containers: Array<{ args: string[]; ports: Array<{ containerPort: number }> }> };
+        };
+      };
+    }
+  ).spec.template.spec.containers[0]!;
+  assert.deepEqual(container.args, ['--name', 'ingress-istio']);
+  assert.deepEqual(
+    container.ports.map((p) => p.containerPort),
+    [15020, 15021, 80, 8080],
+  );
+  // The annotation Istio reads picks another Service type.
+  const cip = gatewayObjects(
+    { ...gw, metadata: { ...gw.metadata, annotations: { 'networking.istio.io/service-type': 'ClusterIP' } } },
+    INGRESS_PROFILE,
+    SETTINGS,
+  )[2] as KubeObject & { spec: { type: string } };
+  assert.equal(cip.spec.type, 'ClusterIP');
+
+  // Status: a LoadBalancer without an address is not Programmed (AddressNotAssigned); with one it is.
+  const pending = gatewayStatus(
+    gw,
+    INGRESS_PROFILE,
+    { clusterIp: '10.96.0.9', type: 'LoadBalancer' },
+    { now: 't' },
+  );
+  const p1 = pending.conditions!.find((c) => c.type === 'Programmed')!;
+  assert.deepEqual([p1.status, p1.reason], ['False', 'AddressNotAssigned']);
+  assert.deepEqual(pending.addresses, []);
+  const ready = gatewayStatus(
+    gw,
+    INGRESS_PROFILE,
+    { clusterIp: '10.96.0.9', type: 'LoadBalancer', ingress: [{ ip: '203.0.113.7' }] },
+    { now: 't' },
+  );
+  assert.deepEqual(ready.addresses, [
+    { type: 'IPAddress', value: '203.0.113.7' },
+    { type: 'Hostname', value: 'ingress-istio.demo.svc.cluster.local' },
+  ]);
+  assert.equal(
+    ready.conditions!.find((c) => c.type === 'Programmed')!.message,
+    'Resource programmed, assigned to service(s) ingress-istio.demo.svc.cluster.local:80,8080',
+  );
 });
