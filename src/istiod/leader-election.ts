@@ -78,14 +78,18 @@ export class LeaderElector {
     this.schedule(0);
   }
 
-  /** Stops trying; a leader stops its work and releases the Lease. */
-  async stop(): Promise<void> {
+  /**
+   * Stops trying; a leader stops its work and releases the Lease (`release: false` leaves it to
+   * expire, as a crashed replica would).
+   */
+  async stop(opts: { release?: boolean } = {}): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.loop;
     if (this.leading) {
       this.leading = false;
       await this.o.onStoppedLeading();
+      if (opts.release === false) return;
       await this.release().catch((err: unknown) =>
         this.log.warn({ err: errorMessage(err) }, 'leader election: could not release the Lease'),
       );
