@@ -20,13 +20,16 @@ import {
 } from '@kubernetes/client-node';
 import { KubeControlPlane, controlPlaneProblem } from '../../../src/kube/control-plane.js';
 import { loadKubeConfig, statusOf } from '../../../src/istiod/config/kube-client.js';
-import { KubeWaypointController } from '../../../src/istiod/kube-waypoint-controller.js';
+import {
+  KubeGatewayController,
+  KubeWaypointController,
+} from '../../../src/istiod/kube-waypoint-controller.js';
 import { KubeStatusWriter } from '../../../src/istiod/kube-status-writer.js';
 import { KubeRouteStatusWriter } from '../../../src/istiod/kube-route-status-writer.js';
 import { KubernetesSource } from '../../../src/istiod/config/kubernetes-source.js';
 import { install } from '../../../src/kube/install/apply.js';
 import { loadValues } from '../../../src/kube/install/values.js';
-import type { GatewayObject } from '../../../src/istiod/kube-waypoint-objects.js';
+import { INGRESS_PROFILE, type GatewayObject } from '../../../src/istiod/kube-waypoint-objects.js';
 import { waitFor } from '../istiod/config/helpers/wait-for.js';
 import { parseConfig } from '../../../src/common/config.js';
 import { createLogger } from '../../../src/common/logger.js';
@@ -207,6 +210,81 @@ test(
 );
 
 test(
+  'an ingress Gateway of class istio gets <gw>-istio objects and a LoadBalancer Service; Programmed once it has an address',
+  { skip: problem },
+  async (t) => {
+    plane ??= KubeControlPlane.start();
+    const cp = await plane;
+    const kc = loadKubeConfig(cp.kubeconfigPath);
+    await install(kc, loadValues(), { gatewayApiCrds: true });
+    const core = kc.makeApiClient(CoreV1Api);
+    const apps = kc.makeApiClient(AppsV1Api);
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    await core.createNamespace({ body: { metadata: { name: 'edge' } } });
+    const controller = new KubeGatewayController({
+      kubeConfig: kc,
+      profile: INGRESS_PROFILE,
+      image: 'meshlite/gateway:test',
+      xdsAddress: 'istiod.istio-system.svc:15010',
+      trustDomain: 'cluster.local',
+      clusterId: 'Kubernetes',
+      backoffMs: { initial: 100, max: 1000 },
+      resyncMs: 200,
+    });
+    t.after(() => controller.stop());
+    controller.start();
+    await custom.createNamespacedCustomObject({
+      ...G,
+      namespace: 'edge',
+      body: {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'Gateway',
+        metadata: { name: 'ingress' },
+        spec: {
+          gatewayClassName: 'istio',
+          listeners: [
+            { name: 'http', port: 80, protocol: 'HTTP', allowedRoutes: { namespaces: { from: 'All' } } },
+          ],
+        },
+      },
+    });
+    const read = async () =>
+      (await custom.getNamespacedCustomObject({ ...G, namespace: 'edge', name: 'ingress' })) as GatewayObject;
+    const programmed = async () => (await read()).status?.conditions?.find((c) => c.type === 'Programmed');
+    // No load balancer controller here: the Service waits for its address, as on a cluster without one.
+    await waitFor(
+      'AddressNotAssigned',
+      async () => (await programmed())?.reason === 'AddressNotAssigned',
+      30_000,
+    );
+    const svc = await core.readNamespacedService({ name: 'ingress-istio', namespace: 'edge' });
+    assert.equal(svc.spec?.type, 'LoadBalancer');
+    assert.deepEqual(
+      svc.spec?.ports?.map((p) => [p.name, p.port]),
+      [
+        ['status-port', 15021],
+        ['http', 80],
+      ],
+    );
+    const dep = await apps.readNamespacedDeployment({ name: 'ingress-istio', namespace: 'edge' });
+    assert.equal(dep.spec?.template.spec?.serviceAccountName, 'ingress-istio');
+    assert.equal(dep.metadata?.labels?.['gateway.istio.io/managed'], 'istio.io-gateway-controller');
+    assert.equal(dep.metadata?.ownerReferences?.[0]?.name, 'ingress');
+    // A load balancer assigns an address (written as a cloud controller would): the Gateway is Programmed.
+    await core.replaceNamespacedServiceStatus({
+      name: 'ingress-istio',
+      namespace: 'edge',
+      body: { ...svc, status: { loadBalancer: { ingress: [{ ip: '192.0.2.10' }] } } },
+    });
+    await waitFor('Programmed', async () => (await programmed())?.status === 'True', 30_000);
+    assert.deepEqual((await read()).status?.addresses, [
+      { type: 'IPAddress', value: '192.0.2.10' },
+      { type: 'Hostname', value: 'ingress-istio.edge.svc.cluster.local' },
+    ]);
+  },
+);
+
+test(
   'a rejected AuthorizationPolicy says why in its status, and is Accepted once fixed',
   { skip: problem },
   async (t) => {
@@ -256,6 +334,83 @@ test(
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
     await waitFor('Accepted=True after the fix', async () => (await accepted())?.status === 'True', 30_000);
+  },
+);
+
+test(
+  'rejected RequestAuthentication, DestinationRule, VirtualService and ServiceEntry say why in their status',
+  { skip: problem },
+  async (t) => {
+    plane ??= KubeControlPlane.start();
+    const cp = await plane;
+    const kc = loadKubeConfig(cp.kubeconfigPath);
+    await install(kc, loadValues(), { gatewayApiCrds: true });
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: 'policies2' } } }).catch(() => undefined);
+    const source = new KubernetesSource({
+      kubeconfig: cp.kubeconfigPath,
+      kinds: ['RequestAuthentication', 'DestinationRule', 'VirtualService', 'ServiceEntry'],
+    });
+    const writer = new KubeStatusWriter(kc, source);
+    t.after(async () => {
+      await writer.stop();
+      await source.stop();
+    });
+    await source.start();
+    await source.whenSynced();
+    writer.start();
+    const cases = [
+      [
+        'security.istio.io',
+        'requestauthentications',
+        'RequestAuthentication',
+        { jwtRules: [{ jwksUri: 'https://idp.example/jwks' }] },
+        /spec\.jwtRules\[0\]\.issuer: is required/,
+      ],
+      [
+        'networking.istio.io',
+        'destinationrules',
+        'DestinationRule',
+        { host: 'reviews', trafficPolicy: { loadBalancer: { simple: 'FASTEST' } } },
+        /spec\.trafficPolicy\.loadBalancer\.simple/,
+      ],
+      [
+        'networking.istio.io',
+        'virtualservices',
+        'VirtualService',
+        { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' }, weight: -5 }] }] },
+        /spec\.http\[0\]\.route\[0\]\.weight/,
+      ],
+      [
+        'networking.istio.io',
+        'serviceentries',
+        'ServiceEntry',
+        { hosts: ['api.example'], resolution: 'DNS', ports: [{ number: 0, name: 'http', protocol: 'HTTP' }] },
+        /spec\.ports\[0\]\.number/,
+      ],
+    ] as const;
+    for (const [group, plural, kind, spec, why] of cases) {
+      const ref = { group, version: 'v1', namespace: 'policies2', plural };
+      await custom.createNamespacedCustomObject({
+        ...ref,
+        body: { apiVersion: `${group}/v1`, kind, metadata: { name: 'bad' }, spec },
+      });
+      const accepted = async () => {
+        const o = (await custom.getNamespacedCustomObject({ ...ref, name: 'bad' })) as {
+          status?: { conditions?: Array<{ type: string; status: string; reason: string; message: string }> };
+        };
+        return o.status?.conditions?.find((c) => c.type === 'Accepted');
+      };
+      await waitFor(
+        `the ${kind} rejection in its status`,
+        async () => (await accepted())?.status === 'False',
+        30_000,
+      );
+      const c = (await accepted())!;
+      assert.equal(c.reason, 'Invalid', kind);
+      assert.match(c.message, why, kind);
+    }
   },
 );
 
