@@ -245,3 +245,23 @@ spec:
   );
   assert.equal((await get('/only-v2/y')).status, 200);
 });
+
+test('an app that closes its idle keep-alive connections: the waypoint opens a new one, no request hangs', async () => {
+  // echo and most app servers close an idle keep-alive connection after a while (Node: 5 s); the far
+  // ztunnel then ends the HBONE stream, and the waypoint must drop that pooled connection, not reuse it.
+  const keep = apps.map((a) => a.keepAliveTimeout);
+  for (const a of apps) a.keepAliveTimeout = 150;
+  try {
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 4; i++) assert.equal((await get('/idle')).status, 200);
+      await new Promise((r) => setTimeout(r, 600)); // past the apps' keep-alive timeout
+    }
+    const r = await Promise.race([
+      get('/idle'),
+      new Promise<never>((_, rej) => setTimeout(() => rej(new Error('request through the waypoint hung')), 5000)),
+    ]);
+    assert.equal(r.status, 200);
+  } finally {
+    apps.forEach((a, i) => (a.keepAliveTimeout = keep[i]!));
+  }
+});
