@@ -20,6 +20,11 @@ export interface RateOutput {
   completed: number;
   errors: number;
   seconds: number;
+  /**
+   * Wall seconds from the first measured request's due time to the last completion: more than
+   * `seconds` when the path could not keep up (the rate sweep's achieved rate is completed / this).
+   */
+  wallSeconds: number;
   /** Latency from the due time, µs, warm-up excluded, in completion order. */
   latencyUs: number[];
   /** Latency from the actual write, µs (what a closed-loop tool would report). */
@@ -120,6 +125,7 @@ export async function runRate(o: {
     completed: 0,
     errors: 0,
     seconds: o.seconds,
+    wallSeconds: o.seconds,
     latencyUs: [],
     serviceUs: [],
   };
@@ -128,6 +134,7 @@ export async function runRate(o: {
   let next = 0;
   let settled = 0;
   let rr = 0;
+  let last = 0;
   let finish: () => void = () => undefined;
   const done = new Promise<void>((r) => (finish = r));
   const dispatch = (): void => {
@@ -144,6 +151,7 @@ export async function runRate(o: {
       out.sent++;
       c.request(path, (ok) => {
         const now = performance.now();
+        last = now;
         if (r.i >= warm) {
           if (ok) {
             out.completed++;
@@ -170,6 +178,7 @@ export async function runRate(o: {
   await done;
   clearTimeout(limit);
   out.errors += total - settled;
+  out.wallSeconds = Math.max(1e-3, (last - (t0 + warm * interval)) / 1000);
   for (const c of conns) c.sock.destroy();
   return out;
 }

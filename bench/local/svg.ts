@@ -3,25 +3,28 @@
  * "nines" axis (x = -log10(1 - q)), one curve per variant, pooled over rounds.
  */
 import type { LocalBenchReport, Variant } from './run.js';
+import { P99_GOAL } from './summary.js';
 
 const W = 720;
 const H = 420;
 const M = { l: 60, r: 20, t: 40, b: 50 };
-const COLORS: Record<Variant, string> = {
+export const COLORS: Record<Variant, string> = {
   'no-mesh': '#1f77b4',
   ambient: '#d62728',
   waypoint: '#9467bd',
+  sidecar: '#ff7f0e',
   haproxy: '#2ca02c',
   'haproxy-http': '#8c564b',
 };
-const NAMES: Record<Variant, string> = {
+export const NAMES: Record<Variant, string> = {
   'no-mesh': 'no mesh',
   ambient: 'ambient L4 (two ztunnels)',
   waypoint: 'ambient + waypoint',
+  sidecar: 'sidecar (both ends)',
   haproxy: 'haproxy pair (mutual TLS)',
   'haproxy-http': 'haproxy pair + mode http hop',
 };
-const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+export const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
 export function latencySvg(r: LocalBenchReport): string {
   const qs = r.curve.quantiles;
@@ -30,9 +33,9 @@ export function latencySvg(r: LocalBenchReport): string {
   const shown = r.settings.variants.filter((v) => r.curve[v] && r.summary[v]);
   const all = shown.flatMap((v) => r.curve[v]!).filter((v) => v > 0);
   // Logarithmic latency axis: the body (p50..p90) and the tail (p99.9) both stay readable.
-  const TICKS = [0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+  const TICKS = [0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
   const yMin = [...TICKS].reverse().find((t) => t <= Math.min(...all, 1)) ?? 0.05;
-  const yMax = TICKS.find((t) => t >= Math.max(...all, 1)) ?? 1000;
+  const yMax = TICKS.find((t) => t >= Math.max(...all, 1)) ?? 10000;
   const x = (q: number): number => M.l + (nines(q) / xMax) * (W - M.l - M.r);
   const y = (v: number): number =>
     H -
@@ -42,7 +45,7 @@ export function latencySvg(r: LocalBenchReport): string {
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${esc(`Latency by percentile, ${r.settings.rate} req/s on ${r.settings.conns} connections, HTTP/1.1 ${r.settings.size} B (${r.settings.rounds} round(s) pooled)`)}</text>`,
+    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${esc(`Latency by percentile, ${r.settings.rate} req/s on ${r.settings.reference} connections, HTTP/1.1 ${r.settings.size} B (${r.settings.rounds} round(s) pooled)`)}</text>`,
   ];
   for (const v of TICKS.filter((t) => t >= yMin && t <= yMax)) {
     out.push(
@@ -76,9 +79,14 @@ export function latencySvg(r: LocalBenchReport): string {
       `<text x="${M.l + 42}" y="${M.t + 20 + i * 18}">${esc(`${NAMES[v]}: p50 ${s.p50.toFixed(3)}, p90 ${s.p90.toFixed(3)}, p99 ${s.p99.toFixed(3)} ms`)}</text>`,
     );
   });
+  const g = r.goals.p99.find((x) => x.connections === r.settings.reference);
   const a = r.added;
   out.push(
-    `<text x="${M.l + 12}" y="${M.t + 20 + shown.length * 18}">${esc(`added: p90 ${a.p90.toFixed(3)} ms (goal 0.17), p99 ${a.p99.toFixed(3)} ms (goal 0.20)`)}</text>`,
+    `<text x="${M.l + 12}" y="${M.t + 20 + shown.length * 18}">${esc(
+      g
+        ? `added p99: ambient ${a.p99.toFixed(3)} ms, sidecar ${g.sidecarMs.toFixed(3)} ms: ${Number.isFinite(g.ratio) ? `${g.ratio.toFixed(2)}x` : 'no ratio (noise)'} (goal <= ${P99_GOAL}x)`
+        : `added over no mesh: p90 ${a.p90.toFixed(3)} ms, p99 ${a.p99.toFixed(3)} ms (ambient L4)`,
+    )}</text>`,
     '</svg>',
   );
   return `${out.join('\n')}\n`;

@@ -1,7 +1,8 @@
 /**
- * `meshctl bench`: the local cluster benchmark (bench/local/): no mesh against ambient L4 at a fixed
- * rate, repeated, plus bulk throughput; ztunnel CPU and memory. Uses the running cluster, or brings one
- * up (`up --detach`) and takes it down at the end.
+ * `meshctl bench`: the local cluster benchmark (bench/local/): no mesh, ambient L4, ambient + waypoint
+ * and sidecar (plus the haproxy references) at a fixed rate and several connection counts, interleaved
+ * over rounds; bulk, an optional rate sweep, the mesh's memory with N pods. Uses the running cluster,
+ * or brings one up (`up --detach`) and takes it down at the end.
  */
 import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -13,9 +14,11 @@ import { DIST_SRC } from '../../local/cluster/cluster.js';
 import { readClusterFile, type ClusterFile } from '../../local/cluster/state.js';
 import { preflight } from '../../local/cluster/preflight.js';
 import { CLUSTER_OPTIONS } from './up.js';
-import { defaultLocalOptions, runLocalBench } from '../../../bench/local/run.js';
+import { availableModes, defaultLocalOptions, runLocalBench } from '../../../bench/local/run.js';
+import { parseConnections, parseModes } from '../../../bench/local/summary.js';
 import { formatLocalReport } from '../../../bench/local/report.js';
 import { latencySvg } from '../../../bench/local/svg.js';
+import { addedSvg, cpuSvg } from '../../../bench/local/plots.js';
 import { formatSoak, runSoak } from '../../../bench/local/soak.js';
 
 const RESULTS = resolve(DIST_SRC, '../../bench/results');
@@ -24,14 +27,51 @@ const schema = {
   ...CLUSTER_OPTIONS,
   quick: {
     flag: 'quick',
-    doc: 'smoke run: 1 round of 2 s per variant, 1 s bulk (~15 s)',
+    doc: 'smoke run: 1 round of 1.5 s per mode and point, connections 4,16, short bulk, no memory phase',
     default: false,
     parse: parsers.bool,
     boolean: true,
   },
+  modes: {
+    flag: 'modes',
+    doc: 'modes to measure, comma-separated: no-mesh, ambient, waypoint, sidecar, haproxy, haproxy-http (no-mesh is always added: added latency is over it); default all (haproxy ones where installed)',
+    default: '',
+    parse: parsers.string,
+  },
+  connections: {
+    flag: 'connections',
+    doc: "connection counts, comma-separated; default Istio's 1,4,16,64 (--quick: 4,16)",
+    default: '',
+    parse: parsers.string,
+  },
+  rate: {
+    flag: 'rate',
+    doc: 'the fixed rate, req/s',
+    default: 1000,
+    parse: parsers.int(1, 100_000),
+  },
+  sweep: {
+    flag: 'sweep',
+    doc: 'also a rate sweep per mode: doubling from --rate until errors or < 90 % delivered (2 s runs)',
+    default: false,
+    parse: parsers.bool,
+    boolean: true,
+  },
+  sweepConnections: {
+    flag: 'sweep-connections',
+    doc: 'connections of the rate sweep',
+    default: 16,
+    parse: parsers.int(1, 256),
+  },
+  memPods: {
+    flag: 'mem-pods',
+    doc: 'pods per mode of the memory phase (ambient vs sidecar); -1 = mode default (10, --quick 0), 0 = none',
+    default: -1,
+    parse: parsers.int(-1, 50),
+  },
   rounds: {
     flag: 'rounds',
-    doc: 'rounds (each runs every variant, order rotated); 0 = mode default',
+    doc: 'rounds (each runs every mode at every connection count, order rotated); 0 = mode default',
     default: 0,
     parse: parsers.int(0, 20),
   },
@@ -49,22 +89,31 @@ const schema = {
   },
   out: {
     flag: 'out',
-    doc: `JSON result file (an SVG plot is written next to it as <name>-latency.svg); default ${join(RESULTS, 'local.json')} for a full run, none for --quick`,
+    doc: `JSON result file (SVG plots next to it: <name>-latency.svg, <name>-added.svg, <name>-cpu.svg); default ${join(RESULTS, 'local.json')} for a full run, none for --quick`,
     default: '',
     parse: parsers.string,
   },
 };
 
-const USAGE = `Usage: meshctl bench [--quick] [--rounds N] [--seconds S] [--out FILE] [--state-dir DIR]
+const USAGE = `Usage: meshctl bench [--quick] [--modes LIST] [--connections LIST] [--rounds N] [--seconds S]
+                     [--rate R] [--sweep] [--mem-pods N] [--out FILE] [--state-dir DIR]
        meshctl bench --soak 10m [--out FILE]
 
-In the local cluster: default/curl (node-1) -> Service echo (node-2), HTTP/1.1 GET of 1 KiB at a fixed
-1000 req/s on 4 connections, latency from the intended send time: no mesh, ambient L4, ambient +
-the namespace's waypoint (created for the run if missing, then deleted), and as references (where
-haproxy is installed) a pair of haproxies with mutual TLS and the same with an haproxy mode http hop
-in the waypoint's pod; the namespace labels are switched at runtime and restored; rotated over
-several rounds; then one-connection bulk throughput for each. Prints a table, writes JSON and an SVG latency plot. Uses the
-running cluster (meshctl up --detach), or brings one up and down for the run. Needs root.
+In the local cluster, HTTP/1.1 GET of 1 KiB at a fixed 1000 req/s, latency from the intended send
+time, warm-up discarded, every mode in the same run, interleaved round by round:
+  no-mesh   default/curl (node-1) -> Service echo -> default/echo (node-2), namespace default unlabelled
+  ambient   the same, namespace default ambient (two ztunnels)
+  waypoint  the same, ambient + istio.io/use-waypoint (the waypoint is created if missing)
+  sidecar   bench-sidecar/curl (node-1) -> Service echo -> bench-sidecar/echo (node-2), both injected
+            (namespace bench-sidecar, istio-injection=enabled, created for the run beside the default pair)
+  haproxy, haproxy-http   references where haproxy is installed (mutual TLS pair; + a mode http hop)
+Each mode at every --connections count (Istio's 1,4,16,64), >= 3 rounds with the spread shown; then
+one-connection bulk; --sweep adds a rate sweep to saturation; the memory phase puts N echo pods in an
+ambient namespace and then N injected pods and sums the mesh's RSS (ztunnels vs sidecars). Namespace
+labels are restored and everything the bench created is removed at the end.
+Prints a table with the two goals (ambient added p99 <= 0.25x sidecar's; mesh memory ambient <= 0.2x
+sidecar's), writes JSON and three SVG plots. Uses the running cluster (meshctl up --detach), or brings
+one up and down for the run. Needs root.
 
 --soak DURATION runs ambient L4 alone at 1000 req/s for DURATION (bounded) and reports errors and
 the growth of each ztunnel's RSS (goal: none, under 10 %); JSON to --out if given.`;
@@ -88,6 +137,22 @@ export async function run(argv: string[]): Promise<number> {
   if (!args) return 0;
   const c = args.config;
   const out = (s: string): void => void process.stdout.write(`${s}\n`);
+  const t0 = Date.now();
+  const o = defaultLocalOptions(c.quick, (m) =>
+    out(`  [${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${m}`),
+  );
+  try {
+    if (c.modes) o.variants = parseModes(c.modes, availableModes());
+    if (c.connections) o.connections = parseConnections(c.connections);
+  } catch (err) {
+    out(`meshctl bench: ${errorMessage(err)}`);
+    return 2;
+  }
+  if (c.rounds) o.rounds = c.rounds;
+  if (c.seconds) o.seconds = c.seconds;
+  o.rate = c.rate;
+  if (c.sweep) o.sweepConnections = c.sweepConnections;
+  if (c.memPods >= 0) o.memPods = c.memPods;
   const pre = await preflight();
   if (!pre.ok) {
     out(`meshctl bench: the local cluster needs ${pre.missing.join(', ')}`);
@@ -104,9 +169,6 @@ export async function run(argv: string[]): Promise<number> {
     if (!cluster) return 1;
   }
   if (c.soak > 0) return soak(cluster, c.soak, c.out, out, ours ? cl : undefined);
-  const o = defaultLocalOptions(c.quick, (m) => out(`  ${m}`));
-  if (c.rounds) o.rounds = c.rounds;
-  if (c.seconds) o.seconds = c.seconds;
   try {
     const report = await runLocalBench(cluster, o);
     out(`\n${formatLocalReport(report)}`);
@@ -114,11 +176,18 @@ export async function run(argv: string[]): Promise<number> {
     if (file) {
       await mkdir(dirname(file), { recursive: true });
       await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
-      const svg = file.replace(/\.json$/, '') + '-latency.svg';
-      await writeFile(svg, latencySvg(report));
-      out(`wrote ${file} and ${svg}`);
+      const base = file.replace(/\.json$/, '');
+      await writeFile(`${base}-latency.svg`, latencySvg(report));
+      await writeFile(`${base}-added.svg`, addedSvg(report));
+      await writeFile(`${base}-cpu.svg`, cpuSvg(report));
+      out(`wrote ${file} and ${base}-{latency,added,cpu}.svg`);
     }
-    return Object.values(report.summary).every((x) => x.errors === 0) ? 0 : 1;
+    const errors =
+      report.points.reduce((a, x) => a + x.errors, 0) +
+      report.bulk.reduce((a, x) => a + x.errors, 0) +
+      (report.memory?.ambient?.errors ?? 0) +
+      (report.memory?.sidecar?.errors ?? 0);
+    return errors === 0 ? 0 : 1;
   } catch (err) {
     out(errorMessage(err));
     return 1;

@@ -12,9 +12,6 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LocalCluster, DIST_SRC, copyDemo } from '../../../src/local/cluster/cluster.js';
 import { curlFrom } from '../../../src/local/cluster/demo.js';
-import { readClusterFile } from '../../../src/local/cluster/state.js';
-import { defaultLocalOptions, runLocalBench, VARIANTS } from '../../../bench/local/run.js';
-import { latencySvg } from '../../../bench/local/svg.js';
 import { findLeftovers, isEmpty, runCommand } from '../../../src/local/netns/index.js';
 import { skip, sleep, waitFor } from './harness.js';
 
@@ -282,55 +279,6 @@ spec:
       },
     );
 
-    await t.test(
-      'bench smoke: every variant measured in the pods (haproxy pair too), zero errors',
-      async () => {
-        const file = await readClusterFile(stateDir);
-        assert.ok(file, 'cluster.json is written');
-        const o = {
-          ...defaultLocalOptions(true, () => undefined),
-          seconds: 1,
-          warmup: 0.2,
-          bulkSeconds: 0.3,
-        };
-        const r = await runLocalBench(file, o);
-        assert.deepEqual(o.variants, VARIANTS, 'haproxy is installed here: every variant runs');
-        for (const v of VARIANTS) {
-          const run = r.runs.find((x) => x.variant === v);
-          assert.ok(run, `a fixed-rate run for ${v}`);
-          assert.equal(run.errors, 0, `${v}: no errors`);
-          assert.ok(run.completed >= 900, `${v}: ${run.completed} requests completed`);
-          assert.ok(Number.isFinite(run.latency.p99));
-          const bulk = r.bulk.find((x) => x.variant === v);
-          assert.ok(bulk && bulk.errors === 0 && bulk.mbPerSec > 0, `${v}: bulk moved bytes`);
-          assert.deepEqual(
-            Object.keys(run.ztunnels).sort(),
-            {
-              haproxy: ['haproxy-a', 'haproxy-b'],
-              'haproxy-http': ['haproxy-a', 'haproxy-b', 'haproxy-h'],
-              waypoint: ['node-1', 'node-2', 'waypoint'],
-            }[v as string] ?? ['node-1', 'node-2'],
-          );
-        }
-        const hap = r.runs.find((x) => x.variant === 'haproxy')!.ztunnels;
-        assert.ok(hap['haproxy-a']!.cores > 0 && hap['haproxy-b']!.cores > 0, 'both haproxies worked');
-        assert.ok(r.haproxy && Number.isFinite(r.haproxy.ratios.cpuPerRequest), 'ratios to the haproxy pair');
-        const wp = r.runs.find((x) => x.variant === 'waypoint')!.ztunnels;
-        assert.ok(wp.waypoint!.cores > 0, 'the waypoint worked');
-        assert.ok(r.waypoint && Number.isFinite(r.waypoint.cpuUsPerRequest.ratio), 'the waypoint figures');
-        assert.ok(r.runs.find((x) => x.variant === 'haproxy-http')!.ztunnels['haproxy-h']!.cores > 0);
-        const amb = r.runs.find((x) => x.variant === 'ambient')!.ztunnels;
-        assert.ok(amb['node-1']!.cores > 0 && amb['node-2']!.cores > 0, 'both ztunnels worked while ambient');
-        assert.ok(amb['node-1']!.rssMb > 10, 'ztunnel RSS read from /proc');
-        assert.ok(latencySvg(r).startsWith('<svg'));
-        assert.equal(
-          await captureTable(curlPod.netns),
-          true,
-          'namespace default is ambient again afterwards',
-        );
-      },
-    );
-
     await t.test('(6) teardown leaves nothing behind', async () => {
       const pids = [
         cluster.istiod!.proc.child.pid,
@@ -349,12 +297,6 @@ spec:
     });
   },
 );
-
-const captureTable = (netns: string): Promise<boolean> =>
-  runCommand('ip', ['netns', 'exec', netns, 'nft', 'list', 'table', 'ip', 'ztunnel_capture']).then(
-    () => true,
-    () => false,
-  );
 
 function countLog(c: LocalCluster, msg: string): number {
   let n = 0;

@@ -1,0 +1,350 @@
+/**
+ * The paths `meshctl bench` measures, and how the local cluster is put on each:
+ *
+ * - no-mesh / ambient / waypoint: default/curl -> Service default/echo; namespace default's labels
+ *   (`istio.io/dataplane-mode`, `istio.io/use-waypoint`) are switched at runtime, as a user would,
+ *   and restored at the end; the waypoint is created if missing (and deleted at the end).
+ * - sidecar: bench-sidecar/curl -> Service bench-sidecar/echo, both injected (bench-pods.ts); the pair
+ *   lives for the whole run beside the default pair, so the switch is free.
+ * - haproxy / haproxy-http: haproxies in the default pods (and the waypoint's), namespace unlabelled.
+ */
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { DIST_SRC } from '../../src/local/cluster/cluster.js';
+import { readClusterFile, type ClusterFile } from '../../src/local/cluster/state.js';
+import { runCommand } from '../../src/local/netns/index.js';
+import {
+  BenchObjects,
+  SIDECAR_NS,
+  sidecarPairObjects,
+  sidecarPid,
+  waitForNoPods,
+  waitForPods,
+} from './bench-pods.js';
+import {
+  HAPROXY_A2_PORT,
+  HAPROXY_A_PORT,
+  startHaproxyHttpHop,
+  startHaproxyPair,
+  type HaproxyPair,
+} from './haproxy-pair.js';
+import { ProcWatch } from './proc-stats.js';
+import type { Mode } from './summary.js';
+
+const LABEL = 'istio.io/dataplane-mode';
+const USE_WAYPOINT = 'istio.io/use-waypoint';
+const WAYPOINT = 'waypoint';
+
+type Pod = ClusterFile['pods'][number];
+type Svc = ClusterFile['services'][number];
+
+/**
+ * The Namespace object file istiod watches; the labels decide ambient or not and whether its services
+ * use the waypoint (at runtime).
+ */
+export async function setAmbient(configDir: string, on: boolean, waypoint = false): Promise<void> {
+  const file = join(configDir, 'namespace-default.yaml');
+  const obj = (parse(await readFile(file, 'utf8').catch(() => '')) ?? {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: 'default' },
+  }) as { metadata: { labels?: Record<string, string> } };
+  const labels = { ...(obj.metadata.labels ?? {}) };
+  if (on) labels[LABEL] = 'ambient';
+  else delete labels[LABEL];
+  if (on && waypoint) labels[USE_WAYPOINT] = WAYPOINT;
+  else delete labels[USE_WAYPOINT];
+  obj.metadata.labels = labels;
+  await writeFile(file, stringify(obj));
+}
+
+export async function isAmbient(configDir: string): Promise<boolean> {
+  const text = await readFile(join(configDir, 'namespace-default.yaml'), 'utf8').catch(() => '');
+  const obj = parse(text) as { metadata?: { labels?: Record<string, string> } } | null;
+  return obj?.metadata?.labels?.[LABEL] === 'ambient';
+}
+
+export async function captured(netns: string): Promise<boolean> {
+  return runCommand('ip', ['netns', 'exec', netns, 'nft', 'list', 'table', 'ip', 'ztunnel_capture']).then(
+    () => true,
+    () => false,
+  );
+}
+
+export async function waitUntil(what: string, fn: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`meshctl bench: timed out waiting for ${what}; see the ztunnel and pod logs`);
+}
+
+/** `meshctl ARGS` as a user runs it; its exit code and output. */
+export async function meshctl(args: string[]): Promise<{ code: number; out: string }> {
+  const child = spawn(process.execPath, [join(DIST_SRC, 'meshctl/main.js'), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  return { code: code ?? 1, out };
+}
+
+/** Runs the load generator in a client pod (`ns/deployment`) through `meshctl exec`; returns its JSON. */
+export async function loadgen<T>(stateDir: string, args: string[], pod = 'default/curl'): Promise<T> {
+  const child = spawn(
+    process.execPath,
+    [
+      join(DIST_SRC, 'meshctl/main.js'),
+      'exec',
+      '--state-dir',
+      stateDir,
+      pod,
+      '--',
+      process.execPath,
+      join(DIST_SRC, '../bench/local/loadgen.js'),
+      ...args,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  const line = out.trim().split('\n').pop() ?? '';
+  if (code !== 0 || !line.startsWith('{'))
+    throw new Error(`meshctl bench: the load generator failed (${code}): ${err.trim()}`);
+  return JSON.parse(line) as T;
+}
+
+/** Whether `url` answers 200 from inside `netns` (and what it said). */
+async function curl(netns: string, url: string): Promise<string | undefined> {
+  return runCommand('ip', ['netns', 'exec', netns, 'curl', '-sSf', '--max-time', '2', url]).then(
+    (r) => r.stdout,
+    () => undefined,
+  );
+}
+
+export class BenchPaths {
+  readonly client: Pod;
+  readonly server: Pod;
+  readonly svc: Svc;
+  readonly port: number;
+  readonly configDir: string;
+  private readonly wasAmbient: Promise<boolean>;
+  private current: 'off' | 'ambient' | 'waypoint' | undefined;
+  private wpPod: Pod | undefined;
+  private createdWaypoint = false;
+  private pair: HaproxyPair | undefined;
+  private hop: HaproxyPair | undefined;
+  /** The sidecar pair (bench-sidecar/curl and echo) and its Service. */
+  private sc: { client: Pod; server: Pod; svc: Svc; pids: Map<string, number> } | undefined;
+  private readonly objects: BenchObjects;
+  private readonly ztunnels = new Map<string, number>();
+
+  constructor(
+    private readonly cluster: ClusterFile,
+    private readonly modes: readonly Mode[],
+    private readonly p: (m: string) => void,
+  ) {
+    const client = cluster.pods.find((x) => x.namespace === 'default' && x.deployment === 'curl');
+    const server = cluster.pods.find((x) => x.namespace === 'default' && x.deployment === 'echo');
+    const svc = cluster.services.find((s) => s.namespace === 'default' && s.name === 'echo');
+    if (!client || !server || !svc)
+      throw new Error('meshctl bench: needs default/curl, default/echo and Service echo (the demo config)');
+    this.client = client;
+    this.server = server;
+    this.svc = svc;
+    this.port = svc.ports[0]?.port ?? 8080;
+    this.configDir = join(cluster.stateDir, 'config');
+    this.objects = new BenchObjects(this.configDir);
+    for (const n of cluster.nodes) if (n.ztunnel.pid) this.ztunnels.set(n.name, n.ztunnel.pid);
+    this.wasAmbient = isAmbient(this.configDir);
+  }
+
+  get stateDir(): string {
+    return this.cluster.stateDir;
+  }
+
+  private async findWaypoint(): Promise<Pod | undefined> {
+    return (await readClusterFile(this.cluster.stateDir))?.pods.find(
+      (x) => x.namespace === 'default' && x.name.startsWith(`${WAYPOINT}-`) && x.pids.length > 0,
+    );
+  }
+
+  /** What the modes need before the first round: the waypoint, the sidecar pair. */
+  async prepare(): Promise<void> {
+    const { modes, p } = this;
+    if (modes.includes('waypoint') || modes.includes('haproxy-http')) {
+      this.wpPod = await this.findWaypoint();
+      if (!this.wpPod) {
+        p('creating the waypoint of namespace default (meshctl waypoint apply -n default --wait)');
+        const r = await meshctl([
+          'waypoint',
+          'apply',
+          '-n',
+          'default',
+          '--wait',
+          '--config-dir',
+          this.configDir,
+        ]);
+        if (r.code !== 0) throw new Error(`meshctl bench: meshctl waypoint apply failed: ${r.out.trim()}`);
+        this.createdWaypoint = true;
+        await waitUntil(
+          'the waypoint pod',
+          async () => (this.wpPod = await this.findWaypoint()) !== undefined,
+          60_000,
+        );
+      }
+    }
+    if (modes.includes('sidecar')) {
+      p(`sidecar pair: namespace ${SIDECAR_NS} (istio-injection=enabled), curl on node-1, echo on node-2`);
+      await this.objects.write(sidecarPairObjects());
+      const pods = await waitForPods(this.cluster.stateDir, SIDECAR_NS, 2, true);
+      let svc: Svc | undefined;
+      await waitUntil(
+        `Service ${SIDECAR_NS}/echo`,
+        async () =>
+          (svc = (await readClusterFile(this.cluster.stateDir))?.services.find(
+            (s) => s.namespace === SIDECAR_NS && s.name === 'echo',
+          )) !== undefined,
+      );
+      const client = pods.find((x) => x.deployment === 'curl')!;
+      const server = pods.find((x) => x.deployment === 'echo')!;
+      this.sc = {
+        client,
+        server,
+        svc: svc!,
+        pids: new Map([
+          ['sidecar-client', sidecarPid(client)!],
+          ['sidecar-server', sidecarPid(server)!],
+        ]),
+      };
+      p(
+        `sidecar pair: ${client.name} (${client.ip}) -> ${svc!.clusterIP}:8080 -> ${server.name} (${server.ip})`,
+      );
+    }
+  }
+
+  /** Puts the cluster on mode `v`'s path and waits until the path answers. */
+  async switchTo(v: Mode): Promise<void> {
+    const { client, server, wpPod, p } = this;
+    if (v === 'haproxy' && !this.pair) {
+      this.pair = startHaproxyPair(client, server, this.svc.ports[0]?.targetPort ?? this.port);
+      p(
+        `haproxy pair: A in ${client.name} (127.0.0.1:${HAPROXY_A_PORT}) -> mutual TLS -> B in ${server.name}`,
+      );
+    }
+    if (v === 'haproxy-http' && !this.hop && wpPod) {
+      this.hop = startHaproxyHttpHop(client, wpPod, server, this.svc.ports[0]?.targetPort ?? this.port);
+      p(
+        `haproxy http hop: A in ${client.name} -> mutual TLS -> H (mode http) in ${wpPod.name} -> B in ${server.name}`,
+      );
+    }
+    // The sidecar pair does not depend on namespace default: leave it as it is.
+    if (v !== 'sidecar') {
+      const mode = v === 'ambient' || v === 'waypoint' ? v : 'off';
+      if (this.current !== mode) {
+        const on = mode !== 'off';
+        await setAmbient(this.configDir, on, mode === 'waypoint');
+        for (const pod of [client, server])
+          await waitUntil(
+            `${pod.name} to be ${on ? 'enrolled' : 'released'}`,
+            async () => (await captured(pod.netns)) === on,
+          );
+        this.current = mode;
+      }
+    }
+    await waitUntil(`${v} to answer`, () => this.answers(v));
+  }
+
+  /** Through the waypoint (and only then, on the default pair) echo sees the x-request-id it adds. */
+  private async answers(v: Mode): Promise<boolean> {
+    const [, host, , port] = this.targetOf(v);
+    const body = await curl(this.clientOf(v).netns, `http://${host}:${port}/`);
+    if (body === undefined) return false;
+    return v === 'sidecar' || body.includes('"x-request-id"') === (v === 'waypoint');
+  }
+
+  clientOf(v: Mode): Pod {
+    return v === 'sidecar' ? this.sc!.client : this.client;
+  }
+
+  /** `ns/deployment` of the client pod, for `meshctl exec`. */
+  clientRef(v: Mode): string {
+    return v === 'sidecar' ? `${SIDECAR_NS}/curl` : 'default/curl';
+  }
+
+  targetOf(v: Mode): string[] {
+    return v === 'haproxy'
+      ? ['--host', '127.0.0.1', '--port', String(HAPROXY_A_PORT)]
+      : v === 'haproxy-http'
+        ? ['--host', '127.0.0.1', '--port', String(HAPROXY_A2_PORT)]
+        : v === 'sidecar'
+          ? ['--host', this.sc!.svc.clusterIP, '--port', '8080']
+          : ['--host', this.svc.clusterIP, '--port', String(this.port)];
+  }
+
+  /** The mesh processes on mode `v`'s path. */
+  procsOf(v: Mode): Map<string, number> {
+    switch (v) {
+      case 'no-mesh':
+        return new Map();
+      case 'ambient':
+        return this.ztunnels;
+      case 'waypoint':
+        return new Map([
+          ...this.ztunnels,
+          ...(this.wpPod ? [['waypoint', this.wpPod.pids[0]!] as const] : []),
+        ]);
+      case 'sidecar':
+        return this.sc!.pids;
+      case 'haproxy':
+        return this.pair?.pids ?? new Map();
+      case 'haproxy-http':
+        return this.hop?.pids ?? new Map();
+    }
+  }
+
+  watchOf(v: Mode): ProcWatch {
+    return new ProcWatch(this.procsOf(v));
+  }
+
+  ztunnelPids(): Map<string, number> {
+    return this.ztunnels;
+  }
+
+  /** Leaves the cluster as the run found it. */
+  async restore(): Promise<void> {
+    const { p } = this;
+    this.pair?.stop();
+    this.hop?.stop();
+    const was = await this.wasAmbient;
+    if (this.current !== undefined && this.current !== (was ? 'ambient' : 'off')) {
+      await this.switchTo(was ? 'ambient' : 'no-mesh').catch((err: unknown) => p(String(err)));
+      p(`namespace default restored to ${was ? 'ambient' : 'no mesh'}`);
+    }
+    if (this.createdWaypoint) {
+      const r = await meshctl([
+        'waypoint',
+        'delete',
+        WAYPOINT,
+        '-n',
+        'default',
+        '--config-dir',
+        this.configDir,
+      ]);
+      p(r.code === 0 ? 'the waypoint created for the bench is deleted' : r.out.trim());
+    }
+    if (this.sc) {
+      await this.objects.removeAll();
+      await waitForNoPods(this.cluster.stateDir, SIDECAR_NS);
+      p(`sidecar pair removed (namespace ${SIDECAR_NS})`);
+    }
+  }
+}
