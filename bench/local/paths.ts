@@ -94,21 +94,20 @@ export async function meshctl(args: string[]): Promise<{ code: number; out: stri
   return { code: code ?? 1, out };
 }
 
-/** Runs the load generator in a client pod (`ns/deployment`) through `meshctl exec`; returns its JSON. */
+/**
+ * Runs the load generator in a client pod (`ns/deployment`) as `meshctl exec` would (inside the pod's
+ * network namespace, so its traffic takes the pod's real path), without meshctl's own start-up per
+ * run; returns its JSON.
+ */
 export async function loadgen<T>(stateDir: string, args: string[], pod = 'default/curl'): Promise<T> {
+  const [ns, name] = pod.split('/');
+  const target = (await readClusterFile(stateDir))?.pods.find(
+    (p) => p.namespace === ns && (p.deployment === name || p.name === name),
+  );
+  if (!target) throw new Error(`meshctl bench: no pod ${pod} in the cluster; see meshctl status`);
   const child = spawn(
-    process.execPath,
-    [
-      join(DIST_SRC, 'meshctl/main.js'),
-      'exec',
-      '--state-dir',
-      stateDir,
-      pod,
-      '--',
-      process.execPath,
-      join(DIST_SRC, '../bench/local/loadgen.js'),
-      ...args,
-    ],
+    'ip',
+    ['netns', 'exec', target.netns, process.execPath, join(DIST_SRC, '../bench/local/loadgen.js'), ...args],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -340,6 +339,12 @@ export class BenchPaths {
         this.configDir,
       ]);
       p(r.code === 0 ? 'the waypoint created for the bench is deleted' : r.out.trim());
+      if (r.code === 0)
+        await waitUntil(
+          'the waypoint pod to go',
+          async () => (await this.findWaypoint()) === undefined,
+          30_000,
+        ).catch((err: unknown) => p(String(err)));
     }
     if (this.sc) {
       await this.objects.removeAll();

@@ -49,6 +49,10 @@ export interface LocalBenchOptions {
   size: number;
   /** Seconds of one-connection bulk per mode; 0 skips bulk. */
   bulkSeconds: number;
+  /** Body size of each bulk GET, bytes. */
+  bulkChunk: number;
+  /** An untimed pass per mode before its first point (fresh processes JIT-compile, pools fill). */
+  warmupPass: boolean;
   variants: readonly Mode[];
   /** Rate sweep to saturation (0 = none): on this many connections. */
   sweepConnections: number;
@@ -62,14 +66,26 @@ export function defaultLocalOptions(quick: boolean, progress: (m: string) => voi
   const variants = availableModes();
   const common = { rate: 1000, size: 1024, variants, sweepConnections: 0, sweepMax: 64_000, progress };
   return quick
-    ? { ...common, rounds: 1, seconds: 1.5, warmup: 0.5, connections: [4, 16], bulkSeconds: 0.5, memPods: 0 }
+    ? {
+        ...common,
+        rounds: 1,
+        seconds: 1.5,
+        warmup: 0.5,
+        warmupPass: false,
+        connections: [4, 16],
+        bulkSeconds: 0.3,
+        bulkChunk: 1 << 20,
+        memPods: 0,
+      }
     : {
         ...common,
         rounds: 3,
         seconds: 5,
         warmup: 1,
+        warmupPass: true,
         connections: ISTIO_CONNECTIONS,
         bulkSeconds: 2,
+        bulkChunk: 64 << 20,
         memPods: 10,
       };
 }
@@ -198,7 +214,7 @@ export async function runLocalBench(cluster: ClusterFile, o: LocalBenchOptions):
       const order = variants.map((_, i) => variants[(i + r) % variants.length]!);
       for (const v of order) {
         await paths.switchTo(v);
-        if (r === 0) {
+        if (r === 0 && o.warmupPass) {
           // The first visit of each mode: an untimed pass (fresh processes JIT-compile, pools and
           // TLS sessions fill), so no round-1 point carries a cold start.
           p(`warm-up ${v}: ${o.rate} req/s for ${Math.max(1, 2 * o.warmup)} s (discarded)`);
@@ -229,7 +245,15 @@ export async function runLocalBench(cluster: ClusterFile, o: LocalBenchOptions):
         watch.begin();
         const g = await loadgen<BulkOutput>(
           paths.stateDir,
-          ['--mode', 'bulk', ...paths.targetOf(v), '--seconds', String(o.bulkSeconds)],
+          [
+            '--mode',
+            'bulk',
+            ...paths.targetOf(v),
+            '--seconds',
+            String(o.bulkSeconds),
+            '--chunk',
+            String(o.bulkChunk),
+          ],
           paths.clientRef(v),
         );
         const mb = g.bytes / 1e6;
