@@ -27,7 +27,7 @@ test(
       'bench',
       '--quick',
       '--mem-pods',
-      '2',
+      '1',
       '--state-dir',
       cluster.o.stateDir,
       '--out',
