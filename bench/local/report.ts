@@ -115,11 +115,11 @@ export function formatLocalReport(r: LocalBenchReport): string {
   if (r.sweep) {
     lines.push(
       '',
-      `rate sweep (doubling from ${s.rate} req/s, 2 s runs, ${r.sweep[0]?.connections ?? ''} connections; sustained = no errors and >= 90 % delivered):`,
+      `rate sweep (doubling from ${r.sweep[0]?.steps[0]?.rate ?? ''} req/s, 2 s runs, ${r.sweep[0]?.connections ?? ''} connections; sustained = no errors and >= 90 % delivered):`,
     );
     for (const w of r.sweep)
       lines.push(
-        `  ${pad(MODE_NAMES[w.mode], 12)} max sustained ${w.maxSustained ? `${w.maxSustained} req/s` : `< ${s.rate} req/s`}  (${w.steps.map((x) => `${x.rate}->${x.achieved.toFixed(0)}${x.errors ? ` ${x.errors}err` : ''}`).join(', ')})`,
+        `  ${pad(MODE_NAMES[w.mode], 12)} max sustained ${w.maxSustained ? `${w.maxSustained} req/s` : `< ${w.steps[0]?.rate ?? '?'} req/s`}  (${w.steps.map((x) => `${x.rate}->${x.achieved.toFixed(0)}${x.errors ? ` ${x.errors}err` : ''}`).join(', ')})`,
       );
   }
   const m = r.memory;

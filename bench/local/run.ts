@@ -268,7 +268,8 @@ export async function runLocalBench(cluster: ClusterFile, o: LocalBenchOptions):
               connections: o.sweepConnections,
               seconds: 2,
               warmup: 0.5,
-              start: o.rate,
+              // From a quarter of the fixed rate, so a mode that cannot hold it still gets a figure.
+              start: Math.max(1, Math.round(o.rate / 4)),
               max: o.sweepMax,
               size: o.size,
             },
