@@ -79,8 +79,11 @@ export class BenchObjects {
     }
   }
 
-  async removeAll(): Promise<void> {
-    for (const f of this.files.splice(0)) await rm(join(this.configDir, f), { force: true });
+  /** Removes every object written; whether there was any. */
+  async removeAll(): Promise<boolean> {
+    const files = this.files.splice(0);
+    for (const f of files) await rm(join(this.configDir, f), { force: true });
+    return files.length > 0;
   }
 }
 

@@ -346,8 +346,8 @@ export class BenchPaths {
           30_000,
         ).catch((err: unknown) => p(String(err)));
     }
-    if (this.sc) {
-      await this.objects.removeAll();
+    // Also when the pair never came up (prepare failed half way): its objects go in any case.
+    if (await this.objects.removeAll()) {
       await waitForNoPods(this.cluster.stateDir, SIDECAR_NS);
       p(`sidecar pair removed (namespace ${SIDECAR_NS})`);
     }
