@@ -17,6 +17,7 @@ import { stringify } from 'yaml';
 import { readClusterFile, type ClusterFile } from '../../src/local/cluster/state.js';
 
 export const SIDECAR_NS = 'bench-sidecar';
+export const PLAIN_NS = 'bench-plain';
 export const MEM_NS = { ambient: 'bench-mem-ambient', sidecar: 'bench-mem-sidecar' } as const;
 
 type Pod = ClusterFile['pods'][number];
@@ -26,8 +27,8 @@ const ECHO_CMD = ['node', '$(MESHLITE_DIST)/local/apps/echo-main.js', '--port', 
 
 function deployment(ns: string, name: string, replicas: number, app: string, node?: string): Obj {
   const container =
-    app === 'curl'
-      ? { name: 'curl', image: 'curlimages/curl', command: ['sleep', 'infinity'] }
+    app === 'curl' || app === 'hop'
+      ? { name: app, image: 'curlimages/curl', command: ['sleep', 'infinity'] }
       : { name: 'echo', image: 'meshlite/echo', command: ECHO_CMD, ports: [{ containerPort: 8080 }] };
   return {
     apiVersion: 'apps/v1',
@@ -92,6 +93,18 @@ export const sidecarPairObjects = (): Obj[] => [
   deployment(SIDECAR_NS, 'echo', 1, 'echo', 'node-2'),
   service(SIDECAR_NS, 'echo'),
   deployment(SIDECAR_NS, 'curl', 1, 'curl', 'node-1'),
+];
+
+/**
+ * The pair outside the mesh (no mesh and the haproxy references): namespace `bench-plain`, unlabelled,
+ * the same apps and nodes; with `hop`, an empty pod on node-1 (where haproxy H runs for haproxy-http).
+ */
+export const plainPairObjects = (hop: boolean): Obj[] => [
+  namespace(PLAIN_NS, {}),
+  deployment(PLAIN_NS, 'echo', 1, 'echo', 'node-2'),
+  service(PLAIN_NS, 'echo'),
+  deployment(PLAIN_NS, 'curl', 1, 'curl', 'node-1'),
+  ...(hop ? [deployment(PLAIN_NS, 'hop', 1, 'hop', 'node-1')] : []),
 ];
 
 export const memoryObjects = (mode: 'ambient' | 'sidecar', n: number): Obj[] => [

@@ -1,15 +1,17 @@
 /**
- * The paths `meshctl bench` measures, and how the local cluster is put on each:
+ * The paths `meshctl bench` measures, each on its own pair of pods (curl on node-1 -> Service echo ->
+ * echo on node-2), all pairs side by side for the whole run, so switching mode never re-enrolls or
+ * recreates a pod:
  *
- * - no-mesh / ambient / waypoint: default/curl -> Service default/echo; namespace default's labels
- *   (`istio.io/dataplane-mode`, `istio.io/use-waypoint`) are switched at runtime, as a user would,
- *   and restored at the end; the waypoint is created if missing (and deleted at the end).
- * - sidecar: bench-sidecar/curl -> Service bench-sidecar/echo, both injected (bench-pods.ts); the pair
- *   lives for the whole run beside the default pair, so the switch is free.
- * - haproxy / haproxy-http: haproxies in the default pods (and the waypoint's), namespace unlabelled.
+ * - ambient / waypoint: default/curl -> Service default/echo, namespace default ambient (enrolled at
+ *   the start if it is not); `istio.io/use-waypoint` on the namespace is switched at runtime, as a user
+ *   would; the waypoint is created if missing; labels restored and the waypoint deleted at the end.
+ * - sidecar: bench-sidecar/curl -> Service bench-sidecar/echo, both injected (bench-pods.ts).
+ * - no-mesh / haproxy / haproxy-http: bench-plain/curl -> bench-plain/echo, out of the mesh; the
+ *   haproxies in those pods (and H in bench-plain/hop on node-1).
  */
 import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { DIST_SRC } from '../../src/local/cluster/cluster.js';
@@ -17,7 +19,9 @@ import { readClusterFile, type ClusterFile } from '../../src/local/cluster/state
 import { runCommand } from '../../src/local/netns/index.js';
 import {
   BenchObjects,
+  PLAIN_NS,
   SIDECAR_NS,
+  plainPairObjects,
   sidecarPairObjects,
   sidecarPid,
   waitForNoPods,
@@ -129,20 +133,25 @@ async function curl(netns: string, url: string): Promise<string | undefined> {
   );
 }
 
+interface Pair {
+  client: Pod;
+  server: Pod;
+  svc: Svc;
+  hop?: Pod;
+}
+
 export class BenchPaths {
-  readonly client: Pod;
-  readonly server: Pod;
-  readonly svc: Svc;
-  readonly port: number;
+  /** The ambient pair (namespace default). */
+  readonly amb: Pair;
   readonly configDir: string;
-  private readonly wasAmbient: Promise<boolean>;
-  private current: 'off' | 'ambient' | 'waypoint' | undefined;
+  private nsFile: string | undefined;
+  private waypointOn: boolean | undefined;
   private wpPod: Pod | undefined;
   private createdWaypoint = false;
   private pair: HaproxyPair | undefined;
   private hop: HaproxyPair | undefined;
-  /** The sidecar pair (bench-sidecar/curl and echo) and its Service. */
-  private sc: { client: Pod; server: Pod; svc: Svc; pids: Map<string, number> } | undefined;
+  private sc: (Pair & { pids: Map<string, number> }) | undefined;
+  private plain: Pair | undefined;
   private readonly objects: BenchObjects;
   private readonly ztunnels = new Map<string, number>();
 
@@ -156,14 +165,10 @@ export class BenchPaths {
     const svc = cluster.services.find((s) => s.namespace === 'default' && s.name === 'echo');
     if (!client || !server || !svc)
       throw new Error('meshctl bench: needs default/curl, default/echo and Service echo (the demo config)');
-    this.client = client;
-    this.server = server;
-    this.svc = svc;
-    this.port = svc.ports[0]?.port ?? 8080;
+    this.amb = { client, server, svc };
     this.configDir = join(cluster.stateDir, 'config');
     this.objects = new BenchObjects(this.configDir);
     for (const n of cluster.nodes) if (n.ztunnel.pid) this.ztunnels.set(n.name, n.ztunnel.pid);
-    this.wasAmbient = isAmbient(this.configDir);
   }
 
   get stateDir(): string {
@@ -176,10 +181,38 @@ export class BenchPaths {
     );
   }
 
-  /** What the modes need before the first round: the waypoint, the sidecar pair. */
+  /** Creates a pair's objects and waits for its pods (with their sidecars when injected) and Service. */
+  private async startPair(
+    ns: string,
+    objs: ReturnType<typeof plainPairObjects>,
+    injected: boolean,
+  ): Promise<Pair> {
+    await this.objects.write(objs);
+    const n = objs.filter((o) => o.kind === 'Deployment').length;
+    const pods = await waitForPods(this.cluster.stateDir, ns, n, injected);
+    let svc: Svc | undefined;
+    await waitUntil(
+      `Service ${ns}/echo`,
+      async () =>
+        (svc = (await readClusterFile(this.cluster.stateDir))?.services.find(
+          (s) => s.namespace === ns && s.name === 'echo',
+        )) !== undefined,
+    );
+    const hop = pods.find((x) => x.deployment === 'hop');
+    return {
+      client: pods.find((x) => x.deployment === 'curl')!,
+      server: pods.find((x) => x.deployment === 'echo')!,
+      svc: svc!,
+      ...(hop ? { hop } : {}),
+    };
+  }
+
+  /** What the modes need before the first round: the pairs, namespace default ambient, the waypoint. */
   async prepare(): Promise<void> {
     const { modes, p } = this;
-    if (modes.includes('waypoint') || modes.includes('haproxy-http')) {
+    const nsPath = join(this.configDir, 'namespace-default.yaml');
+    this.nsFile = await readFile(nsPath, 'utf8').catch(() => '');
+    if (modes.includes('waypoint')) {
       this.wpPod = await this.findWaypoint();
       if (!this.wpPod) {
         p('creating the waypoint of namespace default (meshctl waypoint apply -n default --wait)');
@@ -201,82 +234,80 @@ export class BenchPaths {
         );
       }
     }
+    if (modes.includes('ambient') || modes.includes('waypoint')) {
+      if (!(await isAmbient(this.configDir)))
+        p('namespace default: istio.io/dataplane-mode=ambient for the run');
+      await setAmbient(this.configDir, true, false);
+      this.waypointOn = false;
+      for (const pod of [this.amb.client, this.amb.server])
+        await waitUntil(`${pod.name} to be enrolled`, () => captured(pod.netns));
+    }
+    if (modes.some((m) => m === 'no-mesh' || m === 'haproxy' || m === 'haproxy-http')) {
+      p(`plain pair: namespace ${PLAIN_NS} (out of the mesh), curl on node-1, echo on node-2`);
+      this.plain = await this.startPair(PLAIN_NS, plainPairObjects(modes.includes('haproxy-http')), false);
+    }
     if (modes.includes('sidecar')) {
       p(`sidecar pair: namespace ${SIDECAR_NS} (istio-injection=enabled), curl on node-1, echo on node-2`);
-      await this.objects.write(sidecarPairObjects());
-      const pods = await waitForPods(this.cluster.stateDir, SIDECAR_NS, 2, true);
-      let svc: Svc | undefined;
-      await waitUntil(
-        `Service ${SIDECAR_NS}/echo`,
-        async () =>
-          (svc = (await readClusterFile(this.cluster.stateDir))?.services.find(
-            (s) => s.namespace === SIDECAR_NS && s.name === 'echo',
-          )) !== undefined,
-      );
-      const client = pods.find((x) => x.deployment === 'curl')!;
-      const server = pods.find((x) => x.deployment === 'echo')!;
+      const pr = await this.startPair(SIDECAR_NS, sidecarPairObjects(), true);
       this.sc = {
-        client,
-        server,
-        svc: svc!,
+        ...pr,
         pids: new Map([
-          ['sidecar-client', sidecarPid(client)!],
-          ['sidecar-server', sidecarPid(server)!],
+          ['sidecar-client', sidecarPid(pr.client)!],
+          ['sidecar-server', sidecarPid(pr.server)!],
         ]),
       };
       p(
-        `sidecar pair: ${client.name} (${client.ip}) -> ${svc!.clusterIP}:8080 -> ${server.name} (${server.ip})`,
+        `sidecar pair: ${pr.client.name} (${pr.client.ip}) -> ${pr.svc.clusterIP}:8080 -> ${pr.server.name} (${pr.server.ip})`,
       );
     }
+  }
+
+  private pairOf(v: Mode): Pair {
+    return v === 'sidecar' ? this.sc! : v === 'ambient' || v === 'waypoint' ? this.amb : this.plain!;
   }
 
   /** Puts the cluster on mode `v`'s path and waits until the path answers. */
   async switchTo(v: Mode): Promise<void> {
-    const { client, server, wpPod, p } = this;
-    if (v === 'haproxy' && !this.pair) {
-      this.pair = startHaproxyPair(client, server, this.svc.ports[0]?.targetPort ?? this.port);
+    const { p } = this;
+    const pl = this.plain;
+    if (v === 'haproxy' && !this.pair && pl) {
+      this.pair = startHaproxyPair(pl.client, pl.server, 8080);
       p(
-        `haproxy pair: A in ${client.name} (127.0.0.1:${HAPROXY_A_PORT}) -> mutual TLS -> B in ${server.name}`,
+        `haproxy pair: A in ${PLAIN_NS}/${pl.client.name} (127.0.0.1:${HAPROXY_A_PORT}) -> mutual TLS -> B in ${pl.server.name}`,
       );
     }
-    if (v === 'haproxy-http' && !this.hop && wpPod) {
-      this.hop = startHaproxyHttpHop(client, wpPod, server, this.svc.ports[0]?.targetPort ?? this.port);
+    if (v === 'haproxy-http' && !this.hop && pl?.hop) {
+      this.hop = startHaproxyHttpHop(pl.client, pl.hop, pl.server, 8080);
       p(
-        `haproxy http hop: A in ${client.name} -> mutual TLS -> H (mode http) in ${wpPod.name} -> B in ${server.name}`,
+        `haproxy http hop: A in ${pl.client.name} -> mutual TLS -> H (mode http) in ${pl.hop.name} (node-1) -> B in ${pl.server.name}`,
       );
     }
-    // The sidecar pair does not depend on namespace default: leave it as it is.
-    if (v !== 'sidecar') {
-      const mode = v === 'ambient' || v === 'waypoint' ? v : 'off';
-      if (this.current !== mode) {
-        const on = mode !== 'off';
-        await setAmbient(this.configDir, on, mode === 'waypoint');
-        for (const pod of [client, server])
-          await waitUntil(
-            `${pod.name} to be ${on ? 'enrolled' : 'released'}`,
-            async () => (await captured(pod.netns)) === on,
-          );
-        this.current = mode;
-      }
+    if ((v === 'ambient' || v === 'waypoint') && this.waypointOn !== (v === 'waypoint')) {
+      await setAmbient(this.configDir, true, v === 'waypoint');
+      this.waypointOn = v === 'waypoint';
     }
-    await waitUntil(`${v} to answer`, () => this.answers(v));
+    await waitUntil(`${v} to answer`, () => this.answers(v), 30_000);
   }
 
-  /** Through the waypoint (and only then, on the default pair) echo sees the x-request-id it adds. */
+  /** Through the waypoint (and only then, on the ambient pair) echo sees the x-request-id it adds. */
   private async answers(v: Mode): Promise<boolean> {
     const [, host, , port] = this.targetOf(v);
     const body = await curl(this.clientOf(v).netns, `http://${host}:${port}/`);
     if (body === undefined) return false;
-    return v === 'sidecar' || body.includes('"x-request-id"') === (v === 'waypoint');
+    return (v !== 'ambient' && v !== 'waypoint') || body.includes('"x-request-id"') === (v === 'waypoint');
   }
 
   clientOf(v: Mode): Pod {
-    return v === 'sidecar' ? this.sc!.client : this.client;
+    return this.pairOf(v).client;
   }
 
-  /** `ns/deployment` of the client pod, for `meshctl exec`. */
+  serverOf(v: Mode): Pod {
+    return this.pairOf(v).server;
+  }
+
+  /** `ns/deployment` of the client pod. */
   clientRef(v: Mode): string {
-    return v === 'sidecar' ? `${SIDECAR_NS}/curl` : 'default/curl';
+    return `${this.clientOf(v).namespace}/curl`;
   }
 
   targetOf(v: Mode): string[] {
@@ -284,9 +315,12 @@ export class BenchPaths {
       ? ['--host', '127.0.0.1', '--port', String(HAPROXY_A_PORT)]
       : v === 'haproxy-http'
         ? ['--host', '127.0.0.1', '--port', String(HAPROXY_A2_PORT)]
-        : v === 'sidecar'
-          ? ['--host', this.sc!.svc.clusterIP, '--port', '8080']
-          : ['--host', this.svc.clusterIP, '--port', String(this.port)];
+        : [
+            '--host',
+            this.pairOf(v).svc.clusterIP,
+            '--port',
+            String(this.pairOf(v).svc.ports[0]?.port ?? 8080),
+          ];
   }
 
   /** The mesh processes on mode `v`'s path. */
@@ -323,10 +357,13 @@ export class BenchPaths {
     const { p } = this;
     this.pair?.stop();
     this.hop?.stop();
-    const was = await this.wasAmbient;
-    if (this.current !== undefined && this.current !== (was ? 'ambient' : 'off')) {
-      await this.switchTo(was ? 'ambient' : 'no-mesh').catch((err: unknown) => p(String(err)));
-      p(`namespace default restored to ${was ? 'ambient' : 'no mesh'}`);
+    if (this.nsFile !== undefined) {
+      const path = join(this.configDir, 'namespace-default.yaml');
+      if ((await readFile(path, 'utf8').catch(() => '')) !== this.nsFile) {
+        if (this.nsFile) await writeFile(path, this.nsFile);
+        else await rm(path, { force: true });
+        p('namespace default: labels restored');
+      }
     }
     if (this.createdWaypoint) {
       const r = await meshctl([
@@ -346,10 +383,11 @@ export class BenchPaths {
           30_000,
         ).catch((err: unknown) => p(String(err)));
     }
-    // Also when the pair never came up (prepare failed half way): its objects go in any case.
+    // Also when a pair never came up (prepare failed half way): its objects go in any case.
     if (await this.objects.removeAll()) {
       await waitForNoPods(this.cluster.stateDir, SIDECAR_NS);
-      p(`sidecar pair removed (namespace ${SIDECAR_NS})`);
+      await waitForNoPods(this.cluster.stateDir, PLAIN_NS);
+      p(`the bench's pairs removed (namespaces ${PLAIN_NS}, ${SIDECAR_NS})`);
     }
   }
 }

@@ -96,13 +96,14 @@ function referenceLines(r: LocalBenchReport): string[] {
 export function formatLocalReport(r: LocalBenchReport): string {
   const s = r.settings;
   const lines: string[] = [
-    `local cluster bench: ${s.client} -> ${s.target} (${s.server})`,
-    ...(s.sidecar ? [`sidecar mode: ${s.sidecar}`] : []),
+    `local cluster bench, HTTP/1.1 ${s.request}; each mode on its own pair of pods:`,
+    ...Object.entries(s.pairs).map(([m, t]) => `  ${pad(MODE_NAMES[m as Mode], 12)} ${t}`),
     `fixed ${s.rate} req/s, HTTP/1.1 ${s.size} B, ${s.seconds} s per run (+${s.warmup} s warm-up, discarded), ${s.rounds} round(s), connections ${s.connections.join(', ')}; latency from the due time, ms, pooled over rounds; +pX = added over no mesh; CPU s/1k = CPU seconds per 1000 requests of the mesh processes on the path; load average at the end ${r.meta.loadavg.map((x) => x.toFixed(1)).join(' ')}`,
     '',
     ...pointLines(r),
     '',
     ...goalLines(r),
+    ...(r.failures ?? []).map((f) => `FAILED: ${f}`),
     ...referenceLines(r),
   ];
   if (r.bulk.length) {

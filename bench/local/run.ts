@@ -9,6 +9,7 @@ import { cpus, loadavg } from 'node:os';
 import type { ClusterFile } from '../../src/local/cluster/state.js';
 import { median, percentile } from '../hbone/stats.js';
 import { haproxyAvailable } from '../hbone/haproxy.js';
+import { errorMessage } from '../../src/common/errors.js';
 import type { BulkOutput, RateOutput } from './loadgen.js';
 import type { ProcUsage } from './proc-stats.js';
 import { BenchPaths, loadgen } from './paths.js';
@@ -100,14 +101,15 @@ export interface BulkRun {
 export interface LocalBenchReport {
   meta: { date: string; nproc: number; cpuModel: string; node: string; cluster: string; loadavg: number[] };
   settings: Omit<LocalBenchOptions, 'progress'> & {
-    client: string;
-    server: string;
-    target: string;
-    sidecar?: string;
+    /** Per mode: client pod -> target -> server pod. */
+    pairs: Partial<Record<Mode, string>>;
+    request: string;
     /** The connection count of the CDF plot and of the single-point figures below. */
     reference: number;
   };
   runs: RateRun[];
+  /** Modes whose path did not answer in a round (their points there count as failed). */
+  failures?: string[];
   /** Per mode and connection count. */
   points: Point[];
   bulk: BulkRun[];
@@ -147,6 +149,7 @@ function latencyOfSorted(s: Float64Array): Latency {
     max: s.length ? s[s.length - 1]! / 1000 : NaN,
   };
 }
+const NAN_LATENCY: Latency = { p50: NaN, p90: NaN, p99: NaN, p999: NaN, max: NaN };
 const latencyOf = (us: number[]): Latency => latencyOfSorted(Float64Array.from(us).sort());
 
 /** CPU µs per request of a run's processes together. */
@@ -204,6 +207,7 @@ export async function runLocalBench(cluster: ClusterFile, o: LocalBenchOptions):
   const ref = o.connections.includes(4) ? 4 : o.connections[0]!;
   const paths = new BenchPaths(cluster, variants, p);
   const runs: RateRun[] = [];
+  const failures: string[] = [];
   const pooled = new Map<string, number[]>();
   const key = (v: Mode, c: number): string => `${v}@${c}`;
   try {
@@ -213,7 +217,30 @@ export async function runLocalBench(cluster: ClusterFile, o: LocalBenchOptions):
       // rotate too within each mode's turn.
       const order = variants.map((_, i) => variants[(i + r) % variants.length]!);
       for (const v of order) {
-        await paths.switchTo(v);
+        // A mode whose path does not answer costs its points in this round (counted as failed, the
+        // reason kept), not the other modes' figures.
+        const ok = await paths.switchTo(v).then(
+          () => true,
+          (err: unknown) => {
+            const why = `round ${r + 1} ${v}: ${errorMessage(err)}`;
+            failures.push(why);
+            p(`${why}; its points in this round count as failed`);
+            for (const c of o.connections)
+              runs.push({
+                variant: v,
+                conns: c,
+                round: r + 1,
+                latency: NAN_LATENCY,
+                service: NAN_LATENCY,
+                completed: 0,
+                errors: Math.round(o.rate * o.seconds),
+                rps: 0,
+                procs: {},
+              });
+            return false;
+          },
+        );
+        if (!ok) continue;
         if (r === 0 && o.warmupPass) {
           // The first visit of each mode: an untimed pass (fresh processes JIT-compile, pools and
           // TLS sessions fill), so no round-1 point carries a cold start.
@@ -236,49 +263,59 @@ export async function runLocalBench(cluster: ClusterFile, o: LocalBenchOptions):
         }
       }
     }
+    // After the rounds, a phase that fails is reported, not allowed to lose the figures above.
+    const guard = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> =>
+      fn().catch((err: unknown) => {
+        failures.push(`${what}: ${errorMessage(err)}`);
+        p(`${what} failed: ${errorMessage(err)}`);
+        return undefined;
+      });
     const bulk: BulkRun[] = [];
     if (o.bulkSeconds > 0)
-      for (const v of [...variants].reverse()) {
-        await paths.switchTo(v);
-        p(`bulk ${v}: one connection, ${o.bulkSeconds} s`);
-        const watch = paths.watchOf(v);
-        watch.begin();
-        const g = await loadgen<BulkOutput>(
-          paths.stateDir,
-          [
-            '--mode',
-            'bulk',
-            ...paths.targetOf(v),
-            '--seconds',
-            String(o.bulkSeconds),
-            '--chunk',
-            String(o.bulkChunk),
-          ],
-          paths.clientRef(v),
-        );
-        const mb = g.bytes / 1e6;
-        bulk.push({ variant: v, mbPerSec: mb / g.seconds, errors: g.errors, procs: watch.end(mb) });
-      }
+      for (const v of [...variants].reverse())
+        await guard(`bulk ${v}`, async () => {
+          await paths.switchTo(v);
+          p(`bulk ${v}: one connection, ${o.bulkSeconds} s`);
+          const watch = paths.watchOf(v);
+          watch.begin();
+          const g = await loadgen<BulkOutput>(
+            paths.stateDir,
+            [
+              '--mode',
+              'bulk',
+              ...paths.targetOf(v),
+              '--seconds',
+              String(o.bulkSeconds),
+              '--chunk',
+              String(o.bulkChunk),
+            ],
+            paths.clientRef(v),
+          );
+          const mb = g.bytes / 1e6;
+          bulk.push({ variant: v, mbPerSec: mb / g.seconds, errors: g.errors, procs: watch.end(mb) });
+        });
     const sweep =
       o.sweepConnections > 0
-        ? await runSweep(
-            paths,
-            variants,
-            {
-              connections: o.sweepConnections,
-              seconds: 2,
-              warmup: 0.5,
-              // From a quarter of the fixed rate, so a mode that cannot hold it still gets a figure.
-              start: Math.max(1, Math.round(o.rate / 4)),
-              max: o.sweepMax,
-              size: o.size,
-            },
-            p,
+        ? await guard('sweep', () =>
+            runSweep(
+              paths,
+              variants,
+              {
+                connections: o.sweepConnections,
+                seconds: 2,
+                warmup: 0.5,
+                // From a quarter of the fixed rate, so a mode that cannot hold it still gets a figure.
+                start: Math.max(1, Math.round(o.rate / 4)),
+                max: o.sweepMax,
+                size: o.size,
+              },
+              p,
+            ),
           )
         : undefined;
     const memory =
       o.memPods > 0 && variants.includes('ambient') && variants.includes('sidecar')
-        ? await runMemory(paths, o.memPods, p)
+        ? await guard('memory', () => runMemory(paths, o.memPods, p))
         : undefined;
     const sorted = new Map([...pooled].map(([k, us]) => [k, Float64Array.from(us).sort()]));
     const points = summarize(runs, variants, o.connections, (v, c) =>
@@ -350,7 +387,6 @@ export async function runLocalBench(cluster: ClusterFile, o: LocalBenchOptions):
     }
     const cpu = cpus();
     const { progress: _unused, ...settings } = o;
-    const sc = variants.includes('sidecar') ? paths.clientOf('sidecar') : undefined;
     return {
       meta: {
         date: new Date().toISOString(),
@@ -362,15 +398,22 @@ export async function runLocalBench(cluster: ClusterFile, o: LocalBenchOptions):
       },
       settings: {
         ...settings,
-        client: `default/${paths.client.name} on ${paths.client.node}`,
-        server: `default/${paths.server.name} on ${paths.server.node}`,
-        target: `Service echo ${paths.svc.clusterIP}:${paths.port}, GET /bytes/${o.size}`,
-        ...(sc
-          ? { sidecar: `bench-sidecar/${sc.name} on ${sc.node} -> Service bench-sidecar/echo (node-2)` }
-          : {}),
+        pairs: Object.fromEntries(
+          variants.map((v) => {
+            const c = paths.clientOf(v);
+            const sv = paths.serverOf(v);
+            const t = paths.targetOf(v);
+            return [
+              v,
+              `${c.namespace}/${c.name} (${c.node}) -> ${t[1]}:${t[3]} -> ${sv.namespace}/${sv.name} (${sv.node})`,
+            ];
+          }),
+        ),
+        request: `GET /bytes/${o.size}`,
         reference: ref,
       },
       runs,
+      ...(failures.length ? { failures } : {}),
       points,
       bulk,
       ...(sweep ? { sweep } : {}),

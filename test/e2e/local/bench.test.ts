@@ -37,6 +37,7 @@ test(
     assert.match(r.out, /goal: ambient L4 added p99 <= 0.25x sidecar added p99/);
     assert.match(r.out, /goal: mesh memory with 1 pods, ambient <= 0.2x sidecar/);
     const rep = JSON.parse(await readFile(file, 'utf8')) as LocalBenchReport;
+    assert.equal(rep.failures, undefined, 'every mode answered in every phase');
     const modes = availableModes();
     assert.ok(['no-mesh', 'ambient', 'waypoint', 'sidecar'].every((m) => modes.includes(m as never)));
     const paths: Record<string, string[]> = {
@@ -74,7 +75,7 @@ test(
     assert.ok(mem.ambient!.errors === 0 && mem.sidecar!.errors === 0 && rep.goals.memory!.ratio > 0);
     for (const plot of ['latency', 'added', 'cpu'])
       assert.match(await readFile(join(out, `quick-${plot}.svg`), 'utf8'), /^<svg /, `${plot} plot`);
-    // Left as found: namespace default ambient again, the bench's pods and the waypoint gone.
+    // Left as found: namespace default ambient, the bench's pairs and the waypoint gone.
     const curl = cluster.pods.find((p) => p.namespace === 'default' && p.deployment === 'curl')!;
     assert.equal(await captured(curl.netns), true, 'namespace default is ambient again');
     assert.deepEqual(
