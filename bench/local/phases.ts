@@ -9,6 +9,7 @@
  *   injected pods, the same traffic, peak RSS of their N sidecars (the mesh data plane in sidecar
  *   mode; the ztunnels are not on that path and not counted, as Istio's sidecar mode has none).
  */
+import { errorMessage } from '../../src/common/errors.js';
 import { readClusterFile } from '../../src/local/cluster/state.js';
 import { BenchObjects, MEM_NS, memoryObjects, sidecarPid, waitForNoPods, waitForPods } from './bench-pods.js';
 import type { RateOutput } from './loadgen.js';
@@ -34,7 +35,16 @@ export async function runSweep(
 ): Promise<Sweep[]> {
   const out: Sweep[] = [];
   for (const m of modes) {
-    await paths.switchTo(m);
+    // A mode whose path does not answer gets no sweep (the reason kept); the others still run.
+    const err = await paths.switchTo(m).then(
+      () => undefined,
+      (e: unknown) => errorMessage(e),
+    );
+    if (err) {
+      p(`sweep ${m}: ${err}`);
+      out.push({ mode: m, connections: o.connections, steps: [], maxSustained: 0, error: err });
+      continue;
+    }
     const steps: SweepStep[] = [];
     for (const rate of sweepRates(o.start, o.max)) {
       const g = await loadgen<RateOutput>(

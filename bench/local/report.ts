@@ -120,7 +120,9 @@ export function formatLocalReport(r: LocalBenchReport): string {
     );
     for (const w of r.sweep)
       lines.push(
-        `  ${pad(MODE_NAMES[w.mode], 12)} max sustained ${w.maxSustained ? `${w.maxSustained} req/s` : `< ${w.steps[0]?.rate ?? '?'} req/s`}  (${w.steps.map((x) => `${x.rate}->${x.achieved.toFixed(0)}${x.errors ? ` ${x.errors}err` : ''}`).join(', ')})`,
+        w.error
+          ? `  ${pad(MODE_NAMES[w.mode], 12)} no sweep: ${w.error}`
+          : `  ${pad(MODE_NAMES[w.mode], 12)} max sustained ${w.maxSustained ? `${w.maxSustained} req/s` : `< ${w.steps[0]?.rate ?? '?'} req/s`}  (${w.steps.map((x) => `${x.rate}->${x.achieved.toFixed(0)}${x.errors ? ` ${x.errors}err` : ''}`).join(', ')})`,
       );
   }
   const m = r.memory;

@@ -134,6 +134,8 @@ export interface Sweep {
   steps: SweepStep[];
   /** The highest intended rate sustained (0 when even the first step was not). */
   maxSustained: number;
+  /** Why the mode has no sweep (its path did not answer). */
+  error?: string;
 }
 
 /** A rate is sustained when every request succeeded and the path delivered at least 90 % of it. */
