@@ -187,7 +187,8 @@ export async function run(argv: string[]): Promise<number> {
       report.bulk.reduce((a, x) => a + x.errors, 0) +
       (report.memory?.ambient?.errors ?? 0) +
       (report.memory?.sidecar?.errors ?? 0) +
-      (report.failures?.length ?? 0);
+      (report.failures?.length ?? 0) +
+      (report.sweep?.filter((x) => x.error).length ?? 0);
     return errors === 0 ? 0 : 1;
   } catch (err) {
     out(errorMessage(err));
