@@ -8,7 +8,9 @@ import type { Mode } from './summary.js';
 import { COLORS, esc } from './svg.js';
 import { MODE_NAMES as NAMES } from './report.js';
 
-const TICKS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000];
+const TICKS = [
+  0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000,
+];
 
 function header(w: number, h: number, title: string): string[] {
   return [
@@ -40,7 +42,7 @@ export function addedSvg(r: LocalBenchReport): string {
     .flatMap((p) => [p.added.p50, p.added.p90, p.added.p99]);
   const pos = vals.filter((v) => Number.isFinite(v) && v > 0);
   const yMin = [...TICKS].reverse().find((t) => t <= Math.min(...pos, 0.1)) ?? 0.01;
-  const yMax = TICKS.find((t) => t >= Math.max(...pos, 1)) ?? 2000;
+  const yMax = TICKS.find((t) => t >= Math.max(...pos, 1)) ?? 20000;
   const y = (v: number): number =>
     H -
     M.b -
