@@ -40,6 +40,7 @@ export async function setupCa(config: IstiodConfig, logger: Logger, kubeconfig?:
   const authenticators: TokenAuthenticator[] = [];
   if (config.nodeTokenFile) authenticators.push(await LocalTokenAuthenticator.load(config.nodeTokenFile));
   let kubeConfig: KubeConfig | undefined;
+  let podStore: Istiod['store'] | undefined;
   let Publisher: typeof RootConfigMapPublisher | undefined;
   if (config.inCluster || kubeconfig) {
     // Loaded only in Kubernetes mode: @kubernetes/client-node costs ~0.6 s and ~60 MB to load.
@@ -50,7 +51,14 @@ export async function setupCa(config: IstiodConfig, logger: Logger, kubeconfig?:
     ]);
     kubeConfig = loadKubeConfig(kubeconfig);
     Publisher = rootConfigMap.RootConfigMapPublisher;
-    authenticators.push(new KubeTokenReviewAuthenticator({ kubeConfig, trustDomain: config.trustDomain }));
+    authenticators.push(
+      new KubeTokenReviewAuthenticator({
+        kubeConfig,
+        trustDomain: config.trustDomain,
+        // Before 1.30 a pod-bound token names the pod, not its node: the node comes from the Pod.
+        nodeOfPod: (namespace, pod) => podStore?.get('Pod', namespace, pod)?.spec.nodeName,
+      }),
+    );
   }
   const open = () =>
     IstiodCa.open({
@@ -92,6 +100,7 @@ export async function setupCa(config: IstiodConfig, logger: Logger, kubeconfig?:
   return {
     ca,
     register(server, istiod) {
+      podStore = istiod.store;
       service ??= new CaService({
         ca,
         authenticators,

@@ -58,6 +58,11 @@ export interface ControlPlaneOptions {
   controllers?: boolean;
   /** How long to wait for /readyz (default 120 s: the first start of etcd and the API server on a busy machine). */
   readyTimeoutMs?: number;
+  /**
+   * The address the API server binds and advertises (default 127.0.0.1). `meshctl up --kubernetes`
+   * gives the fabric's host address, so processes in the node and pod namespaces reach it.
+   */
+  bindAddress?: string;
 }
 
 interface Proc {
@@ -68,11 +73,11 @@ interface Proc {
 }
 
 /** A free TCP port on 127.0.0.1 (the OS picks; released before the process binds it). */
-async function freePort(): Promise<number> {
+async function freePort(host = '127.0.0.1'): Promise<number> {
   const s = createServer();
   await new Promise<void>((resolve, reject) => {
     s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => resolve());
+    s.listen(0, host, () => resolve());
   });
   const port = (s.address() as { port: number }).port;
   await new Promise<void>((resolve) => s.close(() => resolve()));
@@ -91,8 +96,9 @@ export class KubeControlPlane {
     readonly dir: string,
     readonly port: number,
     private readonly binDir: string,
+    readonly bindAddress = '127.0.0.1',
   ) {
-    this.server = `https://127.0.0.1:${port}`;
+    this.server = `https://${bindAddress}:${port}`;
     this.kubeconfigPath = join(dir, 'admin.kubeconfig');
   }
 
@@ -102,7 +108,7 @@ export class KubeControlPlane {
     const problem = controlPlaneProblem(binDir);
     if (problem || !binDir) throw new MeshError('KUBE_ERR_NOT_BUILT', problem ?? 'not built');
     const dir = await mkdtemp(join(tmpdir(), 'meshlite-kube-'));
-    const cp = new KubeControlPlane(dir, await freePort(), binDir);
+    const cp = new KubeControlPlane(dir, await freePort(opts.bindAddress), binDir, opts.bindAddress);
     try {
       await cp.boot(opts);
     } catch (err) {
@@ -157,8 +163,8 @@ export class KubeControlPlane {
     ]);
     this.run('kube-apiserver', join(this.binDir, 'kube-apiserver'), [
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--bind-address=${this.bindAddress}`,
+      `--advertise-address=${this.bindAddress}`,
       `--secure-port=${this.port}`,
       '--insecure-port=0',
       `--cert-dir=${d('apiserver-certs')}`,
@@ -251,6 +257,11 @@ export class KubeControlPlane {
   async tail(p: Proc, lines = 8): Promise<string> {
     const text = await readFile(p.log, 'utf8').catch(() => '');
     return text.trim().split('\n').slice(-lines).join('\n');
+  }
+
+  /** The pids of its processes (a crashed owner's cleanup kills them). */
+  get pids(): number[] {
+    return this.procs.map((p) => p.child.pid ?? 0).filter((x) => x > 0);
   }
 
   /** Stops the processes (scheduler and controller manager first, etcd last) and removes the state. */

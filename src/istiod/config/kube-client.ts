@@ -63,7 +63,9 @@ export function loadKubeConfig(from?: KubeConfig | string, env = process.env): K
       'CFG_ERR_KUBECONFIG',
       'not running in a cluster (KUBERNETES_SERVICE_HOST is unset); give a kubeconfig file instead',
     );
-  kc.loadFromCluster();
+  // The local cluster's kubelet role runs containers without a mount namespace of their own: the
+  // service-account files are under the pod's root directory it names (empty on a real node).
+  kc.loadFromCluster(env.MESHLITE_POD_ROOT ?? '');
   return checked(kc, 'in-cluster service account');
 }
 

@@ -641,6 +641,8 @@ export async function cleanupCluster(
       old.istiod?.pid,
       ...(old.nodes ?? []).map((n) => n.ztunnel?.pid),
       ...(old.pods ?? []).flatMap((x) => x.pids),
+      // meshctl up --kubernetes: the control plane's processes.
+      ...((old as { kubernetes?: { pids?: number[] } }).kubernetes?.pids ?? []),
     ];
     for (const pid of pids) {
       if (!pid || pid === process.pid) continue;

@@ -45,7 +45,8 @@ export class PodRunner {
     child.stderr!.pipe(log, { end: false });
     child.on('error', () => undefined);
     this.children.set(c.name, child);
-    child.once('exit', (code, signal) => {
+    // 'close': after the exit and the end of its output (the log ends after the last line).
+    child.once('close', (code, signal) => {
       log.end(`[kubelet] container ${c.name} exited (${signal ?? code})\n`);
       if (this.children.get(c.name) === child) this.children.delete(c.name);
       if (this.stopping) return;

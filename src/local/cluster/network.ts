@@ -72,6 +72,13 @@ export async function createPod(pod: PodInfo, node: NodeInfo): Promise<void> {
 
 export const NODE_TABLE = 'meshlite_node';
 
+export interface NodeRuleOptions {
+  /** Where DNS to the node IP goes (default the node's ztunnel DNS: node IP, dnsPort). */
+  dns?: { ip: string; port: number };
+  /** Masquerade the host's connections to the node's pods to the node's pod-side address. */
+  masqueradeHostToPods?: boolean;
+}
+
 /**
  * The node's rules: DNS on the node IP goes to ztunnel's DNS (15053); Service VIPs go to their
  * endpoints (random choice), for pods outside the mesh (mesh pods' traffic is captured before).
@@ -81,7 +88,14 @@ export function nodeRuleset(
   services: ServiceIn[],
   endpoints: (s: ServiceIn) => string[],
   dnsPort: number,
+  opts: NodeRuleOptions = {},
 ): string {
+  const dns = opts.dns ?? { ip: node.ip, port: dnsPort };
+  // Kubernetes mode: the kubelet role probes pods from the host; as a node's kubelet, from the node's
+  // side of the pod link (10.244.i.1: the address in-pod capture lets through).
+  const probes = opts.masqueradeHostToPods
+    ? `    ip saddr ${HOST_IP} ip daddr ${node.podCidr} masquerade\n`
+    : '';
   const lines: string[] = [];
   for (const s of services) {
     const eps = endpoints(s);
@@ -102,15 +116,15 @@ delete table ip ${NODE_TABLE}
 table ip ${NODE_TABLE} {
   chain prerouting {
     type nat hook prerouting priority dstnat; policy accept;
-    ip daddr ${node.ip} udp dport 53 dnat to ${node.ip}:${dnsPort}
-    ip daddr ${node.ip} tcp dport 53 dnat to ${node.ip}:${dnsPort}
+    ip daddr ${node.ip} udp dport 53 dnat to ${dns.ip}:${dns.port}
+    ip daddr ${node.ip} tcp dport 53 dnat to ${dns.ip}:${dns.port}
 ${lines.join('\n')}
   }
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
     # The host reaching a Service VIP: its endpoint may be on another node, whose reply must come back
     # through this node to be un-NATed (kube-proxy masquerades traffic from outside the pod network).
-    ip saddr ${HOST_IP} ct status dnat masquerade
+${probes}    ip saddr ${HOST_IP} ct status dnat masquerade
   }
 }
 `;

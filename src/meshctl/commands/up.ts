@@ -14,6 +14,8 @@ import { preflight } from '../../local/cluster/preflight.js';
 import { runDemo } from '../../local/cluster/demo.js';
 import { serveControl } from '../../local/cluster/control.js';
 import { startLoopbackCluster, runLoopbackDemo } from '../../local/cluster/loopback.js';
+import { KubeCluster } from '../../local/kube/kube-cluster.js';
+import { controlPlaneProblem } from '../../kube/control-plane.js';
 
 export const CLUSTER_OPTIONS = {
   stateDir: {
@@ -55,6 +57,13 @@ const schema = {
     parse: parsers.bool,
     boolean: true,
   },
+  kubernetes: {
+    flag: 'kubernetes',
+    doc: 'drive the nodes and pods from a real Kubernetes control plane (scripts/kube-control-plane.sh builds it once); install the mesh with meshctl install',
+    default: false,
+    parse: parsers.bool,
+    boolean: true,
+  },
   demo: {
     flag: 'demo',
     doc: 'run the demo requests once ready',
@@ -77,6 +86,7 @@ const schema = {
 };
 
 const USAGE = `Usage: meshctl up [--nodes N] [--config DIR] [--detach] [--state-dir DIR]
+       meshctl up --kubernetes [--nodes N] [--detach] [--state-dir DIR]
 
 Builds a local cluster: one network namespace per node, one per pod, istiod on the host, a ztunnel per
 node capturing the ambient pods' traffic with nftables rules inside the pods' namespaces. Runs the demo
@@ -86,7 +96,13 @@ native addon; without them (or with --loopback) it runs the same demo in loopbac
 istiod and the ztunnels are restarted when they exit (backoff 1 s doubling to 30 s), containers too.
 While the cluster runs the host routes its pod range (10.244.0.0/16) and Service range (10.96.0.0/16)
 into it. meshctl's other commands act on this cluster (its config directory, istiod and ztunnels).
-In the foreground Ctrl-C tears everything down; --detach returns once the cluster is ready.`;
+In the foreground Ctrl-C tears everything down; --detach returns once the cluster is ready.
+
+--kubernetes: the same nodes and pods, driven by a real Kubernetes control plane (etcd, kube-apiserver
+on 10.244.255.1, controller manager, scheduler; built once by scripts/kube-control-plane.sh). This
+process registers the Node objects and plays each node's kubelet, kube-proxy and the cluster DNS; it
+writes an admin kubeconfig and prints \`export KUBECONFIG=...\`. No mesh is installed: run
+\`meshctl install\` (or kubectl apply the manifests), then label a namespace ambient.`;
 
 export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(USAGE, schema, argv);
@@ -100,7 +116,14 @@ export async function run(argv: string[]): Promise<number> {
       `Running the same demo in loopback mode instead: pods are 127.x IPs, apps use their node ztunnel's SOCKS5 (no capture). ${SETUP_HINT}\n`,
     );
   }
+  if (c.kubernetes && !pre.ok) {
+    out(
+      `meshctl up --kubernetes: needs ${pre.missing.join(', ')} (there is no loopback mode for it). ${SETUP_HINT}`,
+    );
+    return 1;
+  }
   if (c.detach) return detach(argv, c.stateDir, out);
+  if (c.kubernetes) return runKubernetes(c, out);
   if (!pre.ok) return runLoopback(c.stateDir, c.demo, out);
   const cluster = new LocalCluster({
     name: c.name,
@@ -162,10 +185,17 @@ async function detach(argv: string[], stateDir: string, out: (s: string) => void
   });
   child.unref();
   out(`meshctl up: starting in the background (pid ${child.pid}); log: ${logFile}`);
-  const end = Date.now() + 120_000;
+  // The control plane's first start (etcd, the API server) takes longer than the file-driven cluster.
+  const end = Date.now() + (rest.includes('--kubernetes') ? 300_000 : 120_000);
   while (Date.now() < end) {
     const f = await readClusterFile(stateDir);
     if (f?.ready && f.pid === child.pid) {
+      const kube = (f as { kubernetes?: { kubeconfig: string } }).kubernetes;
+      if (kube) {
+        out(`Kubernetes cluster ready; install the mesh with meshctl install. meshctl down removes it.`);
+        out(`export KUBECONFIG=${kube.kubeconfig}`);
+        return 0;
+      }
       out(
         f.mode === 'capture'
           ? 'cluster ready. Try: meshctl exec default/curl -- curl -s http://echo:8080/   |  meshctl status  |  meshctl down'
@@ -195,6 +225,47 @@ async function runLoopback(stateDir: string, demo: boolean, out: (s: string) => 
   );
   out('  curl --interface 127.10.1.2 --socks5-hostname 127.0.1.1:15080 http://echo:8080/');
   out('  meshctl status   |   meshctl ztunnel-config workloads   |   meshctl down');
+  await new Promise<void>(() => undefined);
+  return 0;
+}
+
+async function runKubernetes(
+  c: { name: string; stateDir: string; nodes: number },
+  out: (s: string) => void,
+): Promise<number> {
+  const problem = controlPlaneProblem();
+  if (problem) {
+    out(`meshctl up --kubernetes: ${problem}`);
+    return 1;
+  }
+  const cluster = new KubeCluster({
+    name: c.name,
+    stateDir: c.stateDir,
+    nodes: c.nodes,
+    progress: (m) => out(`  ${m}`),
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => (stopping ??= cluster.stop());
+  const onSignal = (): void => {
+    out('\nmeshctl up: tearing down');
+    void stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    out(`meshctl up --kubernetes: cluster "${c.name}", ${c.nodes} nodes`);
+    await cluster.start();
+  } catch (err) {
+    out(`meshctl up: ${errorMessage(err)}; tearing down`);
+    await stop();
+    return 1;
+  }
+  out(`\nKubernetes cluster ready (state in ${c.stateDir}). Ctrl-C tears it down.`);
+  out(`export KUBECONFIG=${cluster.kubeconfig}`);
+  out(
+    `  kubectl get nodes   |   meshctl install   |   kubectl label namespace default istio.io/dataplane-mode=ambient`,
+  );
+  out(`  meshctl exec default/<deployment> -- curl -s http://echo:8080/   |   meshctl down`);
   await new Promise<void>(() => undefined);
   return 0;
 }

@@ -76,6 +76,7 @@ export class CapturePodListeners {
         const m = parseCaptureMessage(line);
         if (!m) {
           this.log.warn({ line: line.slice(0, 200) }, 'capture socket: ignoring an invalid message');
+          conn.write('{"ok":false,"error":"not a capture message (add, del or snapshot-done)"}\n');
           return;
         }
         if (m.type === 'snapshot-done') {

@@ -2,6 +2,9 @@
  * The node agent -> ztunnel protocol over a unix socket: JSON lines. The agent (the local cluster's
  * kubelet role) sends every pod of the node with its network namespace, then `snapshot-done`; later
  * `add` and `del` as pods come and go. ztunnel enrolls the ones that are ambient (from istiod's view).
+ * ztunnel answers every line in order: `{"ok":true}` once it holds the message, `{"ok":false,
+ * "error":...}` for a line it cannot read (the node agent sends one message at a time and waits).
+ * The node agent is the local cluster itself, or on Kubernetes the node-agent executable.
  */
 export type CaptureMessage =
   | { type: 'add'; namespace: string; name: string; netns: string; healthSource?: string }

@@ -1,0 +1,46 @@
+/**
+ * The container images the local kubelet role can run (pure). There is no container runtime here: an
+ * image of the project (`<hub>/istiod:<tag>`, `ztunnel`, `waypoint`, `node-agent`, `echo`) runs the
+ * project's own executable on the cluster's Node.js, whatever the hub and tag; any other image runs
+ * its container's `command` as a host program inside the pod's network namespace (`sleep`, `curl`).
+ */
+
+/** The image's name without registry, repository path, tag or digest: `meshlite/ztunnel:0.1.0` → `ztunnel`. */
+export function imageComponent(image: string): string {
+  const noDigest = image.split('@')[0] ?? image;
+  const last = noDigest.split('/').pop() ?? noDigest;
+  return last.split(':')[0] ?? last;
+}
+
+/** Images of the project and the compiled entry point (relative to dist/src) each runs. */
+export const PROJECT_IMAGES: Readonly<Record<string, string>> = {
+  istiod: 'istiod/main.js',
+  ztunnel: 'ztunnel/main.js',
+  waypoint: 'waypoint/main.js',
+  gateway: 'gateway/main.js',
+  sidecar: 'sidecar/main.js',
+  'node-agent': 'node-agent/main.js',
+  echo: 'local/apps/echo-main.js',
+};
+
+export type Entrypoint = { ok: true; argv: string[] } | { ok: false; reason: string; message: string };
+
+/**
+ * The program a container runs, as Kubernetes combines image and container: `command` replaces the
+ * image's entry point, `args` follow it. A project image's entry point is `node <dist>/<main.js>`.
+ */
+export function entrypoint(
+  c: { image?: string; command?: string[]; args?: string[] },
+  nodePath: string,
+  distSrc: string,
+): Entrypoint {
+  const args = c.args ?? [];
+  if (c.command && c.command.length > 0) return { ok: true, argv: [...c.command, ...args] };
+  const main = PROJECT_IMAGES[imageComponent(c.image ?? '')];
+  if (main) return { ok: true, argv: [nodePath, `${distSrc}/${main}`, ...args] };
+  return {
+    ok: false,
+    reason: 'ErrImagePull',
+    message: `image ${JSON.stringify(c.image ?? '')} is not one the local cluster runs (${Object.keys(PROJECT_IMAGES).join(', ')} under any hub), and the container gives no command`,
+  };
+}
