@@ -48,6 +48,9 @@ export class NodeAgent {
   private again = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Resolved after the first pass over the listed pods (the snapshot waits for it). */
+  private firstPass!: () => void;
+  private readonly synced = new Promise<void>((r) => (this.firstPass = r));
 
   constructor(private readonly o: NodeAgentOptions) {
     this.ztunnel = new ZtunnelClient(o.ztunnelSocket, o.log.child({ part: 'ztunnel-socket' }));
@@ -114,6 +117,7 @@ export class NodeAgent {
       await this.reconcile().catch((err: unknown) =>
         this.o.log.error({ err: errorMessage(err) }, 'reconcile failed'),
       );
+      this.firstPass();
     });
   }
 
@@ -134,35 +138,38 @@ export class NodeAgent {
       this.o.log.info({ pod: key(e.pod) }, 'pod removed from the mesh');
       if (this.pods.has(uid)) await this.annotate(e.pod, null);
     }
-    const missing = want.filter((p) => !this.enrolled.get(p.metadata.uid)?.acked);
-    if (missing.length === 0 || !this.ztunnel.connected) return;
-    const found = await this.finder.find(
-      missing.filter((p) => !this.enrolled.has(p.metadata.uid)).map((p) => p.metadata.uid),
-    );
-    for (const p of missing) {
-      const uid = p.metadata.uid;
-      const netns = this.enrolled.get(uid)?.netns ?? found.get(uid);
-      if (!netns) {
-        this.o.log.debug({ pod: key(p) }, 'no process of the pod yet; retrying');
-        continue;
-      }
-      const e: Enrolled = { pod: p, netns, acked: false };
-      this.enrolled.set(uid, e);
+    // Pods whose namespace is not known yet: one /proc scan for all of them.
+    const unknown = want.filter((p) => !this.enrolled.has(p.metadata.uid));
+    const found = await this.finder.find(unknown.map((p) => p.metadata.uid));
+    for (const p of unknown) {
+      const netns = found.get(p.metadata.uid);
+      if (netns) this.enrolled.set(p.metadata.uid, { pod: p, netns, acked: false });
+      else this.o.log.debug({ pod: key(p) }, 'no process of the pod yet; retrying');
+    }
+    if (!this.ztunnel.connected) return; // the snapshot on connection sends them
+    for (const p of want) {
+      const e = this.enrolled.get(p.metadata.uid);
+      if (!e || e.acked) continue;
+      e.pod = p;
       const why = await this.ztunnel.send(addMessage(e));
       if (why) {
         this.o.log.warn({ pod: key(p), err: why }, 'ztunnel did not take the pod; retrying');
         continue;
       }
       e.acked = true;
-      this.o.log.info({ pod: key(p), netns: netns.path }, 'pod handed to ztunnel');
+      this.o.log.info({ pod: key(p), netns: e.netns.path }, 'pod handed to ztunnel');
       await this.annotate(p, 'enabled');
     }
   }
 
   /** Every enrolled pod, then snapshot-done: a new ztunnel (or a restarted agent's first) learns them all. */
   private async sendSnapshot(): Promise<void> {
+    // A restarted agent first learns the node's pods and their namespaces (Istio: pods annotated
+    // enabled, netns via /proc), so its first snapshot names them all.
+    await this.synced;
     for (const e of this.enrolled.values()) {
       e.acked = !(await this.ztunnel.send(addMessage(e)));
+      if (e.acked && this.pods.has(e.pod.metadata.uid)) await this.annotate(e.pod, 'enabled');
     }
     const why = await this.ztunnel.send({ type: 'snapshot-done' });
     this.o.log.info({ pods: this.enrolled.size, err: why }, 'snapshot sent to ztunnel');
