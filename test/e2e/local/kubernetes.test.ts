@@ -70,7 +70,7 @@ test(
           );
         },
         60_000,
-      );
+      ).catch(diagnose);
       let last = { code: -1, out: '' };
       await waitFor(
         `${what}: curl -> echo through the mesh (last: ${JSON.stringify(last)})`,
@@ -81,12 +81,17 @@ test(
         30_000,
       );
     };
+    /** What a failure needs to be understood: the pods as the API sees them, the kubelet's last lines. */
+    const diagnose = async (err: Error): Promise<never> => {
+      const podsNow = await kubectl('get', 'pods', '-A', '-o', 'wide').catch((e: Error) => e.message);
+      const upLog = (await readFile(join(stateDir, 'up.log'), 'utf8').catch(() => '')).split('\n').slice(-30);
+      throw new Error(`${err.message}\n${podsNow}\n${upLog.join('\n')}`);
+    };
     t.after(async () => {
       await meshctl(['down', ...base]);
       await rm(stateDir, { recursive: true, force: true });
     });
 
-    let passed = false;
     const up = await meshctl(['up', '--kubernetes', '--detach', ...base]);
     assert.equal(up.code, 0, up.out);
     assert.match(up.out, new RegExp(`export KUBECONFIG=${kubeconfig}`));
@@ -105,7 +110,7 @@ test(
         return ps.length === 5 && ps.every(ready);
       },
       90_000,
-    );
+    ).catch(diagnose);
 
     await meshWorks('first request');
     // Both identities, on both nodes: the client's ztunnel (node-1) sent as curl to echo, the server's
