@@ -61,6 +61,8 @@ export class KubeKubelet {
   private heartbeat: NodeJS.Timeout | undefined;
   private prober: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** UIDs of pods deleted from the API (a retried start must not bring one back). */
+  private readonly gone = new Set<string>();
   /** Called after pods start or stop (cluster.json for meshctl exec/status). */
   onChange: () => void = () => undefined;
 
@@ -184,6 +186,7 @@ export class KubeKubelet {
     const running = this.pods.get(uid);
     if (running) running.pod = pod;
     if (type === 'DELETED') {
+      this.gone.add(uid);
       if (running) await this.stopPod(running);
       return;
     }
@@ -238,9 +241,21 @@ export class KubeKubelet {
       pod,
     };
     this.pods.set(uid, rp);
-    await createPod(info, node);
-    this.o.progress(`pod ${namespace}/${name}: ${info.ip} on ${node.name}`);
-    await this.runContainers(rp, node);
+    try {
+      await createPod(info, node);
+      this.o.progress(`pod ${namespace}/${name}: ${info.ip} on ${node.name}`);
+      await this.runContainers(rp, node);
+    } catch (err) {
+      // Not left half made: the network goes, and the pod is started again from its latest object.
+      this.o.progress(`pod ${namespace}/${name}: start failed (${errorMessage(err)}); retrying in 2 s`);
+      this.pods.delete(uid);
+      await rp.runner?.stop();
+      await this.removeNetwork(info);
+      setTimeout(() => {
+        if (!this.stopped && !this.pods.has(uid) && !this.gone.has(uid))
+          this.onPod('MODIFIED', rp.pod as unknown as RawObject);
+      }, 2000).unref();
+    }
     this.onChange();
   }
 

@@ -109,7 +109,8 @@ test(
         const ps = await pods('istio-system');
         return ps.length === 5 && ps.every(ready);
       },
-      90_000,
+      // Under load the first start is slow: istiod's pod, then its Service endpoints, then ztunnel's xDS.
+      150_000,
     ).catch(diagnose);
 
     await meshWorks('first request');
