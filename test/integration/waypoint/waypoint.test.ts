@@ -258,7 +258,9 @@ test('an app that closes its idle keep-alive connections: the waypoint opens a n
     }
     const r = await Promise.race([
       get('/idle'),
-      new Promise<never>((_, rej) => setTimeout(() => rej(new Error('request through the waypoint hung')), 5000)),
+      new Promise<never>((_, rej) =>
+        setTimeout(() => rej(new Error('request through the waypoint hung')), 5000),
+      ),
     ]);
     assert.equal(r.status, 200);
   } finally {
