@@ -92,12 +92,16 @@ test(
       await rm(stateDir, { recursive: true, force: true });
     });
 
-    const up = await meshctl(['up', '--kubernetes', '--detach', ...base]);
-    assert.equal(up.code, 0, up.out);
-    assert.match(up.out, new RegExp(`export KUBECONFIG=${kubeconfig}`));
-    const nodes = await kubectl('get', 'nodes', '--no-headers');
-    assert.match(nodes, /node-1\s+Ready/);
-    assert.match(nodes, /node-2\s+Ready/);
+    // Its own subtest, so the file reports within seconds of the cluster being up (the test runner
+    // treats a file silent for 60 s as hung and kills it, which would leave the detached cluster).
+    await t.test('the cluster comes up: nodes registered, kubeconfig printed', async () => {
+      const up = await meshctl(['up', '--kubernetes', '--detach', ...base]);
+      assert.equal(up.code, 0, up.out);
+      assert.match(up.out, new RegExp(`export KUBECONFIG=${kubeconfig}`));
+      const nodes = await kubectl('get', 'nodes', '--no-headers');
+      assert.match(nodes, /node-1\s+Ready/);
+      assert.match(nodes, /node-2\s+Ready/);
+    });
 
     const inst = await meshctl(['install'], env);
     assert.equal(inst.code, 0, inst.out);
