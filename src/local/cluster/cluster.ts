@@ -124,8 +124,8 @@ export class LocalCluster {
     await rm(tokens, { force: true });
     // 2. Network.
     p(`network: fabric bridge and ${this.nodes.length} node namespaces (10.244.255.0/24)`);
+    await createFabric(this.o.name); // first: it refuses to start beside another running cluster
     await addHostRoutes([]); // from here on no cluster address can take the host's default route
-    await createFabric(this.o.name);
     for (const n of this.nodes) await createNode(this.o.name, n, this.nodes);
     for (const spec of specs) await this.addPod(spec, false);
     await this.writePodStatus();

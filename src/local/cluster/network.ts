@@ -5,6 +5,7 @@
  * touched on the host: one veth end with 10.244.255.1/24; the host's forwarding stays as it was.
  */
 import { mkdir, rm, writeFile, readdir } from 'node:fs/promises';
+import { MeshError } from '../../common/errors.js';
 import {
   addRoute,
   applyNftRuleset,
@@ -26,7 +27,27 @@ import {
 } from './topology.js';
 import type { ServiceIn } from './manifests.js';
 
+/**
+ * Refuses to start a second cluster beside a running one: the fabric's host address (10.244.255.1) and
+ * the host routes into the cluster exist once on a machine, so the second would take the first's routes
+ * and neither would work.
+ */
+export async function assertFabricFree(prefix: string): Promise<void> {
+  const { stdout } = await runCommand('ip', ['-4', '-o', 'addr', 'show']);
+  for (const line of stdout.split('\n')) {
+    const m = /^\d+:\s+(\S+?)(?:@\S+)?\s+inet\s+(\S+)\//.exec(line);
+    if (!m || m[2] !== HOST_IP || m[1] === hostLink(prefix)) continue;
+    const other = m[1]!.replace(/-h$/, '');
+    throw new MeshError(
+      'CLUSTER_ERR_FABRIC_IN_USE',
+      `another local cluster is running: host link ${m[1]} already holds the cluster fabric address ${HOST_IP}; ` +
+        `stop it first (meshctl down --name ${other}, with its --state-dir if it has its own)`,
+    );
+  }
+}
+
 export async function createFabric(prefix: string): Promise<void> {
+  await assertFabricFree(prefix);
   const fab = fabricNetns(prefix);
   await createNetns(fab);
   await runCommand('ip', ['-n', fab, 'link', 'add', 'br0', 'type', 'bridge']);

@@ -54,8 +54,8 @@ export class KubeCluster {
     await mkdir(join(this.o.stateDir, 'kube'), { recursive: true });
     for (let i = 1; i <= this.o.nodes; i++) this.nodes.push(nodeInfo(this.o.name, i));
     p(`network: fabric bridge and ${this.nodes.length} node namespaces (10.244.255.0/24)`);
+    await createFabric(this.o.name); // first: it refuses to start beside another running cluster
     await addHostRoutes([]);
-    await createFabric(this.o.name);
     for (const n of this.nodes) await createNode(this.o.name, n, this.nodes);
     await addHostRoutes(this.nodes);
     p(`control plane: etcd, kube-apiserver (on ${HOST_IP}), controller manager, scheduler`);
