@@ -23,7 +23,9 @@ export const PROJECT_IMAGES: Readonly<Record<string, string>> = {
   echo: 'local/apps/echo-main.js',
 };
 
-export type Entrypoint = { ok: true; argv: string[] } | { ok: false; reason: string; message: string };
+/** `own`: how many leading argv items are the project's (node and its script), not the container's. */
+export type Entrypoint =
+  { ok: true; argv: string[]; own: number } | { ok: false; reason: string; message: string };
 
 /**
  * The program a container runs, as Kubernetes combines image and container: `command` replaces the
@@ -35,12 +37,24 @@ export function entrypoint(
   distSrc: string,
 ): Entrypoint {
   const args = c.args ?? [];
-  if (c.command && c.command.length > 0) return { ok: true, argv: [...c.command, ...args] };
+  if (c.command && c.command.length > 0) return { ok: true, argv: [...c.command, ...args], own: 0 };
   const main = PROJECT_IMAGES[imageComponent(c.image ?? '')];
-  if (main) return { ok: true, argv: [nodePath, `${distSrc}/${main}`, ...args] };
+  if (main) return { ok: true, argv: [nodePath, `${distSrc}/${main}`, ...args], own: 2 };
   return {
     ok: false,
     reason: 'ErrImagePull',
     message: `image ${JSON.stringify(c.image ?? '')} is not one the local cluster runs (${Object.keys(PROJECT_IMAGES).join(', ')} under any hub), and the container gives no command`,
   };
+}
+
+/**
+ * The command line to run: the container's own items go through `translate` (variables, mount paths);
+ * the project's node binary and script are host paths and stay as they are (a checkout under /tmp must
+ * not be read as a container's /tmp mount).
+ */
+export function containerCommand(
+  ep: { argv: string[]; own: number },
+  translate: (a: string) => string,
+): string[] {
+  return ep.argv.map((a, i) => (i < ep.own ? a : translate(a)));
 }

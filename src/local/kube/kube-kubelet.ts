@@ -19,7 +19,7 @@ import { createPod } from '../cluster/network.js';
 import { PodRunner } from '../cluster/kubelet.js';
 import type { Container } from '../cluster/manifests.js';
 import { podAddress, podNetns, type NodeInfo, type PodInfo } from '../cluster/topology.js';
-import { entrypoint } from './images.js';
+import { containerCommand, entrypoint } from './images.js';
 import {
   expandVars,
   fieldValue,
@@ -293,7 +293,7 @@ export class KubeKubelet {
       }
       containers.push({
         name: c.name,
-        command: ep.argv.map((a) => translatePaths(expandVars(a, env), mountPaths, root)),
+        command: containerCommand(ep, (a) => translatePaths(expandVars(a, env), mountPaths, root)),
         args: [],
         env,
         ports: (c.ports ?? []).map((p) => p.containerPort),

@@ -7,7 +7,7 @@ import {
   translatePaths,
   type KubePod,
 } from '../../../../src/local/kube/pod-spec.js';
-import { entrypoint, imageComponent } from '../../../../src/local/kube/images.js';
+import { containerCommand, entrypoint, imageComponent } from '../../../../src/local/kube/images.js';
 
 const pod: KubePod = {
   metadata: { name: 'ztunnel-abc', namespace: 'istio-system', uid: 'u-1', labels: { app: 'ztunnel' } },
@@ -62,15 +62,31 @@ test("images: the project's run its executables under any hub; others need a com
   assert.deepEqual(entrypoint({ image: 'meshlite/ztunnel:1', args: ['--mode=capture'] }, '/n', '/d'), {
     ok: true,
     argv: ['/n', '/d/ztunnel/main.js', '--mode=capture'],
+    own: 2,
   });
   assert.deepEqual(
     entrypoint({ image: 'curlimages/curl', command: ['sleep'], args: ['infinity'] }, '/n', '/d'),
     {
       ok: true,
       argv: ['sleep', 'infinity'],
+      own: 0,
     },
   );
   const bad = entrypoint({ image: 'nginx:1.27' }, '/n', '/d');
   assert.equal(bad.ok, false);
   assert.match(!bad.ok ? bad.message : '', /nginx:1\.27.*not one the local cluster runs/);
+});
+
+test("a checkout under /tmp: the project's node and script keep their host paths when a pod mounts /tmp", () => {
+  const root = '/state/pods/u1/root';
+  const ep = entrypoint(
+    { image: 'meshlite/istiod:1', args: ['--ca-dir=/tmp/ca'] },
+    '/tmp/ci/node_modules/.bin/node',
+    '/tmp/ci/dist/src',
+  );
+  assert.ok(ep.ok);
+  assert.deepEqual(
+    containerCommand(ep, (a) => translatePaths(a, ['/tmp'], root)),
+    ['/tmp/ci/node_modules/.bin/node', '/tmp/ci/dist/src/istiod/main.js', `--ca-dir=${root}/tmp/ca`],
+  );
 });
