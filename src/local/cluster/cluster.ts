@@ -620,7 +620,7 @@ export class LocalCluster {
     await Promise.all(this.pods.map((x) => x.runner.stop()));
     await Promise.all([...this.ztunnels.values()].map((z) => z.stop()));
     await this.istiod?.stop();
-    await removeHostRoutes();
+    await removeHostRoutes(this.o.name);
     const errors = await teardownNetwork(this.o.name);
     for (const e of errors) p(`cleanup: ${e}`);
     await rm(join(this.o.stateDir, 'cluster.json'), { force: true });
@@ -654,7 +654,7 @@ export async function cleanupCluster(
       }
     }
   }
-  await removeHostRoutes();
+  await removeHostRoutes(name);
   const errors = await teardownNetwork(name);
   for (const e of errors) progress(`cleanup: ${e}`);
   await rm(join(stateDir, 'cluster.json'), { force: true });

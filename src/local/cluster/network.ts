@@ -32,18 +32,30 @@ import type { ServiceIn } from './manifests.js';
  * the host routes into the cluster exist once on a machine, so the second would take the first's routes
  * and neither would work.
  */
-export async function assertFabricFree(prefix: string): Promise<void> {
+/** The host link that holds the cluster fabric's host address (10.244.255.1), if any cluster is up. */
+export async function fabricOwner(): Promise<string | undefined> {
   const { stdout } = await runCommand('ip', ['-4', '-o', 'addr', 'show']);
   for (const line of stdout.split('\n')) {
     const m = /^\d+:\s+(\S+?)(?:@\S+)?\s+inet\s+(\S+)\//.exec(line);
-    if (!m || m[2] !== HOST_IP || m[1] === hostLink(prefix)) continue;
-    const other = m[1]!.replace(/-h$/, '');
-    throw new MeshError(
-      'CLUSTER_ERR_FABRIC_IN_USE',
-      `another local cluster is running: host link ${m[1]} already holds the cluster fabric address ${HOST_IP}; ` +
-        `stop it first (meshctl down --name ${other}, with its --state-dir if it has its own)`,
-    );
+    if (m && m[2] === HOST_IP) return m[1];
   }
+  return undefined;
+}
+
+/**
+ * Refuses to start a second cluster beside a running one: the fabric's host address (10.244.255.1) and
+ * the host routes into the cluster exist once on a machine, so the second would take the first's routes
+ * and neither would work.
+ */
+export async function assertFabricFree(prefix: string): Promise<void> {
+  const owner = await fabricOwner();
+  if (!owner || owner === hostLink(prefix)) return;
+  const other = owner.replace(/-h$/, '');
+  throw new MeshError(
+    'CLUSTER_ERR_FABRIC_IN_USE',
+    `another local cluster is running: host link ${owner} already holds the cluster fabric address ${HOST_IP}; ` +
+      `stop it first (meshctl down --name ${other}, with its --state-dir if it has its own)`,
+  );
 }
 
 export async function createFabric(prefix: string): Promise<void> {
@@ -194,7 +206,10 @@ export async function addHostRoutes(nodes: NodeInfo[]): Promise<void> {
   for (const args of hostRouteArgs(nodes)) await runCommand('ip', args);
 }
 
-export async function removeHostRoutes(): Promise<void> {
+export async function removeHostRoutes(prefix: string): Promise<void> {
+  // The routes lead into whichever cluster holds the fabric: not this one's to remove if another does.
+  const owner = await fabricOwner().catch(() => undefined);
+  if (owner && owner !== hostLink(prefix)) return;
   await runCommand('ip', ['route', 'flush', 'proto', HOST_ROUTE_PROTO]).catch(() => undefined);
 }
 

@@ -127,7 +127,7 @@ export class KubeCluster {
     await this.kubelet?.stop();
     await this.proxy?.stop();
     await this.controlPlane?.stop();
-    await removeHostRoutes();
+    await removeHostRoutes(this.o.name);
     for (const e of await teardownNetwork(this.o.name)) p(`cleanup: ${e}`);
     await rm(join(this.o.stateDir, 'cluster.json'), { force: true });
     await rm(this.kubeconfig, { force: true });
