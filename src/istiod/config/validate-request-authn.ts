@@ -4,15 +4,9 @@
  */
 import { parseDuration } from './duration.js';
 import { show, type Fields } from './fields.js';
+import { checkPolicyTargets, checkSelector } from './validate-security.js';
 
 type Obj = Record<string, unknown>;
-
-function checkTargetRef(f: Fields, ref: Obj, path: string): void {
-  f.string(ref.group, `${path}.group`);
-  f.string(ref.kind, `${path}.kind`, { required: true, nonEmpty: true });
-  f.string(ref.name, `${path}.name`, { required: true, nonEmpty: true });
-  f.string(ref.namespace, `${path}.namespace`);
-}
 
 function checkJwks(f: Fields, text: string, path: string): void {
   let v: unknown;
@@ -63,13 +57,7 @@ function checkRule(f: Fields, r: Obj, path: string): void {
 function checkRequestAuthentication(f: Fields, o: Obj): void {
   const spec = f.object(o.spec, 'spec') ?? {};
   if (o.spec === undefined || o.spec === null) o.spec = spec;
-  const sel = f.object(spec.selector, 'spec.selector');
-  if (sel) f.labels(sel.matchLabels, 'spec.selector.matchLabels');
-  const ref = f.object(spec.targetRef, 'spec.targetRef');
-  if (ref) checkTargetRef(f, ref, 'spec.targetRef');
-  f.objects(spec.targetRefs, 'spec.targetRefs', (r, p) => checkTargetRef(f, r, p));
-  if (sel && (ref || spec.targetRefs !== undefined))
-    f.add('spec', 'selector and targetRef/targetRefs cannot both be set');
+  checkPolicyTargets(f, spec, checkSelector(f, spec));
   f.objects(spec.jwtRules, 'spec.jwtRules', (r, p) => checkRule(f, r, p));
 }
 

@@ -18,7 +18,7 @@ const SOURCE_LISTS = [
 const SOURCE_IPS = ['ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks'];
 const OPERATION_LISTS = ['hosts', 'notHosts', 'methods', 'notMethods', 'paths', 'notPaths'];
 
-function checkSelector(f: Fields, spec: Obj): boolean {
+export function checkSelector(f: Fields, spec: Obj): boolean {
   const sel = f.object(spec.selector, 'spec.selector');
   if (sel) f.labels(sel.matchLabels, 'spec.selector.matchLabels');
   return sel !== undefined;
@@ -29,6 +29,15 @@ function checkTargetRef(f: Fields, ref: Obj, path: string): void {
   f.string(ref.kind, `${path}.kind`, { required: true, nonEmpty: true });
   f.string(ref.name, `${path}.name`, { required: true, nonEmpty: true });
   f.string(ref.namespace, `${path}.namespace`);
+}
+
+/** A security policy's `targetRef` / `targetRefs`, which exclude a `selector`. */
+export function checkPolicyTargets(f: Fields, spec: Obj, hasSelector: boolean): void {
+  const ref = f.object(spec.targetRef, 'spec.targetRef');
+  if (ref) checkTargetRef(f, ref, 'spec.targetRef');
+  f.objects(spec.targetRefs, 'spec.targetRefs', (r, p) => checkTargetRef(f, r, p));
+  if (hasSelector && (ref || spec.targetRefs !== undefined))
+    f.add('spec', 'selector and targetRef/targetRefs cannot both be set');
 }
 
 /** Istio's ports are strings; numbers written in YAML are accepted and turned into strings. */
@@ -72,12 +81,7 @@ function checkRule(f: Fields, rule: Obj, path: string): void {
 function checkAuthorizationPolicy(f: Fields, o: Obj): void {
   const spec = f.object(o.spec, 'spec') ?? {};
   if (o.spec === undefined || o.spec === null) o.spec = spec;
-  const hasSelector = checkSelector(f, spec);
-  const ref = f.object(spec.targetRef, 'spec.targetRef');
-  if (ref) checkTargetRef(f, ref, 'spec.targetRef');
-  f.objects(spec.targetRefs, 'spec.targetRefs', (r, p) => checkTargetRef(f, r, p));
-  if (hasSelector && (ref || spec.targetRefs !== undefined))
-    f.add('spec', 'selector and targetRef/targetRefs cannot both be set');
+  checkPolicyTargets(f, spec, checkSelector(f, spec));
   const action = f.oneOf(spec.action, 'spec.action', ['ALLOW', 'DENY', 'AUDIT', 'CUSTOM']);
   const provider = f.object(spec.provider, 'spec.provider');
   if (provider) f.string(provider.name, 'spec.provider.name', { required: true });

@@ -13,6 +13,7 @@ import type { L7Config, RouteRule, ServicePort } from '../../l7/model.js';
 import type { ServiceSecurity } from '../../l7/security/model.js';
 import { convertHttpRoutes } from './convert-httproute.js';
 import { MeshView, type MeshViewOptions } from './mesh-view.js';
+import { SecurityIndex } from './security-configs.js';
 import { waypointEndpoints, waypointOf } from './sidecar-configs.js';
 import { clusterCollector, tracingOf } from './waypoint-configs.js';
 
@@ -20,6 +21,9 @@ export const INGRESS_CLASS = 'istio';
 export const INGRESS_USE_WAYPOINT = 'istio.io/ingress-use-waypoint';
 /** The address the gateway's listeners hand the engine: its listeners are on every pod address. */
 export const GATEWAY_LISTEN_IP = '0.0.0.0';
+
+/** The label Gateway API puts on a gateway's pods (and selects them by). */
+export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 
 export const gatewayDeploymentName = (gw: string): string => `${gw}-istio`;
 
@@ -33,15 +37,24 @@ export function buildGatewayConfigs(store: ConfigStore, opts: MeshViewOptions): 
   if (gateways.length === 0) return out;
   const view = new MeshView(store, opts);
   const routes = store.list('HTTPRoute');
+  const security = new SecurityIndex(store, opts.rootNamespace ?? 'istio-system');
   for (const gw of gateways) {
     const ns = gw.metadata.namespace ?? 'default';
-    const key = `${ns}/${gatewayDeploymentName(gw.metadata.name)}`;
-    out.set(key, buildOne(gw, key, routes, view));
+    const name = gatewayDeploymentName(gw.metadata.name);
+    const key = `${ns}/${name}`;
+    const pod = { metadata: { namespace: ns, name, labels: { [GATEWAY_NAME_LABEL]: gw.metadata.name } } };
+    out.set(key, buildOne(gw, key, routes, view, security.forGateway(gw, pod)));
   }
   return out;
 }
 
-function buildOne(gw: Gateway, key: string, all: HTTPRoute[], view: MeshView): L7Config {
+function buildOne(
+  gw: Gateway,
+  key: string,
+  all: HTTPRoute[],
+  view: MeshView,
+  security: ServiceSecurity | undefined,
+): L7Config {
   const ns = gw.metadata.namespace ?? 'default';
   const c = clusterCollector(view);
   const byPort = new Map<number, RouteRule[]>();
@@ -73,7 +86,7 @@ function buildOne(gw: Gateway, key: string, all: HTTPRoute[], view: MeshView): L
     routes,
     defaultCluster: '',
   }));
-  return ingressConfig(key, ports, c.built(), view);
+  return ingressConfig(key, ports, c.built(), view, security);
 }
 
 /**

@@ -191,6 +191,29 @@ export class SecurityIndex {
     return { policies, jwtRules };
   }
 
+  /**
+   * What a Gateway API ingress gateway enforces: the policies bound by selector (its pods carry
+   * `gateway.networking.k8s.io/gateway-name`) or namespace, as for any proxy pod, and those whose
+   * targetRefs name the Gateway itself (same namespace), as Istio attaches them to gateways.
+   */
+  forGateway(gw: Gateway, pod: WorkloadRef): ServiceSecurity | undefined {
+    const ns = gw.metadata.namespace ?? 'default';
+    const named = (o: Targeted): boolean =>
+      (o.metadata.namespace ?? 'default') === ns &&
+      refsOf(o).some(
+        (r) =>
+          r.kind === 'Gateway' &&
+          (r.group ?? '') === GATEWAY_GROUP &&
+          r.name === gw.metadata.name &&
+          (r.namespace === undefined || r.namespace === ns),
+      );
+    const root = this.rootNamespace;
+    const aps = order([...this.podAps.filter((a) => selectsPod(a, pod, root)), ...this.aps.filter(named)]);
+    const ras = order([...this.podRas.filter((r) => selectsPod(r, pod, root)), ...this.ras.filter(named)]);
+    if (aps.length === 0 && ras.length === 0) return undefined;
+    return { policies: aps.map(toAuthzPolicy), jwtRules: ras.flatMap(toJwtRules) };
+  }
+
   /** The security config of one service at one waypoint; undefined when nothing applies. */
   forService(gw: Gateway, svc: Service): ServiceSecurity | undefined {
     const policies = this.aps.filter((a) => targets(a, gw, svc, this.rootNamespace)).map(toAuthzPolicy);

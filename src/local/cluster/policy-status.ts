@@ -1,6 +1,6 @@
 /**
  * AuthorizationPolicy status as Istio writes it in ambient mode: `WaypointAccepted` for a policy
- * bound with targetRefs (False when its target is not there, or for CUSTOM, which fails closed here),
+ * bound with targetRefs to a waypoint, a Service or an ingress Gateway (False when its target is not there, or for CUSTOM, which fails closed here),
  * `ZtunnelAccepted` for a selector or namespace policy (False, reason UnsupportedValue, when it names
  * HTTP attributes ztunnel cannot see, saying what that does). Written into the object's file (one
  * object per file), only when it changed.
@@ -57,7 +57,9 @@ export function policyCondition(obj: Obj, all: Obj[], rootNamespace: string): Co
     const name = String(r.name);
     let ok = false;
     if (kind === 'Gateway')
-      ok = has('Gateway', name, ns, (o) => rec(o.spec).gatewayClassName === 'istio-waypoint');
+      ok = has('Gateway', name, ns, (o) =>
+        ['istio-waypoint', 'istio'].includes(String(rec(o.spec).gatewayClassName)),
+      );
     else if (kind === 'Service') ok = has('Service', name, ns);
     else if (kind === 'GatewayClass') ok = name === 'istio-waypoint' && ns === rootNamespace;
     (ok ? bound : missing).push(`${kind} ${name}`);
@@ -67,7 +69,7 @@ export function policyCondition(obj: Obj, all: Obj[], rootNamespace: string): Co
       type: 'WaypointAccepted',
       status: 'False',
       reason: 'TargetNotFound',
-      message: `not bound to a waypoint: ${missing.join(', ')} (a waypoint Gateway or a Service in namespace ${ns}, or GatewayClass istio-waypoint in ${rootNamespace})`,
+      message: `not bound to a waypoint: ${missing.join(', ')} (a waypoint or ingress Gateway or a Service in namespace ${ns}, or GatewayClass istio-waypoint in ${rootNamespace})`,
     };
   if (spec.action === 'CUSTOM')
     return {

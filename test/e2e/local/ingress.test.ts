@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCommand } from '../../../src/local/netns/index.js';
 import { skip, sleep, waitFor, meshctl, startCluster } from './harness.js';
@@ -130,6 +130,40 @@ test(
       assert.ok(
         !text.includes(marker),
         'the header must not cross a node link in plaintext past the gateway',
+      );
+    });
+
+    await t.test('an AuthorizationPolicy on the Gateway (targetRefs) is enforced at the edge', async () => {
+      const file = join(cfg, 'authorizationpolicy-bookinfo-edge.yaml');
+      await writeFile(
+        file,
+        `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: edge-no-reviews-api, namespace: bookinfo}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: bookinfo-gateway}]
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/api/v1/products/{*}/reviews"]}}]}]
+`,
+      );
+      let last = { code: 0, body: '' };
+      await waitFor(
+        'the gateway to deny the reviews API',
+        async () => {
+          last = await hostCurl(`${url}/api/v1/products/1/reviews`);
+          return last.code === 403;
+        },
+        30_000,
+      ).catch((err: Error) => assert.fail(`${err.message}; last ${last.code} ${last.body}`));
+      assert.equal(last.body, 'RBAC: access denied');
+      assert.equal((await hostCurl(`${url}/productpage`)).code, 200, 'other paths still pass');
+      const status = await readFile(file, 'utf8');
+      assert.match(status, /bound to Gateway bookinfo-gateway/);
+      await rm(file);
+      await waitFor(
+        'the deny to be lifted',
+        async () => (await hostCurl(`${url}/api/v1/products/1/reviews`)).code === 200,
+        30_000,
       );
     });
 

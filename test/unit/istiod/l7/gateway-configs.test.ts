@@ -130,3 +130,57 @@ test('istio.io/ingress-use-waypoint=true: the backend is the waypoint, authority
     [['10.96.0.10', 9080, '10.244.1.9', 'spiffe://cluster.local/ns/shop/sa/waypoint']],
   );
 });
+
+test('policies bound by the gateway pods’ label or by targetRefs to the Gateway apply at the ingress', () => {
+  const store = storeOf(`${YAML}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: by-selector, namespace: shop}
+spec:
+  selector: {matchLabels: {gateway.networking.k8s.io/gateway-name: edge}}
+  action: DENY
+  rules: [{to: [{operation: {paths: [/admin]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: by-target, namespace: shop}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: edge}]
+  action: ALLOW
+  rules: [{from: [{source: {remoteIpBlocks: [10.244.255.0/24]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: at-waypoint, namespace: shop}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
+  rules: [{}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: other-pods, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  action: DENY
+  rules: [{}]
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt, namespace: shop}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: edge}]
+  jwtRules: [{issuer: https://issuer.example.com, jwks: '{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}'}]
+`);
+  const svc = buildGatewayConfigs(store, OPTS).get('shop/edge-istio')!.services[0]!;
+  assert.deepEqual(svc.security?.policies.map((p) => p.name).sort(), ['by-selector', 'by-target']);
+  assert.deepEqual(
+    svc.security?.jwtRules.map((r) => r.issuer),
+    ['https://issuer.example.com'],
+  );
+  // No policy at all: the gateway carries no security section.
+  assert.equal(
+    buildGatewayConfigs(storeOf(YAML), OPTS).get('shop/edge-istio')!.services[0]!.security,
+    undefined,
+  );
+});

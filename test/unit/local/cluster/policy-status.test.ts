@@ -60,3 +60,22 @@ test('targetRefs: WaypointAccepted when the target exists; TargetNotFound otherw
   assert.deepEqual([custom.status, custom.reason], ['False', 'UnsupportedValue']);
   assert.match(custom.message, /fails closed/);
 });
+
+test('targetRefs to an ingress Gateway (class istio) are bound; to a Gateway of another class, not found', () => {
+  const edge = {
+    kind: 'Gateway',
+    metadata: { name: 'edge', namespace: 'bookinfo' },
+    spec: { gatewayClassName: 'istio' },
+  };
+  const other = {
+    kind: 'Gateway',
+    metadata: { name: 'lb', namespace: 'bookinfo' },
+    spec: { gatewayClassName: 'nginx' },
+  };
+  const ref = (name: string) =>
+    ap({ targetRefs: [{ kind: 'Gateway', group: 'gateway.networking.k8s.io', name }] });
+  const c = policyCondition(ref('edge'), [edge, other], 'istio-system');
+  assert.deepEqual([c.status, c.message], ['True', 'bound to Gateway edge']);
+  const n = policyCondition(ref('lb'), [edge, other], 'istio-system');
+  assert.deepEqual([n.status, n.reason], ['False', 'TargetNotFound']);
+});
