@@ -9,6 +9,7 @@
 // reported; a file still running after FILE_TIMEOUT_S fails. The counts come from each file's TAP
 // summary, and the run ends with one plain line: "tests: N passed, N failed, N skipped".
 import { readdirSync, statSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawn } from 'node:child_process';
@@ -80,8 +81,49 @@ for (const sig of ['SIGINT', 'SIGTERM'])
     process.exit(130);
   });
 
+// Every process a file starts carries this token in its environment, also those that left the
+// file's process group (`meshctl up --detach` starts a session of its own): after an end-to-end file
+// they are killed, and a cluster the file left up is taken down, so the files after it start clean.
+const TOKEN_VAR = 'MESHLITE_TEST_RUN';
+
+function killTokenHolders(token) {
+  const mark = `${TOKEN_VAR}=${token}\0`;
+  let n = 0;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/environ`, 'latin1').includes(mark)) continue;
+      process.kill(Number(pid), 'SIGKILL');
+      n++;
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return n;
+}
+
+const cluster = await import('../dist/src/local/cluster/cluster.js');
+const network = await import('../dist/src/local/cluster/network.js');
+const fabricOwner = () => network.fabricOwner().catch(() => undefined);
+
+/** Takes down a cluster a file left up (one that was not up when the file started); says what it did. */
+async function cleanUpAfter(file, token, ownerBefore) {
+  const killed = killTokenHolders(token);
+  const owner = await fabricOwner();
+  const leftCluster = owner !== undefined && owner !== ownerBefore;
+  if (!killed && !leftCluster) return '';
+  let says = `⚠ ${file}: left ${killed} process(es)${leftCluster ? ` and the cluster on ${owner}` : ''} behind; cleaned up\n`;
+  if (!leftCluster) return says;
+  const scratch = mkdtempSync(join(tmpdir(), 'meshlite-cleanup-'));
+  await cluster
+    .cleanupCluster(owner.replace(/-h$/, ''), scratch, (m) => (says += `  ${m}\n`))
+    .catch((err) => (says += `  cleanup failed: ${err.message}\n`));
+  rmSync(scratch, { recursive: true, force: true });
+  return says;
+}
+
 function runOnce({ file, env }) {
   const tap = join(tapDir, `${seq++}.tap`);
+  const token = randomUUID();
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
@@ -95,7 +137,11 @@ function runOnce({ file, env }) {
         ...passThrough,
         file,
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, detached: true },
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, ...env, [TOKEN_VAR]: token },
+        detached: true,
+      },
     );
     live.add(child);
     let out = '';
@@ -121,7 +167,7 @@ function runOnce({ file, env }) {
       live.delete(child);
       clearTimeout(startTimer);
       clearTimeout(fileTimer);
-      resolve({ code, signal, out, why, tap });
+      resolve({ code, signal, out, why, tap, token });
     });
   });
 }
@@ -138,13 +184,20 @@ function summaryOf(tap) {
 
 async function runFile(run) {
   const file = run.label;
-  let r = await runOnce(run);
+  const e2e = run.file.includes('/e2e/');
+  const once = async () => {
+    const before = e2e ? await fabricOwner() : undefined;
+    const r = await runOnce(run);
+    if (e2e) r.out += await cleanUpAfter(file, r.token, before);
+    return r;
+  };
+  let r = await once();
   if (r.why === 'hung-at-start') {
     retried.push(file);
     process.stdout.write(
       `⚠ ${file}: printed nothing in ${START_TIMEOUT_S} s (the runner hung before any test); running it again\n`,
     );
-    r = await runOnce(run);
+    r = await once();
   }
   process.stdout.write(r.out);
   const s = summaryOf(r.tap);
