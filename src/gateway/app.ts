@@ -11,7 +11,7 @@ import type { Logger } from '../common/logger.js';
 import { createRegistry } from '../common/metrics.js';
 import type { CertSource } from '../hbone/credentials.js';
 import { HbonePool } from '../hbone/pool.js';
-import { CertificateManager, IdentityCaClient } from '../identity/index.js';
+import { ProxyCertificates } from '../identity/proxy-certs.js';
 import { L7Engine } from '../l7/engine.js';
 import type { L7Config } from '../l7/model.js';
 import type { SpiffeId } from '../pki/spiffe.js';
@@ -39,8 +39,7 @@ export class IngressGateway {
   private readonly status: http.Server[] = [];
   private pool: HbonePool | undefined;
   private xds: DeltaClient | undefined;
-  private manager: CertificateManager | undefined;
-  private caClient: IdentityCaClient | undefined;
+  private ca: ProxyCertificates | undefined;
   private configured = false;
   private syncing: Promise<void> = Promise.resolve();
 
@@ -115,8 +114,7 @@ export class IngressGateway {
     for (const s of [...this.listeners.values(), ...this.status]) s.close();
     this.engine?.close();
     this.pool?.close();
-    this.manager?.close();
-    this.caClient?.close();
+    this.ca?.close();
   }
 
   private async syncListeners(want: Set<number>): Promise<void> {
@@ -154,18 +152,8 @@ export class IngressGateway {
     }
   }
 
-  private async certsFromCa(): Promise<CertSource> {
-    this.caClient = new IdentityCaClient({
-      address: this.cfg.caAddress || this.cfg.xdsAddress,
-      tokenFile: this.cfg.tokenFile || undefined,
-      ownIdentity: this.identity,
-      clusterId: this.cfg.clusterId,
-    });
-    this.manager = new CertificateManager({
-      fetcher: this.caClient,
-      logger: this.log,
-      registry: this.registry,
-    });
-    return this.manager.source(this.identity);
+  private certsFromCa(): Promise<CertSource> {
+    this.ca = new ProxyCertificates(this.cfg, this.identity, this.log, this.registry);
+    return this.ca.source();
   }
 }

@@ -18,7 +18,7 @@ import { baggage, parseForwardedFor } from '../hbone/headers.js';
 import { HbonePool } from '../hbone/pool.js';
 import type { HboneRequest } from '../hbone/request.js';
 import { HboneServer } from '../hbone/server.js';
-import { CertificateManager, IdentityCaClient } from '../identity/index.js';
+import { ProxyCertificates } from '../identity/proxy-certs.js';
 import { L7Engine } from '../l7/engine.js';
 import type { ConnInfo } from '../l7/http/exchange.js';
 import type { L7Config } from '../l7/model.js';
@@ -62,8 +62,7 @@ export class Sidecar {
   private hbone: HboneServer | undefined;
   private pool: HbonePool | undefined;
   private xds: DeltaClient | undefined;
-  private manager: CertificateManager | undefined;
-  private caClient: IdentityCaClient | undefined;
+  private ca: ProxyCertificates | undefined;
   private readonly got = new Set<string>();
   /** The pod's policies for connections the inbound engine does not judge per request. */
   private l4: CompiledAuthz | undefined;
@@ -187,8 +186,7 @@ export class Sidecar {
     this.outbound?.close();
     this.inbound?.close();
     this.pool?.close();
-    this.manager?.close();
-    this.caClient?.close();
+    this.ca?.close();
   }
 
   private listen(port: number, onConn: (s: net.Socket) => void): Promise<void> {
@@ -341,18 +339,8 @@ export class Sidecar {
     });
   }
 
-  private async certsFromCa(): Promise<CertSource> {
-    this.caClient = new IdentityCaClient({
-      address: this.cfg.caAddress || this.cfg.xdsAddress,
-      tokenFile: this.cfg.tokenFile || undefined,
-      ownIdentity: this.identity,
-      clusterId: this.cfg.clusterId,
-    });
-    this.manager = new CertificateManager({
-      fetcher: this.caClient,
-      logger: this.log,
-      registry: this.registry,
-    });
-    return this.manager.source(this.identity);
+  private certsFromCa(): Promise<CertSource> {
+    this.ca = new ProxyCertificates(this.cfg, this.identity, this.log, this.registry);
+    return this.ca.source();
   }
 }

@@ -10,7 +10,7 @@ import { createRegistry } from '../common/metrics.js';
 import type { CertSource } from '../hbone/credentials.js';
 import { HbonePool } from '../hbone/pool.js';
 import { HboneServer } from '../hbone/server.js';
-import { CertificateManager, IdentityCaClient } from '../identity/index.js';
+import { ProxyCertificates } from '../identity/proxy-certs.js';
 import { engineDebugView } from '../l7/debug-view.js';
 import { L7Engine } from '../l7/engine.js';
 import type { L7Config } from '../l7/model.js';
@@ -39,8 +39,7 @@ export class Waypoint {
   private server: HboneServer | undefined;
   private pool: HbonePool | undefined;
   private xds: DeltaClient | undefined;
-  private manager: CertificateManager | undefined;
-  private caClient: IdentityCaClient | undefined;
+  private ca: ProxyCertificates | undefined;
   private readonly http: http.Server[] = [];
   private configured = false;
   private readyWaiters: Array<() => void> = [];
@@ -128,24 +127,13 @@ export class Waypoint {
     await this.server?.close();
     this.engine?.close();
     this.pool?.close();
-    this.manager?.close();
-    this.caClient?.close();
+    this.ca?.close();
     for (const s of this.http) s.close();
   }
 
-  private async certsFromCa(): Promise<CertSource> {
-    this.caClient = new IdentityCaClient({
-      address: this.cfg.caAddress || this.cfg.xdsAddress,
-      tokenFile: this.cfg.tokenFile || undefined,
-      ownIdentity: this.identity,
-      clusterId: this.cfg.clusterId,
-    });
-    this.manager = new CertificateManager({
-      fetcher: this.caClient,
-      logger: this.log,
-      registry: this.registry,
-    });
-    return this.manager.source(this.identity);
+  private certsFromCa(): Promise<CertSource> {
+    this.ca = new ProxyCertificates(this.cfg, this.identity, this.log, this.registry);
+    return this.ca.source();
   }
 
   private async startHttp(): Promise<void> {
