@@ -105,8 +105,24 @@ export class HboneConnection {
       );
       timer.unref();
 
+      // Our own framer on a TCP connection reads through one reused buffer (see H2Session.onRead);
+      // bytes that come before the session exists wait in `early`.
+      const ownReads = hboneImpl(o.impl) === 'own' && !o.socket;
+      let reader: H2Session | undefined;
+      const early: Buffer[] = [];
+      const onread = ownReads
+        ? {
+            buffer: Buffer.allocUnsafe(READ_BUFFER),
+            callback: (n: number, buf: Buffer): void => {
+              if (reader) reader.onRead(n, buf);
+              else early.push(Buffer.from(buf.subarray(0, n)));
+            },
+          }
+        : undefined;
       const sock: TLSSocket = tls.connect({
-        ...(o.socket ? { socket: o.socket } : { host: o.host, port: o.port, localAddress: o.localAddress }),
+        ...(o.socket
+          ? { socket: o.socket }
+          : { host: o.host, port: o.port, localAddress: o.localAddress, onread }),
         secureContext: o.credentials.secureContext(),
         ALPNProtocols: ['h2'],
         minVersion: 'TLSv1.3',
@@ -135,8 +151,13 @@ export class HboneConnection {
             connectionWindow: o.connectionWindow ?? HBONE_DEFAULTS.connectionWindow,
             maxFrameSize: o.maxFrameSize ?? HBONE_DEFAULTS.maxFrameSize,
             maxHeaderListSize: o.maxHeaderListSize ?? HBONE_DEFAULTS.maxHeaderListSize,
+            externalReads: onread !== undefined,
           });
           session = own;
+          if (onread) {
+            reader = own;
+            for (const b of early.splice(0)) own.onRead(b.length, b);
+          }
           own.once('close', () =>
             fail(
               new HboneError(
@@ -291,6 +312,9 @@ export class HboneConnection {
     this.session.destroy();
   }
 }
+
+/** The reused read buffer of a client connection on our own framer (one per connection). */
+const READ_BUFFER = 64 * 1024;
 
 function ignore(): void {}
 

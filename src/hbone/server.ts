@@ -20,6 +20,7 @@ import { checkPeer } from './peer.js';
 import { parseAuthority } from './authority.js';
 import { HboneRequest } from './request.js';
 import { SessionKeeper } from './session-keeper.js';
+import { readIntoReusedBuffer } from './h2/reused-reads.js';
 import type { SpiffeId } from '../pki/spiffe.js';
 
 export interface HboneServerOptions {
@@ -336,7 +337,9 @@ export class HboneServer {
       maxFrameSize: o.maxFrameSize ?? HBONE_DEFAULTS.maxFrameSize,
       maxConcurrentStreams: o.maxConcurrentStreams ?? HBONE_DEFAULTS.maxConcurrentStreams,
       maxHeaderListSize: this.maxHeaderListSize,
+      externalReads: true,
     });
+    if (!readIntoReusedBuffer(sock, READ_BUFFER, session.onRead)) session.readFromEvents();
     this.peers.set(session, peer);
     this.sessions.add(session);
     session.on('stream', (stream: H2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers));
@@ -437,6 +440,9 @@ export class HboneServer {
     }
   }
 }
+
+/** The reused read buffer of a connection on our own framer (one per connection). */
+const READ_BUFFER = 64 * 1024;
 
 function ignore(): void {}
 

@@ -17,6 +17,11 @@ export interface H2SessionOptions {
   maxConcurrentStreams?: number;
   /** Our SETTINGS_MAX_HEADER_LIST_SIZE (advertised; the server answers 431 past it). */
   maxHeaderListSize: number;
+  /**
+   * The caller reads the socket itself (net's `onread`, one reused buffer) and hands the bytes over
+   * with `onRead`; the session does not listen to 'data'.
+   */
+  externalReads?: boolean;
 }
 
 const R_PREFACE = 0;
@@ -94,6 +99,8 @@ export class H2Session extends EventEmitter {
   private slabUsed = 0;
   private flushedTo = 0;
   private flushScheduled = false;
+  /** Slab writes the socket has not completed yet (after that, TLS has encrypted what they held). */
+  private writesInFlight = 0;
   private readonly pings: Array<{ cb: PingCb; at: number }> = [];
   private endTimer: NodeJS.Timeout | undefined = undefined;
 
@@ -106,10 +113,12 @@ export class H2Session extends EventEmitter {
     this.nextStreamId = isServer ? 2 : 1;
     this.rstate = isServer ? R_PREFACE : R_HEADER;
     this.onData = this.onData.bind(this);
+    this.onRead = this.onRead.bind(this);
     this.onSocketClose = this.onSocketClose.bind(this);
     this.onDrain = this.onDrain.bind(this);
     this.flushOut = this.flushOut.bind(this);
-    socket.on('data', this.onData);
+    this.onSlabWritten = this.onSlabWritten.bind(this);
+    if (!opts.externalReads) socket.on('data', this.onData);
     socket.on('close', this.onSocketClose);
     socket.on('error', this.onSocketClose);
     socket.on('drain', this.onDrain);
@@ -180,7 +189,10 @@ export class H2Session extends EventEmitter {
   private reserve(n: number): number {
     if (this.slabUsed + n > this.slab.length) {
       this.flushOut();
-      this.slab = Buffer.allocUnsafe(Math.max(n, Math.min(SLAB_MAX, this.slab.length * 2)));
+      // Once every write is complete nothing refers to the slab any more: start it over rather than
+      // allocate another (a fresh ArrayBuffer per slab was a large share of the GC work).
+      const size = Math.max(n, Math.min(SLAB_MAX, this.slab.length * 2));
+      if (this.writesInFlight !== 0 || size > this.slab.length) this.slab = Buffer.allocUnsafe(size);
       this.slabUsed = 0;
       this.flushedTo = 0;
     }
@@ -213,7 +225,14 @@ export class H2Session extends EventEmitter {
     if (this.slabUsed === this.flushedTo) return;
     const region = this.slab.subarray(this.flushedTo, this.slabUsed);
     this.flushedTo = this.slabUsed;
-    if (!this.destroyed && !this.socket.writableEnded) this.socket.write(region);
+    if (!this.destroyed && !this.socket.writableEnded) {
+      this.writesInFlight++;
+      this.socket.write(region, this.onSlabWritten);
+    }
+  }
+
+  private onSlabWritten(): void {
+    this.writesInFlight--;
   }
 
   private sendSettings(): void {
@@ -325,7 +344,7 @@ export class H2Session extends EventEmitter {
    * streams holding unread data never starve the others), to the stream in steps of half its window.
    */
   consumed(s: H2Stream): void {
-    const unread = s.readableLength + s.inboxBytes;
+    const unread = s.readableLength + s.inboxBytes + s.accUsed;
     const conn = s.connDebt - unread;
     if (conn > 0) {
       s.connDebt -= conn;
@@ -407,6 +426,24 @@ export class H2Session extends EventEmitter {
 
   // ---------------------------------------------------------------- reading
 
+  /**
+   * Bytes read into a buffer the socket reuses for its next read (net's `onread` option): what the
+   * session keeps past this call (DATA payloads) is copied out. Node's TLS socket otherwise hands each
+   * read over in a fresh 64 KiB ArrayBuffer, whatever its size, and that churn of external memory was
+   * what drove this path's frequent full GCs.
+   */
+  onRead(n: number, buf: Buffer): void {
+    if (this.dead || this.destroyed) return;
+    this.reusedReads = true;
+    this.onData(n === buf.length ? buf : buf.subarray(0, n));
+  }
+  private reusedReads = false;
+
+  /** With `externalReads`, falls back to reading through 'data' events. */
+  readFromEvents(): void {
+    this.socket.on('data', this.onData);
+  }
+
   private onData(chunk: Buffer): void {
     let p = 0;
     const n = chunk.length;
@@ -475,7 +512,10 @@ export class H2Session extends EventEmitter {
         case R_DATA_BODY: {
           const take = Math.min(this.dataLeft, n - p);
           const s = this.dataStream;
-          if (s) s.pushData(chunk.subarray(p, p + take));
+          if (s) {
+            if (this.reusedReads) s.pushCopy(chunk, p, p + take, this.dataLeft);
+            else s.pushData(chunk.subarray(p, p + take));
+          }
           p += take;
           this.dataLeft -= take;
           if (this.dataLeft === 0) this.afterDataBody();

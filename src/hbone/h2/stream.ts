@@ -30,6 +30,9 @@ export class H2Stream extends Duplex {
   /** DATA received this turn of the event loop, not yet handed to the reader. */
   readonly inbox: Buffer[] = [];
   inboxBytes = 0;
+  /** DATA copied out of a reused read buffer, filling up to its frame's end or DELIVER_AT. */
+  private acc: Buffer | undefined = undefined;
+  accUsed = 0;
   /** END_STREAM received / sent; a final response (or request) HEADERS received. */
   remoteClosed = false;
   localClosed = false;
@@ -41,6 +44,25 @@ export class H2Stream extends Duplex {
   pendingCb: WriteCb | undefined = undefined;
   /** The write callback held until the socket drains. */
   drainCb: WriteCb | undefined = undefined;
+  /**
+   * A direct reader (the byte pump): DATA goes to it as it arrives, past the `Readable` machinery
+   * (no buffer, no nextTick per chunk). While it is paused, data waits in `inbox` and its window is
+   * not given back, so HTTP/2 flow control holds the peer.
+   */
+  private sink: ((chunk: Buffer) => void) | undefined = undefined;
+  private sinkPaused = false;
+  /** END_STREAM arrived while the sink was paused with data in the inbox. */
+  private endPending = false;
+  /** Chunks written while another is being sent (`writeDirect` or `_write`), with their callbacks. */
+  private readonly waitQ: Buffer[] = [];
+  private readonly waitCbs: Array<WriteCb | undefined> = [];
+  /** Bytes in `waitQ`. */
+  queuedBytes = 0;
+  /** The caller's callback for the chunk being sent. */
+  private curCb: WriteCb | undefined = undefined;
+  private sending = false;
+  private needDrain = false;
+  private finalCb: WriteCb | undefined = undefined;
   private resetSent = false;
 
   constructor(session: H2Session, id: number, sendWindow: number, recvWindow: number, headersSent: boolean) {
@@ -50,6 +72,7 @@ export class H2Stream extends Duplex {
     this.sendWindow = sendWindow;
     this.recvWindow = recvWindow;
     this.headersSent = headersSent;
+    this.onSent = this.onSent.bind(this);
   }
 
   /** Sends the response HEADERS (server side). With `endStream`, the stream ends after it. */
@@ -77,19 +100,111 @@ export class H2Stream extends Duplex {
       cb();
       return;
     }
+    this.send(chunk, cb);
+  }
+
+  /**
+   * Writes past the `Writable` machinery (no state machine, no nextTick per chunk), for the byte pump.
+   * Only while nothing waits in the `Writable` buffer (`writableLength` 0), so order holds. Returns
+   * false when the chunk has to wait (flow-control window or a full socket); 'drain' follows.
+   */
+  writeDirect(chunk: Buffer): boolean {
+    if (this.localClosed || this.rstCode !== undefined || this.destroyed) return true;
+    if (this.send(chunk, undefined)) return true;
+    this.needDrain = true;
+    return false;
+  }
+
+  /** Sends `chunk` now, or queues it behind the one being sent. True when it went out at once. */
+  private send(chunk: Buffer, cb: WriteCb | undefined): boolean {
+    if (this.pending !== undefined || this.drainCb !== undefined) {
+      this.waitQ.push(chunk);
+      this.waitCbs.push(cb);
+      this.queuedBytes += chunk.length;
+      return false;
+    }
     this.pending = chunk;
     this.pendingOffset = 0;
-    this.pendingCb = cb;
+    this.curCb = cb;
+    this.pendingCb = this.onSent;
     this.session.flushStream(this);
+    return this.pending === undefined && this.drainCb === undefined;
+  }
+
+  /** The chunk being sent went out: its callback, then the next queued one. */
+  private onSent(): void {
+    const cb = this.curCb;
+    this.curCb = undefined;
+    if (cb) cb();
+    if (this.sending) return; // the loop below runs further up the stack
+    this.sending = true;
+    while (
+      this.pending === undefined &&
+      this.drainCb === undefined &&
+      this.waitQ.length > 0 &&
+      !this.destroyed
+    ) {
+      const next = this.waitQ.shift()!;
+      this.queuedBytes -= next.length;
+      this.pending = next;
+      this.pendingOffset = 0;
+      this.curCb = this.waitCbs.shift();
+      this.pendingCb = this.onSent;
+      this.session.flushStream(this);
+    }
+    this.sending = false;
+    if (this.pending !== undefined || this.drainCb !== undefined || this.waitQ.length > 0) return;
+    const fin = this.finalCb;
+    if (fin) {
+      this.finalCb = undefined;
+      this.doFinal(fin);
+    }
+    if (this.needDrain) {
+      this.needDrain = false;
+      this.emit('drain');
+    }
   }
 
   override _final(cb: WriteCb): void {
+    if (this.pending !== undefined || this.drainCb !== undefined || this.waitQ.length > 0) {
+      this.finalCb = cb; // END_STREAM goes after what is still queued
+      return;
+    }
+    this.doFinal(cb);
+  }
+
+  private doFinal(cb: WriteCb): void {
     if (!this.localClosed && this.rstCode === undefined) {
       this.localClosed = true;
       this.session.sendEndStream(this);
     }
     cb();
     if (this.remoteClosed && this.readableEnded) this.finish(NO_ERROR);
+  }
+
+  /**
+   * Hands the stream's incoming data to `fn` instead of 'data' events (the byte pump's fast path).
+   * Only before any data was read; the stream must still be resumed for 'end' to be emitted.
+   */
+  attachSink(fn: (chunk: Buffer) => void): boolean {
+    if (this.sink || this.readableLength > 0 || this.listenerCount('data') > 0) return false;
+    this.sink = fn;
+    return true;
+  }
+
+  pauseSink(): void {
+    this.sinkPaused = true;
+  }
+
+  resumeSink(): void {
+    if (!this.sinkPaused) return;
+    this.sinkPaused = false;
+    this.deliver();
+    if (this.endPending) {
+      this.endPending = false;
+      this.endReadable();
+    }
+    this.session.consumed(this);
   }
 
   override _read(): void {
@@ -102,12 +217,18 @@ export class H2Stream extends Duplex {
       this.rstCode = clean ? NO_ERROR : CANCEL;
       if (!clean) this.sendReset(CANCEL);
     }
-    const pcb = this.pendingCb ?? this.drainCb;
+    const cbs = [this.curCb, ...this.waitCbs, this.finalCb];
     this.pending = undefined;
     this.pendingCb = undefined;
     this.drainCb = undefined;
+    this.curCb = undefined;
+    this.finalCb = undefined;
+    this.waitQ.length = 0;
+    this.waitCbs.length = 0;
+    this.queuedBytes = 0;
+    this.sink = undefined;
     this.session.streamClosed(this);
-    if (pcb) pcb();
+    for (const c of cbs) if (c) c();
     cb(err);
   }
 
@@ -123,13 +244,40 @@ export class H2Stream extends Duplex {
     if (this.inboxBytes >= DELIVER_AT) this.deliver();
   }
 
+  /**
+   * Called by the session: DATA bytes `src[from, to)` from a read buffer that will be reused, copied
+   * into one buffer per frame (or per DELIVER_AT of a larger frame); `frameLeft` counts this piece too.
+   */
+  pushCopy(src: Buffer, from: number, to: number, frameLeft: number): void {
+    while (from < to && !this.destroyed) {
+      let acc = this.acc;
+      if (acc === undefined) {
+        acc = this.acc = Buffer.allocUnsafe(Math.min(frameLeft, DELIVER_AT));
+        this.accUsed = 0;
+      }
+      const k = Math.min(to - from, acc.length - this.accUsed);
+      src.copy(acc, this.accUsed, from, from + k);
+      this.accUsed += k;
+      from += k;
+      frameLeft -= k;
+      if (this.accUsed === acc.length) {
+        this.acc = undefined;
+        this.accUsed = 0;
+        this.pushData(acc);
+      }
+    }
+  }
+
   /** Hands what was gathered to the reader. */
   deliver(): void {
     if (this.inboxBytes === 0 || this.destroyed) return;
+    const sink = this.sink;
+    if (sink && this.sinkPaused) return;
     const data = this.inbox.length === 1 ? this.inbox[0]! : Buffer.concat(this.inbox, this.inboxBytes);
     this.inbox.length = 0;
     this.inboxBytes = 0;
-    this.push(data);
+    if (sink) sink(data);
+    else this.push(data);
     this.session.consumed(this);
   }
 
@@ -138,6 +286,11 @@ export class H2Stream extends Duplex {
     if (this.remoteClosed) return;
     this.deliver();
     this.remoteClosed = true;
+    if (this.sinkPaused && this.inboxBytes > 0) this.endPending = true;
+    else this.endReadable();
+  }
+
+  private endReadable(): void {
     this.push(null);
     if (this.localClosed) this.once('end', () => this.finish(NO_ERROR));
   }
