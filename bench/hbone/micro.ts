@@ -3,6 +3,7 @@
  * on one event loop, real TLS and TCP on loopback): CPU µs per 1 KiB round trip and per bulk MB, read
  * from process.cpuUsage(). Less exposed to a shared machine's noise than the multi-process benchmark
  * (no scheduling between processes), so it tells apart two versions of the hot path in a few seconds.
+ * Round-trip latency percentiles too: in one process a GC pause shows up in every round trip it holds.
  * Usage: node dist/bench/hbone/micro.js [node|own] [--round-trips N] [--conns N] [--bulk-mb N] [--reps N]
  */
 import net, { type AddressInfo } from 'node:net';
@@ -75,18 +76,28 @@ const proxyA = net.createServer({ allowHalfOpen: true, noDelay: true }, (sock) =
 await new Promise<void>((r) => proxyA.listen(0, '127.0.0.1', r));
 const aPort = (proxyA.address() as AddressInfo).port;
 
+/** Round-trip times of the current measurement, in ms. */
+let rtts: number[] = [];
+
 function pingPong(n: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const s = net.connect({ port: aPort, host: '127.0.0.1', noDelay: true });
     const msg = Buffer.alloc(MSG, 0x61);
     let left = n;
     let got = 0;
+    let sentAt = 0;
     s.on('error', reject);
-    s.on('connect', () => s.write(msg));
+    s.on('connect', () => {
+      sentAt = performance.now();
+      s.write(msg);
+    });
     s.on('data', (c: Buffer) => {
       got += c.length;
       while (got >= MSG) {
         got -= MSG;
+        const now = performance.now();
+        rtts.push(now - sentAt);
+        sentAt = now;
         if (--left === 0) {
           s.end();
           resolve();
@@ -135,13 +146,18 @@ const conns = Number(values.conns);
 const mb = Number(values['bulk-mb']);
 await pingPong(500); // warm-up: JIT, pooled connection
 await bulk(8 * 1024 * 1024);
+const pct = (sorted: number[], q: number): string =>
+  (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0).toFixed(3);
 for (let rep = 0; rep < Number(values.reps); rep++) {
+  rtts = [];
   const p = await measure(() =>
     Promise.all(Array.from({ length: conns }, () => pingPong(Math.ceil(rt / conns)))).then(() => undefined),
   );
+  const sorted = rtts.sort((x, y) => x - y);
   const b = await measure(() => bulk(mb * 1024 * 1024));
   process.stdout.write(
-    `${impl} rep ${rep + 1}: round trip ${(p.cpuUs / rt).toFixed(1)} µs CPU (${((rt / p.wallMs) * 1000).toFixed(0)}/s), ` +
+    `${impl} rep ${rep + 1}: round trip ${(p.cpuUs / rt).toFixed(1)} µs CPU (${((rt / p.wallMs) * 1000).toFixed(0)}/s, ` +
+      `p50 ${pct(sorted, 0.5)} p99 ${pct(sorted, 0.99)} p99.9 ${pct(sorted, 0.999)} ms), ` +
       `bulk ${(b.cpuUs / 1000 / mb).toFixed(2)} ms CPU/MB (${(mb / (b.wallMs / 1000)).toFixed(0)} MB/s)\n`,
   );
 }
