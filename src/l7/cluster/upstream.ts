@@ -78,6 +78,25 @@ export function socketLike<T extends Duplex>(s: T): T {
 
 const BUFFERED = Symbol('meshlite.l7.buffered-writes');
 
+/**
+ * An upstream tunnel whose far end has ended (the app closed the connection: the far ztunnel sent
+ * END_STREAM) is closed at once, as a TCP socket without allowHalfOpen closes: our END_STREAM, and out
+ * of the agent's pool ('agentRemove'). Node's http.Agent drops a pooled connection only when it closes
+ * (its free-socket timeout is 0; a `Keep-Alive: timeout` hint only shortens a set one), and an HTTP/2
+ * stream stays half-open after END_STREAM, so without this a tunnel the app had closed as idle stayed
+ * pooled and the next request was written into it and never answered.
+ */
+function closeOnEnd<T extends Duplex>(s: T): T {
+  if (s instanceof net.Socket) return s; // Node already ends a plain TCP socket on FIN.
+  s.once('end', endTunnel);
+  return s;
+}
+
+function endTunnel(this: Duplex): void {
+  this.emit('agentRemove');
+  if (!this.writableEnded) this.end();
+}
+
 function returnThis(this: unknown): unknown {
   return this;
 }
@@ -122,7 +141,7 @@ class TunnelAgent extends http.Agent {
       return undefined;
     }
     this.connector.connect(ep).then(
-      (s) => done(null, socketLike(s)),
+      (s) => done(null, socketLike(closeOnEnd(s))),
       (err: unknown) =>
         done(new UpstreamError('connect', `connect to ${key(ep)}: ${(err as Error).message ?? String(err)}`)),
     );
@@ -205,7 +224,9 @@ export class UpstreamClient {
     s = this.connector.connect(ep).then(
       (sock) =>
         new Promise<ClientHttp2Session>((resolve, reject) => {
-          const session = http2.connect(`http://${k}`, { createConnection: () => socketLike(sock) });
+          const session = http2.connect(`http://${k}`, {
+            createConnection: () => socketLike(closeOnEnd(sock)),
+          });
           session.once('connect', () => resolve(session));
           // No frames either way for idleTimeout (so no stream open): close it; the next request opens anew.
           if (idleTimeoutMs) session.setTimeout(idleTimeoutMs, () => session.close());
