@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { ZTUNNEL_NODE_FLAGS } from '../../src/ztunnel/node-flags.js';
 import { processTree, treeCpuMs, treeRssKb } from './procs.js';
 
 export const ZTUNNEL_MAIN = fileURLToPath(new URL('../../src/ztunnel/main.js', import.meta.url));
@@ -19,6 +20,8 @@ export interface ZtunnelProcessOptions {
   drainDeadlineMs?: number;
   /** Extra flags (e.g. --dns-port 0). */
   args?: readonly string[];
+  /** Node/V8 flags before the script; default the shipped ZTUNNEL_NODE_FLAGS. */
+  nodeFlags?: readonly string[];
   /** Extra environment (e.g. NODE_CLUSTER_SCHED_POLICY=none). */
   env?: Record<string, string>;
   /** Where the process's stdout goes (default: dropped). */
@@ -50,6 +53,7 @@ export class ZtunnelProcess {
   /** Spawns the ztunnel (admin, metrics, readiness on its node IP) and waits until it is ready. */
   static async start(o: ZtunnelProcessOptions, timeoutMs = 20_000): Promise<ZtunnelProcess> {
     const args = [
+      ...(o.nodeFlags ?? ZTUNNEL_NODE_FLAGS),
       ZTUNNEL_MAIN,
       ...['--node-name', o.node, '--node-ip', o.nodeIp, '--admin-address', o.nodeIp],
       ...['--xds-address', '', '--state-file', o.stateFile, '--local-ca-dir', o.caDir],

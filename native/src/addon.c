@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <node_api.h>
 #include <stdio.h>
 #include <string.h>
@@ -185,6 +186,19 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* mallocTrim() -> boolean: hands the C heap's free pages back to the kernel (glibc malloc_trim(0));
+ * true when some memory was released. Elsewhere than glibc: false, nothing done. */
+static napi_value js_malloc_trim(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+#ifdef __GLIBC__
+  CHECK(napi_get_boolean(env, malloc_trim(0) == 1, &out));
+#else
+  CHECK(napi_get_boolean(env, false, &out));
+#endif
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"socket", NULL, js_socket, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -194,6 +208,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"getMark", NULL, js_get_mark, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setTransparent", NULL, js_set_transparent, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mallocTrim", NULL, js_malloc_trim, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
   return exports;

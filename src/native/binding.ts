@@ -27,6 +27,8 @@ export interface NativeBinding {
   getMark(fd: number): number;
   setTransparent(fd: number, on: boolean): void;
   close(fd: number): void;
+  /** glibc malloc_trim(0): free C heap pages back to the kernel; true when some were released. */
+  mallocTrim(): boolean;
 }
 
 export interface NativeStatus {
@@ -77,6 +79,12 @@ function load(): { binding?: NativeBinding; status: NativeStatus } {
   } catch (err) {
     return { status: { available: false, path, reason: `loading ${path} failed: ${errorMessage(err)}` } };
   }
+}
+
+/** The addon when it loaded, else undefined (for optional uses that have a fallback). */
+export function optionalNative(): NativeBinding | undefined {
+  loaded ??= load();
+  return loaded.binding;
 }
 
 /** Whether the native primitives can be used here, and if not, why. */

@@ -14,3 +14,4 @@ export {
   type ConnectOptions,
 } from './connect.js';
 export { openListenerFd, listenInNamespace, type ListenOptions } from './listen.js';
+export { mallocTrim } from './memory.js';

@@ -10,7 +10,6 @@ import { HbonePool } from '../hbone/pool.js';
 import { loadCa } from '../pki/ca.js';
 import { splitPemCerts } from '../pki/pem.js';
 import { StateStore } from './state/store.js';
-import { loadStateFile } from './state/state-file.js';
 import type { Workload } from './state/types.js';
 import { TcpMetrics } from './telemetry/metrics.js';
 import { ConnectionTracker } from './connections.js';
@@ -33,6 +32,7 @@ import { resolveMeshName } from './dns/mesh-names.js';
 import { isIP } from 'node:net';
 import { connectInNamespace, ZTUNNEL_MARK } from '../native/index.js';
 import { CapturePodListeners } from './capture/capture-listeners.js';
+import { MemoryTrim } from './memory-trim.js';
 
 export interface ZtunnelDeps {
   logger: Logger;
@@ -80,11 +80,13 @@ export class Ztunnel {
   private readonly whenSynced = new Promise<void>((r) => (this.onSynced = r));
   private reconciling: Promise<void> = Promise.resolve();
   private stopped = false;
+  private readonly memoryTrim: MemoryTrim;
 
   constructor(cfg: ZtunnelConfig, deps: ZtunnelDeps) {
     this.cfg = cfg;
     this.log = deps.logger;
     this.registry = deps.registry ?? createRegistry('ztunnel', { defaultMetrics: true });
+    this.memoryTrim = new MemoryTrim(cfg.memoryTrimInterval, this.log.child({ part: 'memory' }));
     if (deps.identities) this.identities = deps.identities;
     this.metrics = new TcpMetrics(this.registry);
     this.pool = new HbonePool({
@@ -230,6 +232,7 @@ export class Ztunnel {
   }
 
   async start(): Promise<void> {
+    this.memoryTrim.start();
     if (!this.identities) this.identities = await this.localIdentities();
     if (this.capture) {
       if (!this.cfg.captureSocket)
@@ -256,6 +259,8 @@ export class Ztunnel {
         );
     } else await this.openNodePorts(false);
     if (this.cfg.stateFile) {
+      // Loaded only here: the file source (and its YAML parser, ~1.5 MB resident) is not needed with istiod.
+      const { loadStateFile } = await import('./state/state-file.js');
       const { errors } = await loadStateFile(this.cfg.stateFile, this.store);
       for (const e of errors)
         this.log.warn({ resource: e.name, errors: e.errors }, 'state file: resource rejected');
@@ -390,6 +395,7 @@ export class Ztunnel {
     this.xds?.close();
     this.admin.close();
     this.identities.close();
+    this.memoryTrim.stop();
     this.log.info({ forced: r.forced, remaining: r.remaining, ms: r.elapsedMs }, 'ztunnel stopped');
     return r;
   }

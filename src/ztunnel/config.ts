@@ -154,6 +154,13 @@ export const ztunnelSchema = {
     default: 5_000,
     parse: parsers.duration,
   },
+  memoryTrimInterval: {
+    flag: 'memory-trim-interval',
+    env: 'MEMORY_TRIM_INTERVAL',
+    doc: 'this often, when the resident size grew 8 MB over its low mark, return freed C heap memory to the kernel (malloc_trim; 0: never)',
+    default: 10_000,
+    parse: parsers.duration,
+  },
   workers: {
     flag: 'workers',
     env: 'ZTUNNEL_WORKERS',

@@ -31,6 +31,7 @@ import {
   teardownNetwork,
 } from './network.js';
 import { Proc, Supervised } from './proc.js';
+import { ZTUNNEL_NODE_FLAGS } from '../../ztunnel/node-flags.js';
 import { PodRunner } from './kubelet.js';
 import { WaypointController } from './waypoint-controller.js';
 import { GatewayController } from './gateway-controller.js';
@@ -216,6 +217,7 @@ export class LocalCluster {
         'exec',
         n.netns,
         process.execPath,
+        ...ZTUNNEL_NODE_FLAGS,
         join(DIST_SRC, 'ztunnel/main.js'),
         '--mode',
         'capture',

@@ -11,6 +11,7 @@ import { addNodeToken } from '../../istiod/ca/local-tokens.js';
 import { Proc } from './proc.js';
 import { DIST_SRC } from './cluster.js';
 import { writeClusterFile, type ClusterFile } from './state.js';
+import { ZTUNNEL_NODE_FLAGS } from '../../ztunnel/node-flags.js';
 
 const EXAMPLE = join(DIST_SRC, '../../deploy/examples/loopback-mesh.yaml');
 const NODES = [
@@ -93,6 +94,7 @@ export async function startLoopbackCluster(
         `ztunnel ${n.name}`,
         process.execPath,
         [
+          ...ZTUNNEL_NODE_FLAGS,
           join(DIST_SRC, 'ztunnel/main.js'),
           '--node-name',
           n.name,
