@@ -30,8 +30,10 @@ const { values } = parseArgs({
   },
 });
 const variants = values.variants.split(';').map((v) => {
-  const [name, flags = ''] = v.split('=');
-  return { name: name!, flags: flags.split(',').filter(Boolean).join(' ').split(' ').filter(Boolean) };
+  const eq = v.indexOf('=');
+  const name = eq < 0 ? v : v.slice(0, eq);
+  const flags = eq < 0 ? '' : v.slice(eq + 1);
+  return { name, flags: flags.split(',').filter(Boolean) };
 });
 const here = (f: string): URL => new URL(`./${f}`, import.meta.url);
 const a = meshAddresses(97);
