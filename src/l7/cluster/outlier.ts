@@ -11,7 +11,8 @@ import type { Cluster, Endpoint } from '../model.js';
 import type { OutlierPolicy } from './traffic-policy.js';
 import { key } from './balancer.js';
 
-export type AttemptResult = { status: number } | { failure: 'connect' | 'reset' | 'timeout' | 'refused' };
+export type AttemptResult =
+  { status: number } | { failure: 'connect' | 'reset' | 'timeout' | 'refused' | 'protocol' };
 
 interface Host {
   c5xx: number;

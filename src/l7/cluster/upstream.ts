@@ -1,7 +1,8 @@
 /**
  * Upstream HTTP over connections the caller provides (the waypoint: HBONE tunnels to the endpoint's
- * pod; tests: plain TCP). HTTP/1.1 requests share keep-alive connections per endpoint through an
- * http.Agent whose sockets come from the connector; HTTP/2 (h2c, gRPC) shares one session per endpoint.
+ * pod; tests: plain TCP). HTTP/1.1 requests share keep-alive connections per endpoint through the
+ * engine's own client (h1-pool.ts), or, with L7_HTTP1_CLIENT=node, through an http.Agent whose sockets
+ * come from the connector; HTTP/2 (h2c, gRPC) shares one session per endpoint.
  */
 import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import http2, { type ClientHttp2Session } from 'node:http2';
@@ -9,20 +10,14 @@ import net from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import type { Endpoint } from '../model.js';
 import { key } from './balancer.js';
+import { H1Pool } from './h1-pool.js';
+import { UpstreamError } from './upstream-error.js';
+
+export { UpstreamError, type UpstreamFailure } from './upstream-error.js';
 
 /** Opens a byte stream to an endpoint (HBONE tunnel, TCP). */
 export interface Connector {
   connect(ep: Endpoint): Promise<Duplex>;
-}
-
-export type UpstreamFailure = 'connect' | 'reset' | 'refused';
-
-export class UpstreamError extends Error {
-  readonly failure: UpstreamFailure;
-  constructor(failure: UpstreamFailure, message: string) {
-    super(message);
-    this.failure = failure;
-  }
 }
 
 export interface UpstreamResponse {
@@ -48,6 +43,15 @@ export interface UpstreamRequest {
   maxRequestsPerConnection?: number;
   /** Close an upstream connection (HTTP/2: session) idle for this long (DestinationRule idleTimeout). */
   idleTimeoutMs?: number;
+  /** A new HTTP/1.1 connection must be up within this (DestinationRule tcp.connectTimeout). */
+  connectTimeoutMs?: number;
+}
+
+/** Which HTTP/1.1 client carries upstream requests: the engine's own (default) or node:http's. */
+export type Http1ClientKind = 'own' | 'node';
+
+export function http1ClientKind(env: NodeJS.ProcessEnv = process.env): Http1ClientKind {
+  return env.L7_HTTP1_CLIENT === 'node' ? 'node' : 'own';
 }
 
 /**
@@ -151,20 +155,27 @@ class TunnelAgent extends http.Agent {
 
 export class UpstreamClient {
   private readonly agent: TunnelAgent;
+  private readonly pool: H1Pool | undefined;
   private readonly sessions = new Map<string, Promise<ClientHttp2Session>>();
   private readonly served = new WeakMap<object, number>();
   /** Whether any cluster has had an idle timeout (until then no per-request bookkeeping). */
   private idleUsed = false;
 
-  constructor(private readonly connector: Connector) {
+  constructor(
+    private readonly connector: Connector,
+    kind: Http1ClientKind = http1ClientKind(),
+  ) {
     this.agent = new TunnelAgent(connector);
+    this.pool = kind === 'own' ? new H1Pool(connector) : undefined;
   }
 
   request(ep: Endpoint, proto: 'http1' | 'http2', r: UpstreamRequest): Promise<UpstreamResponse> {
-    return proto === 'http2' ? this.h2(ep, r) : this.h1(ep, r);
+    if (proto === 'http2') return this.h2(ep, r);
+    return this.pool ? this.pool.request(ep, r) : this.h1(ep, r);
   }
 
   close(): void {
+    this.pool?.close();
     this.agent.destroy();
     for (const s of this.sessions.values()) s.then((x) => x.destroy(), ignore);
     this.sessions.clear();

@@ -151,7 +151,9 @@ export class RouterFilter implements HttpFilter {
               ? 'connect_failure'
               : outcome.failure === 'timeout'
                 ? 'upstream_timeout'
-                : 'upstream_reset';
+                : outcome.failure === 'protocol'
+                  ? 'protocol_error'
+                  : 'upstream_reset';
           ex.reply(kind);
           if (exhausted) ex.flags = `${ex.flags},URX`;
           return;
@@ -214,6 +216,7 @@ export class RouterFilter implements HttpFilter {
       bytes,
       maxRequestsPerConnection: dec.cluster.connectionPool?.maxRequestsPerConnection,
       idleTimeoutMs: dec.cluster.connectionPool?.idleTimeoutMs,
+      connectTimeoutMs: dec.cluster.connectTimeoutMs,
     });
     const perTry = dec.retry.perTryTimeoutMs;
     if (!perTry) return p;

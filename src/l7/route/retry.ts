@@ -3,7 +3,7 @@ import type { RetryPolicy } from '../model.js';
 
 export interface AttemptOutcome {
   /** Set when no response headers came: the connection failed, was reset or refused, or the try timed out. */
-  failure?: 'connect' | 'reset' | 'refused' | 'timeout';
+  failure?: 'connect' | 'reset' | 'refused' | 'timeout' | 'protocol';
   status?: number;
   /** gRPC status in the response headers (trailers-only responses). */
   grpcStatus?: string;
@@ -28,7 +28,7 @@ export function shouldRetry(p: RetryPolicy, o: AttemptOutcome): boolean {
         break;
       case 'reset':
       case 'reset-before-request':
-        if (o.failure === 'reset' || o.failure === 'connect' || o.failure === 'refused') return true;
+        if (o.failure !== undefined && o.failure !== 'timeout') return true;
         break;
       case 'connect-failure':
         if (o.failure === 'connect') return true;
