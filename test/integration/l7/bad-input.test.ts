@@ -53,6 +53,15 @@ async function resetBackend(name: string, everyOther: boolean): Promise<void> {
   await listen(name, srv);
 }
 
+/** Answers every request with two different Content-Lengths (a response no proxy may pass on). */
+async function malformedBackend(name: string): Promise<void> {
+  const srv = net.createServer((s) => {
+    s.once('data', () => s.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nok'));
+    s.on('error', () => undefined);
+  });
+  await listen(name, srv);
+}
+
 function cl(name: string, backend: string): Cluster {
   return {
     name,
@@ -89,7 +98,13 @@ function configure(routes: RouteRule[] | undefined, samplingPercent?: number): v
         ports: [{ port: 9080, targetPort: 9080, protocol: 'http', routes, defaultCluster: 'ok' }],
       },
     ],
-    clusters: [cl('ok', 'ok'), cl('mirror', 'mirror'), cl('reset', 'reset'), cl('flaky', 'flaky-reset')],
+    clusters: [
+      cl('ok', 'ok'),
+      cl('mirror', 'mirror'),
+      cl('reset', 'reset'),
+      cl('flaky', 'flaky-reset'),
+      cl('malformed', 'malformed'),
+    ],
     ...(samplingPercent !== undefined ? { tracing: { samplingPercent } } : {}),
   };
   engine.update(cfg);
@@ -109,6 +124,7 @@ before(async () => {
   await httpBackend('mirror');
   await resetBackend('reset', false);
   await resetBackend('flaky-reset', true);
+  await malformedBackend('malformed');
   engine = new L7Engine({
     connector: {
       connect: (ep) =>
@@ -232,6 +248,18 @@ test('a backend that resets: 503 UC; retried per policy; the flag in the metrics
   for (let i = 0; i < 4; i++) assert.equal((await request('/')).status, 200);
   const m = await registry.getSingleMetricAsString('istio_requests_total');
   assert.match(m, /response_code="503",grpc_response_status="",response_flags="UC"/);
+});
+
+test('a malformed upstream response: 503 UPE (protocol error), never passed on', async () => {
+  configure(to('malformed'));
+  const r = await request('/');
+  assert.equal(r.status, 503);
+  assert.equal(
+    r.body,
+    'upstream connect error or disconnect/reset before headers. reset reason: protocol error',
+  );
+  const m = await registry.getSingleMetricAsString('istio_requests_total');
+  assert.match(m, /response_code="503",grpc_response_status="",response_flags="UPE"/);
 });
 
 test('a body over the 64 KiB replay buffer streams once: neither retried nor mirrored', async () => {
