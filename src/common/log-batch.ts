@@ -8,6 +8,12 @@
  */
 import { pino } from 'pino';
 
+/**
+ * The interval of the processes with a per-request access log (waypoint, sidecar, ingress gateway):
+ * lines wait at most this long under load.
+ */
+export const ACCESS_LOG_BATCH_MS = 20;
+
 /** Held bytes that trigger a write at once (SonicBoom writes at most 16 KiB per call). */
 const MAX_HELD = 16 * 1024;
 

@@ -1,5 +1,6 @@
 import type { LevelWithSilent } from 'pino';
 import { runCli } from '../common/cli.js';
+import { ACCESS_LOG_BATCH_MS } from '../common/log-batch.js';
 import { createLogger } from '../common/logger.js';
 import { waypointSchema } from '../waypoint/config.js';
 import { IngressGateway } from './app.js';
@@ -19,7 +20,12 @@ await runCli({
   usage: USAGE,
   schema: waypointSchema,
   main: async (config) => {
-    const logger = createLogger({ component: 'gateway', level: config.logLevel as LevelWithSilent });
+    // A line per request in the access log: written in batches under load, as the waypoint's.
+    const logger = createLogger({
+      component: 'gateway',
+      level: config.logLevel as LevelWithSilent,
+      batchMs: ACCESS_LOG_BATCH_MS,
+    });
     const gw = new IngressGateway(config, { logger });
     await gw.start();
     const stop = (signal: string): void => {

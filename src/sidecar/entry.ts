@@ -1,5 +1,6 @@
 import type { LevelWithSilent } from 'pino';
 import { runCli } from '../common/cli.js';
+import { ACCESS_LOG_BATCH_MS } from '../common/log-batch.js';
 import { createLogger } from '../common/logger.js';
 import { Sidecar } from './app.js';
 import { sidecarSchema } from './config.js';
@@ -18,7 +19,12 @@ await runCli({
   usage: USAGE,
   schema: sidecarSchema,
   main: async (config) => {
-    const logger = createLogger({ component: 'sidecar', level: config.logLevel as LevelWithSilent });
+    // A line per request in the access log: written in batches under load, as the waypoint's.
+    const logger = createLogger({
+      component: 'sidecar',
+      level: config.logLevel as LevelWithSilent,
+      batchMs: ACCESS_LOG_BATCH_MS,
+    });
     if (!config.podName || !config.podIp) throw new Error('--pod-name and --pod-ip are required');
     const sc = new Sidecar(config, { logger });
     await sc.start();

@@ -1,5 +1,6 @@
 import { parsers, type ConfigOf } from '../common/config.js';
 import { CA_CLIENT_OPTIONS } from '../common/ca-options.js';
+import { ACCESS_LOG_BATCH_MS } from '../common/log-batch.js';
 
 /** The mesh-facing options every L7 proxy (waypoint, sidecar, gateway) takes: identity domain, istiod. */
 export const L7_PROXY_MESH_OPTIONS = {
@@ -115,6 +116,6 @@ export const waypointSchema = {
  * The waypoint process writes its log at most once per this many ms (lines in between wait, at most
  * this long): its access log has a line per request (see createLogger's `batchMs`).
  */
-export const WAYPOINT_LOG_BATCH_MS = 20;
+export const WAYPOINT_LOG_BATCH_MS = ACCESS_LOG_BATCH_MS;
 
 export type WaypointConfig = ConfigOf<typeof waypointSchema>;
