@@ -51,7 +51,10 @@ export interface UpstreamRequest {
 export type Http1ClientKind = 'own' | 'node';
 
 export function http1ClientKind(env: NodeJS.ProcessEnv = process.env): Http1ClientKind {
-  return env.L7_HTTP1_CLIENT === 'node' ? 'node' : 'own';
+  const v = env.L7_HTTP1_CLIENT;
+  if (v === undefined || v === '' || v === 'own') return 'own';
+  if (v === 'node') return 'node';
+  throw new Error(`L7_HTTP1_CLIENT must be "own" or "node", not "${v}"`);
 }
 
 /**
