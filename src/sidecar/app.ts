@@ -44,7 +44,12 @@ function compileL4(cfg: L7Config, log: Logger): CompiledAuthz | undefined {
   }
 }
 
-export const SIDECAR_MARK = ZTUNNEL_MARK;
+/**
+ * The mark on the sidecar's own sockets (0x539), so the pod's capture rules let them through. Setting
+ * SO_MARK needs CAP_NET_ADMIN: the sidecar running as Istio's proxy uid (1337, as injected on
+ * Kubernetes) sets none, and the rules let its sockets through by uid instead (`meta skuid 1337`).
+ */
+export const SIDECAR_MARK: number | undefined = process.geteuid?.() === 0 ? ZTUNNEL_MARK : undefined;
 
 export interface SidecarDeps {
   logger: Logger;
@@ -112,7 +117,7 @@ export class Sidecar {
     const trustDomains = this.deps.trustDomains ?? [this.cfg.trustDomain];
     this.pool = new HbonePool({ logger: this.log, registry: this.registry, trustDomains });
     const connector = new HboneConnector(this.pool, certs, {
-      mark: SIDECAR_MARK,
+      ...(SIDECAR_MARK ? { mark: SIDECAR_MARK } : {}),
       baggage: baggage({
         namespace: this.cfg.namespace,
         workloadName: this.cfg.workload || this.cfg.podName,
@@ -284,7 +289,7 @@ export class Sidecar {
       handleTunnel(req, this.inbound, this.log);
       return;
     }
-    const up = connectSocket({ host: t.ip, port: t.port, mark: SIDECAR_MARK });
+    const up = connectSocket({ host: t.ip, port: t.port, ...(SIDECAR_MARK ? { mark: SIDECAR_MARK } : {}) });
     up.once('error', () => req.reject(503));
     up.once('connect', () => {
       const stream = req.accept();
@@ -327,7 +332,7 @@ export class Sidecar {
 
   private passthrough(s: net.Socket, ip: string, port: number, dir: string): void {
     s.pause();
-    const up = connectSocket({ host: ip, port, mark: SIDECAR_MARK });
+    const up = connectSocket({ host: ip, port, ...(SIDECAR_MARK ? { mark: SIDECAR_MARK } : {}) });
     up.on('error', (err) => {
       this.log.debug({ dst: `${ip}:${port}`, err: errorMessage(err) }, `sidecar: ${dir} passthrough failed`);
       s.destroy();

@@ -3,6 +3,7 @@
  * image of the project (`<hub>/istiod:<tag>`, `ztunnel`, `waypoint`, `node-agent`, `echo`) runs the
  * project's own executable on the cluster's Node.js, whatever the hub and tag; any other image runs
  * its container's `command` as a host program inside the pod's network namespace (`sleep`, `curl`).
+ * A project image's `command: [node, dist/src/<x>.js]` (istio-init) runs that script of this checkout.
  */
 
 /** The image's name without registry, repository path, tag or digest: `meshlite/ztunnel:0.1.0` → `ztunnel`. */
@@ -37,8 +38,14 @@ export function entrypoint(
   distSrc: string,
 ): Entrypoint {
   const args = c.args ?? [];
-  if (c.command && c.command.length > 0) return { ok: true, argv: [...c.command, ...args], own: 0 };
   const main = PROJECT_IMAGES[imageComponent(c.image ?? '')];
+  const cmd = c.command ?? [];
+  // A project image's own Node.js and its compiled tree (the images' WORKDIR holds dist/): `command:
+  // [node, dist/src/sidecar/init-main.js]` (istio-init) is that script on the cluster's Node.js.
+  const script = /^(?:\.\/|\/meshlite\/)?dist\/src\/(.+\.js)$/.exec(cmd[1] ?? '');
+  if (main !== undefined && cmd[0] === 'node' && script)
+    return { ok: true, argv: [nodePath, `${distSrc}/${script[1]}`, ...cmd.slice(2), ...args], own: 2 };
+  if (cmd.length > 0) return { ok: true, argv: [...cmd, ...args], own: 0 };
   if (main) return { ok: true, argv: [nodePath, `${distSrc}/${main}`, ...args], own: 2 };
   return {
     ok: false,

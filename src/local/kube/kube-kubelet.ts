@@ -29,6 +29,8 @@ import {
   type KubePod,
 } from './pod-spec.js';
 import { VolumeNotReady, podRoot, setUpVolumes } from './pod-volumes.js';
+import { runInitContainers, type InitResult } from './init-containers.js';
+import { runAsPrefix } from './run-as.js';
 
 export interface KubeKubeletOptions {
   kc: KubeConfig;
@@ -48,6 +50,10 @@ export interface KubeRunningPod extends PodInfo {
   ready: boolean;
   lastStatus: string;
   pod: KubePod;
+  /** The init containers have all completed (they run once per pod). */
+  initDone: boolean;
+  /** The init container that failed last (retried every 2 s). */
+  initFailure?: InitResult;
 }
 
 const NODE_HEARTBEAT_MS = 10_000;
@@ -239,6 +245,7 @@ export class KubeKubelet {
       ready: false,
       lastStatus: '',
       pod,
+      initDone: !pod.spec.initContainers?.length,
     };
     this.pods.set(uid, rp);
     try {
@@ -282,24 +289,57 @@ export class KubeKubelet {
       return;
     }
     const root = podRoot(podDir);
-    const containers: Container[] = [];
-    for (const c of pod.spec.containers) {
-      const env = await this.envOf(pod, c, facts, mountPaths, root);
-      const ep = entrypoint(c, process.execPath, this.o.distSrc);
-      if (!ep.ok) {
-        await this.writeStatus(rp, { waiting: { reason: ep.reason, message: ep.message } });
-        this.o.progress(`pod ${rp.namespace}/${rp.name}: ${ep.message}`);
+    const logFile = join(podDir, 'logs', 'containers.log');
+    const build = async (specs: ContainerSpec[]): Promise<Container[] | undefined> => {
+      const out: Container[] = [];
+      for (const c of specs) {
+        const env = await this.envOf(pod, c, facts, mountPaths, root);
+        const ep = entrypoint(c, process.execPath, this.o.distSrc);
+        if (!ep.ok) {
+          await this.writeStatus(rp, { waiting: { reason: ep.reason, message: ep.message } });
+          this.o.progress(`pod ${rp.namespace}/${rp.name}: ${ep.message}`);
+          return undefined;
+        }
+        out.push({
+          name: c.name,
+          command: [
+            ...runAsPrefix(c.securityContext, pod.spec.securityContext),
+            ...containerCommand(ep, (a) => translatePaths(expandVars(a, env), mountPaths, root)),
+          ],
+          args: [],
+          env,
+          ports: (c.ports ?? []).map((p) => p.containerPort),
+        });
+      }
+      return out;
+    };
+    if (!rp.initDone) {
+      const inits = await build(pod.spec.initContainers ?? []);
+      if (!inits) return;
+      await this.writeStatus(rp);
+      const failed = await runInitContainers(rp.netns, inits, logFile);
+      if (this.pods.get(rp.uid) !== rp) return;
+      if (failed) {
+        // As the kubelet with restartPolicy Always: the failed init container is run again.
+        rp.initFailure = failed;
+        const message = `init container ${failed.name} exited with ${failed.signal ?? failed.exitCode} (its output: ${logFile})`;
+        this.o.progress(`pod ${rp.namespace}/${rp.name}: ${message}; retrying in 2 s`);
+        await this.writeStatus(rp, { waiting: { reason: 'PodInitializing', message } });
+        setTimeout(() => {
+          if (this.pods.get(rp.uid) === rp && !rp.runner && !this.stopped)
+            this.enqueue(rp.pod, () => this.runContainers(rp, node));
+        }, 2000).unref();
         return;
       }
-      containers.push({
-        name: c.name,
-        command: containerCommand(ep, (a) => translatePaths(expandVars(a, env), mountPaths, root)),
-        args: [],
-        env,
-        ports: (c.ports ?? []).map((p) => p.containerPort),
-      });
+      rp.initDone = true;
+      delete rp.initFailure;
+      this.o.progress(
+        `pod ${rp.namespace}/${rp.name}: init containers done (${inits.map((c) => c.name).join(', ')})`,
+      );
     }
-    rp.runner = new PodRunner(rp.netns, containers, join(podDir, 'logs', 'containers.log'), {});
+    const containers = await build(pod.spec.containers);
+    if (!containers) return;
+    rp.runner = new PodRunner(rp.netns, containers, logFile, {});
     rp.runner.start();
     await this.writeStatus(rp);
     void this.probe(rp);
@@ -380,17 +420,37 @@ export class KubeKubelet {
     const restarts = rp.runner?.restarts ?? 0;
     const running = !problem && !!rp.runner;
     const b = (x: boolean): string => (x ? 'True' : 'False');
+    const inits = rp.pod.spec.initContainers ?? [];
     const shape = {
       phase: running ? 'Running' : 'Pending',
       hostIP: node.ip,
       ...(running ? { podIP: rp.ip, podIPs: [{ ip: rp.ip }] } : {}),
       startTime: rp.created,
       conditions: [
-        { type: 'Initialized', status: 'True' },
+        { type: 'Initialized', status: b(rp.initDone) },
         { type: 'Ready', status: b(running && rp.ready) },
         { type: 'ContainersReady', status: b(running && rp.ready) },
         { type: 'PodScheduled', status: 'True' },
       ],
+      ...(inits.length
+        ? {
+            initContainerStatuses: inits.map((c) => {
+              const failed = rp.initFailure?.name === c.name ? rp.initFailure : undefined;
+              return {
+                name: c.name,
+                image: c.image ?? '',
+                imageID: '',
+                ready: rp.initDone,
+                restartCount: 0,
+                state: rp.initDone
+                  ? { terminated: { exitCode: 0, reason: 'Completed', startedAt: rp.created } }
+                  : failed
+                    ? { terminated: { exitCode: failed.exitCode, reason: 'Error', startedAt: rp.created } }
+                    : { waiting: { reason: 'PodInitializing' } },
+              };
+            }),
+          }
+        : {}),
       containerStatuses: rp.pod.spec.containers.map((c) => ({
         name: c.name,
         image: c.image ?? '',
@@ -400,7 +460,11 @@ export class KubeKubelet {
         restartCount: restarts,
         state: running
           ? { running: { startedAt: rp.created } }
-          : { waiting: problem?.waiting ?? { reason: 'ContainerCreating' } },
+          : {
+              waiting: problem?.waiting ?? {
+                reason: rp.initDone ? 'ContainerCreating' : 'PodInitializing',
+              },
+            },
       })),
     };
     const key = JSON.stringify(shape);

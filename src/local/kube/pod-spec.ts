@@ -8,6 +8,7 @@
  * rewritten to that place. `MESHLITE_POD_ROOT` tells the program where its root is (the in-cluster
  * Kubernetes client reads the service-account token under it).
  */
+import type { SecurityContext } from './run-as.js';
 
 export interface EnvVar {
   name: string;
@@ -37,6 +38,7 @@ export interface ContainerSpec {
   volumeMounts?: Array<{ name: string; mountPath: string; subPath?: string; readOnly?: boolean }>;
   readinessProbe?: Probe;
   resources?: { limits?: Record<string, string>; requests?: Record<string, string> };
+  securityContext?: SecurityContext;
 }
 
 export interface VolumeSpec {
@@ -76,6 +78,7 @@ export interface KubePod {
     initContainers?: ContainerSpec[];
     volumes?: VolumeSpec[];
     terminationGracePeriodSeconds?: number;
+    securityContext?: { runAsUser?: number; runAsGroup?: number; fsGroup?: number };
   };
   status?: {
     phase?: string;

@@ -5,7 +5,7 @@
  * this one machine, so the hostPaths a node agent reads of its node (`/proc`, the netns directory)
  * are the machine's own; any other hostPath is a directory of that node under the state directory.
  */
-import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { kubeRequest } from '../../kube/kube-rest.js';
@@ -155,7 +155,9 @@ async function volumeDir(
           if (i.fieldRef)
             await writeKeys(dir, { [i.path]: fieldValue(pod, facts, i.fieldRef.fieldPath) ?? '' }, undefined);
     }
-  // emptyDir (and any kind not listed): an empty directory of the pod.
+  // emptyDir (and any kind not listed): an empty directory of the pod, writable by any user (0777, as
+  // the kubelet makes it), so a container running as non-root (Istio's proxies, 1337) can write there.
+  else await chmod(dir, 0o777);
   return dir;
 }
 

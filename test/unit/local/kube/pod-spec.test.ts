@@ -90,3 +90,24 @@ test("a checkout under /tmp: the project's node and script keep their host paths
     ['/tmp/ci/node_modules/.bin/node', '/tmp/ci/dist/src/istiod/main.js', `--ca-dir=${root}/tmp/ca`],
   );
 });
+
+test("istio-init: a project image's `node dist/src/<script>` runs that script of the checkout", () => {
+  assert.deepEqual(
+    entrypoint(
+      {
+        image: 'meshlite/sidecar:0.1.0',
+        command: ['node', 'dist/src/sidecar/init-main.js'],
+        args: ['--proxy-uid', '1337'],
+      },
+      '/n',
+      '/d',
+    ),
+    { ok: true, argv: ['/n', '/d/sidecar/init-main.js', '--proxy-uid', '1337'], own: 2 },
+  );
+  // Another image's `node` is a host program, as any command.
+  assert.deepEqual(entrypoint({ image: 'node:22', command: ['node', 'dist/src/app.js'] }, '/n', '/d'), {
+    ok: true,
+    argv: ['node', 'dist/src/app.js'],
+    own: 0,
+  });
+});
