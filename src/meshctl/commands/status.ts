@@ -8,12 +8,50 @@ import { readObjects } from '../../local/cluster/manifests.js';
 import { formatTable } from '../text-table.js';
 import { age } from '../get-columns.js';
 import { CLUSTER_OPTIONS } from './up.js';
+import { kubeStatus, type KubeStatusInput } from '../kube-status.js';
+import { loadKubeConfig } from '../../istiod/config/kube-client.js';
+import { kubeRequest } from '../../kube/kube-rest.js';
 
 const USAGE = `Usage: meshctl status [--state-dir DIR]
 
 Shows the running local cluster: istiod and each node's ztunnel (running or DOWN, restarts: the cluster
 restarts them when they exit, with backoff), pods (IP, node, running, ambient, sidecar, restarts, age) and
-services.`;
+services. A cluster of \`meshctl up --kubernetes\`: from its API server, the nodes (Ready), the pods and
+how each is in the mesh (ambient and enrolled by the node agent, sidecar, waypoint, gateway), and the
+waypoints (address, Programmed, ready pods, the namespaces and services that use them).`;
+
+type KubeFile = { kubernetes?: { kubeconfig: string; server: string } };
+
+/** The Kubernetes-driven cluster's status, read from its API server. */
+async function kubernetesStatus(name: string, k: { kubeconfig: string; server: string }): Promise<number> {
+  const kc = loadKubeConfig(k.kubeconfig);
+  const list = async <T>(...paths: string[]): Promise<T[]> => {
+    for (const path of paths) {
+      const r = await kubeRequest<{ items?: T[] }>(kc, 'GET', path, undefined, { allow404: true });
+      if (r) return r.items ?? [];
+    }
+    return []; // the kind is not served (no Gateway API CRDs)
+  };
+  try {
+    const input: KubeStatusInput = {
+      nodes: await list('/api/v1/nodes'),
+      namespaces: await list('/api/v1/namespaces'),
+      pods: await list('/api/v1/pods'),
+      services: await list('/api/v1/services'),
+      gateways: await list(
+        '/apis/gateway.networking.k8s.io/v1/gateways',
+        '/apis/gateway.networking.k8s.io/v1beta1/gateways',
+      ),
+    };
+    process.stdout.write(kubeStatus({ name, ...k }, input));
+    return 0;
+  } catch (err) {
+    process.stdout.write(
+      `cluster ${name}: its API server ${k.server} does not answer (${(err as Error).message}); is its meshctl up still running?\n`,
+    );
+    return 1;
+  }
+}
 
 const state = (pid?: number): string => (isAlive(pid) ? 'running' : 'DOWN');
 
@@ -25,6 +63,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`no cluster running in ${args.config.stateDir} (meshctl up starts one)\n`);
     return 1;
   }
+  const kube = (f as KubeFile).kubernetes;
+  if (kube?.kubeconfig) return kubernetesStatus(f.name, kube);
   const objs = await readObjects(f.configDir).catch(() => []);
   const labelsOf = new Map<string, Record<string, string>>();
   for (const { obj } of objs) {
