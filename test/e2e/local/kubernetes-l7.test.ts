@@ -197,7 +197,7 @@ test(
       assert.equal(st.code, 0, st.out);
       assert.match(st.out, /node-1\s+10\.244\.255\.2\s+True/);
       assert.match(st.out, /node-2\s+10\.244\.255\.3\s+True/);
-      assert.match(st.out, /demo\/curl-\S+\s.*\s1\/1\s+ambient\s/);
+      assert.match(st.out, /shop\/curl-\S+\s.*\s1\/1\s+ambient\s/);
       assert.match(st.out, /shop\/web-v1-\S+\s.*\s1\/1\s+ambient\s/);
       assert.match(st.out, /legacy\/echo-\S+\s.*\s2\/2\s+sidecar\s/);
       assert.match(st.out, /shop\/waypoint-\S+\s.*\s1\/1\s+waypoint\s/);
