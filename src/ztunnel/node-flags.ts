@@ -1,6 +1,6 @@
 /**
  * Node/V8 flags every launcher of ztunnel puts before `ztunnel/main.js` (the local cluster, its
- * loopback mode, the benchmarks; for Kubernetes set them in NODE_OPTIONS). They must be on the command
+ * loopback mode, the benchmarks; on Kubernetes the ztunnel DaemonSet sets them in NODE_OPTIONS). They must be on the command
  * line: V8 sizes its heap when the process starts.
  *
  * `--max-semi-space-size=2` (MB): V8's young generation grows to 16 MB per semi-space by default

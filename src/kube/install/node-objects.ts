@@ -3,6 +3,7 @@
  * readiness on 15021, maxSurge 1 / maxUnavailable 0, system-node-critical) and the node agent (finds
  * pod network namespaces, installs the in-pod rules, hands them to ztunnel over /var/run/ztunnel).
  */
+import { ZTUNNEL_NODE_FLAGS } from '../../ztunnel/node-flags.js';
 import {
   CA_TOKEN_FILE,
   CA_TOKEN_MOUNT,
@@ -66,6 +67,8 @@ export function ztunnelObjects(v: InstallValues, t: KubeTarget): KubeObject[] {
                   { name: 'TRUST_DOMAIN', value: v.trustDomain },
                   { name: 'CLUSTER_ID', value: v.clusterId },
                   { name: 'LOG_LEVEL', value: v.logLevel },
+                  // V8's young generation, sized at start (src/ztunnel/node-flags.ts, docs/runtime.md).
+                  { name: 'NODE_OPTIONS', value: ZTUNNEL_NODE_FLAGS.join(' ') },
                   {
                     name: 'TERMINATION_GRACE_PERIOD',
                     value: `${v.ztunnel.terminationGracePeriodSeconds - 5}s`,
