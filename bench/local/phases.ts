@@ -100,10 +100,11 @@ async function traffic(
   pods: number,
   watch: ProcWatch,
 ): Promise<number> {
-  const svc = (await readClusterFile(paths.stateDir))?.services.find(
-    (s) => s.namespace === ns && s.name === 'app',
-  );
-  if (!svc) throw new Error(`meshctl bench: Service ${ns}/app has no address yet; see the cluster's log`);
+  // The cluster publishes a Service's address when it reconciles, which may come after its pods run.
+  const find = async () =>
+    (await readClusterFile(paths.stateDir))?.services.find((s) => s.namespace === ns && s.name === 'app');
+  await waitUntil(`Service ${ns}/app to have an address`, async () => !!(await find()), 30_000);
+  const svc = (await find())!;
   await waitUntil(
     `Service ${ns}/app to answer`,
     async () => {
