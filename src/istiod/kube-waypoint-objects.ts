@@ -5,6 +5,7 @@
  * conditions) once the Service has its address. The classes differ only in what `GatewayClassProfile`
  * names: object names, the managed label's value, the program run, the Service type.
  */
+import { proxyEnv } from './proxy-env.js';
 import { condition as statusCondition } from '../common/conditions.js';
 
 export const WAYPOINT_CLASS = 'istio-waypoint';
@@ -177,7 +178,6 @@ export function gatewayObjects(gw: GatewayObject, p: GatewayClassProfile, s: Way
     annotations: { 'istio.io/rev': 'default' },
     ownerReferences: [owner],
   });
-  const field = (n: string, path: string) => ({ name: n, valueFrom: { fieldRef: { fieldPath: path } } });
   return [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { ...meta(), name: sa } },
     {
@@ -206,17 +206,7 @@ export function gatewayObjects(gw: GatewayObject, p: GatewayClassProfile, s: Way
                 image: s.image,
                 ...(s.imagePullPolicy ? { imagePullPolicy: s.imagePullPolicy } : {}),
                 args: ['--name', name],
-                env: [
-                  field('POD_NAME', 'metadata.name'),
-                  field('POD_NAMESPACE', 'metadata.namespace'),
-                  field('INSTANCE_IP', 'status.podIP'),
-                  field('SERVICE_ACCOUNT', 'spec.serviceAccountName'),
-                  { name: 'XDS_ADDRESS', value: s.xdsAddress },
-                  { name: 'CA_ADDRESS', value: s.xdsAddress },
-                  { name: 'TOKEN_FILE', value: '/var/run/secrets/tokens/istio-token' },
-                  { name: 'TRUST_DOMAIN', value: s.trustDomain },
-                  { name: 'CLUSTER_ID', value: s.clusterId },
-                ],
+                env: proxyEnv(s),
                 ports: [
                   { name: 'metrics', containerPort: 15020, protocol: 'TCP' },
                   { name: 'status-port', containerPort: 15021, protocol: 'TCP' },

@@ -4,6 +4,7 @@
  * a projected token for the audience istio-ca, istiod's root from `istio-ca-root-cert`), the volumes,
  * Istio's labels and the `sidecar.istio.io/status` annotation; as an RFC 6902 JSON patch of the pod.
  */
+import { proxyEnv } from '../proxy-env.js';
 import { captureFromAnnotations } from '../../sidecar/rules.js';
 import { initArgs } from '../../sidecar/init.js';
 import {
@@ -83,7 +84,6 @@ export function injectionPatch(
   const workload = workloadName(pod, podName);
   const { app, version } = canonicalNames(labels, workload);
   const { capture, errors } = captureFromAnnotations(meta.annotations);
-  const field = (n: string, path: string) => ({ name: n, valueFrom: { fieldRef: { fieldPath: path } } });
   const pull = s.imagePullPolicy ? { imagePullPolicy: s.imagePullPolicy } : {};
   const init = {
     name: 'istio-init',
@@ -107,17 +107,7 @@ export function injectionPatch(
     image: s.image,
     ...pull,
     args: ['--workload', workload, '--app', app, '--version', version],
-    env: [
-      field('POD_NAME', 'metadata.name'),
-      field('POD_NAMESPACE', 'metadata.namespace'),
-      field('INSTANCE_IP', 'status.podIP'),
-      field('SERVICE_ACCOUNT', 'spec.serviceAccountName'),
-      { name: 'XDS_ADDRESS', value: s.xdsAddress },
-      { name: 'CA_ADDRESS', value: s.xdsAddress },
-      { name: 'TOKEN_FILE', value: '/var/run/secrets/tokens/istio-token' },
-      { name: 'TRUST_DOMAIN', value: s.trustDomain },
-      { name: 'CLUSTER_ID', value: s.clusterId },
-    ],
+    env: proxyEnv(s),
     ports: [
       { name: 'tunnel', containerPort: 15008, protocol: 'TCP' },
       { name: 'http-envoy-prom', containerPort: 15020, protocol: 'TCP' },
