@@ -134,14 +134,7 @@ export async function run(argv: string[]): Promise<number> {
     ztunnelDrain: c.ztunnelDrain,
     progress: (m) => out(`  ${m}`),
   });
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => (stopping ??= cluster.stop());
-  const onSignal = (): void => {
-    out('\nmeshctl up: tearing down');
-    void stop().then(() => process.exit(0));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = stopOnSignals(cluster, out);
   try {
     out(`meshctl up: cluster "${c.name}", ${c.nodes} nodes, objects from ${c.config}`);
     await cluster.start();
@@ -244,14 +237,7 @@ async function runKubernetes(
     nodes: c.nodes,
     progress: (m) => out(`  ${m}`),
   });
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => (stopping ??= cluster.stop());
-  const onSignal = (): void => {
-    out('\nmeshctl up: tearing down');
-    void stop().then(() => process.exit(0));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = stopOnSignals(cluster, out);
   try {
     out(`meshctl up --kubernetes: cluster "${c.name}", ${c.nodes} nodes`);
     await cluster.start();
@@ -268,4 +254,17 @@ async function runKubernetes(
   out(`  meshctl exec default/<deployment> -- curl -s http://echo:8080/   |   meshctl down`);
   await new Promise<void>(() => undefined);
   return 0;
+}
+
+/** Ctrl-C or SIGTERM tears the cluster down and exits; the returned stop does it once, whoever calls. */
+function stopOnSignals(cluster: { stop(): Promise<void> }, out: (m: string) => void): () => Promise<void> {
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => (stopping ??= cluster.stop());
+  const onSignal = (): void => {
+    out('\nmeshctl up: tearing down');
+    void stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return stop;
 }
