@@ -24,6 +24,9 @@ interface TokenFile {
   tokens: NodeTokenRecord[];
 }
 
+const fileVersion = (st: { ino: number; size: number; mtimeMs: number }): string =>
+  `${st.ino}:${st.size}:${st.mtimeMs}`;
+
 function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
@@ -151,7 +154,9 @@ export class LocalTokenAuthenticator implements TokenAuthenticator {
   readonly name = 'local-tokens';
   private readonly path: string;
   private records = new Map<string, NodeTokenRecord>();
-  private mtimeMs = -1;
+  /** The file's identity when read: inode, size and mtime (writes replace it by rename, so the inode
+   * changes even when two writes fall in one tick of the file system's clock). */
+  private version = '';
   private checkedAt = 0;
   private readonly now: () => number;
 
@@ -186,13 +191,19 @@ export class LocalTokenAuthenticator implements TokenAuthenticator {
     }
     const records = await readRecords(this.path);
     this.records = new Map(records.map((r) => [r.tokenSha256, r]));
-    this.mtimeMs = st.mtimeMs;
+    this.version = fileVersion(st);
   }
 
   async authenticate(token: string): Promise<AuthnResult> {
     await this.maybeReload();
     const d = digest(token);
-    const rec = this.records.get(d.toString('hex'));
+    let rec = this.records.get(d.toString('hex'));
+    // A token added in the last second (a waypoint or sidecar just deployed) is not missed: on a miss
+    // the file is looked at again at once (a stat; reread only when it changed).
+    if (!rec) {
+      await this.maybeReload(true);
+      rec = this.records.get(d.toString('hex'));
+    }
     if (!rec || !timingSafeEqual(Buffer.from(rec.tokenSha256, 'hex'), d)) {
       return unauthenticated('unknown_token', 'the bearer token is not a known node token');
     }
@@ -203,13 +214,13 @@ export class LocalTokenAuthenticator implements TokenAuthenticator {
     return { ok: true, caller: { identity, node: rec.node, via: 'local-token' } };
   }
 
-  private async maybeReload(): Promise<void> {
+  private async maybeReload(now = false): Promise<void> {
     const t = this.now();
-    if (t - this.checkedAt < 1000) return;
+    if (!now && t - this.checkedAt < 1000) return;
     this.checkedAt = t;
     try {
       const st = await stat(this.path);
-      if (st.mtimeMs !== this.mtimeMs) await this.reload();
+      if (fileVersion(st) !== this.version) await this.reload();
     } catch {
       // Keep the last good set; the problem shows on the next explicit reload.
     }

@@ -4,7 +4,7 @@
  */
 import { fileStem } from '../../istiod/config/kinds.js';
 import net from 'node:net';
-import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -109,12 +109,31 @@ export class LocalCluster {
     };
   }
 
+  /**
+   * A new cluster run issues new bootstrap tokens (istiod's token file is made again below), so the
+   * proxies' token files an earlier run left (waypoints, gateways, sidecars) would no longer
+   * authenticate: they go, and the controllers make new ones. The earlier run's logs move to
+   * `logs.previous/`: the controllers read a proxy's log to see that it applied its configuration, and
+   * an old line would count a proxy that cannot start as programmed.
+   */
+  private async forgetLastRun(): Promise<void> {
+    const names = await readdir(this.o.stateDir).catch(() => [] as string[]);
+    for (const f of names) if (f.endsWith('.token')) await rm(join(this.o.stateDir, f), { force: true });
+    const previous = join(this.o.stateDir, 'logs.previous');
+    await rm(previous, { recursive: true, force: true });
+    await rename(this.dirs.logs, previous).catch(() => undefined);
+  }
+
   async start(): Promise<void> {
     const p = this.o.progress;
     await cleanupCluster(this.o.name, this.o.stateDir, p);
+    await this.forgetLastRun();
     for (const d of Object.values(this.dirs)) await mkdir(d, { recursive: true });
     // 1. Objects: copied into istiod's config directory; Services get VIPs.
-    const objs = (await readObjects(this.o.configDir)).map((x) => x.obj);
+    // (Pods a run wrote for Deployments are that run's status, not specs: the Deployments make them.)
+    const objs = (await readObjects(this.o.configDir))
+      .map((x) => x.obj)
+      .filter((o) => !(o.kind === 'Pod' && annotationOf(o, DEPLOYMENT_ANNOTATION)));
     assignClusterIps(objs);
     for (const o of objs) await writeObject(this.dirs.config, o);
     this.services = servicesOf(objs);
@@ -178,7 +197,10 @@ export class LocalCluster {
     }
     await addHostRoutes(this.nodes);
     p(`host: routes to the pod ranges (${POD_RANGE}) and Service VIPs (${SERVICE_RANGE}) into the fabric`);
-    // 5. Containers.
+    // 5. Containers. The gateway controllers first write this run's status (a waypoint kept from an
+    // earlier run is not programmed until its new pod says so) and tokens.
+    await this.waypoints().reconcile();
+    await this.gateways().reconcile();
     for (const pod of this.pods) pod.runner.start();
     await this.writeClusterFile(false);
   }

@@ -43,6 +43,23 @@ export function meshctl(
   );
 }
 
+/** The cluster running on each test state directory (a restart replaces it). */
+const running = new Map<string, LocalCluster>();
+
+/**
+ * `meshctl down` then `meshctl up` on the same state: `old` stops and a new cluster starts with the
+ * same options; what the old run wrote to its configuration (a waypoint Gateway, generated objects,
+ * statuses) is still there (the kubelet loop is not on yet: call `watch`). The test's
+ * cleanup stops the new one.
+ */
+export async function restartCluster(old: LocalCluster): Promise<LocalCluster> {
+  await old.stop();
+  const cluster = new LocalCluster(old.o);
+  running.set(old.o.stateDir, cluster);
+  await cluster.start();
+  return cluster;
+}
+
 /**
  * A running local cluster for one test: a fresh state directory, `files` (paths from the repository
  * root, each changed by `edit` when given) as the objects deployed at start, the kubelet loop on; stopped and removed after the test.
@@ -62,8 +79,10 @@ export async function startCluster(
     else await copyFile(join(root, f), join(configDir, basename(f)));
   }
   const cluster = new LocalCluster({ name, stateDir, nodes: 2, configDir, progress: () => undefined });
+  running.set(stateDir, cluster);
   t.after(async () => {
-    await cluster.stop();
+    await running.get(stateDir)?.stop();
+    running.delete(stateDir);
     await rm(stateDir, { recursive: true, force: true });
   });
   await cluster.start();

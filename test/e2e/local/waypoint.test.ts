@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCommand } from '../../../src/local/netns/index.js';
-import { skip, waitFor, meshctl, startCluster } from './harness.js';
+import { parse } from 'yaml';
+import { skip, waitFor, meshctl, restartCluster, startCluster } from './harness.js';
 
 const NAME = `mlw${process.pid % 100000}`;
 
@@ -17,12 +18,9 @@ test(
   'waypoint: meshctl waypoint apply, traffic through it, HTTPRoute header match and weights',
   { skip, timeout: 150_000 },
   async (t) => {
-    const cluster = await startCluster(t, NAME, [
-      'deploy/local/demo.yaml',
-      'test/e2e/local/fixtures/web.yaml',
-    ]);
+    let cluster = await startCluster(t, NAME, ['deploy/local/demo.yaml', 'test/e2e/local/fixtures/web.yaml']);
     const cfg = cluster.dirs.config;
-    const curlPod = cluster.pods.find((p) => p.deployment === 'curl')!;
+    let curlPod = cluster.pods.find((p) => p.deployment === 'curl')!;
     const curl = async (
       url: string,
       headers: string[] = [],
@@ -200,6 +198,40 @@ spec:
       // Delay and abort are drawn independently: about half of the un-aborted requests are delayed.
       assert.ok(delayed >= 15 && delayed <= 55, `about 35 delayed, got ${delayed}`);
     });
+
+    await t.test(
+      'the cluster up again on the same state: the waypoint is not programmed until it serves',
+      async () => {
+        // As `meshctl down` then `meshctl up`: the Gateway and its objects stay in the configuration, but
+        // the run's tokens are new. (Once, the old token file was kept and the waypoint crash-looped on
+        // "not a known node token" while its old log line kept it Programmed.)
+        cluster = await restartCluster(cluster);
+        const gw = parse(await readFile(join(cfg, 'gateway-default-waypoint.yaml'), 'utf8')) as {
+          status: { conditions: { type: string; status: string }[] };
+        };
+        assert.equal(gw.status.conditions.find((c) => c.type === 'Programmed')?.status, 'False');
+        cluster.watch(250);
+        curlPod = cluster.pods.find((p) => p.deployment === 'curl')!;
+        const r = await meshctl([
+          'waypoint',
+          'apply',
+          '-n',
+          'default',
+          '--wait',
+          '--timeout',
+          '60',
+          '--config-dir',
+          cfg,
+        ]);
+        assert.equal(r.code, 0, r.out);
+        const through = await curl('http://web:9080/');
+        assert.ok(through.ok, through.body);
+        assert.match(through.body, /x-request-id/i, 'the waypoint added x-request-id');
+        const wp = cluster.pods.find((p) => p.name === 'waypoint-1')!;
+        const log = await readFile(join(cluster.dirs.logs, `pod-default-${wp.name}.log`), 'utf8');
+        assert.doesNotMatch(log, /not a known node token/);
+      },
+    );
 
     await t.test('meshctl waypoint delete removes the waypoint pod', async () => {
       const r = await meshctl(['waypoint', 'delete', 'waypoint', '-n', 'default', '--config-dir', cfg]);

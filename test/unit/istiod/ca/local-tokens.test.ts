@@ -96,3 +96,20 @@ test("removing a proxy's token (its pod went away) stops it authenticating and k
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a token added a moment after the last check authenticates at once (a proxy just deployed)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tokens-'));
+  try {
+    const file = join(dir, 'node-tokens.json');
+    await addNodeToken(file, { node: 'node1', identity: ZT });
+    // The clock stands still: the once-a-second look at the file is not due.
+    const auth = await LocalTokenAuthenticator.load(file, { now: () => 1_000_000 });
+    assert.equal((await auth.authenticate('mesh-node.nope')).ok, false);
+    const fresh = await addNodeToken(file, { node: 'waypoint/default/waypoint', identity: ZT });
+    const r = await auth.authenticate(fresh);
+    assert.ok(r.ok, r.ok ? '' : r.message);
+    assert.equal(r.caller.node, 'waypoint/default/waypoint');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
