@@ -75,14 +75,17 @@ export const THIS_BUILD = resolve(fileURLToPath(new URL('.', import.meta.url)), 
 /** `NAME=DIST_ROOT[@nolog][@semiN]`, comma-separated. */
 export function parseBuilds(spec: string): Build[] {
   return spec.split(',').map((s) => {
-    const [name = '', rest = ''] = s.split('=');
+    const eq = s.indexOf('=');
+    const [name, rest] = eq < 0 ? [s, ''] : [s.slice(0, eq), s.slice(eq + 1)];
     const [root = '', ...flags] = rest.split('@');
     const semi = flags.find((f) => f.startsWith('semi'))?.slice(4);
+    // `@--flag` passes a Node/V8 flag to that waypoint (e.g. @--single-threaded-gc).
+    const extra = flags.filter((f) => f.startsWith('--'));
     return {
       name,
       root: resolve(root),
       accessLog: !flags.includes('nolog'),
-      nodeArgs: semi ? [`--max-semi-space-size=${semi}`] : [],
+      nodeArgs: [...(semi ? [`--max-semi-space-size=${semi}`] : []), ...extra],
     };
   });
 }

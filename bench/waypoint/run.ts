@@ -5,7 +5,7 @@
  *      [--conns 4] [--builds NAME=DIST_ROOT[@nolog][@semiN],...] [--cpu-prof DIR] [--out FILE]
  * `--builds` (default `current=` this build) compares builds in one run, e.g. main's `dist` before a
  * change and this tree's after it; `@nolog` runs that waypoint with the access log off, `@semiN`
- * with V8's --max-semi-space-size=N (MB).
+ * with V8's --max-semi-space-size=N (MB), `@--flag` with that Node/V8 flag.
  */
 import { writeFileSync } from 'node:fs';
 import { parseBuilds, runWaypointBench, THIS_BUILD } from './bench.js';
