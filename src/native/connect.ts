@@ -25,6 +25,10 @@ export interface ConnectOptions extends SocketOptions {
   /** Bind to this source address first (with `transparent`, it may be a foreign one). */
   localAddress?: string;
   localPort?: number;
+  /** As net.connect's: keep our sending side open after the peer's FIN (a proxy passes the FIN on). */
+  allowHalfOpen?: boolean;
+  /** As net.connect's: TCP_NODELAY once connected (a proxy forwards what it has at once). */
+  noDelay?: boolean;
 }
 
 /**
@@ -51,10 +55,10 @@ export function createSocketFd(family: IpFamily, options: SocketOptions = {}): n
 }
 
 /** Wraps a fresh (unconnected) socket descriptor; the caller connects it at once, in the same tick. */
-function wrapFd(fd: number): Socket {
+function wrapFd(fd: number, allowHalfOpen: boolean): Socket {
   try {
     // manualStart: do not start reading before connect() (Node's own option for handed-over fds).
-    return new Socket({ fd, manualStart: true } as ConstructorParameters<typeof Socket>[0]);
+    return new Socket({ fd, manualStart: true, allowHalfOpen } as ConstructorParameters<typeof Socket>[0]);
   } catch (err) {
     requireNative().close(fd);
     throw new MeshError('NATIVE_ERR_WRAP', `Node refused the native socket (fd ${fd}): ${String(err)}`, {
@@ -77,11 +81,14 @@ export function connectSocket(options: ConnectOptions, onConnect?: () => void): 
       `localAddress ${options.localAddress} is not IPv${family} like ${options.host}`,
     );
   }
-  const socket = wrapFd(createSocketFd(family, options));
-  const connectOpts: { host: string; port: number; localAddress?: string; localPort?: number } = {
-    host: options.host,
-    port: options.port,
-  };
+  const socket = wrapFd(createSocketFd(family, options), options.allowHalfOpen === true);
+  const connectOpts: {
+    host: string;
+    port: number;
+    localAddress?: string;
+    localPort?: number;
+    noDelay: boolean;
+  } = { host: options.host, port: options.port, noDelay: options.noDelay === true };
   if (options.localAddress !== undefined) connectOpts.localAddress = options.localAddress;
   if (options.localPort !== undefined) connectOpts.localPort = checkPort(options.localPort, 'localPort');
   return onConnect ? socket.connect(connectOpts, onConnect) : socket.connect(connectOpts);

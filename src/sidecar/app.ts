@@ -289,7 +289,13 @@ export class Sidecar {
       handleTunnel(req, this.inbound, this.log);
       return;
     }
-    const up = connectSocket({ host: t.ip, port: t.port, ...(SIDECAR_MARK ? { mark: SIDECAR_MARK } : {}) });
+    const up = connectSocket({
+      host: t.ip,
+      port: t.port,
+      allowHalfOpen: true,
+      noDelay: true,
+      ...(SIDECAR_MARK ? { mark: SIDECAR_MARK } : {}),
+    });
     up.once('error', () => req.reject(503));
     up.once('connect', () => {
       const stream = req.accept();
@@ -332,13 +338,18 @@ export class Sidecar {
 
   private passthrough(s: net.Socket, ip: string, port: number, dir: string): void {
     s.pause();
-    const up = connectSocket({ host: ip, port, ...(SIDECAR_MARK ? { mark: SIDECAR_MARK } : {}) });
+    const up = connectSocket({
+      host: ip,
+      port,
+      allowHalfOpen: true,
+      noDelay: true,
+      ...(SIDECAR_MARK ? { mark: SIDECAR_MARK } : {}),
+    });
     up.on('error', (err) => {
       this.log.debug({ dst: `${ip}:${port}`, err: errorMessage(err) }, `sidecar: ${dir} passthrough failed`);
       s.destroy();
     });
     up.once('connect', () => {
-      up.setNoDelay(true);
       s.resume();
       pump(s, up, () => undefined);
     });

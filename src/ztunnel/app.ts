@@ -47,6 +47,9 @@ export interface ZtunnelDeps {
  */
 /** How long a reconcile waits for the pods' certificates before opening their listeners anyway. */
 const CERT_WAIT_MS = 5_000;
+/** Sockets ztunnel opens for a pod (to an app, or out of the mesh) behave as its TCP ones: FIN passed
+ * on, not answered with ours (half-close), and no Nagle delay on what it forwards. */
+const APP_SOCKET = { allowHalfOpen: true, noDelay: true } as const;
 
 export class Ztunnel {
   readonly cfg: ZtunnelConfig;
@@ -112,9 +115,9 @@ export class Ztunnel {
           // pod's reply routing brings its answers back to this socket).
           const src = srcIp.startsWith('::ffff:') ? srcIp.slice(7) : srcIp;
           const keep = isIPv4(src) && src !== ip ? { localAddress: src, transparent: true } : {};
-          return connectInNamespace(ns, { host: ip, port, mark: ZTUNNEL_MARK, ...keep });
+          return connectInNamespace(ns, { host: ip, port, mark: ZTUNNEL_MARK, ...APP_SOCKET, ...keep });
         }
-        return net.connect({ host: ip, port, allowHalfOpen: true, noDelay: true });
+        return net.connect({ host: ip, port, ...APP_SOCKET });
       },
     });
     this.hbone = new HboneServer({
@@ -143,13 +146,17 @@ export class Ztunnel {
       selfPorts: [cfg.outboundPort, cfg.inboundPlaintextPort, cfg.hbonePort],
       connectDirect: (src, t) => {
         const ns = this.capture?.netnsOf(src);
-        if (ns) return connectInNamespace(ns, { host: t.ip, port: t.port, mark: ZTUNNEL_MARK });
-        return net.connect({ host: t.ip, port: t.port, allowHalfOpen: true, noDelay: true });
+        if (ns)
+          return connectInNamespace(ns, { host: t.ip, port: t.port, mark: ZTUNNEL_MARK, ...APP_SOCKET });
+        return net.connect({ host: t.ip, port: t.port, ...APP_SOCKET });
       },
       hboneLocal: (src) => {
         const ns = this.capture?.netnsOf(src);
         // Capture mode: dial from inside the source pod's namespace, so the peer sees the pod IP.
-        if (ns) return { dial: (host, port) => connectInNamespace(ns, { host, port, mark: ZTUNNEL_MARK }) };
+        if (ns)
+          return {
+            dial: (host, port) => connectInNamespace(ns, { host, port, mark: ZTUNNEL_MARK, noDelay: true }),
+          };
         return { localAddress: src.ips[0] };
       },
     });

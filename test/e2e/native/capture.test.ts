@@ -132,6 +132,31 @@ describe('native capture primitives in real network namespaces', { skip }, () =>
     assert.equal(await readAll(client), 'from-b');
   });
 
+  test("with allowHalfOpen the server's FIN does not end our side: what we send after it arrives", async () => {
+    // A server that says its piece and closes its sending side, then reads until the client's FIN
+    // (a proxy's socket to an app must pass a FIN on, not answer it with its own).
+    let serverGot: (data: string) => void = () => undefined;
+    const got = new Promise<string>((resolve) => (serverGot = resolve));
+    const server = await listenInNamespace(netnsPath(nsB), { host: '0.0.0.0', port: 8082 }, (s) => {
+      let data = '';
+      s.setEncoding('utf8');
+      s.on('data', (c: string) => (data += c));
+      s.on('end', () => serverGot(data));
+      s.end('banner');
+    });
+    servers.push(server);
+    const client = connectInNamespace(netnsPath(nsA), {
+      host: B4,
+      port: 8082,
+      mark: ZTUNNEL_MARK,
+      allowHalfOpen: true,
+      noDelay: true,
+    });
+    assert.equal(await readAll(client), 'banner');
+    client.end('after the banner');
+    assert.equal(await got, 'after the banner');
+  });
+
   test('a redirected IPv6 connection reports its original destination', async () => {
     const client = connectInNamespace(netnsPath(nsA), { host: B6, port: 8080 });
     assert.equal(await readAll(client), `captured ${B6} 8080 v6`);
