@@ -3,8 +3,8 @@
  * loopback, every box its own process, variants interleaved per round (order rotated):
  *
  *   direct:   loadgen ─────────────────────────────────────────────────────────────▶ echo
- *   ambient:  loadgen ─▶ ztunnel-client ══HBONE══▶ ztunnel-server (127.177.0.20:15008) ─▶ echo
- *   wp:NAME:  loadgen ─▶ ztunnel-client ══HBONE══▶ waypoint (127.177.0.10:15008, build NAME)
+ *   ambient:  loadgen ─▶ ztunnel-client ══HBONE══▶ ztunnel-server (127.177.X.20:15008) ─▶ echo
+ *   wp:NAME:  loadgen ─▶ ztunnel-client ══HBONE══▶ waypoint (127.177.X.10:15008, build NAME)
  *                                               ══HBONE══▶ ztunnel-server ─▶ echo
  *
  * Load: HTTP/1.1 GET /bytes/1024 at a fixed rate over keep-alive connections (bench/local/loadgen:
@@ -90,8 +90,11 @@ export function parseBuilds(spec: string): Build[] {
   });
 }
 
-const WP_IP = '127.177.0.10';
-const POD_IP = '127.177.0.20';
+// The third octet from the pid: two runs at once (a bench beside the test suite's smoke run) do not
+// collide on :15008.
+const NET = `127.177.${process.pid % 250}`;
+const WP_IP = `${NET}.10`;
+const POD_IP = `${NET}.20`;
 const VIP = '10.96.177.10';
 
 interface RoundResult {
