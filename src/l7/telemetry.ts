@@ -1,48 +1,14 @@
 /**
  * Istio's standard HTTP metrics (istio_requests_total, istio_request_duration_milliseconds,
  * istio_request_bytes, istio_response_bytes) with Istio's labels, and one access log record per
- * request with the fields of Istio's default access log format.
+ * request with the fields of Istio's default access log format. The metrics' numbers live in
+ * request-metrics.ts, one series per label set, found through a per-connection cache.
  */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../common/logger.js';
 import type { ConnInfo, Exchange } from './http/exchange.js';
 import type { Endpoint } from './model.js';
-
-const LABELS = [
-  'reporter',
-  'source_workload',
-  'source_workload_namespace',
-  'source_principal',
-  'source_app',
-  'source_version',
-  'source_canonical_service',
-  'source_canonical_revision',
-  'source_cluster',
-  'destination_workload',
-  'destination_workload_namespace',
-  'destination_principal',
-  'destination_app',
-  'destination_version',
-  'destination_service',
-  'destination_service_name',
-  'destination_service_namespace',
-  'destination_canonical_service',
-  'destination_canonical_revision',
-  'destination_cluster',
-  'request_protocol',
-  'response_code',
-  'grpc_response_status',
-  'response_flags',
-  'connection_security_policy',
-] as const;
-
-type Label = (typeof LABELS)[number];
-
-/** Envoy's default histogram buckets (Istio keeps them). */
-const BUCKETS = [
-  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000,
-  3600000,
-];
+import { RequestMetrics, type RequestLabels, type RequestSeries } from './request-metrics.js';
 
 export interface TelemetryOptions {
   registry: Registry;
@@ -55,49 +21,11 @@ export interface TelemetryOptions {
 
 export class HttpTelemetry {
   private readonly conns = new WeakMap<ConnInfo, ConnStrings>();
-  private readonly requests: Counter<Label>;
-  private readonly duration: Histogram<Label>;
-  private readonly reqBytes: Histogram<Label>;
-  private readonly resBytes: Histogram<Label>;
+  /** Shared by the engines that share the registry (a sidecar's outbound and inbound). */
+  private readonly metrics: RequestMetrics;
 
   constructor(private readonly o: TelemetryOptions) {
-    const registers = [o.registry];
-    // Two engines in one process (a sidecar's outbound and inbound) share the registry's metrics.
-    const existing = o.registry.getSingleMetric('istio_requests_total');
-    if (existing) {
-      this.requests = existing as Counter<Label>;
-      this.duration = o.registry.getSingleMetric('istio_request_duration_milliseconds') as Histogram<Label>;
-      this.reqBytes = o.registry.getSingleMetric('istio_request_bytes') as Histogram<Label>;
-      this.resBytes = o.registry.getSingleMetric('istio_response_bytes') as Histogram<Label>;
-      return;
-    }
-    this.requests = new Counter({
-      name: 'istio_requests_total',
-      help: 'Requests handled',
-      labelNames: LABELS,
-      registers,
-    });
-    this.duration = new Histogram({
-      name: 'istio_request_duration_milliseconds',
-      help: 'Request duration',
-      labelNames: LABELS,
-      buckets: BUCKETS,
-      registers,
-    });
-    this.reqBytes = new Histogram({
-      name: 'istio_request_bytes',
-      help: 'Request body sizes',
-      labelNames: LABELS,
-      buckets: BUCKETS,
-      registers,
-    });
-    this.resBytes = new Histogram({
-      name: 'istio_response_bytes',
-      help: 'Response body sizes',
-      labelNames: LABELS,
-      buckets: BUCKETS,
-      registers,
-    });
+    this.metrics = RequestMetrics.of(o.registry);
   }
 
   record(ex: Exchange): void {
@@ -107,11 +35,7 @@ export class HttpTelemetry {
     // The destination service is the one routed to (the backend's), as Envoy reports it from the cluster.
     const d = ex.decision;
     const svc = d?.kind === 'forward' ? serviceOf(d.cluster.service, ex.port.service) : ex.port.service;
-    const labels = this.labelsFor(c, ep, svc, ex);
-    this.requests.inc(labels);
-    this.duration.observe(labels, ms);
-    this.reqBytes.observe(labels, ex.bytesReceived);
-    this.resBytes.observe(labels, ex.bytesSent);
+    this.seriesFor(c, ep, svc, ex).record(ms, ex.bytesReceived, ex.bytesSent);
     if (!this.o.accessLog) return;
     const cs = this.conn(c);
     this.o.log.info(
@@ -149,7 +73,7 @@ export class HttpTelemetry {
         local: `${c.targetIp}:${c.targetPort}`,
         remote: `${c.sourceIp}:${c.sourcePort}`,
         srcNs,
-        labels: new Map(),
+        series: new Map(),
       };
       this.conns.set(c, cs);
     }
@@ -157,16 +81,16 @@ export class HttpTelemetry {
   }
 
   /**
-   * Istio's labels of one request. The object is reused for the connection's requests with the same
-   * endpoint, service, code, flags and gRPC status (a few distinct sets per connection), so a request
-   * does not build 25 strings and an object of its own.
+   * The metric series of one request's Istio labels. Kept per connection for its requests with the
+   * same endpoint, service, code, flags and gRPC status (a few distinct sets per connection), so a
+   * request builds no labels and looks nothing up but this short key.
    */
-  private labelsFor(c: ConnInfo, ep: Endpoint | undefined, svc: Svc, ex: Exchange): Record<Label, string> {
+  private seriesFor(c: ConnInfo, ep: Endpoint | undefined, svc: Svc, ex: Exchange): RequestSeries {
     const cs = this.conn(c);
     const key = `${ep ? idOf(ep) : 0}|${svc.hostname}|${ex.status}|${ex.flags}|${ex.grpcStatus}|${ex.grpc ? 1 : 0}`;
-    let labels = cs.labels.get(key);
-    if (labels) return labels;
-    labels = {
+    let series = cs.series.get(key);
+    if (series) return series;
+    const labels: RequestLabels = {
       reporter: this.o.reporter,
       source_workload: c.sourceWorkload ?? 'unknown',
       source_workload_namespace: cs.srcNs,
@@ -193,9 +117,10 @@ export class HttpTelemetry {
       response_flags: ex.flags,
       connection_security_policy: c.mtls ? 'mutual_tls' : 'none',
     };
-    if (cs.labels.size >= MAX_LABEL_SETS_PER_CONN) cs.labels.clear();
-    cs.labels.set(key, labels);
-    return labels;
+    series = this.metrics.series(labels);
+    if (cs.series.size >= MAX_LABEL_SETS_PER_CONN) cs.series.clear();
+    cs.series.set(key, series);
+    return series;
   }
 }
 
@@ -212,7 +137,7 @@ interface ConnStrings {
   local: string;
   remote: string;
   srcNs: string;
-  labels: Map<string, Record<Label, string>>;
+  series: Map<string, RequestSeries>;
 }
 
 const hosts = new WeakMap<Endpoint, string>();
