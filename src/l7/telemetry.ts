@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../common/logger.js';
 import type { ConnInfo, Exchange } from './http/exchange.js';
 import type { Endpoint } from './model.js';
+import { JsonLineWriter } from '../common/json-line.js';
 import { RequestMetrics, type RequestLabels, type RequestSeries } from './request-metrics.js';
 
 export interface TelemetryOptions {
@@ -24,20 +25,29 @@ export class HttpTelemetry {
   /** Shared by the engines that share the registry (a sidecar's outbound and inbound). */
   private readonly metrics: RequestMetrics;
 
+  /** The access record's line written by our own serializer (undefined: through `log.info`). */
+  private readonly line: JsonLineWriter | undefined;
+
   constructor(private readonly o: TelemetryOptions) {
     this.metrics = RequestMetrics.of(o.registry);
+    this.line = o.accessLog ? JsonLineWriter.of(o.log, 'info', 'access', ACCESS_KEYS) : undefined;
   }
 
   record(ex: Exchange): void {
     const ms = performance.now() - ex.started;
     const c = ex.conn;
+    const cs = this.conn(c);
     const ep = ex.upstream;
     // The destination service is the one routed to (the backend's), as Envoy reports it from the cluster.
     const d = ex.decision;
     const svc = d?.kind === 'forward' ? serviceOf(d.cluster.service, ex.port.service) : ex.port.service;
-    this.seriesFor(c, ep, svc, ex).record(ms, ex.bytesReceived, ex.bytesSent);
+    this.seriesFor(cs, c, ep, svc, ex).record(ms, ex.bytesReceived, ex.bytesSent);
     if (!this.o.accessLog) return;
-    const cs = this.conn(c);
+    const line = this.line;
+    if (line) {
+      if (line.enabled) line.write(accessMembers(ex, ms, ep, cs));
+      return;
+    }
     this.o.log.info(
       {
         start_time: ex.startTime.toISOString(),
@@ -69,9 +79,15 @@ export class HttpTelemetry {
     let cs = this.conns.get(c);
     if (!cs) {
       const srcNs = c.sourceNamespace ?? parseSpiffe(c.sourcePrincipal)?.ns ?? 'unknown';
+      const local = `${c.targetIp}:${c.targetPort}`;
+      const remote = `${c.sourceIp}:${c.sourcePort}`;
       cs = {
-        local: `${c.targetIp}:${c.targetPort}`,
-        remote: `${c.sourceIp}:${c.sourcePort}`,
+        local,
+        remote,
+        connMembers:
+          `,"downstream_local_address":${JSON.stringify(local)}` +
+          `,"downstream_remote_address":${JSON.stringify(remote)}` +
+          `,"source_principal":${JSON.stringify(c.sourcePrincipal)}`,
         srcNs,
         series: new Map(),
       };
@@ -85,8 +101,13 @@ export class HttpTelemetry {
    * same endpoint, service, code, flags and gRPC status (a few distinct sets per connection), so a
    * request builds no labels and looks nothing up but this short key.
    */
-  private seriesFor(c: ConnInfo, ep: Endpoint | undefined, svc: Svc, ex: Exchange): RequestSeries {
-    const cs = this.conn(c);
+  private seriesFor(
+    cs: ConnStrings,
+    c: ConnInfo,
+    ep: Endpoint | undefined,
+    svc: Svc,
+    ex: Exchange,
+  ): RequestSeries {
     const key = `${ep ? idOf(ep) : 0}|${svc.hostname}|${ex.status}|${ex.flags}|${ex.grpcStatus}|${ex.grpc ? 1 : 0}`;
     let series = cs.series.get(key);
     if (series) return series;
@@ -136,11 +157,57 @@ interface Svc {
 interface ConnStrings {
   local: string;
   remote: string;
+  /** The access record's downstream addresses and source principal, serialized. */
+  connMembers: string;
   srcNs: string;
   series: Map<string, RequestSeries>;
 }
 
+/** The access record's keys, in order. */
+const ACCESS_KEYS = [
+  'start_time',
+  'method',
+  'path',
+  'protocol',
+  'response_code',
+  'response_flags',
+  'response_code_details',
+  'bytes_received',
+  'bytes_sent',
+  'duration',
+  'user_agent',
+  'x_request_id',
+  'authority',
+  'upstream_host',
+  'upstream_cluster',
+  'downstream_local_address',
+  'downstream_remote_address',
+  'source_principal',
+  'route_name',
+] as const;
+
+/**
+ * The access record's members as pino writes them from the object in `record` (same keys, order and
+ * values; an absent user agent leaves its key out), serialized without pino's generic walk.
+ */
+function accessMembers(ex: Exchange, ms: number, ep: Endpoint | undefined, cs: ConnStrings): string {
+  const ua = ex.header('user-agent');
+  const path = ex.query ? `${ex.path}?${ex.query}` : ex.path;
+  return (
+    `,"start_time":"${ex.startTime.toISOString()}","method":${JSON.stringify(ex.method)}` +
+    `,"path":${JSON.stringify(path)},"protocol":${JSON.stringify(ex.protocol)}` +
+    `,"response_code":${ex.status},"response_flags":${JSON.stringify(ex.flags)}` +
+    `,"response_code_details":${JSON.stringify(ex.details)}` +
+    `,"bytes_received":${ex.bytesReceived},"bytes_sent":${ex.bytesSent},"duration":${Math.round(ms)}` +
+    (ua === undefined ? '' : `,"user_agent":${JSON.stringify(ua)}`) +
+    `,"x_request_id":${JSON.stringify(ex.requestId)},"authority":${JSON.stringify(ex.authority)}` +
+    `,"upstream_host":${ep ? hostJsonOf(ep) : '"-"'},"upstream_cluster":${JSON.stringify(ex.upstreamCluster)}` +
+    `${cs.connMembers},"route_name":${JSON.stringify(ex.decision?.routeName ?? '-')}`
+  );
+}
+
 const hosts = new WeakMap<Endpoint, string>();
+const hostJsons = new WeakMap<Endpoint, string>();
 const ids = new WeakMap<Endpoint, number>();
 let lastId = 0;
 
@@ -160,6 +227,16 @@ function hostOf(ep: Endpoint): string {
   if (h === undefined) {
     h = `${ep.ip}:${ep.port}`;
     hosts.set(ep, h);
+  }
+  return h;
+}
+
+/** `hostOf(ep)` as a JSON string, made once per endpoint object. */
+function hostJsonOf(ep: Endpoint): string {
+  let h = hostJsons.get(ep);
+  if (h === undefined) {
+    h = JSON.stringify(hostOf(ep));
+    hostJsons.set(ep, h);
   }
   return h;
 }

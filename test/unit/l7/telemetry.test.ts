@@ -11,7 +11,7 @@ import {
   type DownResponse,
 } from '../../../src/l7/http/exchange.js';
 import { compileConfig, portFor } from '../../../src/l7/compile.js';
-import { silentLogger } from '../../../src/common/logger.js';
+import { createLogger, silentLogger } from '../../../src/common/logger.js';
 import { config, cluster, DEFAULT } from './fixtures.js';
 
 const compiled = compileConfig(config());
@@ -113,15 +113,76 @@ test('requests on two connections with the same labels are one series; two engin
   assert.equal(samples(text, 'istio_request_duration_milliseconds_count')[0]?.[1], 4);
 });
 
-test('the access record: one JSON line per request with Envoy-style fields', () => {
-  const lines: string[] = [];
-  const sink = new Writable({
+function lines(): { lines: string[]; stream: Writable } {
+  const out: string[] = [];
+  const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      lines.push(chunk.toString());
+      out.push(chunk.toString());
       cb();
     },
   });
-  const log = pino({ base: { component: 'waypoint' } }, sink);
+  return { lines: out, stream };
+}
+
+/** The access record as the engine documents it (docs/waypoint.md), in its key order. */
+function expected(ex: Exchange, durationMs: number, userAgent: string | undefined) {
+  return {
+    start_time: ex.startTime.toISOString(),
+    method: 'GET',
+    path: ex.query ? `${ex.path}?${ex.query}` : ex.path,
+    protocol: 'HTTP/1.1',
+    response_code: ex.status,
+    response_flags: ex.flags,
+    response_code_details: '-',
+    bytes_received: 0,
+    bytes_sent: ex.bytesSent,
+    duration: durationMs,
+    user_agent: userAgent,
+    x_request_id: 'rid-1',
+    authority: 'reviews:9080',
+    upstream_host: '10.0.0.1:9080',
+    upstream_cluster: DEFAULT,
+    downstream_local_address: '10.96.0.10:9080',
+    downstream_remote_address: '10.0.1.5:40001',
+    source_principal: 'spiffe://cluster.local/ns/bookinfo/sa/productpage',
+    route_name: '-',
+  };
+}
+
+test("the access record: one line per request, byte for byte what pino writes for the record's object", () => {
+  const noTime = (l: string): string => l.replace(/"time":"[^"]*"/, '"time":0');
+  for (const [url, ua] of [
+    ['/reviews/1?x=1', 'curl/8'],
+    ['/p?"q"=\\ü', undefined],
+  ] as const) {
+    const ours = lines();
+    const theirs = lines();
+    const log = createLogger({ component: 'waypoint', destination: ours.stream }).child({ c: 1 });
+    const ref = createLogger({ component: 'waypoint', destination: theirs.stream }).child({ c: 1 });
+    const t = new HttpTelemetry({
+      registry: new Registry(),
+      log,
+      reporter: 'waypoint',
+      clusterId: 'K',
+      accessLog: true,
+    });
+    const ex = exchange(conn(40001), 503, 95, url);
+    if (ua === undefined) delete ex.req.headers['user-agent'];
+    t.record(ex);
+    assert.equal(ours.lines.length, 1);
+    const rec = JSON.parse(ours.lines[0]!) as Record<string, unknown>;
+    assert.equal(rec.msg, 'access');
+    assert.equal(rec.component, 'waypoint');
+    assert.equal(typeof rec.duration, 'number');
+    assert.equal('user_agent' in rec, ua !== undefined);
+    ref.info(expected(ex, rec.duration as number, ua), 'access');
+    assert.equal(noTime(ours.lines[0]!), noTime(theirs.lines[0]!));
+  }
+});
+
+test('the access record through pino itself when the logger transforms records (here a mixin)', () => {
+  const out = lines();
+  const log = pino({ mixin: () => ({ node: 'n1' }) }, out.stream);
   const t = new HttpTelemetry({
     registry: new Registry(),
     log,
@@ -129,47 +190,25 @@ test('the access record: one JSON line per request with Envoy-style fields', () 
     clusterId: 'K',
     accessLog: true,
   });
-  const ex = exchange(conn(40001), 503, 95, '/p?"q"=1');
+  const ex = exchange(conn(40001), 200, 1024);
   t.record(ex);
-  assert.equal(lines.length, 1);
-  const rec = JSON.parse(lines[0]!) as Record<string, unknown>;
-  assert.equal(rec.msg, 'access');
-  assert.equal(rec.component, 'waypoint');
-  assert.deepEqual(
-    {
-      ...rec,
-      level: undefined,
-      time: undefined,
-      pid: undefined,
-      hostname: undefined,
-      duration: typeof rec.duration,
-    },
-    {
-      level: undefined,
-      time: undefined,
-      pid: undefined,
-      hostname: undefined,
-      component: 'waypoint',
-      start_time: ex.startTime.toISOString(),
-      method: 'GET',
-      path: '/p?"q"=1',
-      protocol: 'HTTP/1.1',
-      response_code: 503,
-      response_flags: 'UF',
-      response_code_details: '-',
-      bytes_received: 0,
-      bytes_sent: 95,
-      duration: 'number',
-      user_agent: 'curl/8',
-      x_request_id: 'rid-1',
-      authority: 'reviews:9080',
-      upstream_host: '10.0.0.1:9080',
-      upstream_cluster: DEFAULT,
-      downstream_local_address: '10.96.0.10:9080',
-      downstream_remote_address: '10.0.1.5:40001',
-      source_principal: 'spiffe://cluster.local/ns/bookinfo/sa/productpage',
-      route_name: '-',
-      msg: 'access',
-    },
+  const rec = JSON.parse(out.lines[0]!) as Record<string, unknown>;
+  assert.equal(rec.node, 'n1');
+  const want = expected(ex, rec.duration as number, 'curl/8');
+  for (const [k, v] of Object.entries(want)) assert.deepEqual(rec[k], v, k);
+});
+
+test('access log off or level above info: no line, metrics still counted', async () => {
+  const out = lines();
+  const registry = new Registry();
+  const quiet = createLogger({ component: 'w', level: 'warn', destination: out.stream });
+  new HttpTelemetry({ registry, log: quiet, reporter: 'waypoint', clusterId: 'K', accessLog: true }).record(
+    exchange(conn(1), 200, 1),
   );
+  const on = createLogger({ component: 'w', destination: out.stream });
+  new HttpTelemetry({ registry, log: on, reporter: 'waypoint', clusterId: 'K', accessLog: false }).record(
+    exchange(conn(2), 200, 1),
+  );
+  assert.equal(out.lines.length, 0);
+  assert.equal(samples(await registry.metrics(), 'istio_requests_total')[0]?.[1], 2);
 });
