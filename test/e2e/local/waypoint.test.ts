@@ -40,20 +40,13 @@ test(
       }
     };
 
+    const applyWaypoint = (): Promise<{ code: number; out: string }> =>
+      meshctl(['waypoint', 'apply', '-n', 'default', '--wait', '--timeout', '60', '--config-dir', cfg]);
+
     await t.test(
       'meshctl waypoint apply --wait: a waypoint pod with its own identity, programmed',
       async () => {
-        const r = await meshctl([
-          'waypoint',
-          'apply',
-          '-n',
-          'default',
-          '--wait',
-          '--timeout',
-          '60',
-          '--config-dir',
-          cfg,
-        ]);
+        const r = await applyWaypoint();
         assert.equal(r.code, 0, r.out);
         assert.match(r.out, /waypoint default\/waypoint applied/);
         assert.match(r.out, /programmed and serving/);
@@ -212,17 +205,7 @@ spec:
         assert.equal(gw.status.conditions.find((c) => c.type === 'Programmed')?.status, 'False');
         cluster.watch(250);
         curlPod = cluster.pods.find((p) => p.deployment === 'curl')!;
-        const r = await meshctl([
-          'waypoint',
-          'apply',
-          '-n',
-          'default',
-          '--wait',
-          '--timeout',
-          '60',
-          '--config-dir',
-          cfg,
-        ]);
+        const r = await applyWaypoint();
         assert.equal(r.code, 0, r.out);
         const through = await curl('http://web:9080/');
         assert.ok(through.ok, through.body);

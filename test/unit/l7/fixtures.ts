@@ -54,3 +54,16 @@ export function request(
     header: (n) => headers[n],
   };
 }
+
+/** Parses `name{labels} value` lines of one metric into [labels, value]. */
+export function samples(text: string, name: string): Array<[Record<string, string>, number]> {
+  const out: Array<[Record<string, string>, number]> = [];
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)\{(.*)\} (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const l: Record<string, string> = {};
+    for (const p of m[2]!.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) l[p[1]!] = p[2]!;
+    out.push([l, Number(m[3])]);
+  }
+  return out;
+}

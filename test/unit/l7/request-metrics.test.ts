@@ -8,6 +8,7 @@ import {
   type RequestLabel,
   type RequestLabels,
 } from '../../../src/l7/request-metrics.js';
+import { samples } from './fixtures.js';
 
 function labels(over: Partial<Record<RequestLabel, string>> = {}): RequestLabels {
   const l = {} as Record<RequestLabel, string>;
@@ -93,19 +94,6 @@ test('exposition text, JSON and OpenMetrics are identical to prom-client Counter
   record(RequestMetrics.of(ours), promClientMetrics(theirs));
   assert.equal(await ours.metrics(), await theirs.metrics());
 });
-
-/** Parses `name{labels} value` lines of one metric into [labels, value]. */
-function samples(text: string, name: string): Array<[Record<string, string>, number]> {
-  const out: Array<[Record<string, string>, number]> = [];
-  for (const line of text.split('\n')) {
-    const m = /^(\w+)\{(.*)\} (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const l: Record<string, string> = {};
-    for (const p of m[2]!.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) l[p[1]!] = p[2]!;
-    out.push([l, Number(m[3])]);
-  }
-  return out;
-}
 
 test('equal label values from different objects are one series; buckets are cumulative; sum and count', async () => {
   const registry = new Registry();

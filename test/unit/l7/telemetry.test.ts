@@ -12,7 +12,7 @@ import {
 } from '../../../src/l7/http/exchange.js';
 import { compileConfig, portFor } from '../../../src/l7/compile.js';
 import { createLogger, silentLogger } from '../../../src/common/logger.js';
-import { config, cluster, DEFAULT } from './fixtures.js';
+import { config, cluster, DEFAULT, samples } from './fixtures.js';
 
 const compiled = compileConfig(config());
 const port = portFor(compiled, '10.96.0.10', 9080)!;
@@ -47,18 +47,6 @@ function exchange(c: ConnInfo, status: number, bytesSent: number, url = '/review
   ex.bytesReceived = 0;
   ex.bytesSent = bytesSent;
   return ex;
-}
-
-function samples(text: string, name: string): Array<[Record<string, string>, number]> {
-  const out: Array<[Record<string, string>, number]> = [];
-  for (const line of text.split('\n')) {
-    const m = /^(\w+)\{(.*)\} (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const l: Record<string, string> = {};
-    for (const p of m[2]!.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) l[p[1]!] = p[2]!;
-    out.push([l, Number(m[3])]);
-  }
-  return out;
 }
 
 test('requests on two connections with the same labels are one series; two engines on one registry share it', async () => {
