@@ -11,6 +11,7 @@
  */
 import { errorMessage } from '../../src/common/errors.js';
 import { readClusterFile } from '../../src/local/cluster/state.js';
+import { ztunnelSchema } from '../../src/ztunnel/config.js';
 import { BenchObjects, MEM_NS, memoryObjects, sidecarPid, waitForNoPods, waitForPods } from './bench-pods.js';
 import type { RateOutput } from './loadgen.js';
 import { percentile } from '../hbone/stats.js';
@@ -162,6 +163,12 @@ export async function runMemory(paths: BenchPaths, n: number, p: (m: string) => 
   const out: MemoryPhase = { pods: n };
   const objs = new BenchObjects(paths.configDir);
   try {
+    // The ztunnels carried every mode's bulk transfer just before: the C heap those buffers freed goes
+    // back to the kernel at their next heap trim (--memory-trim-interval). The phase measures memory
+    // with the pods at rest, so it starts one interval later (the bulk line reports the peak itself).
+    const settle = ztunnelSchema.memoryTrimInterval.default + 1000;
+    p(`memory: ${settle / 1000} s for the ztunnels' heap trim after the bulk phase`);
+    await new Promise((r) => setTimeout(r, settle));
     // Ambient: the client is default/curl in ambient mode; the mesh is the ztunnels.
     await paths.switchTo('ambient');
     p(`memory: ${n} echo pods in namespace ${MEM_NS.ambient} (ambient)`);
