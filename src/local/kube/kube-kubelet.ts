@@ -48,7 +48,10 @@ export interface KubeRunningPod extends PodInfo {
   labels: Record<string, string>;
   created: string;
   ready: boolean;
+  /** The status last PATCHed successfully (its JSON), so an unchanged one is not written again. */
   lastStatus: string;
+  /** The pod's status writes run one after another (see writeStatus). */
+  statusWrites?: Promise<void>;
   pod: KubePod;
   /** The init containers have all completed (they run once per pod). */
   initDone: boolean;
@@ -410,8 +413,22 @@ export class KubeKubelet {
     );
   }
 
-  /** PATCHes the pod's status when it changed (phase, IPs, conditions, container states). */
-  private async writeStatus(
+  /**
+   * PATCHes the pod's status when it changed (phase, IPs, conditions, container states). One pod's
+   * writes are queued and each computes the status when its turn comes: two in flight at once could
+   * land out of order (a probe's Ready=True overwritten by an older Running 0/1, then never written
+   * again as unchanged); a failed write is tried again by the next one.
+   */
+  private writeStatus(
+    rp: KubeRunningPod,
+    problem?: { waiting: { reason: string; message: string } },
+  ): Promise<void> {
+    const write = (rp.statusWrites ?? Promise.resolve()).then(() => this.writeStatusNow(rp, problem));
+    rp.statusWrites = write.catch(() => undefined);
+    return write;
+  }
+
+  private async writeStatusNow(
     rp: KubeRunningPod,
     problem?: { waiting: { reason: string; message: string } },
   ): Promise<void> {
@@ -469,7 +486,6 @@ export class KubeKubelet {
     };
     const key = JSON.stringify(shape);
     if (key === rp.lastStatus) return;
-    rp.lastStatus = key;
     const t = now();
     const status = {
       ...shape,
@@ -482,6 +498,7 @@ export class KubeKubelet {
       { status },
       { patch: 'merge', allow404: true },
     );
+    rp.lastStatus = key;
   }
 
   private async stopPod(rp: KubeRunningPod): Promise<void> {
