@@ -59,6 +59,25 @@ test(
       cfg,
     ]);
     assert.equal(wp.code, 0, wp.out);
+    // Traffic starts once every ztunnel sends bookinfo's services through the waypoint: a connection
+    // opened before that (productpage to reviews, then kept alive) goes straight to a reviews pod, as
+    // in Istio, and the routing below would not apply to it.
+    await until('every ztunnel to send bookinfo through the waypoint', async () => {
+      const dumps = await Promise.all(
+        cluster.nodes.map((n) =>
+          fetch(`http://${n.ip}:15000/config_dump`, { signal: AbortSignal.timeout(2000) })
+            .then(
+              (r) =>
+                r.json() as Promise<{ services: { namespace: string; name: string; waypoint?: unknown }[] }>,
+            )
+            .catch(() => undefined),
+        ),
+      );
+      return dumps.every((d) => {
+        const apps = (d?.services ?? []).filter((x) => x.namespace === 'bookinfo' && x.name !== 'waypoint');
+        return apps.some((x) => x.name === 'reviews') && apps.every((x) => x.waypoint);
+      });
+    });
     await writeFile(
       join(cfg, 'reviews-routing.yaml'),
       `apiVersion: networking.istio.io/v1
