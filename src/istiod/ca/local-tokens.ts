@@ -4,8 +4,9 @@
  * A caller presenting such a token is that node proxy, on that node.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmod, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { MeshError, errorMessage } from '../../common/errors.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 import { parseSpiffeUri, spiffeUri, type SpiffeId } from '../../pki/spiffe.js';
 import { unauthenticated } from './ca-denial.js';
 import type { AuthnResult, TokenAuthenticator } from './token-authenticator.js';
@@ -49,10 +50,7 @@ export function createNodeToken(opts: { node: string; identity: SpiffeId; ttlMs?
 
 /** Writes a secret file atomically with mode 0600. */
 export async function writeSecretFile(path: string, data: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, data, { mode: 0o600 });
-  await chmod(tmp, 0o600);
-  await rename(tmp, path);
+  await writeFileAtomic(path, data, 0o600);
 }
 
 export async function writeTokenFile(path: string, records: NodeTokenRecord[]): Promise<void> {

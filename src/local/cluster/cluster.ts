@@ -48,6 +48,7 @@ import {
 } from './topology.js';
 import { readClusterFile, writeClusterFile, type ClusterFile } from './state.js';
 import { applyNftRuleset, deleteNetns, runCommand } from '../netns/index.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 
 /** Marks the Pod objects the cluster writes for a Deployment's replicas (status, not specs). */
 export const DEPLOYMENT_ANNOTATION = 'meshlite.io/deployment';
@@ -710,7 +711,7 @@ async function writeObject(dir: string, o: Record<string, unknown>): Promise<voi
   const meta = (o.metadata ?? {}) as { name?: string; namespace?: string };
   const kind = fileStem(o.apiVersion, o.kind);
   const file = `${kind}-${meta.namespace ? `${meta.namespace}-` : ''}${meta.name ?? 'unnamed'}.yaml`;
-  await writeFile(join(dir, file), stringify(o));
+  await writeFileAtomic(join(dir, file), stringify(o));
 }
 
 function namespaceLabels(

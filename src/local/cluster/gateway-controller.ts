@@ -21,6 +21,7 @@ import { GENERATED_BY } from './waypoint-controller.js';
 import { condition } from '../../common/conditions.js';
 import { kindIdOf } from '../../istiod/config/kinds.js';
 import { writeVirtualServiceStatus } from './vs-status.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 
 const CONTROLLER = 'gateway-controller';
 const CLASSIC_ANNOTATION = 'meshlite.io/classic-ingress';
@@ -263,7 +264,7 @@ export class GatewayController {
         ip = assigned;
       }
       if (existing && isDeepStrictEqual(existing.obj, d)) continue;
-      await writeFile(join(this.o.configDir, f), stringify(d));
+      await writeFileAtomic(join(this.o.configDir, f), stringify(d));
       changed = true;
     }
     return { changed, ...(ip ? { ip } : {}) };
@@ -320,7 +321,7 @@ export class GatewayController {
       ],
     };
     if (isDeepStrictEqual(old, status)) return false;
-    await writeFile(join(this.o.configDir, file), stringify({ ...obj, status }));
+    await writeFileAtomic(join(this.o.configDir, file), stringify({ ...obj, status }));
     return true;
   }
 }

@@ -5,13 +5,13 @@
  * HTTP attributes ztunnel cannot see, saying what that does). Written into the object's file (one
  * object per file), only when it changed.
  */
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { stringify } from 'yaml';
 import { convertAuthorizationPolicy } from '../../istiod/model/authz-convert.js';
 import type { AuthorizationPolicyObj } from '../../istiod/model/inputs.js';
 import type { Obj } from './manifests.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 
 const rec = (v: unknown): Obj => (v && typeof v === 'object' ? (v as Obj) : {});
 const now = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
@@ -109,7 +109,7 @@ export async function writePolicyStatus(
         : now();
     const status = { conditions: [{ ...c, lastTransitionTime }] };
     if (isDeepStrictEqual(old, status)) continue;
-    await writeFile(join(dir, file), stringify({ ...obj, status }));
+    await writeFileAtomic(join(dir, file), stringify({ ...obj, status }));
     changed = true;
   }
   return changed;

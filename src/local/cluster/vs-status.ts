@@ -4,7 +4,6 @@
  * entry goes once the Gateway exists. Written into the object's file (one object per file), only when
  * it changed; other status fields are kept.
  */
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { stringify } from 'yaml';
@@ -12,6 +11,7 @@ import { kindIdOf } from '../../istiod/config/kinds.js';
 import type { IstioGateway, VirtualService } from '../../istiod/config/types.js';
 import { missingGateways } from '../../istiod/l7/classic-gateway-configs.js';
 import type { Obj } from './manifests.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 
 const rec = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
 
@@ -54,7 +54,7 @@ export async function writeVirtualServiceStatus(
     const next: Obj = { ...obj };
     if (Object.keys(status).length) next.status = status;
     else delete next.status;
-    await writeFile(join(dir, file), stringify(next));
+    await writeFileAtomic(join(dir, file), stringify(next));
     changed = true;
   }
   return changed;

@@ -14,6 +14,7 @@ import { isRouteKind, routeStatus, serviceKeys, statusTime } from '../../istiod/
 import { readObjects, type Obj } from './manifests.js';
 import { writePolicyStatus } from './policy-status.js';
 import { condition } from '../../common/conditions.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 
 export const GENERATED_BY = 'meshlite.io/generated-by';
 const CONTROLLER = 'waypoint-controller';
@@ -130,7 +131,7 @@ export class WaypointController {
         const ip = rec(existing?.obj.spec).clusterIP;
         if (d.kind === 'Service' && typeof ip === 'string') d.spec = { ...rec(d.spec), clusterIP: ip };
         if (existing && isDeepStrictEqual(existing.obj, d)) continue;
-        await writeFile(join(this.o.configDir, f), stringify(d));
+        await writeFileAtomic(join(this.o.configDir, f), stringify(d));
         changed = true;
       }
       if (await this.writeStatus(file, obj, ns, name, all.filter((x) => x.obj === obj).length === 1))
@@ -160,7 +161,7 @@ export class WaypointController {
       if (all.filter((x) => x.file === file).length !== 1) continue;
       const status = routeStatus(obj, services, now);
       if (!status) continue;
-      await writeFile(join(this.o.configDir, file), stringify({ ...obj, status }));
+      await writeFileAtomic(join(this.o.configDir, file), stringify({ ...obj, status }));
       changed = true;
     }
     return changed;
@@ -223,7 +224,7 @@ export class WaypointController {
       ],
     };
     if (isDeepStrictEqual(old, status)) return false;
-    await writeFile(join(this.o.configDir, file), stringify({ ...obj, status }));
+    await writeFileAtomic(join(this.o.configDir, file), stringify({ ...obj, status }));
     return true;
   }
 }
