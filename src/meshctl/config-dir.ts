@@ -4,13 +4,14 @@
  */
 import { fileStem } from '../istiod/config/kinds.js';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { listConfigFiles } from '../istiod/config/config-files.js';
 import { parseDocuments } from '../istiod/config/parse-documents.js';
 import { keyOf, type ConfigObject } from '../istiod/config/types.js';
 import type { ConfigIssue } from '../istiod/config/validate.js';
+import { writeFileAtomic } from '../common/atomic-file.js';
 
 export interface StoredObject {
   object: ConfigObject;
@@ -50,9 +51,7 @@ export class ConfigDir {
   /** Writes the object to `file` atomically. */
   async write(obj: ConfigObject, file: string): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    const tmp = join(this.dir, `.${file}.${randomBytes(4).toString('hex')}.tmp`);
-    await writeFile(tmp, stringify(obj), { mode: 0o644 });
-    await rename(tmp, join(this.dir, file));
+    await writeFileAtomic(join(this.dir, file), stringify(obj), 0o644);
   }
 
   async remove(file: string): Promise<void> {

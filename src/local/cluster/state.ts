@@ -3,10 +3,11 @@
  * (the "current context"): where its configuration lives, its istiod and ztunnels, pods and services.
  */
 import { readFileSync } from 'node:fs';
-import { readFile, writeFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { NodeInfo, PodInfo } from './topology.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
 import type { ServiceIn } from './manifests.js';
 
 /** A supervised process of the cluster: its pid now and how often the cluster restarted it. */
@@ -44,9 +45,7 @@ export const defaultStateDir = (): string =>
   process.env.MESHLITE_STATE_DIR || join(homedir(), '.meshlite', 'cluster');
 
 export async function writeClusterFile(dir: string, c: ClusterFile): Promise<void> {
-  const tmp = join(dir, 'cluster.json.tmp');
-  await writeFile(tmp, `${JSON.stringify(c, null, 2)}\n`);
-  await rename(tmp, join(dir, 'cluster.json'));
+  await writeFileAtomic(join(dir, 'cluster.json'), `${JSON.stringify(c, null, 2)}\n`);
 }
 
 export async function readClusterFile(dir: string): Promise<ClusterFile | undefined> {

@@ -21,7 +21,7 @@ const EXAMPLES = resolve(DIST_SRC, '../../deploy/examples');
 export const DEMO = join(EXAMPLES, 'kubernetes-demo.yaml');
 export const WAYPOINT = join(EXAMPLES, 'kubernetes-waypoint.yaml');
 export const SIDECAR = join(EXAMPLES, 'kubernetes-sidecar.yaml');
-export const REDIRECTION = 'ambient.istio.io/redirection';
+export { REDIRECTION_ANNOTATION as REDIRECTION } from '../../../src/node-agent/enablement.js';
 export const GATEWAY_NAME = 'gateway.networking.k8s.io/gateway-name';
 
 export interface PodJson {
