@@ -11,6 +11,10 @@ import { forwardedFor } from '../../src/hbone/headers.js';
 import { loadCredentials, spiffeOf } from './materials.js';
 import { onStop } from './child.js';
 import type { HboneImpl } from '../../src/hbone/settings.js';
+import { tuneGcForDataPath } from '../../src/common/data-path-gc.js';
+
+// As the mesh's proxies do at start (docs/runtime.md).
+tuneGcForDataPath();
 
 const [dir, bPort, serverPort, impl = 'node'] = process.argv.slice(2);
 if (!dir || !bPort || !serverPort)

@@ -9,6 +9,10 @@ import { relayToTcp, type RelayOutcome } from '../../src/hbone/relay.js';
 import { loadCredentials } from './materials.js';
 import type { HboneImpl } from '../../src/hbone/settings.js';
 import { onStop } from './child.js';
+import { tuneGcForDataPath } from '../../src/common/data-path-gc.js';
+
+// As the mesh's proxies do at start (docs/runtime.md).
+tuneGcForDataPath();
 
 const [dir, impl = 'node'] = process.argv.slice(2);
 if (!dir) throw new Error('usage: proxy-b.js <pem dir> [node|own]');
