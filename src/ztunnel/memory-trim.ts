@@ -1,12 +1,15 @@
 import type { Logger } from '../common/logger.js';
+import { fullGc } from '../common/full-gc.js';
 import { mallocTrim } from '../native/index.js';
 
 const MiB = 1024 * 1024;
 
 /**
  * Gives freed C heap memory back to the kernel after a burst. Every `intervalMs` it compares the
- * resident size with its low mark; only when it is `thresholdMb` above does it call malloc_trim (a
- * walk of glibc's free lists, a few ms on a heap of tens of MB: not on every tick). When a trim
+ * resident size with its low mark; only when it is `thresholdMb` above does it run a full garbage
+ * collection (Buffers that died in V8's old generation hold their memory until one; since the proxies
+ * count Buffer memory in the heap's global limit, a burst no longer forces one: data-path-gc.ts) and
+ * then malloc_trim (a walk of glibc's free lists): a few ms each on heaps of tens of MB, not every tick. When a trim
  * released little, the growth is live memory (more pods, more connections) and becomes the new low
  * mark; when it released much, the mark stays, so the next tick trims again what a burst still
  * running then leaves behind. Steady traffic costs one comparison a tick. Without it a ztunnel stayed
@@ -17,16 +20,18 @@ export class MemoryTrim {
   private floor: number;
   private readonly rss: () => number;
   private readonly trim: () => boolean;
+  private readonly collect: () => boolean;
 
   constructor(
     private readonly intervalMs: number,
     private readonly log: Logger,
     private readonly thresholdMb = 8,
-    /** The resident size and the trim (tests give their own). */
-    deps: { rss?: () => number; trim?: () => boolean } = {},
+    /** The resident size, the full collection and the trim (tests give their own). */
+    deps: { rss?: () => number; collect?: () => boolean; trim?: () => boolean } = {},
   ) {
     this.rss = deps.rss ?? process.memoryUsage.rss;
     this.trim = deps.trim ?? mallocTrim;
+    this.collect = deps.collect ?? fullGc;
     this.floor = this.rss();
     this.tick = this.tick.bind(this);
   }
@@ -48,6 +53,7 @@ export class MemoryTrim {
     if (rss < this.floor) this.floor = rss;
     if (rss - this.floor < this.thresholdMb * MiB) return undefined;
     const t0 = performance.now();
+    this.collect();
     this.trim();
     const after = this.rss();
     const releasedMb = (rss - after) / MiB;
@@ -58,7 +64,7 @@ export class MemoryTrim {
         afterMb: Math.round(after / MiB),
         ms: +(performance.now() - t0).toFixed(2),
       },
-      'memory: freed C heap returned to the kernel',
+      'memory: garbage collected, freed C heap returned to the kernel',
     );
     return releasedMb;
   }

@@ -5,16 +5,34 @@ import { MemoryTrim } from '../../../src/ztunnel/memory-trim.js';
 
 const MB = 1024 * 1024;
 
-/** A process whose resident size the test sets; a trim gives back what `freeable` says. */
+/**
+ * A process whose resident size the test sets; a full collection makes `garbage` MB freeable, a trim
+ * gives back what is freeable.
+ */
 function fakeProcess(startMb: number): {
   mb: number;
   freeable: number;
+  garbage: number;
   trims: number;
+  collections: number;
   trimmer: MemoryTrim;
 } {
-  const p = { mb: startMb, freeable: 0, trims: 0, trimmer: undefined as unknown as MemoryTrim };
+  const p = {
+    mb: startMb,
+    freeable: 0,
+    garbage: 0,
+    trims: 0,
+    collections: 0,
+    trimmer: undefined as unknown as MemoryTrim,
+  };
   p.trimmer = new MemoryTrim(10_000, silentLogger(), 8, {
     rss: () => p.mb * MB,
+    collect: () => {
+      p.collections++;
+      p.freeable += p.garbage;
+      p.garbage = 0;
+      return true;
+    },
     trim: () => {
       p.trims++;
       p.mb -= p.freeable;
@@ -62,4 +80,22 @@ test('live growth (more pods, more tunnels) becomes the new low mark: no trim ev
   assert.equal(p.trimmer.tick(), undefined);
   assert.equal(p.trimmer.tick(), undefined);
   assert.equal(p.trims, 1);
+});
+
+test('Buffers that died in the old generation are collected first, then their memory goes back', () => {
+  const p = fakeProcess(90);
+  p.mb = 155; // after a bulk transfer: 60 MB of dead Buffers no collection has freed yet
+  p.garbage = 60;
+  assert.equal(p.trimmer.tick(), 60);
+  assert.equal(p.collections, 1);
+  assert.equal(p.mb, 95);
+});
+
+test('steady memory: no collection forced either', () => {
+  const p = fakeProcess(90);
+  for (const mb of [90, 93, 91]) {
+    p.mb = mb;
+    p.trimmer.tick();
+  }
+  assert.equal(p.collections, 0);
 });
