@@ -157,7 +157,7 @@ export const ztunnelSchema = {
   memoryTrimInterval: {
     flag: 'memory-trim-interval',
     env: 'MEMORY_TRIM_INTERVAL',
-    doc: 'this often, when the resident size grew 8 MB over its low mark, return freed C heap memory to the kernel (malloc_trim; 0: never)',
+    doc: 'this often, when the resident size grew 8 MB over its low mark, collect garbage and return freed C heap memory to the kernel (malloc_trim; 0: never)',
     default: 10_000,
     parse: parsers.duration,
   },
