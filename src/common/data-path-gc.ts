@@ -1,6 +1,7 @@
 /**
- * How V8 collects the memory behind Buffers in ztunnel (and the HBONE benchmark's proxies). Imports only
- * node builtins: it runs from main.ts before the program loads.
+ * How V8 collects the memory behind Buffers in the mesh's proxies (ztunnel, waypoint, sidecar, ingress
+ * gateway; and the HBONE benchmark's). Imports only node builtins: it runs from each proxy's main.ts
+ * before the program loads.
  *
  * A Buffer's bytes live outside the V8 heap ("external memory"). By default V8 starts a full
  * mark-compact each time external memory has grown by a fixed amount since the last one, whatever the
@@ -12,8 +13,7 @@
  * limit instead, which grows with the heap like the rest, so short-lived Buffers are left to the cheap
  * young-generation collections that free them anyway. The price: Buffers that died in the old
  * generation wait for the next full collection, which an idle process may not run for a long time;
- * ztunnel's memory trim runs one after a burst (memory-trim.ts). The L7 proxies (waypoint, sidecar,
- * gateway) have no such trim and keep V8's default.
+ * every proxy's memory trim runs one after a burst (memory-trim.ts).
  *
  * `MESHLITE_V8_EXTERNAL_MEMORY=separate` keeps V8's default (for side-by-side benchmarks).
  */

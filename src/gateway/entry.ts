@@ -2,6 +2,7 @@ import type { LevelWithSilent } from 'pino';
 import { runCli } from '../common/cli.js';
 import { ACCESS_LOG_BATCH_MS } from '../common/log-batch.js';
 import { createLogger } from '../common/logger.js';
+import { L7_MEMORY_TRIM_MS, MemoryTrim } from '../common/memory-trim.js';
 import { waypointSchema } from '../waypoint/config.js';
 import { IngressGateway } from './app.js';
 
@@ -28,6 +29,8 @@ await runCli({
     });
     const gw = new IngressGateway(config, { logger });
     await gw.start();
+    // Freed memory back to the kernel after a burst, as ztunnel does (docs/runtime.md).
+    new MemoryTrim(L7_MEMORY_TRIM_MS, logger.child({ part: 'memory' })).start();
     const stop = (signal: string): void => {
       logger.info({ signal }, 'gateway stopping');
       void gw.stop().then(() => setTimeout(() => process.exit(0), 50));

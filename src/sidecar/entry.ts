@@ -2,6 +2,7 @@ import type { LevelWithSilent } from 'pino';
 import { runCli } from '../common/cli.js';
 import { ACCESS_LOG_BATCH_MS } from '../common/log-batch.js';
 import { createLogger } from '../common/logger.js';
+import { L7_MEMORY_TRIM_MS, MemoryTrim } from '../common/memory-trim.js';
 import { Sidecar } from './app.js';
 import { sidecarSchema } from './config.js';
 
@@ -28,6 +29,8 @@ await runCli({
     if (!config.podName || !config.podIp) throw new Error('--pod-name and --pod-ip are required');
     const sc = new Sidecar(config, { logger });
     await sc.start();
+    // Freed memory back to the kernel after a burst, as ztunnel does (docs/runtime.md).
+    new MemoryTrim(L7_MEMORY_TRIM_MS, logger.child({ part: 'memory' })).start();
     const stop = (signal: string): void => {
       logger.info({ signal }, 'sidecar stopping');
       void sc.stop().then(() => setTimeout(() => process.exit(0), 50));

@@ -1,6 +1,7 @@
 import type { LevelWithSilent } from 'pino';
 import { runCli } from '../common/cli.js';
 import { createLogger } from '../common/logger.js';
+import { L7_MEMORY_TRIM_MS, MemoryTrim } from '../common/memory-trim.js';
 import { Waypoint } from './app.js';
 import { WAYPOINT_LOG_BATCH_MS, waypointSchema } from './config.js';
 
@@ -27,6 +28,8 @@ await runCli({
     });
     const wp = new Waypoint(config, { logger });
     await wp.start();
+    // Freed memory back to the kernel after a burst, as ztunnel does (docs/runtime.md).
+    new MemoryTrim(L7_MEMORY_TRIM_MS, logger.child({ part: 'memory' })).start();
     const stop = (signal: string): void => {
       logger.info({ signal }, 'waypoint stopping');
       void wp.stop().then(() => setTimeout(() => process.exit(0), 50));

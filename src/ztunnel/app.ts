@@ -32,7 +32,7 @@ import { resolveMeshName } from './dns/mesh-names.js';
 import { isIP } from 'node:net';
 import { connectInNamespace, ZTUNNEL_MARK } from '../native/index.js';
 import { CapturePodListeners } from './capture/capture-listeners.js';
-import { MemoryTrim } from './memory-trim.js';
+import { MemoryTrim } from '../common/memory-trim.js';
 
 export interface ZtunnelDeps {
   logger: Logger;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../../src/common/logger.js';
-import { MemoryTrim } from '../../../src/ztunnel/memory-trim.js';
+import { MemoryTrim } from '../../../src/common/memory-trim.js';
 
 const MB = 1024 * 1024;
 

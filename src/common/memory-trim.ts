@@ -1,13 +1,16 @@
-import type { Logger } from '../common/logger.js';
-import { fullGc } from '../common/full-gc.js';
+import type { Logger } from './logger.js';
+import { fullGc } from './full-gc.js';
 import { mallocTrim } from '../native/index.js';
 
 const MiB = 1024 * 1024;
 
+/** The waypoint's, sidecar's and ingress gateway's trim interval (ztunnel: --memory-trim-interval). */
+export const L7_MEMORY_TRIM_MS = 10_000;
+
 /**
  * Gives freed memory back to the kernel after a burst. Every `intervalMs` it compares the resident
  * size with its low mark; only when it is `thresholdMb` above does it run a full garbage collection
- * (Buffers that died in V8's old generation hold their memory until one; since ztunnel counts Buffer
+ * (Buffers that died in V8's old generation hold their memory until one; since the proxies count Buffer
  * memory in the heap's global limit, a burst no longer forces one: data-path-gc.ts) and then
  * malloc_trim (a walk of glibc's free lists): a few ms each on heaps of tens of MB, not every tick.
  * When a trim released little, the growth is live memory (more pods, more connections) and becomes the new low
