@@ -10,12 +10,12 @@ export const L7_MEMORY_TRIM_MS = 10_000;
 /**
  * Gives freed memory back to the kernel after a burst. Every `intervalMs` it compares the resident
  * size with its low mark; only when it is `thresholdMb` above does it run a full garbage collection
- * (Buffers that died in V8's old generation hold their memory until one; since the proxies count Buffer
- * memory in the heap's global limit, a burst no longer forces one: data-path-gc.ts) and then
+ * (Buffers that died in V8's old generation hold their memory until one; since the proxies count
+ * Buffer memory in the heap's global limit, a burst no longer forces one: data-path-gc.ts) and then
  * malloc_trim (a walk of glibc's free lists): a few ms each on heaps of tens of MB, not every tick.
- * When a trim released little, the growth is live memory (more pods, more connections) and becomes the new low
- * mark; when it released much, the mark stays, so the next tick trims again what a burst still
- * running then leaves behind. Steady traffic costs one comparison a tick. Without it a ztunnel stayed
+ * When a trim released little, the growth is live memory (more pods, more connections) and becomes
+ * the new low mark; when it released much, the mark stays, so the next tick trims again what a burst
+ * still running then leaves behind. Steady traffic costs one comparison a tick. Without it a ztunnel stayed
  * at a bulk transfer's high-water mark (+35 MB measured, all of it free): docs/runtime.md.
  */
 export class MemoryTrim {
