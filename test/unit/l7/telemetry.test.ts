@@ -11,7 +11,7 @@ import {
   type DownResponse,
 } from '../../../src/l7/http/exchange.js';
 import { compileConfig, portFor } from '../../../src/l7/compile.js';
-import { createLogger, silentLogger } from '../../../src/common/logger.js';
+import { createLogger, silentLogger, type Logger } from '../../../src/common/logger.js';
 import { config, cluster, DEFAULT, samples } from './fixtures.js';
 
 const compiled = compileConfig(config());
@@ -137,6 +137,17 @@ function expected(ex: Exchange, durationMs: number, userAgent: string | undefine
   };
 }
 
+/** A waypoint's telemetry with the access log on, writing to `log`, with its own registry. */
+function accessLogging(log: Logger): HttpTelemetry {
+  return new HttpTelemetry({
+    registry: new Registry(),
+    log,
+    reporter: 'waypoint',
+    clusterId: 'K',
+    accessLog: true,
+  });
+}
+
 test("the access record: one line per request, byte for byte what pino writes for the record's object", () => {
   const noTime = (l: string): string => l.replace(/"time":"[^"]*"/, '"time":0');
   for (const [url, ua] of [
@@ -147,13 +158,7 @@ test("the access record: one line per request, byte for byte what pino writes fo
     const theirs = lines();
     const log = createLogger({ component: 'waypoint', destination: ours.stream }).child({ c: 1 });
     const ref = createLogger({ component: 'waypoint', destination: theirs.stream }).child({ c: 1 });
-    const t = new HttpTelemetry({
-      registry: new Registry(),
-      log,
-      reporter: 'waypoint',
-      clusterId: 'K',
-      accessLog: true,
-    });
+    const t = accessLogging(log);
     const ex = exchange(conn(40001), 503, 95, url);
     if (ua === undefined) delete ex.req.headers['user-agent'];
     t.record(ex);
@@ -171,13 +176,7 @@ test("the access record: one line per request, byte for byte what pino writes fo
 test('the access record through pino itself when the logger transforms records (here a mixin)', () => {
   const out = lines();
   const log = pino({ mixin: () => ({ node: 'n1' }) }, out.stream);
-  const t = new HttpTelemetry({
-    registry: new Registry(),
-    log,
-    reporter: 'waypoint',
-    clusterId: 'K',
-    accessLog: true,
-  });
+  const t = accessLogging(log);
   const ex = exchange(conn(40001), 200, 1024);
   t.record(ex);
   const rec = JSON.parse(out.lines[0]!) as Record<string, unknown>;
