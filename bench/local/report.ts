@@ -107,7 +107,10 @@ export function formatLocalReport(r: LocalBenchReport): string {
     ...referenceLines(r),
   ];
   if (r.bulk.length) {
-    lines.push('', `bulk, one connection (GET of ${(s.bulkChunk / 1048576).toFixed(0)} MiB bodies):`);
+    lines.push(
+      '',
+      `bulk, one connection (GET of ${(s.bulkChunk / 1048576).toFixed(0)} MiB bodies; the median of ${s.rounds} round(s)):`,
+    );
     for (const b of r.bulk)
       lines.push(
         `  ${pad(MODE_NAMES[b.variant], 12)} ${rpad(b.mbPerSec.toFixed(0), 5)} MB/s  errors ${b.errors}  ${procs(b.procs, 'MB')}`,

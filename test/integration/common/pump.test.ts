@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
+import { Duplex } from 'node:stream';
 import { createHash, randomBytes } from 'node:crypto';
 import { pump, type PumpResult } from '../../../src/common/pump.js';
 
@@ -66,4 +67,37 @@ test('a reset on one side reaches the other as a reset', async () => {
   assert.equal(proxy.results[0]!.abortedBy, 'b');
   proxy.close();
   server.close();
+});
+
+test('chunks that arrive in one turn and the end right after them reach a TCP peer in order, then the FIN', async () => {
+  // An HTTP/2 stream hands over one TLS read as several DATA pieces and may end in the same turn; the
+  // pump gathers such a burst for one writev at the end of the turn, and must still end after it.
+  const server = net.createServer({ allowHalfOpen: true });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const client = net.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1' });
+  const [dst] = (await once(server, 'connection')) as [net.Socket];
+  const src = new Duplex({ allowHalfOpen: true, read() {}, write: (_c, _e, cb) => cb() });
+  try {
+    const done = new Promise<PumpResult>((resolve) => pump(src, dst, resolve));
+    const received: Buffer[] = [];
+    client.on('data', (d: Buffer) => received.push(d));
+    const ended = once(client, 'end');
+
+    const pieces = Array.from({ length: 6 }, (_, i) => Buffer.alloc(16 * 1024 + i, 65 + i));
+    for (const p of pieces) src.push(p);
+    src.push(null);
+    await ended;
+    const got = Buffer.concat(received);
+    const sent = Buffer.concat(pieces);
+    assert.ok(got.equals(sent), `${got.length} bytes received in order of ${sent.length} sent`);
+
+    client.end();
+    src.destroy();
+    assert.equal((await done).aToB, Buffer.concat(pieces).length);
+  } finally {
+    client.destroy();
+    dst.destroy();
+    server.close();
+  }
 });
