@@ -152,6 +152,28 @@ function latencyOfSorted(s: Float64Array): Latency {
 const NAN_LATENCY: Latency = { p50: NaN, p90: NaN, p99: NaN, p999: NaN, max: NaN };
 const latencyOf = (us: number[]): Latency => latencyOfSorted(Float64Array.from(us).sort());
 
+/** One bulk transfer on mode `v`'s pair: MB/s and the mesh processes' CPU per MB. */
+async function bulkRun(paths: BenchPaths, v: Mode, o: LocalBenchOptions): Promise<BulkRun> {
+  await paths.switchTo(v);
+  const watch = paths.watchOf(v);
+  watch.begin();
+  const g = await loadgen<BulkOutput>(
+    paths.stateDir,
+    [
+      '--mode',
+      'bulk',
+      ...paths.targetOf(v),
+      '--seconds',
+      String(o.bulkSeconds),
+      '--chunk',
+      String(o.bulkChunk),
+    ],
+    paths.clientRef(v),
+  );
+  const mb = g.bytes / 1e6;
+  return { variant: v, mbPerSec: mb / g.seconds, errors: g.errors, procs: watch.end(mb) };
+}
+
 /** CPU µs per request of a run's processes together. */
 const sumCpu = (u: Record<string, ProcUsage>): number =>
   Object.values(u).reduce((a, x) => a + (x.cpuUsPerUnit ?? 0), 0);
@@ -278,26 +300,10 @@ export async function runLocalBench(cluster: ClusterFile, o: LocalBenchOptions):
       for (let r = 0; r < o.rounds; r++)
         for (const v of bulkOrder.map((_, i) => bulkOrder[(i + r) % bulkOrder.length]!))
           await guard(`bulk ${v} (round ${r + 1})`, async () => {
-            await paths.switchTo(v);
             p(`bulk ${r + 1}/${o.rounds} ${v}: one connection, ${o.bulkSeconds} s`);
-            const watch = paths.watchOf(v);
-            watch.begin();
-            const g = await loadgen<BulkOutput>(
-              paths.stateDir,
-              [
-                '--mode',
-                'bulk',
-                ...paths.targetOf(v),
-                '--seconds',
-                String(o.bulkSeconds),
-                '--chunk',
-                String(o.bulkChunk),
-              ],
-              paths.clientRef(v),
-            );
-            const mb = g.bytes / 1e6;
-            const run = { variant: v, mbPerSec: mb / g.seconds, errors: g.errors, procs: watch.end(mb) };
-            bulkRuns.set(v, [...(bulkRuns.get(v) ?? []), run]);
+            const runs = bulkRuns.get(v) ?? [];
+            runs.push(await bulkRun(paths, v, o));
+            bulkRuns.set(v, runs);
           });
     const bulk: BulkRun[] = [];
     for (const v of bulkOrder) {
