@@ -641,6 +641,7 @@ export class LocalCluster {
     const p = this.o.progress;
     p('stopping: pods, ztunnels, istiod');
     if (this.watchTimer) clearInterval(this.watchTimer);
+    for (const s of [...this.ztunnels.values(), this.istiod]) s?.quiesce();
     for (const a of this.agents.values()) a.destroy();
     await Promise.all(this.pods.map((x) => x.runner.stop()));
     await Promise.all([...this.ztunnels.values()].map((z) => z.stop()));

@@ -163,9 +163,17 @@ export class Supervised {
     return { old, drained: old.exited };
   }
 
-  async stop(): Promise<void> {
+  /**
+   * From now on an exit is final: no restart and no report. A teardown calls it on every process first,
+   * since a Ctrl-C reaches the whole process group and one may exit before its turn to be stopped.
+   */
+  quiesce(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+  }
+
+  async stop(): Promise<void> {
+    this.quiesce();
     await this.proc.stop();
   }
 }
