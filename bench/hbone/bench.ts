@@ -161,7 +161,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           log(
             `round ${round + 1}/${o.rounds} ${kind.padEnd(10)} ${v.padEnd(8)} ` +
               `${r.result.count} ops, ${r.result.errors} errors` +
-              (r.result.latencyMs ? `, p50 ${r.result.latencyMs.p50.toFixed(3)} ms` : '') +
+              (r.result.latencyMs?.p50 != null ? `, p50 ${r.result.latencyMs.p50.toFixed(3)} ms` : '') +
               `, ${(kind === 'bulk' ? r.result.perSec / 1e6 : r.result.perSec).toFixed(1)}${kind === 'bulk' ? ' MB/s' : '/s'}` +
               `; cpu ms A ${r.cpuMs.proxyA} B ${r.cpuMs.proxyB} server ${r.cpuMs.server} loadgen ${r.cpuMs.loadgen}` +
               (r.result.firstError ? `; first error: ${r.result.firstError}` : ''),

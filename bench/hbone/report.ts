@@ -45,7 +45,8 @@ const RATIOS: Array<{ label: string; metric: string; added: boolean }> = [
   { label: 'bulk MB/s', metric: 'bulk 1 conn, MB/s', added: false },
   { label: 'new tunnels/s', metric: 'new tunnels/s', added: false },
 ];
-const OURS = ['hbone', 'hbone-own'] as const;
+/** Our proxies, then the floor of Node's TLS without HTTP/2 (the same ratios tell what is left to gain). */
+const OURS = ['hbone', 'hbone-own', 'node-tls'] as const;
 
 export interface Derived {
   /** Variant minus direct, for the latency metrics (ms). */
@@ -65,7 +66,7 @@ function value(r: BenchReport, v: Variant, m: Metric): number | undefined {
 
 export function derive(r: BenchReport): Derived {
   const added: Derived['added'] = {};
-  for (const v of ['hbone', 'hbone-own', 'haproxy'] as const) {
+  for (const v of ['hbone', 'hbone-own', 'node-tls', 'haproxy'] as const) {
     if (!r.results[v]) continue;
     const row: Record<string, number> = {};
     for (const m of METRICS) {
@@ -108,8 +109,10 @@ function fmt(x: number | undefined, digits: number): string {
 
 /** A fixed-width table: one row per metric; columns per variant, then the added latency. */
 export function table(r: BenchReport, d: Derived): string {
-  const variants = (['direct', 'hbone', 'hbone-own', 'haproxy'] as const).filter((v) => r.results[v]);
-  const extra = (['hbone', 'hbone-own', 'haproxy'] as const).filter((v) => d.added[v]);
+  const variants = (['direct', 'hbone', 'hbone-own', 'node-tls', 'haproxy'] as const).filter(
+    (v) => r.results[v],
+  );
+  const extra = (['hbone', 'hbone-own', 'node-tls', 'haproxy'] as const).filter((v) => d.added[v]);
   const head = ['metric (median of rounds)', ...variants, ...extra.map((v) => `+${v}`)];
   const rows: string[][] = [head];
   for (const m of METRICS) {

@@ -1,7 +1,8 @@
 /**
  * Brings up every process of the benchmark and tears it down again:
  *   server (echo/sink) · proxy A + proxy B (ours, node:http2) · the same with our own HTTP/2 framer
- *   (hbone-own) · haproxy A + haproxy B · load generator,
+ *   (hbone-own) · a pair of plain Node TLS relays (node-tls, the floor of Node's TLS: proxy-tls.ts) ·
+ *   haproxy A + haproxy B · load generator,
  * each its own process, all on loopback, sharing one set of certificates written to a temp dir.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -13,7 +14,7 @@ import { configA, configB, freePort, startHaproxy } from './haproxy.js';
 import { writeMaterials } from './materials.js';
 import type { LoadTest, ResultMessage, TestResult } from './protocol.js';
 
-export const VARIANTS = ['direct', 'hbone', 'hbone-own', 'haproxy'] as const;
+export const VARIANTS = ['direct', 'hbone', 'hbone-own', 'node-tls', 'haproxy'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 export interface TopologyOptions {
@@ -91,6 +92,25 @@ export class Topology {
       this.children.push(a.proc);
       this.ports.set(variant, a.port);
       this.proxies.set(variant, [a.proc, b.proc]);
+    }
+
+    {
+      const b = await startChild(
+        'node-tls B',
+        here('proxy-tls.js'),
+        ['b', this.dir, String(this.server.port)],
+        opts.proxyExecArgv,
+      );
+      this.children.push(b.proc);
+      const a = await startChild(
+        'node-tls A',
+        here('proxy-tls.js'),
+        ['a', this.dir, String(b.port)],
+        opts.proxyExecArgv,
+      );
+      this.children.push(a.proc);
+      this.ports.set('node-tls', a.port);
+      this.proxies.set('node-tls', [a.proc, b.proc]);
     }
 
     if (opts.withHaproxy) {

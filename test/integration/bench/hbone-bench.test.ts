@@ -13,7 +13,7 @@ test(
     opts.warmupMs = 100;
     opts.rate = 500;
     const report = await runBench(opts);
-    for (const variant of ['direct', 'hbone', 'hbone-own', 'haproxy'] as const) {
+    for (const variant of ['direct', 'hbone', 'hbone-own', 'node-tls', 'haproxy'] as const) {
       for (const kind of TESTS) {
         const s = report.results[variant]?.[kind];
         assert.ok(s, `${variant} ${kind}: no result`);
@@ -24,6 +24,7 @@ test(
     // The fixed-rate test answered every request it sent.
     assert.equal(report.results.hbone?.fixedRate?.count, 300);
     assert.equal(report.results['hbone-own']?.fixedRate?.count, 300);
+    assert.equal(report.results['node-tls']?.fixedRate?.count, 300);
     const derived = derive(report);
     assert.ok(
       derived.ratios['hbone-own']?.['bulk MB/s'] !== undefined,
@@ -32,5 +33,6 @@ test(
     const text = table(report, derived);
     assert.match(text, /new tunnels\/s/);
     assert.match(text, /hbone-own \/ haproxy: CPU µs\/req/);
+    assert.match(text, /node-tls \/ haproxy: CPU µs\/req/);
   },
 );
