@@ -36,6 +36,8 @@ export interface VsHttpRoute {
     authority?: StringMatchSpec;
     port?: number;
     sourceLabels?: Labels;
+    /** Where this match applies: `mesh`, Gateway NAME (the VirtualService's namespace) or NS/NAME. */
+    gateways?: string[];
   }>;
   route?: Array<{
     destination: VsDestination;

@@ -65,17 +65,20 @@ function destination(f: Fields, v: unknown, path: string): void {
   if (p) f.port(p.number, `${path}.port.number`);
 }
 
+/** `gateways` lists: `mesh`, a Gateway's NAME (in the VirtualService's namespace) or NAMESPACE/NAME. */
+function gatewayRefs(f: Fields, v: unknown, path: string): void {
+  f.strings(v, path)?.forEach((g, i) => {
+    const parts = g.split('/');
+    const ok = parts.length <= 2 && parts.every((x) => /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(x));
+    if (!ok) f.add(`${path}[${i}]`, `${JSON.stringify(g)} is not mesh, a Gateway NAME or NAMESPACE/NAME`);
+  });
+}
+
 function checkVirtualService(f: Fields, o: Obj): void {
   const spec = f.object(o.spec, 'spec', { required: true });
   if (!spec) return;
   f.strings(spec.hosts, 'spec.hosts', { required: true, nonEmpty: true });
-  f.strings(spec.gateways, 'spec.gateways')?.forEach((g, i) => {
-    // `mesh`, a Gateway's NAME (in the VirtualService's namespace) or NAMESPACE/NAME.
-    const parts = g.split('/');
-    const ok = parts.length <= 2 && parts.every((x) => /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(x));
-    if (!ok)
-      f.add(`spec.gateways[${i}]`, `${JSON.stringify(g)} is not mesh, a Gateway NAME or NAMESPACE/NAME`);
-  });
+  gatewayRefs(f, spec.gateways, 'spec.gateways');
   f.objects(spec.http, 'spec.http', (r, p) => {
     f.string(r.name, `${p}.name`);
     f.objects(r.match, `${p}.match`, (m, mp) => {
@@ -88,6 +91,7 @@ function checkVirtualService(f: Fields, o: Obj): void {
       }
       f.bool(m.ignoreUriCase, `${mp}.ignoreUriCase`);
       f.port(m.port, `${mp}.port`);
+      gatewayRefs(f, m.gateways, `${mp}.gateways`);
     });
     const actions = ['route', 'redirect', 'directResponse'].filter((k) => r[k] !== undefined);
     if (actions.length !== 1)

@@ -3,7 +3,8 @@
  * {istio: ingressgateway}`, from any namespace, as with Istio's default PILOT_SCOPE_GATEWAY_TO_NAMESPACE
  * =false); each Deployment whose pod template a Gateway selects gets one configuration
  * (`<ns>/<deployment>`), a port per HTTP server port. VirtualServices bind through `gateways`
- * (`NAME` in the VirtualService's namespace, or `NAMESPACE/NAME`); several for one port are merged in
+ * (`NAME` in the VirtualService's namespace, or `NAMESPACE/NAME`), and a match entry's own `gateways`
+ * narrows it to the Gateways it names; several VirtualServices for one port are merged in
  * creation order, specific hosts before `*`. A server's `hosts` (`NS/HOST`, `./HOST`, `*`/`HOST`)
  * limit which VirtualServices (by namespace) and hosts it serves; the hosts in common become authority
  * matches. No match: 404 (NR). Backends as for Gateway API ingress (gateway-configs.ts).
@@ -110,7 +111,8 @@ export function buildClassicGatewayConfigs(store: ConfigStore, opts: MeshViewOpt
         for (const vs of bound) {
           const hosts = hostsOn(vs, server, nsOf(gw), view);
           if (hosts === undefined) continue;
-          const converted = withHosts(convertVirtualService(vs, view, port, c.want), hosts);
+          const where = `${nsOf(gw)}/${gw.metadata.name}`;
+          const converted = withHosts(convertVirtualService(vs, view, port, c.want, where), hosts);
           (hosts.length ? rules.specific : rules.any).push(...converted);
         }
       }

@@ -1,7 +1,9 @@
 /**
  * VirtualService `http` rules → route rules, as Istio does at a waypoint: first match wins, a rule's
  * `match` entries OR, an entry's fields AND; match entries with `sourceLabels` are dropped (istio#51565);
- * retries default to Istio's policy; a fault or mirror without percentage follows Istio's defaults.
+ * a match entry with `gateways` counts only where it names the proxy being configured (`mesh`: the
+ * waypoints and sidecars; a Gateway: the gateway pods it selects), and a rule left with no entry is
+ * dropped, as Istio does; retries default to Istio's policy; a fault or mirror without percentage follows Istio's defaults.
  */
 import { parseDuration } from '../config/duration.js';
 import type {
@@ -69,11 +71,25 @@ function pct(p: { value?: number } | undefined, dflt: number): number {
   return p?.value ?? dflt;
 }
 
+/**
+ * Whether a match entry's `gateways` (if any) names `where`: `mesh`, or a Gateway as `NS/NAME`. Short
+ * names are in the VirtualService's namespace.
+ */
+export function matchAppliesAt(gateways: string[] | undefined, vsNs: string, where: string): boolean {
+  if (!gateways || gateways.length === 0) return true;
+  return gateways.some((ref) => {
+    if (ref === 'mesh') return where === 'mesh';
+    return (ref.includes('/') ? ref : `${vsNs}/${ref}`) === where;
+  });
+}
+
 export function convertVirtualService(
   vs: VirtualService,
   view: MeshView,
   servicePort: number,
   want: (w: ClusterWant) => string,
+  /** The proxy being configured: `mesh` (waypoint, sidecar) or a Gateway's `NS/NAME`. */
+  where = 'mesh',
 ): RouteRule[] {
   const ns = vs.metadata.namespace ?? 'default';
   const dest = (d: VsDestination): string => {
@@ -85,7 +101,13 @@ export function convertVirtualService(
   const out: RouteRule[] = [];
   (vs.spec.http ?? []).forEach((r, i) => {
     const entries = r.match ?? [];
-    const kept = entries.filter((m) => !m.sourceLabels && (m.port === undefined || m.port === servicePort));
+    // As Istio's route translation: an entry naming gateways is decided by them alone (its
+    // sourceLabels are not looked at); one without is dropped when it has sourceLabels.
+    const kept = entries.filter(
+      (m) =>
+        (m.port === undefined || m.port === servicePort) &&
+        (m.gateways?.length ? matchAppliesAt(m.gateways, ns, where) : !m.sourceLabels),
+    );
     if (entries.length > 0 && kept.length === 0) return;
     const matches: RequestMatch[] = kept.map((m) => ({
       path: m.uri

@@ -206,3 +206,61 @@ spec:
     ['edge-deny'],
   );
 });
+
+test('match[].gateways: an entry applies only at the gateways it names, mesh included', () => {
+  const store = storeOf(`${YAML}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: split, namespace: bookinfo, creationTimestamp: "2026-01-01T00:00:02Z"}
+spec:
+  hosts: [productpage]
+  gateways: [mesh, bookinfo-gateway]
+  http:
+  - match: [{uri: {prefix: /edge}, gateways: [bookinfo-gateway]}, {uri: {prefix: /both}}]
+    route: [{destination: {host: productpage}}]
+  - match: [{uri: {prefix: /inside}, gateways: [mesh]}]
+    route: [{destination: {host: productpage}}]
+  - match: [{uri: {prefix: /elsewhere}, gateways: [other/gw]}]
+    route: [{destination: {host: productpage}}]
+`);
+  const host = 'productpage.bookinfo.svc.cluster.local';
+  const kind = (path: string): string => route(store, 80, host, path).d.kind;
+  assert.equal(
+    kind('/edge'),
+    'forward',
+    'the entry names this gateway (short name, VirtualService namespace)',
+  );
+  assert.equal(kind('/both'), 'forward', 'an entry without gateways follows the VirtualService');
+  assert.equal(kind('/inside'), 'respond', 'a mesh-only entry does not apply at the gateway');
+  assert.equal(kind('/elsewhere'), 'respond', 'an entry for another gateway does not apply here');
+
+  const wp = buildWaypointConfigs(store, OPTS).get('bookinfo/waypoint')!;
+  const rules = (wp.services.find((s) => s.name === 'productpage')!.ports[0]!.routes ?? []).filter((r) =>
+    (r.name ?? '').startsWith('VirtualService/bookinfo/split#'),
+  );
+  const paths = rules.flatMap((r) => r.matches.map((m) => m.path?.value));
+  assert.deepEqual(
+    paths,
+    ['/both', '/inside'],
+    'the waypoint keeps the mesh entries and those without gateways',
+  );
+});
+
+test('match[].gateways is validated like spec.gateways, with the path of the bad entry', () => {
+  const r = validateObject(
+    parse(`
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: bad, namespace: bookinfo}
+spec:
+  hosts: [productpage]
+  http: [{match: [{uri: {prefix: /}, gateways: ["a/b/c"]}], route: [{destination: {host: productpage}}]}]
+`),
+  );
+  assert.equal(r.status, 'invalid');
+  assert.match(
+    JSON.stringify(r),
+    /spec\.http\[0\]\.match\[0\]\.gateways\[0\].*is not mesh, a Gateway NAME or NAMESPACE\/NAME/,
+  );
+});
