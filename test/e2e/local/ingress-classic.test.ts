@@ -3,7 +3,8 @@
  * istio: ingressgateway) and a VirtualService bound through `gateways`
  * (deploy/samples/bookinfo-gateway-classic.yaml). The cluster deploys istio-system/istio-ingressgateway
  * for it; the host curls $GATEWAY_URL/productpage; the gateway reaches productpage over HBONE with
- * Istio's ingress identity; Istio's routing task works from the host; a VirtualService naming a missing
+ * Istio's ingress identity; Istio's routing task works from the host; a match entry's `gateways` holds it
+ * to the gateway or to the mesh; a VirtualService naming a missing
  * Gateway is reported (IST0101); deleting the Gateway removes the ingress deployment and its token.
  */
 import { test } from 'node:test';
@@ -168,6 +169,58 @@ spec:
         },
         60_000,
       ).catch((err: Error) => assert.fail(`${err.message}; last seen ${seen.join()}`));
+    });
+
+    await t.test('match[].gateways: one entry only at the gateway, one only in the mesh', async () => {
+      const file = join(cfg, '..', 'ratings-split.yaml');
+      await writeFile(
+        file,
+        `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ratings-split, namespace: bookinfo}
+spec:
+  hosts: [ratings]
+  gateways: [mesh, bookinfo-gateway]
+  http:
+  - match: [{uri: {prefix: /edge-only}, gateways: [bookinfo-gateway]}]
+    directResponse: {status: 418, body: {string: edge}}
+  - match: [{uri: {prefix: /mesh-only}, gateways: [mesh]}]
+    directResponse: {status: 419, body: {string: mesh}}
+  - route: [{destination: {host: ratings, port: {number: 9080}}}]
+`,
+      );
+      const ap = await meshctl(['apply', '-f', file, '--config-dir', cfg]);
+      assert.equal(ap.code, 0, ap.out);
+      const host = ['host: ratings.bookinfo.svc.cluster.local'];
+      const curlPod = cluster.pods.find((p) => p.namespace === 'bookinfo' && p.deployment === 'curl')!;
+      const fromMesh = async (path: string): Promise<number> => {
+        const args = ['netns', 'exec', curlPod.netns, 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}'];
+        try {
+          return Number(
+            (await runCommand('ip', [...args, '--max-time', '5', `http://ratings:9080${path}`])).stdout,
+          );
+        } catch {
+          return 0;
+        }
+      };
+      let seen: number[] = [];
+      await waitFor(
+        'the split routes at the gateway and at the waypoint',
+        async () => {
+          seen = [
+            (await hostCurl(`${url}/edge-only`, host)).code,
+            (await hostCurl(`${url}/mesh-only`, host)).code,
+            await fromMesh('/mesh-only'),
+            await fromMesh('/edge-only'),
+          ];
+          return seen.join() === '418,200,419,200';
+        },
+        60_000,
+      ).catch((err: Error) =>
+        assert.fail(
+          `${err.message}; gateway /edge-only, /mesh-only, mesh /mesh-only, /edge-only: ${seen.join()}`,
+        ),
+      );
     });
 
     await t.test(
