@@ -28,7 +28,8 @@ import {
   type ContainerSpec,
   type KubePod,
 } from './pod-spec.js';
-import { VolumeNotReady, podRoot, setUpVolumes } from './pod-volumes.js';
+import { VolumeNotReady, podRoot, podToken, setUpVolumes } from './pod-volumes.js';
+import { TokenRefresher } from './token-refresh.js';
 import { runInitContainers, type InitResult } from './init-containers.js';
 import { runAsPrefix } from './run-as.js';
 
@@ -57,6 +58,8 @@ export interface KubeRunningPod extends PodInfo {
   initDone: boolean;
   /** The init container that failed last (retried every 2 s). */
   initFailure?: InitResult;
+  /** Replaces the projected service-account tokens before they expire. */
+  tokens?: TokenRefresher;
 }
 
 const NODE_HEARTBEAT_MS = 10_000;
@@ -259,6 +262,7 @@ export class KubeKubelet {
       // Not left half made: the network goes, and the pod is started again from its latest object.
       this.o.progress(`pod ${namespace}/${name}: start failed (${errorMessage(err)}); retrying in 2 s`);
       this.pods.delete(uid);
+      rp.tokens?.stop();
       await rp.runner?.stop();
       await this.removeNetwork(info);
       setTimeout(() => {
@@ -278,10 +282,17 @@ export class KubeKubelet {
     await mkdir(join(podDir, 'logs'), { recursive: true });
     let mountPaths: string[];
     try {
-      mountPaths = await setUpVolumes(this.o.kc, pod, facts, {
+      const volumes = await setUpVolumes(this.o.kc, pod, facts, {
         podDir,
         nodeDir: join(this.o.stateDir, 'kube', 'nodes', node.name),
       });
+      mountPaths = volumes.mountPaths;
+      rp.tokens?.stop();
+      rp.tokens = new TokenRefresher(volumes.tokens, {
+        fetch: (t) => podToken(this.o.kc, pod, t.audience, t.seconds),
+        log: (line) => this.o.progress(`pod ${rp.namespace}/${rp.name}: ${line}`),
+      });
+      rp.tokens.start();
     } catch (err) {
       if (!(err instanceof VolumeNotReady) && !/HTTP/.test(errorMessage(err))) throw err;
       await this.writeStatus(rp, { waiting: { reason: 'ContainerCreating', message: errorMessage(err) } });
@@ -503,6 +514,7 @@ export class KubeKubelet {
 
   private async stopPod(rp: KubeRunningPod): Promise<void> {
     this.pods.delete(rp.uid);
+    rp.tokens?.stop();
     await rp.runner?.stop();
     await this.removeNetwork(rp);
     await rm(this.podDir(rp.uid), { recursive: true, force: true });
@@ -522,6 +534,7 @@ export class KubeKubelet {
     clearInterval(this.prober);
     await this.informer?.stop();
     await Promise.all([...this.queues.values()]);
+    for (const p of this.pods.values()) p.tokens?.stop();
     await Promise.all([...this.pods.values()].map((p) => p.runner?.stop()));
   }
 }

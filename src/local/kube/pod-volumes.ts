@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { kubeRequest } from '../../kube/kube-rest.js';
 import { fieldValue, type KubePod, type PodFacts, type VolumeSpec } from './pod-spec.js';
+import { writeTokenFile, type ProjectedToken } from './token-refresh.js';
 
 /** hostPaths that are the machine's own (the node agent finds pods' processes and namespaces there). */
 const SHARED_HOST_PATHS: Readonly<Record<string, string>> = {
@@ -25,6 +26,12 @@ interface Dirs {
   podDir: string;
   /** The node's directory: its hostPaths. */
   nodeDir: string;
+}
+
+/** What setUpVolumes made: the mountPaths (for path translation) and the token files to refresh. */
+export interface PodVolumes {
+  mountPaths: string[];
+  tokens: ProjectedToken[];
 }
 
 export const podRoot = (podDir: string): string => join(podDir, 'root');
@@ -76,7 +83,7 @@ async function secretData(
 }
 
 /** A token for the pod's service account, bound to the pod (as the kubelet projects it). */
-async function podToken(
+export async function podToken(
   kc: KubeConfig,
   pod: KubePod,
   audience: string | undefined,
@@ -109,6 +116,7 @@ async function volumeDir(
   facts: PodFacts,
   v: VolumeSpec,
   d: Dirs,
+  tokens: ProjectedToken[],
 ): Promise<string> {
   const ns = pod.metadata.namespace;
   if (v.hostPath) {
@@ -133,11 +141,11 @@ async function volumeDir(
     for (const src of v.projected.sources) {
       if (src.serviceAccountToken) {
         const t = src.serviceAccountToken;
-        await writeKeys(
-          dir,
-          { [t.path]: await podToken(kc, pod, t.audience, t.expirationSeconds ?? 3600) },
-          undefined,
-        );
+        const seconds = t.expirationSeconds ?? 3600;
+        const file = join(dir, t.path);
+        await mkdir(dirname(file), { recursive: true });
+        await writeTokenFile(file, await podToken(kc, pod, t.audience, seconds));
+        tokens.push({ file, audience: t.audience, seconds, issuedAtMs: Date.now() });
       } else if (src.configMap)
         await writeKeys(
           dir,
@@ -163,19 +171,21 @@ async function volumeDir(
 
 /**
  * Fills the pod's volumes and links each container's mounts under the pod's root; returns the
- * mountPaths (for path translation). Throws VolumeNotReady while a ConfigMap/Secret is missing.
+ * mountPaths (for path translation) and the projected token files (for their refresh). Throws
+ * VolumeNotReady while a ConfigMap/Secret is missing.
  */
 export async function setUpVolumes(
   kc: KubeConfig,
   pod: KubePod,
   facts: PodFacts,
   d: Dirs,
-): Promise<string[]> {
+): Promise<PodVolumes> {
   const root = podRoot(d.podDir);
   await rm(root, { recursive: true, force: true });
   await mkdir(root, { recursive: true });
   const dirs = new Map<string, string>();
-  for (const v of pod.spec.volumes ?? []) dirs.set(v.name, await volumeDir(kc, pod, facts, v, d));
+  const tokens: ProjectedToken[] = [];
+  for (const v of pod.spec.volumes ?? []) dirs.set(v.name, await volumeDir(kc, pod, facts, v, d, tokens));
   const mountPaths: string[] = [];
   for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers])
     for (const m of c.volumeMounts ?? []) {
@@ -187,5 +197,5 @@ export async function setUpVolumes(
       await symlink(m.subPath ? join(src, m.subPath) : src, at);
       mountPaths.push(m.mountPath);
     }
-  return mountPaths;
+  return { mountPaths, tokens };
 }

@@ -16,6 +16,12 @@ import { RootConfigMapPublisher } from '../../../src/istiod/ca/root-configmap.js
 import { IstiodCa, ROOT_CONFIGMAP_KEY, ROOT_CONFIGMAP_NAME } from '../../../src/istiod/ca/istiod-ca.js';
 import { createRootCa } from '../../../src/pki/ca.js';
 import { waitFor } from '../istiod/config/helpers/wait-for.js';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { podToken } from '../../../src/local/kube/pod-volumes.js';
+import { TokenRefresher, writeTokenFile } from '../../../src/local/kube/token-refresh.js';
+import type { KubePod } from '../../../src/local/kube/pod-spec.js';
 
 const problem = controlPlaneProblem();
 if (problem) console.log(`# skipping the real control plane tests: ${problem}`);
@@ -261,5 +267,60 @@ test(
     assert.equal(await pub.syncNamespace('bundle'), 'unchanged');
     await ca.rotateRoot();
     assert.equal(await pub.syncNamespace('bundle'), 'updated');
+  },
+);
+
+test(
+  "the kubelet role's token refresh: a new pod-bound token from the API server replaces the file, and istiod's TokenReview accepts it",
+  { skip: problem },
+  async (t) => {
+    const cp = await controlPlane();
+    const kubeConfig = loadKubeConfig(cp.kubeconfigPath);
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: 'refresh' } } });
+    await core.createNamespacedServiceAccount({
+      namespace: 'refresh',
+      body: { metadata: { name: 'waypoint' } },
+    });
+    const created = await core.createNamespacedPod({
+      namespace: 'refresh',
+      body: {
+        metadata: { name: 'waypoint-1' },
+        spec: {
+          nodeName: 'node-b',
+          serviceAccountName: 'waypoint',
+          automountServiceAccountToken: false,
+          containers: [{ name: 'istio-proxy', image: 'meshlite/waypoint' }],
+        },
+      },
+    });
+    const pod = created as unknown as KubePod;
+    const dir = await mkdtemp(join(tmpdir(), 'token-refresh-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'istio-token');
+    const first = await podToken(kubeConfig, pod, 'istio-ca', 600);
+    await writeTokenFile(file, first);
+    const tok = { file, audience: 'istio-ca', seconds: 600, issuedAtMs: Date.now() };
+    const logs: string[] = [];
+    const refresher = new TokenRefresher([tok], {
+      fetch: (x) => podToken(kubeConfig, pod, x.audience, x.seconds),
+      log: (l) => logs.push(l),
+    });
+    t.after(() => refresher.stop());
+    // Tokens carry their issue time in seconds: one issued in the same second would be the same string.
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal(await refresher.refresh(tok), true, logs.join('; '));
+    const second = await readFile(file, 'utf8');
+    assert.notEqual(second, first, 'a new token in the file');
+    const authn = new KubeTokenReviewAuthenticator({
+      kubeConfig,
+      trustDomain: 'cluster.local',
+      cacheTtlMs: 0,
+      nodeOfPod: (ns, name) => (ns === 'refresh' && name === 'waypoint-1' ? 'node-b' : undefined),
+    });
+    const ok = await authn.authenticate(second);
+    assert.ok(ok.ok, `the refreshed token was accepted: ${JSON.stringify(ok)}`);
+    assert.equal(ok.caller.node, 'node-b', 'still bound to the pod');
+    assert.equal(ok.caller.identity.serviceAccount, 'waypoint');
   },
 );
