@@ -12,7 +12,6 @@ import net, { type AddressInfo } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import { pump, resetStream } from '../../src/common/pump.js';
 import { checkPeer } from '../../src/hbone/peer.js';
-import { HBONE_CIPHERS } from '../../src/hbone/settings.js';
 import { tuneGcForDataPath } from '../../src/common/data-path-gc.js';
 import { loadCredentials, spiffeOf, TRUST_DOMAIN } from './materials.js';
 import { onStop } from './child.js';
@@ -72,12 +71,7 @@ if (side === 'a') {
   server = tls.createServer(
     {
       // A tls.Server builds its context from these (it does not take `secureContext`).
-      key: creds.keyPem,
-      cert: creds.chainPem.join('\n'),
-      ca: [...creds.rootsPem],
-      minVersion: 'TLSv1.3',
-      maxVersion: 'TLSv1.3',
-      ciphers: HBONE_CIPHERS,
+      ...creds.tlsOptions(),
       requestCert: true,
       rejectUnauthorized: true,
       allowHalfOpen: true,

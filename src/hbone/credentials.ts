@@ -1,4 +1,4 @@
-import { createSecureContext, type SecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { spiffeIdOf, spiffeUri, type SpiffeId } from '../pki/spiffe.js';
 import { HBONE_CIPHERS } from './settings.js';
@@ -30,16 +30,21 @@ export class Credentials {
     this.notAfter = new Date(leaf.validTo);
   }
 
-  /** A TLS 1.3-only secure context (built once, reused by every connection with these credentials). */
-  secureContext(): SecureContext {
-    this.ctx ??= createSecureContext({
+  /** Key, chain, trust bundle and HBONE's TLS 1.3 settings, for a context or a `tls.Server` (which builds its own). */
+  tlsOptions(): SecureContextOptions {
+    return {
       key: this.keyPem,
       cert: this.chainPem.join('\n'),
       ca: [...this.rootsPem],
       minVersion: 'TLSv1.3',
       maxVersion: 'TLSv1.3',
       ciphers: HBONE_CIPHERS,
-    });
+    };
+  }
+
+  /** A TLS 1.3-only secure context (built once, reused by every connection with these credentials). */
+  secureContext(): SecureContext {
+    this.ctx ??= createSecureContext(this.tlsOptions());
     return this.ctx;
   }
 }

@@ -12,7 +12,7 @@ import type { Logger } from '../common/logger.js';
 import { silentLogger } from '../common/logger.js';
 import { Drain, type DrainResult } from '../common/drain.js';
 import { errorMessage } from '../common/errors.js';
-import { HBONE_CIPHERS, HBONE_DEFAULTS, hboneImpl, type HboneImpl } from './settings.js';
+import { HBONE_DEFAULTS, hboneImpl, type HboneImpl } from './settings.js';
 import { H2Session } from './h2/session.js';
 import type { H2Stream } from './h2/stream.js';
 import type { CertSource, Credentials } from './credentials.js';
@@ -228,12 +228,7 @@ export class HboneServer {
     let srv = this.tlsServers.get(creds);
     if (srv) return srv;
     srv = tls.createServer({
-      key: creds.keyPem,
-      cert: creds.chainPem.join('\n'),
-      ca: [...creds.rootsPem],
-      minVersion: 'TLSv1.3',
-      maxVersion: 'TLSv1.3',
-      ciphers: HBONE_CIPHERS,
+      ...creds.tlsOptions(),
       requestCert: true,
       // Verification failures are checked in admit(): with Node's own rejection the reason (expired,
       // unknown CA, ...) is lost, and refusals must say what was wrong. Nothing unverified gets past

@@ -48,6 +48,14 @@ test(
     ]);
     const cfg = cluster.dirs.config;
     let url = '';
+    /** Writes objects to a file beside the config directory and applies it, as a user would. */
+    const apply = async (name: string, yaml: string): Promise<string> => {
+      const file = join(cfg, '..', name);
+      await writeFile(file, yaml);
+      const ap = await meshctl(['apply', '-f', file, '--config-dir', cfg]);
+      assert.equal(ap.code, 0, ap.out);
+      return ap.out;
+    };
 
     await t.test('istio-ingressgateway runs in istio-system; meshctl prints $GATEWAY_URL', async () => {
       await waitFor(
@@ -130,9 +138,8 @@ test(
         cfg,
       ]);
       assert.equal(wp.code, 0, wp.out);
-      const file = join(cfg, '..', 'reviews-v2-for-jason.yaml');
-      await writeFile(
-        file,
+      await apply(
+        'reviews-v2-for-jason.yaml',
         `apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: reviews, namespace: bookinfo}
@@ -151,8 +158,6 @@ spec:
   - route: [{destination: {host: reviews, subset: v1}}]
 `,
       );
-      const ap = await meshctl(['apply', '-f', file, '--config-dir', cfg]);
-      assert.equal(ap.code, 0, ap.out);
       await cluster.restartDeployment('bookinfo', 'productpage-v1', () => undefined);
       let seen: string[] = [];
       let inRow = 0;
@@ -172,9 +177,8 @@ spec:
     });
 
     await t.test('match[].gateways: one entry only at the gateway, one only in the mesh', async () => {
-      const file = join(cfg, '..', 'ratings-split.yaml');
-      await writeFile(
-        file,
+      await apply(
+        'ratings-split.yaml',
         `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: ratings-split, namespace: bookinfo}
@@ -189,8 +193,6 @@ spec:
   - route: [{destination: {host: ratings, port: {number: 9080}}}]
 `,
       );
-      const ap = await meshctl(['apply', '-f', file, '--config-dir', cfg]);
-      assert.equal(ap.code, 0, ap.out);
       const host = ['host: ratings.bookinfo.svc.cluster.local'];
       const curlPod = cluster.pods.find((p) => p.namespace === 'bookinfo' && p.deployment === 'curl')!;
       const fromMesh = async (path: string): Promise<number> => {
@@ -226,9 +228,8 @@ spec:
     await t.test(
       'a VirtualService naming a missing Gateway: IST0101 from apply and in its status',
       async () => {
-        const file = join(cfg, '..', 'vs-missing.yaml');
-        await writeFile(
-          file,
+        const out = await apply(
+          'vs-missing.yaml',
           `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: ratings-edge, namespace: bookinfo}
@@ -238,10 +239,8 @@ spec:
   http: [{route: [{destination: {host: ratings, port: {number: 9080}}}]}]
 `,
         );
-        const ap = await meshctl(['apply', '-f', file, '--config-dir', cfg]);
-        assert.equal(ap.code, 0, ap.out);
         assert.match(
-          ap.out,
+          out,
           /warning: \[IST0101\] \(VirtualService bookinfo\/ratings-edge\) Referenced gateway not found: "no-such-gateway"/,
         );
         await waitFor('the IST0101 status', async () => {
