@@ -1,7 +1,7 @@
 /**
- * On a cluster, istiod writes GAMMA route status (l7/route-status.ts) on HTTPRoutes and GRPCRoutes
- * through the status subresource, as Istio's controller does: per Service parentRef, `Accepted` and
- * `ResolvedRefs`. Recomputed when a route or a Service changes, once the source has synced; the object
+ * On a cluster, istiod writes route status (l7/route-status.ts) on HTTPRoutes and GRPCRoutes through
+ * the status subresource, as Istio's controller does: per Service or ingress Gateway parentRef,
+ * `Accepted` and `ResolvedRefs`. Recomputed when a route, a Service or a Gateway changes, once the source has synced; the object
  * is read fresh before a write and written only when its status changes. Writes are serialized; a
  * failed one is logged with the object and retried on the next change.
  */
@@ -12,7 +12,14 @@ import { kindInfoFor } from './config/kinds.js';
 import { kubeError, statusOf } from './config/kube-client.js';
 import type { ConfigSource } from './config/source.js';
 import type { ConfigObject } from './config/types.js';
-import { isRouteKind, routeStatus, serviceKeys, statusTime, type RouteObject } from './l7/route-status.js';
+import {
+  isRouteKind,
+  routeStatus,
+  routeWorld,
+  statusTime,
+  type RouteObject,
+  type RouteWorld,
+} from './l7/route-status.js';
 
 export class KubeRouteStatusWriter {
   private readonly api: CustomObjectsApi;
@@ -32,7 +39,7 @@ export class KubeRouteStatusWriter {
   }
 
   start(): void {
-    const relevant = (o: ConfigObject) => o.kind === 'Service' || isRouteKind(o.kind);
+    const relevant = (o: ConfigObject) => o.kind === 'Service' || o.kind === 'Gateway' || isRouteKind(o.kind);
     this.unsubscribe = this.source.subscribe({
       event: (e) => {
         if (relevant(e.object)) this.kick();
@@ -70,13 +77,13 @@ export class KubeRouteStatusWriter {
 
   private async sync(): Promise<void> {
     const objects = this.source.snapshot();
-    const services = serviceKeys(objects);
+    const world = routeWorld(objects);
     for (const o of objects) {
       if (this.stopped) return;
-      if (!isRouteKind(o.kind) || !routeStatus(o, services)) continue;
+      if (!isRouteKind(o.kind) || !routeStatus(o, world)) continue;
       const key = `${o.kind}/${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
       try {
-        await this.write(o, services);
+        await this.write(o, world);
       } catch (err) {
         this.log.warn({ object: key, err: errorMessage(err) }, 'could not write the status of a route');
       }
@@ -84,7 +91,7 @@ export class KubeRouteStatusWriter {
   }
 
   /** Reads the route fresh (its status and generation now) and writes the status if it changes. */
-  private async write(route: ConfigObject, services: ReadonlySet<string>): Promise<void> {
+  private async write(route: ConfigObject, world: RouteWorld): Promise<void> {
     const info = kindInfoFor(route.apiVersion, route.kind)!;
     const namespace = route.metadata.namespace ?? 'default';
     const name = route.metadata.name;
@@ -97,7 +104,7 @@ export class KubeRouteStatusWriter {
       if (statusOf(err) === 404) return; // deleted meanwhile
       throw kubeError(err, `GET ${what}`);
     }
-    const status = routeStatus(obj, services, statusTime());
+    const status = routeStatus(obj, world, statusTime());
     if (!status) return;
     try {
       await this.api.replaceNamespacedCustomObjectStatus({ ...ref, body: { ...obj, status } });

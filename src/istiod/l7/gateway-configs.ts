@@ -62,7 +62,7 @@ function buildOne(
     if (l.protocol !== 'HTTP') continue;
     const rules = byPort.get(l.port) ?? [];
     byPort.set(l.port, rules);
-    const attached = all.filter((r) => attaches(r, gw, l) && allowed(r, ns, l));
+    const attached = all.filter((r) => attaches(r, gw, l) && allowedOnListener(r, ns, l));
     // Routes grouped by their effective hostnames: specific hostnames before catch-alls.
     const groups = new Map<string, { hosts: string[]; routes: HTTPRoute[] }>();
     for (const r of attached) {
@@ -156,7 +156,7 @@ function attaches(r: HTTPRoute, gw: Gateway, l: GatewayListener): boolean {
 }
 
 /** `allowedRoutes.namespaces.from`: Same (default) or All (Selector is treated as Same). */
-function allowed(r: HTTPRoute, gwNs: string, l: GatewayListener): boolean {
+export function allowedOnListener(r: HTTPRoute, gwNs: string, l: GatewayListener): boolean {
   const from =
     (l.allowedRoutes as { namespaces?: { from?: string } } | undefined)?.namespaces?.from ?? 'Same';
   return from === 'All' || (r.metadata.namespace ?? 'default') === gwNs;

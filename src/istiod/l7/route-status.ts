@@ -1,13 +1,21 @@
 /**
- * GAMMA route status, as Istio's controller writes it on HTTPRoute and GRPCRoute: one
- * `status.parents[]` entry per Service parentRef with `controllerName: istio.io/gateway-controller` and
- * conditions `Accepted` (the parent Service exists, else NoMatchingParent) and `ResolvedRefs` (every
- * backend Service exists, else BackendNotFound naming them). Pure: the route and the known Services in,
- * the status to write out (or undefined when the current one already says it). Shared by the local
- * cluster's controller (files) and istiod's Kubernetes writer (the status subresource).
+ * Route status, as Istio's controller writes it on HTTPRoute and GRPCRoute: one `status.parents[]`
+ * entry per parentRef it serves, with `controllerName: istio.io/gateway-controller` and conditions
+ * `Accepted` and `ResolvedRefs` (every backend Service exists, else BackendNotFound naming them).
+ * - A Service parent (GAMMA): Accepted when the Service exists, else NoMatchingParent.
+ * - A Gateway parent of class `istio` (ingress): Accepted when a listener takes the route, by the same
+ *   rules the gateway's configuration uses (gateway-configs.ts): the ref's sectionName/port pick
+ *   listeners (none: NoMatchingParent), an HTTP one whose allowedRoutes admits the route's namespace
+ *   (none: NotAllowedByListeners) and whose hostname meets the route's (none:
+ *   NoMatchingListenerHostname). A missing Gateway: NoMatchingParent; another class's: left alone.
+ * Pure: the route and what exists in, the status to write out (or undefined when the current one
+ * already says it). Shared by the local cluster's controller (files) and istiod's Kubernetes writer
+ * (the status subresource).
  */
 import { isDeepStrictEqual } from 'node:util';
 import { condition, statusTime, type Condition } from '../../common/conditions.js';
+import type { Gateway, HTTPRoute } from '../config/types.js';
+import { allowedOnListener, intersect, isIngressGateway } from './gateway-configs.js';
 
 export { statusTime };
 
@@ -42,6 +50,21 @@ function isServiceRef(r: Rec, kindDefault: string | undefined): boolean {
   return kind === 'Service' && (r.group === undefined || r.group === '');
 }
 
+/** A reference to a Gateway API Gateway (group and kind default to it in parentRefs). */
+function isGatewayRef(r: Rec): boolean {
+  return (
+    (r.kind ?? 'Gateway') === 'Gateway' &&
+    (r.group ?? 'gateway.networking.k8s.io') === 'gateway.networking.k8s.io'
+  );
+}
+
+/** What routes can attach to: Services (`namespace/name`) and Gateway API Gateways by `namespace/name`. */
+export interface RouteWorld {
+  services: ReadonlySet<string>;
+  /** When absent, Gateway parents are left as they are. */
+  gateways?: ReadonlyMap<string, Gateway>;
+}
+
 /** Whether this is a route kind that gets a status here. */
 export function isRouteKind(kind: unknown): boolean {
   return kind === 'HTTPRoute' || kind === 'GRPCRoute';
@@ -55,14 +78,24 @@ export function isRouteKind(kind: unknown): boolean {
  */
 export function routeStatus(
   route: RouteObject,
-  services: ReadonlySet<string>,
+  world: ReadonlySet<string> | RouteWorld,
   now: string = statusTime(),
 ): Rec | undefined {
+  const { services, gateways } =
+    world instanceof Set ? { services: world, gateways: undefined } : (world as RouteWorld);
   const meta = rec(route.metadata);
   const ns = typeof meta.namespace === 'string' ? meta.namespace : 'default';
   const generation = typeof meta.generation === 'number' ? meta.generation : undefined;
   const spec = rec(route.spec);
-  const refs = list(spec.parentRefs).filter((r) => isServiceRef(r, undefined));
+  // Gateway parents this controller answers for: ours (class istio) and missing ones.
+  const gatewayOf = (r: Rec): Gateway | undefined =>
+    gateways?.get(`${String(r.namespace ?? ns)}/${String(r.name)}`);
+  const ownsGatewayRef = (r: Rec): boolean => {
+    if (!gateways || !isGatewayRef(r)) return false;
+    const gw = gatewayOf(r);
+    return gw === undefined || isIngressGateway(gw);
+  };
+  const refs = list(spec.parentRefs).filter((r) => isServiceRef(r, undefined) || ownsGatewayRef(r));
   if (refs.length === 0) return undefined;
   const missing = [
     ...new Set(
@@ -77,32 +110,92 @@ export function routeStatus(
   const oldParents = list(old.parents);
   const ours = refs.map((ref): RouteParentStatus => {
     const parentNs = String(ref.namespace ?? ns);
-    const found = services.has(`${parentNs}/${String(ref.name)}`);
     const prev = oldParents.find(
       (p) => p.controllerName === ROUTE_CONTROLLER && isDeepStrictEqual(p.parentRef, ref),
     );
     const prevConds = list(prev?.conditions);
     const cond = (type: RouteCondition['type'], ok: boolean, reason: string, message: string) =>
       condition(prevConds, type, ok, reason, message, now, generation) as RouteCondition;
+    const refusal = isServiceRef(ref, undefined)
+      ? services.has(`${parentNs}/${String(ref.name)}`)
+        ? undefined
+        : { reason: 'NoMatchingParent', message: `Service ${parentNs}/${String(ref.name)} not found` }
+      : gatewayRefusal(route as HTTPRoute, ns, ref, gatewayOf(ref));
     return {
       parentRef: ref,
       controllerName: ROUTE_CONTROLLER,
       conditions: [
-        found
+        refusal === undefined
           ? cond('Accepted', true, 'Accepted', 'Route was valid')
-          : cond('Accepted', false, 'NoMatchingParent', `Service ${parentNs}/${String(ref.name)} not found`),
+          : cond('Accepted', false, refusal.reason, refusal.message),
         missing.length === 0
           ? cond('ResolvedRefs', true, 'ResolvedRefs', 'All references resolved')
           : cond('ResolvedRefs', false, 'BackendNotFound', `backend(s) not found: ${missing.join(', ')}`),
       ],
     };
   });
-  // Kept: other controllers' entries, and ours for parents other than Services (Gateways).
+  // Kept: other controllers' entries, and ours for parents this pass does not answer for.
   const others = oldParents.filter(
-    (p) => p.controllerName !== ROUTE_CONTROLLER || !isServiceRef(rec(p.parentRef), undefined),
+    (p) =>
+      p.controllerName !== ROUTE_CONTROLLER ||
+      (!isServiceRef(rec(p.parentRef), undefined) && !ownsGatewayRef(rec(p.parentRef))),
   );
   const status = { ...old, parents: [...others, ...ours] };
   return isDeepStrictEqual(old, status) ? undefined : status;
+}
+
+/** Why a Gateway parent does not take the route (undefined: it does), by the gateway's own rules. */
+function gatewayRefusal(
+  route: HTTPRoute,
+  routeNs: string,
+  ref: Rec,
+  gw: Gateway | undefined,
+): { reason: string; message: string } | undefined {
+  const where = `Gateway ${String(ref.namespace ?? routeNs)}/${String(ref.name)}`;
+  if (!gw) return { reason: 'NoMatchingParent', message: `${where} not found` };
+  const picked = (gw.spec.listeners ?? []).filter(
+    (l) =>
+      (ref.sectionName === undefined || ref.sectionName === l.name) &&
+      (ref.port === undefined || ref.port === l.port),
+  );
+  if (picked.length === 0) {
+    const which = [
+      ref.sectionName !== undefined ? `named ${String(ref.sectionName)}` : '',
+      ref.port !== undefined ? `on port ${String(ref.port)}` : '',
+    ].filter(Boolean);
+    return { reason: 'NoMatchingParent', message: `${where} has no listener ${which.join(' ')}`.trim() };
+  }
+  const http = picked.filter((l) => l.protocol === 'HTTP');
+  if (http.length === 0)
+    return { reason: 'NotAllowedByListeners', message: `${where}: no HTTP listener among those referenced` };
+  const allowed = http.filter((l) => allowedOnListener(route, gw.metadata.namespace ?? 'default', l));
+  if (allowed.length === 0)
+    return {
+      reason: 'NotAllowedByListeners',
+      message: `${where}: its listeners do not allow routes from namespace ${routeNs} (allowedRoutes)`,
+    };
+  if (!allowed.some((l) => intersect(l.hostname, route.spec.hostnames ?? []) !== undefined))
+    return {
+      reason: 'NoMatchingListenerHostname',
+      message: `${where}: no listener hostname matches the route's hostnames`,
+    };
+  return undefined;
+}
+
+/** Services and Gateway API Gateways among these objects, for routeStatus. */
+export function routeWorld(objects: Iterable<RouteObject & { apiVersion?: unknown }>): RouteWorld {
+  const all = [...objects];
+  const gateways = new Map<string, Gateway>();
+  for (const o of all) {
+    if (o.kind !== 'Gateway' || !String(o.apiVersion ?? '').startsWith('gateway.networking.k8s.io/'))
+      continue;
+    const meta = rec(o.metadata);
+    gateways.set(
+      `${typeof meta.namespace === 'string' ? meta.namespace : 'default'}/${String(meta.name)}`,
+      o as unknown as Gateway,
+    );
+  }
+  return { services: serviceKeys(all), gateways };
 }
 
 /** `namespace/name` of each Service among these objects (file objects default to `default`). */

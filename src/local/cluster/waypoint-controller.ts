@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { stringify } from 'yaml';
 import { addNodeToken, removeNodeToken } from '../../istiod/ca/local-tokens.js';
-import { isRouteKind, routeStatus, serviceKeys, statusTime } from '../../istiod/l7/route-status.js';
+import { isRouteKind, routeStatus, routeWorld, statusTime } from '../../istiod/l7/route-status.js';
 import { readObjects, type Obj } from './manifests.js';
 import { writePolicyStatus } from './policy-status.js';
 import { condition } from '../../common/conditions.js';
@@ -151,15 +151,15 @@ export class WaypointController {
     return changed;
   }
 
-  /** GAMMA route status (shared with istiod's Kubernetes writer: istiod/l7/route-status.ts). */
+  /** Route status for Service and ingress Gateway parents (shared with istiod's Kubernetes writer: istiod/l7/route-status.ts). */
   private async routeStatus(all: Array<{ file: string; obj: Obj }>): Promise<boolean> {
-    const services = serviceKeys(all.map((x) => x.obj));
+    const world = routeWorld(all.map((x) => x.obj));
     const now = statusTime();
     let changed = false;
     for (const { file, obj } of all) {
       if (!isRouteKind(obj.kind)) continue;
       if (all.filter((x) => x.file === file).length !== 1) continue;
-      const status = routeStatus(obj, services, now);
+      const status = routeStatus(obj, world, now);
       if (!status) continue;
       await writeFileAtomic(join(this.o.configDir, file), stringify({ ...obj, status }));
       changed = true;

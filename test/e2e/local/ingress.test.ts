@@ -3,7 +3,8 @@
  * (deploy/samples/bookinfo-gateway.yaml). The cluster runs the gateway pod and publishes its address;
  * the host curls $GATEWAY_URL/productpage through the cluster's host routes; the gateway reaches
  * productpage over HBONE with its own identity (no plaintext past the edge); Istio's routing task
- * (end-user jason → reviews v2) works from the host; with istio.io/ingress-use-waypoint the gateway goes
+ * (end-user jason → reviews v2) works from the host; route status names the Gateway's verdict; with
+ * istio.io/ingress-use-waypoint the gateway goes
  * through the waypoint.
  */
 import { test } from 'node:test';
@@ -11,6 +12,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { runCommand } from '../../../src/local/netns/index.js';
 import { skip, sleep, waitFor, meshctl, startCluster } from './harness.js';
 
@@ -99,6 +101,63 @@ test(
         /istio_tcp_connections_opened_total\{reporter="destination",[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/bookinfo\/sa\/bookinfo-gateway-istio"[^}]*destination_principal="spiffe:\/\/cluster\.local\/ns\/bookinfo\/sa\/bookinfo-productpage"/,
       );
     });
+
+    await t.test(
+      "the HTTPRoute's status: accepted by its Gateway; a route the listener refuses says why",
+      async () => {
+        type Parent = {
+          parentRef: { name: string };
+          controllerName: string;
+          conditions: Array<Record<string, string>>;
+        };
+        const parentsOf = async (file: string): Promise<Parent[]> => {
+          try {
+            const o = parse(await readFile(join(cfg, file), 'utf8')) as { status?: { parents?: Parent[] } };
+            return o.status?.parents ?? [];
+          } catch {
+            return [];
+          }
+        };
+        const accepted = (ps: Parent[]) =>
+          ps
+            .find((p) => p.parentRef.name === 'bookinfo-gateway')
+            ?.conditions.find((c) => c.type === 'Accepted');
+        await waitFor(
+          'the route status',
+          async () => accepted(await parentsOf('httproute-bookinfo-bookinfo.yaml'))?.status === 'True',
+        );
+        const [p] = await parentsOf('httproute-bookinfo-bookinfo.yaml');
+        assert.equal(p!.controllerName, 'istio.io/gateway-controller');
+        assert.deepEqual(
+          p!.conditions.map((c) => [c.type, c.status]),
+          [
+            ['Accepted', 'True'],
+            ['ResolvedRefs', 'True'],
+          ],
+        );
+        // A route from another namespace: the listener allows routes of its own namespace only (Same).
+        const file = join(cfg, '..', 'route-from-default.yaml');
+        await writeFile(
+          file,
+          `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: elsewhere, namespace: default}
+spec:
+  parentRefs: [{name: bookinfo-gateway, namespace: bookinfo}]
+  rules: [{backendRefs: [{name: kubernetes, port: 443}]}]
+`,
+        );
+        const ap = await meshctl(['apply', '-f', file, '--config-dir', cfg]);
+        assert.equal(ap.code, 0, ap.out);
+        let refused: Record<string, string> | undefined;
+        await waitFor('the refusal in the status', async () => {
+          refused = accepted(await parentsOf('httproute-default-elsewhere.yaml'));
+          return refused?.status === 'False';
+        });
+        assert.equal(refused!.reason, 'NotAllowedByListeners');
+        assert.match(refused!.message ?? '', /do not allow routes from namespace default/);
+      },
+    );
 
     await t.test('behind the edge nothing is plaintext: the marker is only on port 80', async () => {
       const dumps = cluster.nodes.map((n) =>

@@ -436,7 +436,7 @@ test(
     await service('reviews');
     const source = new KubernetesSource({
       kubeconfig: cp.kubeconfigPath,
-      kinds: ['Service', 'HTTPRoute', 'GRPCRoute'],
+      kinds: ['Service', 'Gateway', 'HTTPRoute', 'GRPCRoute'],
     });
     const writer = new KubeRouteStatusWriter(kc, source);
     t.after(async () => {
@@ -554,5 +554,49 @@ test(
     );
     await writer.settled();
     assert.equal((await read('reviews')).metadata.resourceVersion, version);
+
+    // An ingress Gateway as parent: the listener's verdict, and a new one when the Gateway changes.
+    const GW = { ...HR, plural: 'gateways' };
+    const gateway = (hostname: string) => ({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'Gateway',
+      metadata: { name: 'edge' },
+      spec: {
+        gatewayClassName: 'istio',
+        listeners: [{ name: 'http', port: 80, protocol: 'HTTP', hostname }],
+      },
+    });
+    await custom.createNamespacedCustomObject({ ...GW, body: gateway('*.example.com') });
+    await custom.createNamespacedCustomObject({
+      ...HR,
+      body: {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'HTTPRoute',
+        metadata: { name: 'web' },
+        spec: {
+          parentRefs: [{ name: 'edge' }],
+          hostnames: ['shop.example.org'],
+          rules: [{ backendRefs: [{ name: 'reviews', port: 9080 }] }],
+        },
+      },
+    });
+    await waitFor(
+      'the Gateway parent status',
+      async () => (await cond('web', 'Accepted'))?.status === 'False',
+      30_000,
+    );
+    assert.equal((await cond('web', 'Accepted'))!.reason, 'NoMatchingListenerHostname');
+    const current = (await custom.getNamespacedCustomObject({ ...GW, name: 'edge' })) as object;
+    await custom.replaceNamespacedCustomObject({
+      ...GW,
+      name: 'edge',
+      body: { ...current, spec: gateway('*.example.org').spec },
+    });
+    await waitFor(
+      'Accepted once the listener takes the hostname',
+      async () => (await cond('web', 'Accepted'))?.status === 'True',
+      30_000,
+    );
+    assert.deepEqual((await ours('web'))?.parentRef, { name: 'edge' });
   },
 );

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   ROUTE_CONTROLLER,
   routeStatus,
+  routeWorld,
   serviceKeys,
   type RouteObject,
 } from '../../../../src/istiod/l7/route-status.js';
@@ -152,4 +153,111 @@ test('without a generation (files) no observedGeneration; serviceKeys defaults t
   const [accepted] = conds(routeStatus(r, services, T0));
   assert.equal(accepted!.status, 'True');
   assert.equal('observedGeneration' in accepted!, false);
+});
+
+const gatewayRoute = (parentRefs: Array<Record<string, unknown>>, hostnames?: string[]): RouteObject => ({
+  kind: 'HTTPRoute',
+  metadata: { name: 'bookinfo', namespace: 'bookinfo', generation: 1 },
+  spec: {
+    parentRefs,
+    ...(hostnames ? { hostnames } : {}),
+    rules: [{ backendRefs: [{ name: 'productpage', port: 9080 }] }],
+  },
+});
+
+const objects = (listeners: Array<Record<string, unknown>>, className = 'istio') => [
+  { apiVersion: 'v1', kind: 'Service', metadata: { name: 'productpage', namespace: 'bookinfo' } },
+  {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'Gateway',
+    metadata: { name: 'bookinfo-gateway', namespace: 'bookinfo' },
+    spec: { gatewayClassName: className, listeners },
+  },
+  // Istio's classic Gateway of the same name is another kind: not a parent here.
+  {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'Gateway',
+    metadata: { name: 'edge', namespace: 'bookinfo' },
+    spec: { selector: { istio: 'ingressgateway' }, servers: [] },
+  },
+];
+
+const HTTP80 = { name: 'http', port: 80, protocol: 'HTTP' };
+
+test('an ingress Gateway parent: Accepted when a listener takes the route, else why not', () => {
+  const accepted = (
+    r: RouteObject,
+    listeners: Array<Record<string, unknown>> = [HTTP80],
+    className = 'istio',
+  ) => {
+    const s = routeStatus(r, routeWorld(objects(listeners, className)), T0);
+    if (!s) return undefined;
+    const [a, resolved] = conds(s);
+    assert.equal(resolved!.status, 'True');
+    return [a!.status, a!.reason, a!.message].join(' | ');
+  };
+  const ref = { name: 'bookinfo-gateway' };
+  assert.equal(accepted(gatewayRoute([ref])), 'True | Accepted | Route was valid');
+  assert.equal(
+    accepted(gatewayRoute([{ name: 'no-such-gateway' }])),
+    'False | NoMatchingParent | Gateway bookinfo/no-such-gateway not found',
+  );
+  assert.equal(
+    accepted(gatewayRoute([{ ...ref, sectionName: 'https' }])),
+    'False | NoMatchingParent | Gateway bookinfo/bookinfo-gateway has no listener named https',
+  );
+  assert.equal(
+    accepted(gatewayRoute([{ ...ref, port: 8080 }])),
+    'False | NoMatchingParent | Gateway bookinfo/bookinfo-gateway has no listener on port 8080',
+  );
+  assert.equal(
+    accepted(gatewayRoute([ref]), [{ name: 'tcp', port: 80, protocol: 'TCP' }]),
+    'False | NotAllowedByListeners | Gateway bookinfo/bookinfo-gateway: no HTTP listener among those referenced',
+  );
+  const fromShop = { ...gatewayRoute([{ ...ref, namespace: 'bookinfo' }]) };
+  fromShop.metadata = { ...fromShop.metadata, namespace: 'shop' };
+  fromShop.spec = {
+    ...(fromShop.spec as object),
+    rules: [{ backendRefs: [{ name: 'productpage', namespace: 'bookinfo', port: 9080 }] }],
+  };
+  assert.equal(
+    accepted(fromShop),
+    'False | NotAllowedByListeners | Gateway bookinfo/bookinfo-gateway: its listeners do not allow routes from namespace shop (allowedRoutes)',
+  );
+  assert.equal(
+    accepted(fromShop, [{ ...HTTP80, allowedRoutes: { namespaces: { from: 'All' } } }]),
+    'True | Accepted | Route was valid',
+    'allowedRoutes All admits another namespace',
+  );
+  assert.equal(
+    accepted(gatewayRoute([ref], ['shop.example.com']), [{ ...HTTP80, hostname: '*.bookinfo.example' }]),
+    "False | NoMatchingListenerHostname | Gateway bookinfo/bookinfo-gateway: no listener hostname matches the route's hostnames",
+  );
+  assert.equal(
+    accepted(gatewayRoute([ref], ['www.bookinfo.example']), [{ ...HTTP80, hostname: '*.bookinfo.example' }]),
+    'True | Accepted | Route was valid',
+  );
+  assert.equal(
+    accepted(gatewayRoute([ref]), [HTTP80], 'someone-else'),
+    undefined,
+    "another class's Gateway: its controller's business, nothing written",
+  );
+});
+
+test('Gateway parents: other entries kept; without the Gateways known, left as they are', () => {
+  const other = {
+    parentRef: { name: 'bookinfo-gateway' },
+    controllerName: 'example.com/other',
+    conditions: [],
+  };
+  const r = gatewayRoute([{ name: 'bookinfo-gateway' }]);
+  r.status = { parents: [other] };
+  const s = routeStatus(r, routeWorld(objects([HTTP80])), T0)!;
+  const parents = s.parents as Array<{ controllerName: string }>;
+  assert.deepEqual(
+    parents.map((p) => p.controllerName),
+    ['example.com/other', ROUTE_CONTROLLER],
+  );
+  assert.equal(routeStatus(r, new Set(['bookinfo/productpage']), T0), undefined, 'services only');
+  assert.equal(routeStatus({ ...r, status: s }, routeWorld(objects([HTTP80])), T1), undefined, 'unchanged');
 });
