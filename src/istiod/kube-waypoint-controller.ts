@@ -19,6 +19,8 @@ import { errorMessage } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import { kubeError, statusOf } from './config/kube-client.js';
 import { KubeInformer, type RawObject } from './config/kube-informer.js';
+import type { Gateway, HTTPRoute } from './config/types.js';
+import { INGRESS_CLASS, listenerStatuses } from './l7/gateway-configs.js';
 import {
   GATEWAY_FIELD_MANAGER,
   gatewayObjects,
@@ -67,6 +69,9 @@ export class KubeGatewayController {
   private stopped = false;
   private readonly profile: GatewayClassProfile;
   private resync: NodeJS.Timeout | undefined;
+  /** Ingress gateways: the HTTPRoutes, for each listener's attachedRoutes. */
+  private readonly routes = new Map<string, HTTPRoute>();
+  private readonly routeInformer: KubeInformer | undefined;
 
   constructor(private readonly o: KubeWaypointControllerOptions) {
     this.profile = o.profile ?? WAYPOINT_PROFILE;
@@ -74,24 +79,53 @@ export class KubeGatewayController {
     this.objects = KubernetesObjectApi.makeApiClient(o.kubeConfig);
     this.core = o.kubeConfig.makeApiClient(CoreV1Api);
     this.custom = o.kubeConfig.makeApiClient(CustomObjectsApi);
-    this.informer = new KubeInformer(
-      o.kubeConfig,
-      `/apis/${GROUP}/v1/gateways`,
+    this.informer = this.watch('gateways', 'Gateways', (type, obj) => this.onEvent(type, obj));
+    if (this.profile.className === INGRESS_CLASS)
+      this.routeInformer = this.watch('httproutes', 'HTTPRoutes', (type, obj) => this.onRoute(type, obj));
+  }
+
+  /** An informer on a Gateway API resource of every namespace; failures are logged and retried. */
+  private watch(
+    plural: string,
+    what: string,
+    event: (type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: RawObject) => void,
+  ): KubeInformer {
+    return new KubeInformer(
+      this.o.kubeConfig,
+      `/apis/${GROUP}/v1/${plural}`,
       {
         listed: () => undefined,
-        event: (type, obj) => this.onEvent(type, obj),
+        event,
         error: (err, retryInMs) =>
           this.log.warn(
             { err: errorMessage(err), retryInMs },
-            `${this.profile.className} gateway controller: watching Gateways failed`,
+            `${this.profile.className} gateway controller: watching ${what} failed`,
           ),
       },
-      { backoffMs: o.backoffMs ?? { initial: 500, max: 30_000 }, idleTimeoutMs: 60_000 },
+      { backoffMs: this.o.backoffMs ?? { initial: 500, max: 30_000 }, idleTimeoutMs: 60_000 },
     );
+  }
+
+  /** A route came, changed or went: the Gateways it names (now or before) count their routes again. */
+  private onRoute(type: 'ADDED' | 'MODIFIED' | 'DELETED', raw: RawObject): void {
+    const r = raw as unknown as HTTPRoute;
+    const key = `${r.metadata.namespace ?? 'default'}/${r.metadata.name}`;
+    const named = (x: HTTPRoute | undefined): string[] =>
+      (x?.spec.parentRefs ?? []).map(
+        (p) => `${(p as { namespace?: string }).namespace ?? x!.metadata.namespace ?? 'default'}/${p.name}`,
+      );
+    const touched = new Set([...named(this.routes.get(key)), ...named(r)]);
+    if (type === 'DELETED') this.routes.delete(key);
+    else this.routes.set(key, r);
+    for (const gwKey of touched) {
+      const gw = this.gateways.get(gwKey);
+      if (gw && !notManaged(gw, this.profile)) this.enqueue(gwKey);
+    }
   }
 
   start(): void {
     this.informer.start();
+    this.routeInformer?.start();
     this.resync = setInterval(() => {
       for (const [key, gw] of this.gateways) {
         const programmed = gw.status?.conditions?.find((c) => c.type === 'Programmed')?.status === 'True';
@@ -106,6 +140,7 @@ export class KubeGatewayController {
     clearInterval(this.resync);
     for (const k of this.keys.values()) clearTimeout(k.retry);
     await this.informer.stop();
+    await this.routeInformer?.stop();
   }
 
   /** Resolves when no reconcile is running or queued (tests). */
@@ -207,10 +242,17 @@ export class KubeGatewayController {
         ingress: (svc.status?.loadBalancer?.ingress ?? []).map((i) => ({ ip: i.ip, hostname: i.hostname })),
       };
     }
-    await this.writeStatus(
-      gw,
-      gatewayStatus(gw, this.profile, address, { domainSuffix: this.o.domainSuffix, conflict }),
-    );
+    const status = gatewayStatus(gw, this.profile, address, { domainSuffix: this.o.domainSuffix, conflict });
+    if (this.routeInformer) {
+      const programmed = status.conditions?.find((c) => c.type === 'Programmed')?.status === 'True';
+      status.listeners = listenerStatuses(
+        gw as unknown as Gateway,
+        [...this.routes.values()],
+        programmed,
+        gw.status?.listeners,
+      );
+    }
+    await this.writeStatus(gw, status);
     this.log.info(
       { gateway: `${namespace}/${gw.metadata.name}`, address, conflict },
       `${this.profile.className} gateway controller: reconciled`,
@@ -228,11 +270,14 @@ export class KubeGatewayController {
 
   /** Replaces the status subresource when it differs (a conflict retries with the newer object). */
   private async writeStatus(gw: GatewayObject, status: NonNullable<GatewayObject['status']>): Promise<void> {
+    const conds = (cs: Array<{ lastTransitionTime?: string }> | undefined) =>
+      (cs ?? []).map(({ lastTransitionTime: _t, ...c }) => c);
     const same = (a: GatewayObject['status']) =>
       isDeepStrictEqual(a?.addresses ?? [], status.addresses) &&
+      isDeepStrictEqual(conds(a?.conditions), conds(status.conditions)) &&
       isDeepStrictEqual(
-        (a?.conditions ?? []).map(({ lastTransitionTime: _t, ...c }) => c),
-        (status.conditions ?? []).map(({ lastTransitionTime: _t, ...c }) => c),
+        (a?.listeners ?? []).map((l) => ({ ...l, conditions: conds(l.conditions) })),
+        (status.listeners ?? []).map((l) => ({ ...l, conditions: conds(l.conditions) })),
       );
     if (same(gw.status)) return;
     const { name, namespace } = gw.metadata;

@@ -5,6 +5,7 @@
  * conditions) once the Service has its address. The classes differ only in what `GatewayClassProfile`
  * names: object names, the managed label's value, the program run, the Service type.
  */
+import type { ListenerStatus } from './l7/gateway-configs.js';
 import { proxyEnv } from './proxy-env.js';
 import { condition as statusCondition } from '../common/conditions.js';
 
@@ -65,7 +66,12 @@ export interface GatewayObject {
     gatewayClassName?: string;
     listeners?: Array<{ name?: string; port?: number; protocol?: string }>;
   };
-  status?: { addresses?: Array<{ type?: string; value?: string }>; conditions?: Condition[] };
+  status?: {
+    addresses?: Array<{ type?: string; value?: string }>;
+    conditions?: Condition[];
+    /** Per listener (ingress gateways): attached routes and conditions. */
+    listeners?: ListenerStatus[];
+  };
 }
 
 export interface Condition {

@@ -7,6 +7,7 @@
  * waypoint is bypassed, as in Istio) unless the Service or its namespace is labelled
  * `istio.io/ingress-use-waypoint=true`: then through the service's waypoint (authority VIP:port).
  */
+import { condition, statusTime, type Condition } from '../../common/conditions.js';
 import type { ConfigStore } from '../config/store.js';
 import type { Gateway, GatewayListener, HTTPRoute } from '../config/types.js';
 import type { L7Config, RouteRule, ServicePort } from '../../l7/model.js';
@@ -200,4 +201,71 @@ export function withHosts(rules: RouteRule[], hosts: string[]): RouteRule[] {
     ...r,
     matches: (r.matches.length ? r.matches : [{}]).map((m) => ({ ...m, authority })),
   }));
+}
+
+/** `status.listeners[]` of a Gateway, as Gateway API defines it. */
+export interface ListenerStatus {
+  name: string;
+  supportedKinds: Array<{ group: string; kind: string }>;
+  attachedRoutes: number;
+  conditions: Condition[];
+}
+
+/**
+ * The listener entries of an ingress Gateway's status: per listener the route kinds it takes, how many
+ * HTTPRoutes attach to it (by the rules the configuration above uses: parentRef, allowedRoutes,
+ * hostnames) and its conditions. An HTTP listener is Accepted and ResolvedRefs, and Programmed once
+ * the gateway is (`programmed`); any other protocol is not served here: Accepted=False
+ * (UnsupportedProtocol), Programmed=False (Invalid). `previous` is the current `status.listeners`
+ * (transition times are kept while a condition holds).
+ */
+export function listenerStatuses(
+  gw: Gateway,
+  routes: readonly HTTPRoute[],
+  programmed: boolean,
+  previous: unknown,
+  now: string = statusTime(),
+): ListenerStatus[] {
+  const ns = gw.metadata.namespace ?? 'default';
+  const generation = (gw.metadata as { generation?: number }).generation;
+  const prevList = Array.isArray(previous) ? (previous as Array<Record<string, unknown>>) : [];
+  return (gw.spec.listeners ?? []).map((l) => {
+    const prev = prevList.find((p) => p.name === l.name);
+    const prevConds = Array.isArray(prev?.conditions)
+      ? (prev.conditions as Array<Record<string, unknown>>)
+      : [];
+    const cond = (type: string, ok: boolean, reason: string, message: string) =>
+      condition(prevConds, type, ok, reason, message, now, generation);
+    if (l.protocol !== 'HTTP') {
+      const why = `protocol ${l.protocol} is not served by this ingress gateway (HTTP listeners only)`;
+      return {
+        name: l.name,
+        supportedKinds: [],
+        attachedRoutes: 0,
+        conditions: [
+          cond('Accepted', false, 'UnsupportedProtocol', why),
+          cond('Programmed', false, 'Invalid', why),
+          cond('ResolvedRefs', true, 'ResolvedRefs', 'No errors found'),
+        ],
+      };
+    }
+    const attached = routes.filter(
+      (r) =>
+        attaches(r, gw, l) &&
+        allowedOnListener(r, ns, l) &&
+        intersect(l.hostname, r.spec.hostnames ?? []) !== undefined,
+    ).length;
+    return {
+      name: l.name,
+      supportedKinds: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' }],
+      attachedRoutes: attached,
+      conditions: [
+        cond('Accepted', true, 'Accepted', 'No errors found'),
+        programmed
+          ? cond('Programmed', true, 'Programmed', 'No errors found')
+          : cond('Programmed', false, 'Pending', 'waiting for the gateway to be programmed'),
+        cond('ResolvedRefs', true, 'ResolvedRefs', 'No errors found'),
+      ],
+    };
+  });
 }

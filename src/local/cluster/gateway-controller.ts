@@ -3,7 +3,7 @@
  * controller does in Kubernetes): per Gateway a Deployment, Service (type LoadBalancer, the listener
  * ports) and service account `<name>-istio`, a bootstrap token for the gateway's certificate, and the
  * Gateway's `status` (the Service address; Accepted; Programmed once the gateway has its
- * configuration). The gateway pod is outside ambient capture and never injected: it speaks HBONE itself.
+ * configuration; per listener the routes attached and its conditions). The gateway pod is outside ambient capture and never injected: it speaks HBONE itself.
  *
  * Istio's classic ingress too: Istio's install deploys `istio-ingressgateway` (labels
  * `istio: ingressgateway`, `app: istio-ingressgateway`) in istio-system; here it is deployed while a
@@ -17,6 +17,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { stringify } from 'yaml';
 import { addNodeToken, removeNodeToken } from '../../istiod/ca/local-tokens.js';
 import { readObjects, type Obj } from './manifests.js';
+import { listenerStatuses } from '../../istiod/l7/gateway-configs.js';
+import type { Gateway, HTTPRoute } from '../../istiod/config/types.js';
 import { GENERATED_BY } from './waypoint-controller.js';
 import { condition } from '../../common/conditions.js';
 import { kindIdOf } from '../../istiod/config/kinds.js';
@@ -218,7 +220,7 @@ export class GatewayController {
       if (vip.changed) changed = true;
       if (
         all.filter((x) => x.obj === obj).length === 1 &&
-        (await this.writeStatus(file, obj, ns, name, vip.ip))
+        (await this.writeStatus(file, obj, ns, name, vip.ip, routesOf(all)))
       )
         changed = true;
     }
@@ -295,6 +297,7 @@ export class GatewayController {
     ns: string,
     name: string,
     vip: string | undefined,
+    routes: HTTPRoute[],
   ): Promise<boolean> {
     const ready = vip !== undefined && (await this.programmed(ns, name));
     const old = rec(obj.status);
@@ -319,9 +322,20 @@ export class GatewayController {
               'waiting for the gateway pod to start and get its configuration',
             ),
       ],
+      listeners: listenerStatuses(obj as unknown as Gateway, routes, ready, old.listeners),
     };
     if (isDeepStrictEqual(old, status)) return false;
     await writeFileAtomic(join(this.o.configDir, file), stringify({ ...obj, status }));
     return true;
   }
+}
+
+/** The HTTPRoutes among the config objects (for the listeners' attachedRoutes). */
+function routesOf(all: Array<{ obj: Obj }>): HTTPRoute[] {
+  return all
+    .map((x) => x.obj)
+    .filter(
+      (o) => o.kind === 'HTTPRoute' && String(o.apiVersion ?? '').startsWith('gateway.networking.k8s.io/'),
+    )
+    .map((o) => o as unknown as HTTPRoute);
 }

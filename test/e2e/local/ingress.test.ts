@@ -103,7 +103,7 @@ test(
     });
 
     await t.test(
-      "the HTTPRoute's status: accepted by its Gateway; a route the listener refuses says why",
+      'route and listener status: accepted by its Gateway; a route the listener refuses says why',
       async () => {
         type Parent = {
           parentRef: { name: string };
@@ -156,6 +156,17 @@ spec:
         });
         assert.equal(refused!.reason, 'NotAllowedByListeners');
         assert.match(refused!.message ?? '', /do not allow routes from namespace default/);
+        // The Gateway's listener counts the route it took, not the refused one.
+        type Listener = { attachedRoutes: number; conditions: Array<{ type: string; status: string }> };
+        const gw = parse(await readFile(join(cfg, 'gateway-bookinfo-bookinfo-gateway.yaml'), 'utf8')) as {
+          status?: { listeners?: Listener[] };
+        };
+        const l = gw.status?.listeners?.[0];
+        assert.equal(l?.attachedRoutes, 1);
+        assert.deepEqual(
+          l?.conditions.map((c) => `${c.type}=${c.status}`),
+          ['Accepted=True', 'Programmed=True', 'ResolvedRefs=True'],
+        );
       },
     );
 

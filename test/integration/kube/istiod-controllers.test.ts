@@ -281,6 +281,35 @@ test(
       { type: 'IPAddress', value: '192.0.2.10' },
       { type: 'Hostname', value: 'ingress-istio.edge.svc.cluster.local' },
     ]);
+    const listener = async () => (await read()).status?.listeners?.[0];
+    assert.deepEqual(
+      (await listener())?.conditions.map((c) => [c.type, c.status]),
+      [
+        ['Accepted', 'True'],
+        ['Programmed', 'True'],
+        ['ResolvedRefs', 'True'],
+      ],
+    );
+    assert.equal((await listener())?.attachedRoutes, 0);
+    // A route from another namespace (the listener allows All) attaches: the count follows it.
+    await core.createNamespace({ body: { metadata: { name: 'shop' } } });
+    await custom.createNamespacedCustomObject({
+      ...G,
+      plural: 'httproutes',
+      namespace: 'shop',
+      body: {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'HTTPRoute',
+        metadata: { name: 'web' },
+        spec: {
+          parentRefs: [{ name: 'ingress', namespace: 'edge' }],
+          rules: [{ backendRefs: [{ name: 'web', port: 80 }] }],
+        },
+      },
+    });
+    await waitFor('attachedRoutes 1', async () => (await listener())?.attachedRoutes === 1, 30_000);
+    await custom.deleteNamespacedCustomObject({ ...G, plural: 'httproutes', namespace: 'shop', name: 'web' });
+    await waitFor('attachedRoutes 0 again', async () => (await listener())?.attachedRoutes === 0, 30_000);
   },
 );
 

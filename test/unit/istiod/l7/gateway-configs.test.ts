@@ -3,7 +3,11 @@ import assert from 'node:assert/strict';
 import { parse } from 'yaml';
 import { ConfigStore } from '../../../../src/istiod/config/store.js';
 import { validateObject } from '../../../../src/istiod/config/validate.js';
-import { buildGatewayConfigs, intersect } from '../../../../src/istiod/l7/gateway-configs.js';
+import {
+  buildGatewayConfigs,
+  intersect,
+  listenerStatuses,
+} from '../../../../src/istiod/l7/gateway-configs.js';
 import { compileConfig, portFor } from '../../../../src/l7/compile.js';
 import { decide } from '../../../../src/l7/route/decide.js';
 
@@ -183,4 +187,40 @@ spec:
     buildGatewayConfigs(storeOf(YAML), OPTS).get('shop/edge-istio')!.services[0]!.security,
     undefined,
   );
+});
+
+test('listener status: attached routes by the same rules; a protocol not served is not Accepted', () => {
+  const store = storeOf(
+    YAML.replace(
+      '  - {name: other, port: 8080, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}',
+      '  - {name: other, port: 8080, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}\n  - {name: tls, port: 443, protocol: HTTPS, hostname: "*.example.com"}',
+    ),
+  );
+  const gw = store.get('Gateway', 'shop', 'edge')!;
+  const T0 = '2026-01-02T03:04:05Z';
+  const before = listenerStatuses(gw, store.list('HTTPRoute'), false, undefined, T0);
+  assert.deepEqual(
+    before.map((l) => [l.name, l.attachedRoutes, l.supportedKinds.map((k) => k.kind).join()]),
+    [
+      ['http', 1, 'HTTPRoute'], // web (sectionName http); elsewhere comes from another namespace (Same)
+      ['other', 1, 'HTTPRoute'], // elsewhere (All); web names the http listener only
+      ['tls', 0, ''],
+    ],
+  );
+  const conds = (l: (typeof before)[number]) => l.conditions.map((c) => `${c.type}=${c.status}:${c.reason}`);
+  assert.deepEqual(conds(before[0]!), [
+    'Accepted=True:Accepted',
+    'Programmed=False:Pending',
+    'ResolvedRefs=True:ResolvedRefs',
+  ]);
+  assert.deepEqual(conds(before[2]!), [
+    'Accepted=False:UnsupportedProtocol',
+    'Programmed=False:Invalid',
+    'ResolvedRefs=True:ResolvedRefs',
+  ]);
+  assert.match(before[2]!.conditions[0]!.message, /protocol HTTPS is not served by this ingress gateway/);
+  const after = listenerStatuses(gw, store.list('HTTPRoute'), true, before, '2026-01-02T05:00:00Z');
+  assert.deepEqual(conds(after[0]!)[1], 'Programmed=True:Programmed');
+  assert.equal(after[0]!.conditions[0]!.lastTransitionTime, T0, 'Accepted held: its transition time kept');
+  assert.equal(after[0]!.conditions[1]!.lastTransitionTime, '2026-01-02T05:00:00Z');
 });
