@@ -165,6 +165,8 @@ function gatewayRefusal(
     ].filter(Boolean);
     return { reason: 'NoMatchingParent', message: `${where} has no listener ${which.join(' ')}`.trim() };
   }
+  if ((route as { kind?: unknown }).kind !== 'HTTPRoute')
+    return { reason: 'NotAllowedByListeners', message: `${where}: its listeners take HTTPRoutes only` };
   const http = picked.filter((l) => l.protocol === 'HTTP');
   if (http.length === 0)
     return { reason: 'NotAllowedByListeners', message: `${where}: no HTTP listener among those referenced` };

@@ -238,6 +238,11 @@ test('an ingress Gateway parent: Accepted when a listener takes the route, else 
     'True | Accepted | Route was valid',
   );
   assert.equal(
+    accepted({ ...gatewayRoute([ref]), kind: 'GRPCRoute' }),
+    'False | NotAllowedByListeners | Gateway bookinfo/bookinfo-gateway: its listeners take HTTPRoutes only',
+    'the ingress serves HTTPRoutes',
+  );
+  assert.equal(
     accepted(gatewayRoute([ref]), [HTTP80], 'someone-else'),
     undefined,
     "another class's Gateway: its controller's business, nothing written",
