@@ -3,7 +3,8 @@
  * controller does in Kubernetes): per Gateway a Deployment, Service (type LoadBalancer, the listener
  * ports) and service account `<name>-istio`, a bootstrap token for the gateway's certificate, and the
  * Gateway's `status` (the Service address; Accepted; Programmed once the gateway has its
- * configuration; per listener the routes attached and its conditions). The gateway pod is outside ambient capture and never injected: it speaks HBONE itself.
+ * configuration; per listener the routes attached and its conditions). The gateway pod is outside
+ * ambient capture and never injected: it speaks HBONE itself.
  *
  * Istio's classic ingress too: Istio's install deploys `istio-ingressgateway` (labels
  * `istio: ingressgateway`, `app: istio-ingressgateway`) in istio-system; here it is deployed while a
