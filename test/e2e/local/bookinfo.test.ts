@@ -261,7 +261,9 @@ ${http}`,
       const out = await batch('http://reviews:9080/reviews/fault[1-400]', '%{http_code} %{time_total}');
       const aborted = out.filter((l) => l.startsWith('500 ')).length;
       assert.equal(out.filter((l) => l.startsWith('200 ')).length + aborted, 400);
-      assert.ok(Math.abs(aborted / 400 - 0.2) <= 0.06, `20 % ± 6 % aborted, got ${aborted / 4} %`);
+      // Bounds at 4 standard deviations of a binomial draw (abort: σ = 2 % of 400; delay: σ ≈ 2.8 % of
+      // ~320), so chance alone fails a run about once in 10,000; a broken fault (0, 50, 100 %) still fails.
+      assert.ok(Math.abs(aborted / 400 - 0.2) <= 0.08, `20 % ± 8 % aborted, got ${aborted / 4} %`);
       const slow = out.filter((l) => Number(l.split(' ')[1]) >= 0.04).length;
       let delayed = 0;
       await waitFor('400 access log records', async () => {
@@ -277,8 +279,8 @@ ${http}`,
         `fault: ${aborted} of 400 aborted, ${delayed} of ${notAborted} delayed, ${slow} took >= 40 ms`,
       );
       assert.ok(
-        Math.abs(delayed / notAborted - 0.5) <= 0.1,
-        `50 % ± 10 % of ${notAborted} delayed, got ${delayed}`,
+        Math.abs(delayed / notAborted - 0.5) <= 0.12,
+        `50 % ± 12 % of ${notAborted} delayed, got ${delayed}`,
       );
       assert.ok(slow >= delayed, `every delayed request took ≥ 40 ms at the client (${slow} ≥ ${delayed})`);
     });
