@@ -12,7 +12,7 @@
 import type { ConfigStore } from '../config/store.js';
 import type { Deployment, IstioGateway, IstioGatewayServer, VirtualService } from '../config/types.js';
 import type { L7Config, RouteRule, ServicePort } from '../../l7/model.js';
-import { convertVirtualService } from './convert-vs.js';
+import { convertVirtualService, gatewayKey } from './convert-vs.js';
 import { ingressConfig, intersect, withHosts } from './gateway-configs.js';
 import { MeshView, type MeshViewOptions } from './mesh-view.js';
 import { SecurityIndex } from './security-configs.js';
@@ -33,22 +33,15 @@ export function selectsDeployment(gw: IstioGateway, d: Deployment): boolean {
 /** Whether a VirtualService's `gateways` names this Gateway. */
 export function bindsTo(vs: VirtualService, gw: IstioGateway): boolean {
   const vsNs = nsOf(vs);
-  return (vs.spec.gateways ?? []).some((ref) => {
-    const slash = ref.indexOf('/');
-    const [ns, name] = slash >= 0 ? [ref.slice(0, slash), ref.slice(slash + 1)] : [vsNs, ref];
-    return name === gw.metadata.name && ns === nsOf(gw);
-  });
+  const key = `${nsOf(gw)}/${gw.metadata.name}`;
+  return (vs.spec.gateways ?? []).some((ref) => gatewayKey(ref, vsNs) === key);
 }
 
 /** The `gateways` entries of a VirtualService that name no Gateway (`mesh` aside), as written. */
 export function missingGateways(vs: VirtualService, gateways: IstioGateway[]): string[] {
   const vsNs = nsOf(vs);
-  return (vs.spec.gateways ?? []).filter((ref) => {
-    if (ref === 'mesh') return false;
-    const slash = ref.indexOf('/');
-    const [ns, name] = slash >= 0 ? [ref.slice(0, slash), ref.slice(slash + 1)] : [vsNs, ref];
-    return !gateways.some((g) => g.metadata.name === name && nsOf(g) === ns);
-  });
+  const known = new Set(gateways.map((g) => `${nsOf(g)}/${g.metadata.name}`));
+  return (vs.spec.gateways ?? []).filter((ref) => ref !== 'mesh' && !known.has(gatewayKey(ref, vsNs)));
 }
 
 /** A server's hosts a VirtualService of namespace `vsNs` may serve (`NS/HOST`, `./HOST`, `*`/`HOST`). */

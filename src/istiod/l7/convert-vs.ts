@@ -3,7 +3,8 @@
  * `match` entries OR, an entry's fields AND; match entries with `sourceLabels` are dropped (istio#51565);
  * a match entry with `gateways` counts only where it names the proxy being configured (`mesh`: the
  * waypoints and sidecars; a Gateway: the gateway pods it selects), and a rule left with no entry is
- * dropped, as Istio does; retries default to Istio's policy; a fault or mirror without percentage follows Istio's defaults.
+ * dropped, as Istio does; retries default to Istio's policy; a fault or mirror without percentage
+ * follows Istio's defaults.
  */
 import { parseDuration } from '../config/duration.js';
 import type {
@@ -77,10 +78,12 @@ function pct(p: { value?: number } | undefined, dflt: number): number {
  */
 export function matchAppliesAt(gateways: string[] | undefined, vsNs: string, where: string): boolean {
   if (!gateways || gateways.length === 0) return true;
-  return gateways.some((ref) => {
-    if (ref === 'mesh') return where === 'mesh';
-    return (ref.includes('/') ? ref : `${vsNs}/${ref}`) === where;
-  });
+  return gateways.some((ref) => (ref === 'mesh' ? where === 'mesh' : gatewayKey(ref, vsNs) === where));
+}
+
+/** A VirtualService's Gateway reference (`NAME` in its namespace, or `NS/NAME`) as `NS/NAME`. */
+export function gatewayKey(ref: string, vsNs: string): string {
+  return ref.includes('/') ? ref : `${vsNs}/${ref}`;
 }
 
 export function convertVirtualService(
