@@ -3,7 +3,7 @@ import { runCli } from '../common/cli.js';
 import { ACCESS_LOG_BATCH_MS } from '../common/log-batch.js';
 import { createLogger } from '../common/logger.js';
 import { L7_MEMORY_TRIM_MS, MemoryTrim } from '../common/memory-trim.js';
-import { waypointSchema } from '../waypoint/config.js';
+import { gatewaySchema } from './config.js';
 import { IngressGateway } from './app.js';
 
 const USAGE = `Usage: gateway --name DEPLOYMENT --namespace NS [options]
@@ -11,15 +11,16 @@ const USAGE = `Usage: gateway --name DEPLOYMENT --namespace NS [options]
 gateway is an ingress gateway: of a Gateway API Gateway of class istio (deployment <gateway>-istio),
 routing with the HTTPRoutes attached to it, or Istio's istio-ingressgateway for classic
 networking.istio.io Gateways, routing with the VirtualServices bound through gateways. The L7 engine
-behind plain HTTP listeners, one per listener (server) port, and HBONE to the mesh pods (or their
+behind HTTP and HTTPS listeners, one per listener (server) port, and HBONE to the mesh pods (or their
 waypoint, with istio.io/ingress-use-waypoint). Configuration from istiod over delta xDS
-(meshlite.l7.ProxyConfig <ns>/<name>); certificate from istiod's CA (--token-file). The options are
-the waypoint's (--hbone-port is not used).`;
+(meshlite.l7.ProxyConfig <ns>/<name>); its mesh certificate from istiod's CA (--token-file); the
+HTTPS listeners' certificates from istiod's mTLS port (--secure-xds-address). The options are the
+waypoint's (--hbone-port is not used) and --secure-xds-address.`;
 
 await runCli({
   name: 'gateway',
   usage: USAGE,
-  schema: waypointSchema,
+  schema: gatewaySchema,
   main: async (config) => {
     // A line per request in the access log: written in batches under load, as the waypoint's.
     const logger = createLogger({

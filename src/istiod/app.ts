@@ -15,7 +15,13 @@ import { ConfigStore } from './config/store.js';
 import type { ConfigIssue } from './config/validate.js';
 import { AmbientIndex, type ChangeSet } from './model/ambient-index.js';
 import { DeltaXdsServer } from './xds/delta-server.js';
-import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, PROXY_CONFIG_TYPE_URL } from '../xds/type-urls.js';
+import {
+  ADDRESS_TYPE_URL,
+  AUTHORIZATION_TYPE_URL,
+  PROXY_CONFIG_TYPE_URL,
+  SECRET_TYPE_URL,
+} from '../xds/type-urls.js';
+import { credentialAccess } from './server/credentials.js';
 import { createConfigMetrics, type ConfigMetrics } from './server/config-metrics.js';
 import { GrpcListener } from './server/grpc-listener.js';
 import { IndexFeeder } from './server/index-feeder.js';
@@ -100,7 +106,8 @@ export class Istiod {
       registry: this.registry,
       logger: this.log.child({ part: 'xds' }),
       debounce: opts.debounce,
-      typeUrls: [ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, PROXY_CONFIG_TYPE_URL],
+      typeUrls: [ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, PROXY_CONFIG_TYPE_URL, SECRET_TYPE_URL],
+      authorize: { [SECRET_TYPE_URL]: credentialAccess(opts.trustDomain ?? 'cluster.local') },
     });
     this.grpc = new GrpcListener(this.log.child({ part: 'grpc' }));
     this.grpc.addAds(this.xds);

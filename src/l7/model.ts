@@ -152,6 +152,19 @@ export interface ServicePort {
   routes?: RouteRule[];
   /** `inbound-vip|<port>|http|<fqdn>`: every endpoint of the service on this port. */
   defaultCluster: string;
+  /** An ingress gateway's HTTPS port: TLS is terminated here with these certificates. */
+  tls?: PortTls;
+}
+
+/** The prefix of a credential's name: `kubernetes://<namespace>/<secret>`. */
+export const CREDENTIAL_PREFIX = 'kubernetes://';
+
+/**
+ * TLS termination on a port. The certificate served is the first whose hostnames cover the client's
+ * SNI (`*.example.com` covers one label), else the first without hostnames, else the first.
+ */
+export interface PortTls {
+  certificates: Array<{ hostnames: string[]; credential: string }>;
 }
 
 export interface ServiceConfig {

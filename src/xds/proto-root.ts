@@ -10,6 +10,7 @@ export const PROTO_FILES: readonly string[] = [
   'istio/security/authorization.proto',
   'istio/v1/auth/ca.proto',
   'meshlite/l7/proxy_config.proto',
+  'envoy/extensions/transport_sockets/tls/v3/secret.proto',
 ];
 
 /**

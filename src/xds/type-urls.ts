@@ -8,6 +8,11 @@ export const AUTHORIZATION_TYPE_URL = 'type.googleapis.com/istio.security.Author
 
 /** meshlite's L7 proxy configuration (one resource per waypoint; proto/meshlite/l7/proxy_config.proto). */
 export const PROXY_CONFIG_TYPE_URL = 'type.googleapis.com/meshlite.l7.ProxyConfig';
+/**
+ * Envoy's SDS secret: an ingress gateway's TLS certificates (`kubernetes://<namespace>/<secret>`),
+ * served only on the mTLS port, and only to proxies of the Secret's namespace.
+ */
+export const SECRET_TYPE_URL = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
 /** The JSON schema version inside ProxyConfig. */
 export const PROXY_CONFIG_SCHEMA = 1;
 

@@ -56,6 +56,15 @@ export const KINDS: readonly KindInfo[] = [
     shortNames: ['svc'],
   },
   {
+    id: 'Secret',
+    kind: 'Secret',
+    group: '',
+    versions: ['v1'],
+    namespaced: true,
+    plural: 'secrets',
+    shortNames: [],
+  },
+  {
     id: 'EndpointSlice',
     kind: 'EndpointSlice',
     group: 'discovery.k8s.io',

@@ -30,6 +30,20 @@ export interface Namespace {
   status?: { phase?: string };
 }
 
+/**
+ * A Secret. The mesh reads TLS ones (`kubernetes.io/tls`, or any type with `tls.crt`/`tls.key` or
+ * `cert`/`key`): the certificates an ingress gateway serves. `data` values are base64, as in
+ * Kubernetes; `stringData` (plain text) is merged over them on read.
+ */
+export interface Secret {
+  apiVersion: 'v1';
+  kind: 'Secret';
+  metadata: ObjectMeta;
+  type?: string;
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+}
+
 export interface ContainerPort {
   name?: string;
   containerPort: number;

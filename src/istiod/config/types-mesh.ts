@@ -43,7 +43,17 @@ export interface GatewayListener {
   hostname?: string;
   port: number;
   protocol: string;
+  /** HTTPS and TLS listeners: how TLS is handled and the certificates served. */
+  tls?: { mode?: string; certificateRefs?: GatewayCertificateRef[] };
   allowedRoutes?: Record<string, unknown>;
+}
+
+/** A listener's certificate: a core Secret by default. */
+export interface GatewayCertificateRef {
+  group?: string;
+  kind?: string;
+  name: string;
+  namespace?: string;
 }
 
 /** gateway.networking.k8s.io Gateway (v1 or v1beta1); waypoints use class `istio-waypoint`. */

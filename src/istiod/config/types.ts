@@ -1,7 +1,7 @@
 /**
  * The typed configuration objects (re-exported) and the union the sources emit.
  */
-import type { Deployment, EndpointSlice, Namespace, Pod, Service } from './types-core.js';
+import type { Deployment, EndpointSlice, Namespace, Pod, Secret, Service } from './types-core.js';
 import type {
   AuthorizationPolicy,
   Gateway,
@@ -26,6 +26,7 @@ export interface KindMap {
   Namespace: Namespace;
   Pod: Pod;
   Service: Service;
+  Secret: Secret;
   EndpointSlice: EndpointSlice;
   Deployment: Deployment;
   ServiceEntry: ServiceEntry;

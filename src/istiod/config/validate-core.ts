@@ -1,8 +1,10 @@
 /**
- * Spec checks for the Kubernetes kinds: Namespace, Pod, Service, EndpointSlice, Deployment.
+ * Spec checks for the Kubernetes kinds: Namespace, Pod, Service, Secret, EndpointSlice, Deployment.
  */
 import type { Fields } from './fields.js';
 import { isObj } from './fields.js';
+import { isBase64, secretValue, tlsPairOf, TLS_SECRET_TYPE } from './tls-secret.js';
+import type { Secret } from './types-core.js';
 
 type Obj = Record<string, unknown>;
 const PROTOCOLS = ['TCP', 'UDP', 'SCTP'] as const;
@@ -135,8 +137,30 @@ function checkDeployment(f: Fields, o: Obj): void {
   if (podSpec) checkPodSpec(f, podSpec, 'spec.template.spec');
 }
 
+/**
+ * A Secret: `data` values are base64 (as the API server requires), `stringData` plain text. A
+ * `kubernetes.io/tls` Secret must hold a certificate chain and the private key of its first
+ * certificate; other types are checked only when a gateway names them.
+ */
+function checkSecret(f: Fields, o: Obj): void {
+  f.string(o.type, 'type');
+  const data = f.stringMap(o.data, 'data');
+  for (const [k, v] of Object.entries(data ?? {}))
+    if (typeof v === 'string' && !isBase64(v))
+      f.add(`data[${k}]`, 'is not base64 (data values are base64; use stringData for plain text)');
+  f.stringMap(o.stringData, 'stringData');
+  if (o.type !== TLS_SECRET_TYPE || f.issues.length > 0) return;
+  const s = o as Pick<Secret, 'data' | 'stringData'>;
+  for (const k of ['tls.crt', 'tls.key'])
+    if (secretValue(s, k) === undefined) f.add(`data[${k}]`, `is required in a ${TLS_SECRET_TYPE} Secret`);
+  if (f.issues.length > 0) return;
+  const { error } = tlsPairOf(s);
+  if (error) f.add('data', error);
+}
+
 export const CORE_CHECKS: Record<string, (f: Fields, o: Obj) => void> = {
   Namespace: () => undefined,
+  Secret: checkSecret,
   Pod: checkPod,
   Service: checkService,
   EndpointSlice: checkEndpointSlice,

@@ -70,6 +70,25 @@ function checkGateway(f: Fields, o: Obj): void {
           `${show(proto)} is not one of ${GW_PROTOCOLS.join(', ')} (or a domain/NAME)`,
         );
       f.string(l.hostname, `${path}.hostname`);
+      const tls = f.object(l.tls, `${path}.tls`);
+      if (tls) {
+        f.oneOf(tls.mode, `${path}.tls.mode`, ['Terminate', 'Passthrough']);
+        f.objects(tls.certificateRefs, `${path}.tls.certificateRefs`, (r, rp) => {
+          f.string(r.name, `${rp}.name`, { required: true, nonEmpty: true });
+          f.string(r.namespace, `${rp}.namespace`);
+          f.string(r.kind, `${rp}.kind`);
+          f.string(r.group, `${rp}.group`);
+        });
+      }
+      if (
+        proto === 'HTTPS' &&
+        (tls?.mode ?? 'Terminate') === 'Terminate' &&
+        !Array.isArray(tls?.certificateRefs)
+      )
+        f.add(
+          `${path}.tls.certificateRefs`,
+          'an HTTPS listener that terminates TLS needs the Secret of its certificate',
+        );
       f.object(l.allowedRoutes, `${path}.allowedRoutes`);
     },
     { required: true, nonEmpty: true },

@@ -2,7 +2,9 @@
  * Istio's classic ingress: `networking.istio.io` Gateways select gateway pods by label (`selector:
  * {istio: ingressgateway}`, from any namespace, as with Istio's default PILOT_SCOPE_GATEWAY_TO_NAMESPACE
  * =false); each Deployment whose pod template a Gateway selects gets one configuration
- * (`<ns>/<deployment>`), a port per HTTP server port. VirtualServices bind through `gateways`
+ * (`<ns>/<deployment>`), a port per HTTP server port and per HTTPS one that terminates TLS (`tls.mode:
+ * SIMPLE`, the certificate from the Secret `credentialName` in the gateway's namespace).
+ * VirtualServices bind through `gateways`
  * (`NAME` in the VirtualService's namespace, or `NAMESPACE/NAME`), and a match entry's own `gateways`
  * narrows it to the Gateways it names; several VirtualServices for one port are merged in
  * creation order, specific hosts before `*`. A server's `hosts` (`NS/HOST`, `./HOST`, `*`/`HOST`)
@@ -11,14 +13,37 @@
  */
 import type { ConfigStore } from '../config/store.js';
 import type { Deployment, IstioGateway, IstioGatewayServer, VirtualService } from '../config/types.js';
-import type { L7Config, RouteRule, ServicePort } from '../../l7/model.js';
+import type { L7Config, PortTls, RouteRule, ServicePort } from '../../l7/model.js';
+import { tlsPairOf } from '../config/tls-secret.js';
 import { convertVirtualService, gatewayKey } from './convert-vs.js';
-import { ingressConfig, intersect, withHosts } from './gateway-configs.js';
+import { credentialName, ingressConfig, intersect, withHosts } from './gateway-configs.js';
 import { MeshView, type MeshViewOptions } from './mesh-view.js';
 import { SecurityIndex } from './security-configs.js';
 import { clusterCollector } from './waypoint-configs.js';
 
 const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC']);
+
+/**
+ * How a server is served, or undefined when it is not: an HTTP server (with `tls.httpsRedirect`: a
+ * redirect to https), or an HTTPS server with `tls.mode: SIMPLE` whose `credentialName` Secret (in the
+ * gateway deployment's namespace, as Istio reads it) holds a usable certificate.
+ */
+function serverMode(
+  server: IstioGatewayServer,
+  gwPodNs: string,
+  view: MeshView,
+): { credential?: string; redirect?: boolean } | undefined {
+  const protocol = server.port.protocol.toUpperCase();
+  const tls = server.tls as { mode?: string; credentialName?: string; httpsRedirect?: boolean } | undefined;
+  if (HTTP_PROTOCOLS.has(protocol)) {
+    if (!tls) return {};
+    return tls.httpsRedirect === true && tls.mode === undefined ? { redirect: true } : undefined;
+  }
+  if (protocol !== 'HTTPS' || tls?.mode !== 'SIMPLE' || !tls.credentialName) return undefined;
+  const secret = view.store.get('Secret', gwPodNs, tls.credentialName);
+  if (!secret || tlsPairOf(secret).error) return undefined;
+  return { credential: credentialName(gwPodNs, tls.credentialName) };
+}
 
 const nsOf = (o: { metadata: { namespace?: string } }): string => o.metadata.namespace ?? 'default';
 
@@ -93,18 +118,36 @@ export function buildClassicGatewayConfigs(store: ConfigStore, opts: MeshViewOpt
     if (mine.length === 0) continue;
     const key = `${nsOf(d)}/${d.metadata.name}`;
     const c = clusterCollector(view);
-    const byPort = new Map<number, { specific: RouteRule[]; any: RouteRule[] }>();
+    const byPort = new Map<number, { specific: RouteRule[]; any: RouteRule[]; tls?: PortTls }>();
     for (const gw of mine) {
       const bound = vss.filter((v) => bindsTo(v, gw));
+      const where = `${nsOf(gw)}/${gw.metadata.name}`;
       for (const server of gw.spec.servers ?? []) {
-        if (!HTTP_PROTOCOLS.has(server.port.protocol.toUpperCase()) || server.tls) continue;
+        const serve = serverMode(server, nsOf(d), view);
+        if (!serve) continue;
         const port = server.port.number;
         const rules = byPort.get(port) ?? { specific: [], any: [] };
         byPort.set(port, rules);
+        const hostParts = server.hosts.map((h) => h.slice(h.indexOf('/') + 1));
+        const named = hostParts.filter((h) => h !== '*');
+        if (serve.credential) {
+          rules.tls ??= { certificates: [] };
+          rules.tls.certificates.push({ hostnames: named, credential: serve.credential });
+        }
+        if (serve.redirect) {
+          // tls.httpsRedirect: every request to this server's hosts is sent to https (301).
+          const redirect: RouteRule = {
+            name: `Gateway/${where}#https-redirect`,
+            matches: [],
+            action: { kind: 'redirect', status: 301, scheme: 'https' },
+          };
+          const hosts = hostParts.includes('*') ? [] : named;
+          (hosts.length ? rules.specific : rules.any).push(...withHosts([redirect], hosts));
+          continue;
+        }
         for (const vs of bound) {
           const hosts = hostsOn(vs, server, nsOf(gw), view);
           if (hosts === undefined) continue;
-          const where = `${nsOf(gw)}/${gw.metadata.name}`;
           const converted = withHosts(convertVirtualService(vs, view, port, c.want, where), hosts);
           (hosts.length ? rules.specific : rules.any).push(...converted);
         }
@@ -118,6 +161,7 @@ export function buildClassicGatewayConfigs(store: ConfigStore, opts: MeshViewOpt
         protocol: 'http',
         routes: [...r.specific, ...r.any],
         defaultCluster: '',
+        ...(r.tls ? { tls: r.tls } : {}),
       }));
     const podLike = {
       metadata: { namespace: nsOf(d), name: d.metadata.name, labels: d.spec.template.metadata?.labels },

@@ -9,8 +9,9 @@
  */
 import { condition, statusTime, type Condition } from '../../common/conditions.js';
 import type { ConfigStore } from '../config/store.js';
-import type { Gateway, GatewayListener, HTTPRoute } from '../config/types.js';
-import type { L7Config, RouteRule, ServicePort } from '../../l7/model.js';
+import type { Gateway, GatewayCertificateRef, GatewayListener, HTTPRoute, Secret } from '../config/types.js';
+import { tlsPairOf } from '../config/tls-secret.js';
+import { CREDENTIAL_PREFIX, type L7Config, type RouteRule, type ServicePort } from '../../l7/model.js';
 import type { ServiceSecurity } from '../../l7/security/model.js';
 import { convertHttpRoutes } from './convert-httproute.js';
 import { MeshView, type MeshViewOptions } from './mesh-view.js';
@@ -58,11 +59,21 @@ function buildOne(
 ): L7Config {
   const ns = gw.metadata.namespace ?? 'default';
   const c = clusterCollector(view);
-  const byPort = new Map<number, RouteRule[]>();
-  for (const l of gw.spec.listeners ?? []) {
-    if (l.protocol !== 'HTTP') continue;
-    const rules = byPort.get(l.port) ?? [];
-    byPort.set(l.port, rules);
+  const byPort = new Map<number, ServicePort>();
+  for (const plan of planListeners(gw, secretLookup(view.store))) {
+    if (!plan.served) continue;
+    const l = plan.listener;
+    let port = byPort.get(l.port);
+    if (!port) {
+      port = { port: l.port, targetPort: l.port, protocol: 'http', routes: [], defaultCluster: '' };
+      byPort.set(l.port, port);
+    }
+    if (plan.credentials.length > 0) {
+      port.tls ??= { certificates: [] };
+      for (const credential of plan.credentials)
+        port.tls.certificates.push({ hostnames: l.hostname ? [l.hostname] : [], credential });
+    }
+    const rules = port.routes!;
     const attached = all.filter((r) => attaches(r, gw, l) && allowedOnListener(r, ns, l));
     // Routes grouped by their effective hostnames: specific hostnames before catch-alls.
     const groups = new Map<string, { hosts: string[]; routes: HTTPRoute[] }>();
@@ -80,14 +91,128 @@ function buildOne(
     for (const g of ordered)
       rules.push(...withHosts(convertHttpRoutes(g.routes, view, l.port, c.want), g.hosts));
   }
-  const ports: ServicePort[] = [...byPort].map(([port, routes]) => ({
-    port,
-    targetPort: port,
-    protocol: 'http',
-    routes,
-    defaultCluster: '',
-  }));
-  return ingressConfig(key, ports, c.built(), view, security);
+  return ingressConfig(key, [...byPort.values()], c.built(), view, security);
+}
+
+/** Finds a Secret by namespace and name (the configuration store's, or a cluster's). */
+export type SecretLookup = (namespace: string, name: string) => Secret | undefined;
+
+export const secretLookup =
+  (store: ConfigStore): SecretLookup =>
+  (ns, name) =>
+    store.get('Secret', ns, name);
+
+/** The name of a TLS Secret as a credential resource (istiod serves it to gateways of its namespace). */
+export const credentialName = (ns: string, name: string): string => `${CREDENTIAL_PREFIX}${ns}/${name}`;
+
+/** What one listener of an ingress Gateway serves, or why not; one decision for config and status. */
+export interface ListenerPlan {
+  listener: GatewayListener;
+  /** Served: an HTTP listener, or an HTTPS one with at least one usable certificate. */
+  served: boolean;
+  /** HTTPS: the credentials (`kubernetes://NS/NAME`) of its usable certificates, in order. */
+  credentials: string[];
+  /** Accepted=False with this reason (the protocol or TLS mode is not served). */
+  unsupported?: { reason: string; message: string };
+  /** ResolvedRefs=False with this reason (a certificate reference does not resolve). */
+  badRefs?: { reason: string; message: string };
+  /** Conflicted=True: an earlier listener holds the port for another protocol, or the same hostname. */
+  conflict?: { reason: string; message: string };
+}
+
+/**
+ * Each listener's plan, in order. HTTP listeners are served; HTTPS ones terminate TLS with the
+ * Secrets their `tls.certificateRefs` name (core Secrets in the Gateway's namespace: ReferenceGrant is
+ * not read, so a Secret elsewhere is RefNotPermitted); any other protocol, or `tls.mode: Passthrough`,
+ * is not. Of two served listeners on one port, a later one with the other protocol
+ * (ProtocolConflict) or the same hostname (HostnameConflict) is not served.
+ */
+export function planListeners(gw: Gateway, secret: SecretLookup): ListenerPlan[] {
+  const ns = gw.metadata.namespace ?? 'default';
+  const seen = new Map<number, { protocol: string; hostnames: Map<string, string> }>();
+  return (gw.spec.listeners ?? []).map((l) => {
+    const plan: ListenerPlan = { listener: l, served: false, credentials: [] };
+    if (l.protocol === 'HTTPS') {
+      const mode = l.tls?.mode ?? 'Terminate';
+      if (mode !== 'Terminate') {
+        plan.unsupported = {
+          reason: 'UnsupportedValue',
+          message: `tls.mode ${mode} is not served by this ingress gateway (HTTPS listeners terminate TLS)`,
+        };
+        return plan;
+      }
+      const problems: Array<{ reason: string; message: string }> = [];
+      (l.tls?.certificateRefs ?? []).forEach((ref, i) => {
+        const r = resolveCertificateRef(ref, ns, secret);
+        if ('credential' in r) plan.credentials.push(r.credential);
+        else problems.push({ reason: r.reason, message: `tls.certificateRefs[${i}]: ${r.message}` });
+      });
+      if (!l.tls?.certificateRefs?.length)
+        problems.push({ reason: 'InvalidCertificateRef', message: 'tls.certificateRefs names no Secret' });
+      if (problems.length > 0)
+        plan.badRefs = {
+          reason: problems.some((p) => p.reason === 'RefNotPermitted')
+            ? 'RefNotPermitted'
+            : 'InvalidCertificateRef',
+          message: problems.map((p) => p.message).join('; '),
+        };
+      if (plan.credentials.length === 0) return plan;
+    } else if (l.protocol !== 'HTTP') {
+      plan.unsupported = {
+        reason: 'UnsupportedProtocol',
+        message: `protocol ${l.protocol} is not served by this ingress gateway (HTTP and HTTPS listeners only)`,
+      };
+      return plan;
+    }
+    const host = l.hostname ?? '';
+    const taken = seen.get(l.port);
+    if (taken && taken.protocol !== l.protocol) {
+      plan.conflict = {
+        reason: 'ProtocolConflict',
+        message: `port ${l.port} is served as ${taken.protocol} by an earlier listener`,
+      };
+      return plan;
+    }
+    const holder = taken?.hostnames.get(host);
+    if (holder !== undefined) {
+      plan.conflict = {
+        reason: 'HostnameConflict',
+        message: `listener ${holder} serves ${host ? `hostname ${host}` : 'every hostname'} on port ${l.port} already`,
+      };
+      return plan;
+    }
+    const entry = taken ?? { protocol: l.protocol, hostnames: new Map<string, string>() };
+    entry.hostnames.set(host, l.name);
+    seen.set(l.port, entry);
+    plan.served = true;
+    return plan;
+  });
+}
+
+/** One `tls.certificateRefs` entry: its credential, or why it does not resolve. */
+function resolveCertificateRef(
+  ref: GatewayCertificateRef,
+  gwNs: string,
+  secret: SecretLookup,
+): { credential: string } | { reason: string; message: string } {
+  const kind = ref.kind ?? 'Secret';
+  const group = ref.group ?? '';
+  const refNs = ref.namespace ?? gwNs;
+  if (kind !== 'Secret' || (group !== '' && group !== 'core'))
+    return {
+      reason: 'InvalidCertificateRef',
+      message: `${group ? `${group}/` : ''}${kind} is not a core Secret`,
+    };
+  if (refNs !== gwNs)
+    return {
+      reason: 'RefNotPermitted',
+      message: `Secret ${refNs}/${ref.name} is in another namespace than the Gateway (ReferenceGrant is not read: put the Secret in ${gwNs})`,
+    };
+  const s = secret(refNs, ref.name);
+  if (!s) return { reason: 'InvalidCertificateRef', message: `Secret ${refNs}/${ref.name} not found` };
+  const { error } = tlsPairOf(s);
+  if (error) return { reason: 'InvalidCertificateRef', message: `Secret ${refNs}/${ref.name} ${error}` };
+  return { credential: credentialName(refNs, ref.name) };
 }
 
 /**
@@ -214,9 +339,10 @@ export interface ListenerStatus {
 /**
  * The listener entries of an ingress Gateway's status: per listener the route kinds it takes, how many
  * HTTPRoutes attach to it (by the rules the configuration above uses: parentRef, allowedRoutes,
- * hostnames) and its conditions. An HTTP listener is Accepted and ResolvedRefs, and Programmed once
- * the gateway is (`programmed`); any other protocol is not served here: Accepted=False
- * (UnsupportedProtocol), Programmed=False (Invalid). `previous` is the current `status.listeners`
+ * hostnames) and its conditions, from the same plan as the configuration (`planListeners`): a served
+ * listener is Accepted, and Programmed once the gateway is (`programmed`); an unsupported protocol or
+ * TLS mode is Accepted=False, a certificate reference that does not resolve ResolvedRefs=False, a
+ * conflict with an earlier listener Conflicted=True. `previous` is the current `status.listeners`
  * (transition times are kept while a condition holds).
  */
 export function listenerStatuses(
@@ -224,28 +350,32 @@ export function listenerStatuses(
   routes: readonly HTTPRoute[],
   programmed: boolean,
   previous: unknown,
+  secret: SecretLookup,
   now: string = statusTime(),
 ): ListenerStatus[] {
   const ns = gw.metadata.namespace ?? 'default';
   const generation = (gw.metadata as { generation?: number }).generation;
   const prevList = Array.isArray(previous) ? (previous as Array<Record<string, unknown>>) : [];
-  return (gw.spec.listeners ?? []).map((l) => {
+  return planListeners(gw, secret).map((plan) => {
+    const l = plan.listener;
     const prev = prevList.find((p) => p.name === l.name);
     const prevConds = Array.isArray(prev?.conditions)
       ? (prev.conditions as Array<Record<string, unknown>>)
       : [];
     const cond = (type: string, ok: boolean, reason: string, message: string) =>
       condition(prevConds, type, ok, reason, message, now, generation);
-    if (l.protocol !== 'HTTP') {
-      const why = `protocol ${l.protocol} is not served by this ingress gateway (HTTP listeners only)`;
+    const refs = plan.badRefs
+      ? cond('ResolvedRefs', false, plan.badRefs.reason, plan.badRefs.message)
+      : cond('ResolvedRefs', true, 'ResolvedRefs', 'No errors found');
+    if (plan.unsupported) {
       return {
         name: l.name,
         supportedKinds: [],
         attachedRoutes: 0,
         conditions: [
-          cond('Accepted', false, 'UnsupportedProtocol', why),
-          cond('Programmed', false, 'Invalid', why),
-          cond('ResolvedRefs', true, 'ResolvedRefs', 'No errors found'),
+          cond('Accepted', false, plan.unsupported.reason, plan.unsupported.message),
+          cond('Programmed', false, 'Invalid', plan.unsupported.message),
+          refs,
         ],
       };
     }
@@ -255,16 +385,22 @@ export function listenerStatuses(
         allowedOnListener(r, ns, l) &&
         intersect(l.hostname, r.spec.hostnames ?? []) !== undefined,
     ).length;
+    const programmedCond = plan.conflict
+      ? cond('Programmed', false, 'Invalid', plan.conflict.message)
+      : !plan.served
+        ? cond('Programmed', false, 'Invalid', plan.badRefs?.message ?? 'not served')
+        : programmed
+          ? cond('Programmed', true, 'Programmed', 'No errors found')
+          : cond('Programmed', false, 'Pending', 'waiting for the gateway to be programmed');
     return {
       name: l.name,
       supportedKinds: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' }],
       attachedRoutes: attached,
       conditions: [
         cond('Accepted', true, 'Accepted', 'No errors found'),
-        programmed
-          ? cond('Programmed', true, 'Programmed', 'No errors found')
-          : cond('Programmed', false, 'Pending', 'waiting for the gateway to be programmed'),
-        cond('ResolvedRefs', true, 'ResolvedRefs', 'No errors found'),
+        programmedCond,
+        refs,
+        ...(plan.conflict ? [cond('Conflicted', true, plan.conflict.reason, plan.conflict.message)] : []),
       ],
     };
   });

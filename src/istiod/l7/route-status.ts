@@ -167,9 +167,12 @@ function gatewayRefusal(
   }
   if ((route as { kind?: unknown }).kind !== 'HTTPRoute')
     return { reason: 'NotAllowedByListeners', message: `${where}: its listeners take HTTPRoutes only` };
-  const http = picked.filter((l) => l.protocol === 'HTTP');
+  const http = picked.filter((l) => l.protocol === 'HTTP' || l.protocol === 'HTTPS');
   if (http.length === 0)
-    return { reason: 'NotAllowedByListeners', message: `${where}: no HTTP listener among those referenced` };
+    return {
+      reason: 'NotAllowedByListeners',
+      message: `${where}: no HTTP or HTTPS listener among those referenced`,
+    };
   const allowed = http.filter((l) => allowedOnListener(route, gw.metadata.namespace ?? 'default', l));
   if (allowed.length === 0)
     return {

@@ -8,7 +8,8 @@
 import { kindIdOf } from '../config/kinds.js';
 import { errorMessage } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
-import { PROXY_CONFIG_SCHEMA, PROXY_CONFIG_TYPE_URL } from '../../xds/type-urls.js';
+import { PROXY_CONFIG_SCHEMA, PROXY_CONFIG_TYPE_URL, SECRET_TYPE_URL } from '../../xds/type-urls.js';
+import { credentialResources } from './credentials.js';
 import type { ConfigStore } from '../config/store.js';
 import { buildWaypointConfigs } from '../l7/waypoint-configs.js';
 import { buildSidecarConfigs } from '../l7/sidecar-configs.js';
@@ -31,10 +32,12 @@ const KINDS = new Set([
   'GRPCRoute',
   'AuthorizationPolicy',
   'RequestAuthentication',
+  'Secret',
 ]);
 
 export class WaypointPublisher {
   private published = new Set<string>();
+  private credentials = new Set<string>();
   private scheduled = false;
   private live = false;
   private readonly unsubscribe: () => void;
@@ -71,6 +74,13 @@ export class WaypointPublisher {
       }));
       const removals = [...this.published].filter((n) => !configs.has(n));
       this.published = new Set(configs.keys());
+      // Credentials first: a gateway's new certificate is there by the time its config names it.
+      const creds = credentialResources(configs.values(), this.store);
+      this.xds.apply(SECRET_TYPE_URL, {
+        upserts: [...creds].map(([name, message]) => ({ name, message })),
+        removals: [...this.credentials].filter((n) => !creds.has(n)),
+      });
+      this.credentials = new Set(creds.keys());
       this.xds.apply(PROXY_CONFIG_TYPE_URL, { upserts, removals });
     } catch (err) {
       this.log.error(

@@ -6,6 +6,7 @@ import { adsServerDefinition } from '../../xds/grpc-services.js';
 import { parseNodeId } from '../../xds/node-id.js';
 import { ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL } from '../../xds/type-urls.js';
 import type { DeltaDiscoveryRequest } from '../../xds/discovery-types.js';
+import { spiffeIdOf, type SpiffeId } from '../../pki/spiffe.js';
 import { Debouncer } from './debouncer.js';
 import { ResourceStore, type ResourceChanges } from './resource-store.js';
 import { XdsConnection, type AdsCall, type ConnectionInfo } from './xds-connection.js';
@@ -29,7 +30,16 @@ export interface DeltaXdsServerOptions {
    * flight per stream, this also bounds the bytes buffered per connection.
    */
   maxResponseBytes?: number;
+  /**
+   * Types whose resources are not for everyone: per type URL, whether the stream's peer (the SPIFFE
+   * identity of its client certificate; undefined on the plaintext port) may have a resource.
+   * Returns why not, or undefined. Wildcard subscriptions to these types get nothing.
+   */
+  authorize?: Record<string, ResourceAccess>;
 }
+
+/** Whether `peer` may have resource `name`: undefined if so, else the reason. */
+export type ResourceAccess = (name: string, peer: SpiffeId | undefined) => string | undefined;
 
 const INVALID_ARGUMENT = grpc.status.INVALID_ARGUMENT;
 
@@ -187,7 +197,15 @@ export class DeltaXdsServer {
           call.emit('error', { code: INVALID_ARGUMENT, details: parsed.error });
           return;
         }
+        const cert = call.getAuthContext?.()?.sslPeerCertificate;
+        const peer = cert ? spiffeIdOf(cert) : undefined;
+        const rules = this.opts.authorize ?? {};
         conn = new XdsConnection(`c${++this.connCounter}`, parsed.node, call, {
+          refusal: (typeUrl, name) => {
+            const rule = rules[typeUrl];
+            return rule ? rule(name, peer) : undefined;
+          },
+          restricted: (typeUrl) => rules[typeUrl] !== undefined,
           stores: this.stores,
           metrics: this.metrics,
           log: this.log,

@@ -19,6 +19,10 @@ export interface ConnectionContext {
   maxResponseBytes: number;
   nextNonce(): string;
   systemVersion(): string;
+  /** Why this stream may not have a resource of a restricted type, or undefined. */
+  refusal(typeUrl: string, name: string): string | undefined;
+  /** Whether a type's resources are restricted (no wildcard subscriptions). */
+  restricted(typeUrl: string): boolean;
 }
 
 /** One type URL's state on one stream. */
@@ -176,11 +180,12 @@ export class XdsConnection {
 
   private subscribe(store: ResourceStore, req: DeltaDiscoveryRequest): TypeState {
     const subs = req.resourceNamesSubscribe ?? [];
+    const restricted = this.ctx.restricted(store.typeUrl);
     const state: TypeState = {
       store,
       label: typeLabel(store.typeUrl),
-      wildcard: subs.length === 0 || subs.includes('*'),
-      names: new Set(subs.filter((n) => n !== '*')),
+      wildcard: !restricted && (subs.length === 0 || subs.includes('*')),
+      names: new Set(subs.filter((n) => n !== '*' && this.permitted(store.typeUrl, n))),
       sent: new Map(Object.entries(req.initialResourceVersions ?? {})),
       dirty: new Set(),
       lastNonce: undefined,
@@ -188,7 +193,7 @@ export class XdsConnection {
       unacked: [],
       initialPending: true,
     };
-    for (const name of store.names()) state.dirty.add(name);
+    for (const name of state.wildcard ? store.names() : state.names) state.dirty.add(name);
     for (const name of state.sent.keys()) state.dirty.add(name);
     this.types.set(store.typeUrl, state);
     return state;
@@ -197,9 +202,10 @@ export class XdsConnection {
   private changeSubscription(state: TypeState, req: DeltaDiscoveryRequest): void {
     for (const name of req.resourceNamesSubscribe ?? []) {
       if (name === '*') {
+        if (this.ctx.restricted(state.store.typeUrl)) continue;
         state.wildcard = true;
         for (const n of state.store.names()) state.dirty.add(n);
-      } else {
+      } else if (this.permitted(state.store.typeUrl, name)) {
         state.names.add(name);
         state.dirty.add(name);
       }
@@ -212,6 +218,18 @@ export class XdsConnection {
         state.dirty.delete(name);
       }
     }
+  }
+
+  /** Whether this stream may subscribe to `name`; a refusal is logged and counted. */
+  private permitted(typeUrl: string, name: string): boolean {
+    const why = this.ctx.refusal(typeUrl, name);
+    if (why === undefined) return true;
+    this.ctx.metrics.refusedSubscriptions.inc({ type: typeLabel(typeUrl) });
+    this.ctx.log.warn(
+      { conn: this.id, node: this.node.podName, typeUrl, resource: name, reason: why },
+      `xds subscription refused: ${why}`,
+    );
+    return false;
   }
 
   private onAckOrNack(state: TypeState, req: DeltaDiscoveryRequest): void {

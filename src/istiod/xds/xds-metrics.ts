@@ -16,6 +16,8 @@ export interface XdsMetrics {
   expiredNonces: Counter<'type'>;
   /** Bytes of responses sent, by type. */
   bytesSent: Counter<'type'>;
+  /** Subscriptions to restricted resources (credentials) refused, by type. */
+  refusedSubscriptions: Counter<'type'>;
 }
 
 const BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 3, 5, 10, 20, 30];
@@ -58,6 +60,12 @@ export function createXdsMetrics(registry: Registry): XdsMetrics {
     bytesSent: new Counter({
       name: 'pilot_xds_sent_bytes_total',
       help: 'Bytes of xDS responses sent.',
+      labelNames: ['type'],
+      registers,
+    }),
+    refusedSubscriptions: new Counter({
+      name: 'meshlite_xds_refused_subscriptions_total',
+      help: 'Subscriptions to restricted resources (gateway credentials) refused to the requesting proxy.',
       labelNames: ['type'],
       registers,
     }),

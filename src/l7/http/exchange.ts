@@ -49,6 +49,12 @@ export interface ConnInfo {
   sourceApp?: string;
   sourceVersion?: string;
   mtls: boolean;
+  /**
+   * At the edge (an ingress gateway): the scheme the client spoke, `https` on a listener that
+   * terminates TLS. Set, it is written to `x-forwarded-proto` (whatever the client sent) and is the
+   * default scheme of redirects.
+   */
+  scheme?: 'http' | 'https';
 }
 
 /** Largest request body held for retries and mirrors. */
@@ -68,6 +74,7 @@ export class Exchange implements RequestView {
   readonly path: string;
   readonly query: string;
   readonly authority: string;
+  readonly scheme: string | undefined;
   readonly requestId: string;
   readonly grpc: boolean;
   readonly protocol: string;
@@ -107,6 +114,8 @@ export class Exchange implements RequestView {
     this.query = q < 0 ? '' : url.slice(q + 1);
     const h = req.headers;
     this.authority = String(h[':authority'] ?? h.host ?? '');
+    this.scheme = conn.scheme;
+    if (conn.scheme) h['x-forwarded-proto'] = conn.scheme;
     let rid = h['x-request-id'];
     if (typeof rid !== 'string' || rid === '') {
       rid = randomUUID();

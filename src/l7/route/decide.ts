@@ -97,7 +97,7 @@ function act(
   }
   if (a.kind === 'redirect') {
     const [host, reqPort] = splitHostPort(req.authority);
-    const scheme = a.scheme ?? 'http';
+    const scheme = a.scheme ?? req.scheme ?? 'http';
     const port = a.port ?? (a.scheme ? undefined : reqPort);
     const defaultPort = scheme === 'https' ? 443 : 80;
     const hostPart = `${a.host ?? host}${port !== undefined && port !== defaultPort ? `:${port}` : ''}`;

@@ -9,6 +9,8 @@ export interface RequestView {
   /** The raw query string without `?` ('' when none). */
   query: string;
   authority: string;
+  /** `https` when the proxy terminated TLS for this request (an ingress gateway's HTTPS listener). */
+  scheme?: string;
   /** Lower-case header name → value (repeated headers joined with ','). */
   header(name: string): string | undefined;
 }

@@ -9,7 +9,7 @@
  * Istio's classic ingress too: Istio's install deploys `istio-ingressgateway` (labels
  * `istio: ingressgateway`, `app: istio-ingressgateway`) in istio-system; here it is deployed while a
  * `networking.istio.io` Gateway selects those labels (its Service carries the HTTP server ports of
- * every such Gateway, and 15021), and removed when none does. VirtualServices whose `gateways` name
+ * every such Gateway, HTTP and HTTPS, and 15021), and removed when none does. VirtualServices whose `gateways` name
  * a Gateway that does not exist get Istio's IST0101 (ReferencedResourceNotFound) in their status.
  */
 import { readFile, rm, unlink, writeFile } from 'node:fs/promises';
@@ -18,8 +18,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { stringify } from 'yaml';
 import { addNodeToken, removeNodeToken } from '../../istiod/ca/local-tokens.js';
 import { readObjects, type Obj } from './manifests.js';
-import { listenerStatuses } from '../../istiod/l7/gateway-configs.js';
-import type { Gateway, HTTPRoute } from '../../istiod/config/types.js';
+import { listenerStatuses, type SecretLookup } from '../../istiod/l7/gateway-configs.js';
+import type { Gateway, HTTPRoute, Secret } from '../../istiod/config/types.js';
 import { GENERATED_BY } from './waypoint-controller.js';
 import { condition } from '../../common/conditions.js';
 import { kindIdOf } from '../../istiod/config/kinds.js';
@@ -72,6 +72,12 @@ export const CLASSIC_INGRESS = {
 const CLASSIC_OWNER = `${CLASSIC_INGRESS.namespace}/${CLASSIC_INGRESS.name}`;
 const HTTP_SERVER = new Set(['HTTP', 'HTTP2', 'GRPC']);
 
+/** A port the gateway's Service carries; `tls`: HTTPS, terminated at the gateway. */
+interface GatewayPort {
+  port: number;
+  tls: boolean;
+}
+
 /** A networking.istio.io Gateway whose selector picks the default ingress gateway's pods. */
 function selectsClassicIngress(o: Obj): boolean {
   if (kindIdOf(o) !== 'IstioGateway') return false;
@@ -80,13 +86,38 @@ function selectsClassicIngress(o: Obj): boolean {
   return keys.length > 0 && keys.every((k) => CLASSIC_INGRESS.labels[k] === sel[k]);
 }
 
-/** The HTTP server ports of a classic Gateway (TLS servers are not served here). */
-function serverPorts(o: Obj): number[] {
+/** The ports of a classic Gateway's servers: HTTP ones, and HTTPS ones that terminate TLS (SIMPLE). */
+function serverPorts(o: Obj): GatewayPort[] {
   const servers = rec(o.spec).servers;
-  return (Array.isArray(servers) ? servers.map(rec) : [])
-    .filter((s) => HTTP_SERVER.has(String(rec(s.port).protocol ?? '').toUpperCase()) && !s.tls)
-    .map((s) => Number(rec(s.port).number))
-    .filter((p) => Number.isInteger(p) && p > 0 && p < 65536);
+  const out: GatewayPort[] = [];
+  for (const s of Array.isArray(servers) ? servers.map(rec) : []) {
+    const protocol = String(rec(s.port).protocol ?? '').toUpperCase();
+    const port = Number(rec(s.port).number);
+    if (!Number.isInteger(port) || port <= 0 || port >= 65536) continue;
+    const mode = rec(s.tls).mode;
+    const redirect = rec(s.tls).httpsRedirect === true && mode === undefined;
+    if (HTTP_SERVER.has(protocol) && (!s.tls || redirect)) out.push({ port, tls: false });
+    else if (protocol === 'HTTPS' && mode === 'SIMPLE') out.push({ port, tls: true });
+  }
+  return out;
+}
+
+/** One entry per port (the first listener or server on a port decides whether it is TLS), in order. */
+function uniquePorts(ports: GatewayPort[]): GatewayPort[] {
+  const by = new Map<number, GatewayPort>();
+  for (const p of ports) if (!by.has(p.port)) by.set(p.port, p);
+  return [...by.values()].sort((a, b) => a.port - b.port);
+}
+
+/** The Secrets among the config objects, by namespace and name (for HTTPS listeners' certificates). */
+function secretsOf(all: Array<{ obj: Obj }>): SecretLookup {
+  const by = new Map<string, Secret>();
+  for (const { obj } of all)
+    if (kindIdOf(obj) === 'Secret') {
+      const m = rec(obj.metadata);
+      by.set(`${String(m.namespace ?? 'default')}/${String(m.name)}`, obj as unknown as Secret);
+    }
+  return (ns, name) => by.get(`${ns}/${name}`);
 }
 
 const fileName = (kind: string, ns: string, name: string): string =>
@@ -101,7 +132,11 @@ export class GatewayController {
 
   desired(ns: string, gw: string, listeners: Listener[]): Obj[] {
     const name = ingressDeployment(gw);
-    const ports = [...new Set(listeners.filter((l) => l.protocol === 'HTTP').map((l) => l.port))];
+    const ports = uniquePorts(
+      listeners
+        .filter((l) => l.protocol === 'HTTP' || l.protocol === 'HTTPS')
+        .map((l) => ({ port: l.port, tls: l.protocol === 'HTTPS' })),
+    );
     return this.objects({
       ns,
       name,
@@ -113,14 +148,14 @@ export class GatewayController {
   }
 
   /** Istio's `istio-ingressgateway` Deployment and Service, serving `ports`. */
-  classicDesired(ports: number[]): Obj[] {
+  classicDesired(ports: GatewayPort[]): Obj[] {
     return this.objects({
       ns: CLASSIC_INGRESS.namespace,
       name: CLASSIC_INGRESS.name,
       selector: CLASSIC_INGRESS.labels,
       owner: CLASSIC_OWNER,
       serviceAccount: CLASSIC_INGRESS.serviceAccount,
-      ports: [...new Set(ports)].sort((a, b) => a - b),
+      ports: uniquePorts(ports),
       classic: true,
     });
   }
@@ -131,7 +166,7 @@ export class GatewayController {
     selector: Record<string, string>;
     owner: string;
     serviceAccount: string;
-    ports: number[];
+    ports: GatewayPort[];
     classic?: boolean;
   }): Obj[] {
     const { ns, name, selector, ports } = o;
@@ -178,7 +213,7 @@ export class GatewayController {
                     '--token-file',
                     this.tokenFile(ns, name),
                   ],
-                  ports: [...ports.map((p) => ({ containerPort: p })), { containerPort: 15021 }],
+                  ports: [...ports.map(({ port }) => ({ containerPort: port })), { containerPort: 15021 }],
                 },
               ],
             },
@@ -194,11 +229,11 @@ export class GatewayController {
           selector,
           ports: [
             { name: 'status-port', port: 15021, targetPort: 15021 },
-            ...ports.map((p) => ({
-              name: o.classic ? `http2-${p}` : `http-${p}`,
+            ...ports.map(({ port: p, tls }) => ({
+              name: tls ? `https-${p}` : o.classic ? `http2-${p}` : `http-${p}`,
               port: p,
               targetPort: p,
-              appProtocol: 'http',
+              appProtocol: tls ? 'https' : 'http',
             })),
           ],
         },
@@ -221,7 +256,7 @@ export class GatewayController {
       if (vip.changed) changed = true;
       if (
         all.filter((x) => x.obj === obj).length === 1 &&
-        (await this.writeStatus(file, obj, ns, name, vip.ip, routesOf(all)))
+        (await this.writeStatus(file, obj, ns, name, vip.ip, routesOf(all), secretsOf(all)))
       )
         changed = true;
     }
@@ -299,6 +334,7 @@ export class GatewayController {
     name: string,
     vip: string | undefined,
     routes: HTTPRoute[],
+    secrets: SecretLookup,
   ): Promise<boolean> {
     const ready = vip !== undefined && (await this.programmed(ns, name));
     const old = rec(obj.status);
@@ -323,7 +359,7 @@ export class GatewayController {
               'waiting for the gateway pod to start and get its configuration',
             ),
       ],
-      listeners: listenerStatuses(obj as unknown as Gateway, routes, ready, old.listeners),
+      listeners: listenerStatuses(obj as unknown as Gateway, routes, ready, old.listeners, secrets),
     };
     if (isDeepStrictEqual(old, status)) return false;
     await writeFileAtomic(join(this.o.configDir, file), stringify({ ...obj, status }));

@@ -40,16 +40,23 @@ interface GatewayStatus {
 
 const statusOf = (g: Gateway): GatewayStatus => (g.status ?? {}) as GatewayStatus;
 
-/** `http://ADDRESS[:PORT]`. */
-const urlOf = (addr: string, port: number): string =>
-  port === 80 ? `http://${addr}` : `http://${addr}:${port}`;
+/** `http://ADDRESS[:PORT]`, or `https://` for a TLS port (the default port left out). */
+const urlOf = (addr: string, port: number, tls = false): string => {
+  const scheme = tls ? 'https' : 'http';
+  return port === (tls ? 443 : 80) ? `${scheme}://${addr}` : `${scheme}://${addr}:${port}`;
+};
 
-/** `http://ADDRESS[:PORT]` for the first HTTP listener, once the Gateway has an address. */
+/**
+ * The URL of the first HTTP listener (or, when there is none, the first HTTPS one), once the Gateway
+ * has an address.
+ */
 export function gatewayUrl(g: Gateway): string | undefined {
   const addr = statusOf(g).addresses?.[0]?.value;
-  const l = g.spec.listeners.find((x) => x.protocol === 'HTTP');
+  const l =
+    g.spec.listeners.find((x) => x.protocol === 'HTTP') ??
+    g.spec.listeners.find((x) => x.protocol === 'HTTPS');
   if (!addr || !l) return undefined;
-  return urlOf(addr, l.port);
+  return urlOf(addr, l.port, l.protocol === 'HTTPS');
 }
 
 /** One ingress Gateway as the list shows it, of either kind. */

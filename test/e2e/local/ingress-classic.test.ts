@@ -4,22 +4,29 @@
  * (deploy/samples/bookinfo-gateway-classic.yaml). The cluster deploys istio-system/istio-ingressgateway
  * for it; the host curls $GATEWAY_URL/productpage; the gateway reaches productpage over HBONE with
  * Istio's ingress identity; Istio's routing task works from the host; a match entry's `gateways` holds it
- * to the gateway or to the mesh; a VirtualService naming a missing
+ * to the gateway or to the mesh; an HTTPS server terminates TLS with its credentialName Secret and an
+ * HTTP server redirects with httpsRedirect; a VirtualService naming a missing
  * Gateway is reported (IST0101); deleting the Gateway removes the ingress deployment and its token.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { runCommand } from '../../../src/local/netns/index.js';
+import { createRootCa, issueLeaf } from '../../../src/pki/ca.js';
 import { skip, waitFor, meshctl, startCluster } from './harness.js';
 
 const NAME = `mlc${process.pid % 100000}`;
 const INGRESS_SA = 'spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account';
 
-async function hostCurl(url: string, headers: string[] = []): Promise<{ code: number; body: string }> {
-  const args = ['-sS', '--max-time', '5', '-w', '\n%{http_code}'];
+async function hostCurl(
+  url: string,
+  headers: string[] = [],
+  extra: string[] = [],
+): Promise<{ code: number; body: string }> {
+  const args = ['-sS', '--max-time', '5', '-w', '\n%{http_code}', ...extra];
   for (const h of headers) args.push('-H', h);
   try {
     const out = (await runCommand('curl', [...args, url])).stdout;
@@ -250,6 +257,74 @@ spec:
           return st?.validationMessages?.some((m) => m.type?.code === 'IST0101') ?? false;
         });
         assert.equal((await hostCurl(`${url}/`, ['host: ratings.example.com'])).code, 404);
+      },
+    );
+
+    await t.test(
+      'HTTPS (SIMPLE, credentialName in istio-system) and httpsRedirect from the host',
+      async () => {
+        const web = createRootCa({ commonName: 'bookinfo example CA' });
+        const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+        const cert = issueLeaf(web, {
+          publicKey,
+          dnsNames: ['bookinfo.example.com'],
+          validityMs: 3600_000,
+        });
+        const key = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+        const caFile = join(cfg, '..', 'classic-ca.pem');
+        await writeFile(caFile, web.certPem);
+        await apply(
+          'classic-https.yaml',
+          `apiVersion: v1
+kind: Secret
+metadata: {name: bookinfo-cred, namespace: istio-system}
+type: kubernetes.io/tls
+stringData:
+  tls.crt: ${JSON.stringify(cert)}
+  tls.key: ${JSON.stringify(key)}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: bookinfo-gateway, namespace: bookinfo}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: [bookinfo.example.com]
+    tls: {httpsRedirect: true}
+  - port: {number: 80, name: http-any, protocol: HTTP}
+    hosts: ["*"]
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: [bookinfo.example.com]
+    tls: {mode: SIMPLE, credentialName: bookinfo-cred}
+`,
+        );
+        const vip = url.slice('http://'.length);
+        let last = { code: 0, body: '' };
+        await waitFor(
+          'productpage over HTTPS',
+          async () => {
+            last = await hostCurl(
+              'https://bookinfo.example.com/productpage',
+              [],
+              ['--cacert', caFile, '--resolve', `bookinfo.example.com:443:${vip}`],
+            );
+            return last.code === 200 && reviewsOf(last.body) !== '';
+          },
+          60_000,
+        ).catch((err: Error) => assert.fail(`${err.message}; last ${last.code} ${last.body}`));
+        const redirect = await runCommand('curl', [
+          '-sS',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code} %{redirect_url}',
+          '-H',
+          'host: bookinfo.example.com',
+          `${url}/productpage`,
+        ]);
+        assert.equal(redirect.stdout, '301 https://bookinfo.example.com/productpage');
+        assert.equal((await hostCurl(`${url}/productpage`)).code, 200, 'other hosts stay on plain HTTP');
       },
     );
 

@@ -3,23 +3,30 @@
  * (deploy/samples/bookinfo-gateway.yaml). The cluster runs the gateway pod and publishes its address;
  * the host curls $GATEWAY_URL/productpage through the cluster's host routes; the gateway reaches
  * productpage over HBONE with its own identity (no plaintext past the edge); Istio's routing task
- * (end-user jason → reviews v2) works from the host; route status names the Gateway's verdict; with
+ * (end-user jason → reviews v2) works from the host; route status names the Gateway's verdict; an
+ * HTTPS listener terminates TLS with its Secret (HTTP/1.1 and HTTP/2 by ALPN); with
  * istio.io/ingress-use-waypoint the gateway goes
  * through the waypoint.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { runCommand } from '../../../src/local/netns/index.js';
+import { createRootCa, issueLeaf } from '../../../src/pki/ca.js';
 import { skip, sleep, waitFor, meshctl, startCluster } from './harness.js';
 
 const NAME = `mli${process.pid % 100000}`;
 
-async function hostCurl(url: string, headers: string[] = []): Promise<{ code: number; body: string }> {
-  const args = ['-sS', '--max-time', '5', '-w', '\n%{http_code}'];
+async function hostCurl(
+  url: string,
+  headers: string[] = [],
+  extra: string[] = [],
+): Promise<{ code: number; body: string }> {
+  const args = ['-sS', '--max-time', '5', '-w', '\n%{http_code}', ...extra];
   for (const h of headers) args.push('-H', h);
   try {
     const out = (await runCommand('curl', [...args, url])).stdout;
@@ -167,6 +174,113 @@ spec:
           l?.conditions.map((c) => `${c.type}=${c.status}`),
           ['Accepted=True', 'Programmed=True', 'ResolvedRefs=True'],
         );
+      },
+    );
+
+    await t.test(
+      'HTTPS: a listener terminates TLS with its Secret; a missing Secret is reported',
+      async () => {
+        const web = createRootCa({ commonName: 'bookinfo example CA' });
+        const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+        const cert = issueLeaf(web, {
+          publicKey,
+          dnsNames: ['bookinfo.example.com'],
+          commonName: 'bookinfo.example.com',
+          validityMs: 3600_000,
+        });
+        const key = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+        const caFile = join(cfg, '..', 'bookinfo-ca.pem');
+        await writeFile(caFile, web.certPem);
+        const b64 = (x: string): string => Buffer.from(x).toString('base64');
+        const file = join(cfg, '..', 'bookinfo-https.yaml');
+        await writeFile(
+          file,
+          `apiVersion: v1
+kind: Secret
+metadata: {name: bookinfo-cert, namespace: bookinfo}
+type: kubernetes.io/tls
+data: {tls.crt: ${b64(cert)}, tls.key: ${b64(key)}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: bookinfo-gateway, namespace: bookinfo}
+spec:
+  gatewayClassName: istio
+  listeners:
+  - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Same}}}
+  - name: https
+    port: 443
+    protocol: HTTPS
+    hostname: bookinfo.example.com
+    tls: {mode: Terminate, certificateRefs: [{name: bookinfo-cert}]}
+  - name: https-missing
+    port: 8443
+    protocol: HTTPS
+    tls: {certificateRefs: [{name: no-such-cert}]}
+`,
+        );
+        const ap = await meshctl(['apply', '-f', file, '--config-dir', cfg]);
+        assert.equal(ap.code, 0, ap.out);
+        const vip = url.slice('http://'.length);
+        const httpsCurl = (path: string) =>
+          hostCurl(
+            `https://bookinfo.example.com${path}`,
+            [],
+            ['--cacert', caFile, '--resolve', `bookinfo.example.com:443:${vip}`],
+          );
+        let last = { code: 0, body: '' };
+        await waitFor(
+          'productpage over HTTPS',
+          async () => {
+            last = await httpsCurl('/productpage');
+            return last.code === 200 && reviewsOf(last.body) !== '';
+          },
+          60_000,
+        ).catch((err: Error) => assert.fail(`${err.message}; last ${last.code} ${last.body}`));
+        assert.equal((await hostCurl(`${url}/productpage`)).code, 200, 'plain HTTP still served on 80');
+        // HTTP/2 by ALPN.
+        const h2 = await runCommand('curl', [
+          '-sS',
+          '--http2',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_version}',
+          '--cacert',
+          caFile,
+          '--resolve',
+          `bookinfo.example.com:443:${vip}`,
+          'https://bookinfo.example.com/productpage',
+        ]);
+        assert.equal(h2.stdout, '2');
+        type Listener = {
+          name: string;
+          attachedRoutes: number;
+          conditions: Array<{ type: string; status: string; reason: string }>;
+        };
+        let listeners: Listener[] = [];
+        await waitFor('the listener status', async () => {
+          const gw = parse(await readFile(join(cfg, 'gateway-bookinfo-bookinfo-gateway.yaml'), 'utf8')) as {
+            status?: { listeners?: Listener[] };
+          };
+          listeners = gw.status?.listeners ?? [];
+          return listeners.length === 3;
+        });
+        const conds = (name: string) =>
+          listeners.find((l) => l.name === name)?.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`);
+        assert.deepEqual(conds('https'), [
+          'Accepted=True/Accepted',
+          'Programmed=True/Programmed',
+          'ResolvedRefs=True/ResolvedRefs',
+        ]);
+        assert.equal(listeners.find((l) => l.name === 'https')?.attachedRoutes, 1);
+        assert.deepEqual(conds('https-missing'), [
+          'Accepted=True/Accepted',
+          'Programmed=False/Invalid',
+          'ResolvedRefs=False/InvalidCertificateRef',
+        ]);
+        const list = await meshctl(['gateway', 'list', '-n', 'bookinfo', '--config-dir', cfg]);
+        assert.match(list.out, /80\/HTTP,443\/HTTPS,8443\/HTTPS/);
       },
     );
 

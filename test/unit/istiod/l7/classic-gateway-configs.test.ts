@@ -11,6 +11,8 @@ import { buildSidecarConfigs } from '../../../../src/istiod/l7/sidecar-configs.j
 import { buildWaypointConfigs } from '../../../../src/istiod/l7/waypoint-configs.js';
 import { compileConfig, portFor } from '../../../../src/l7/compile.js';
 import { decide } from '../../../../src/l7/route/decide.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { createRootCa, issueLeaf } from '../../../../src/pki/ca.js';
 
 const YAML = `
 apiVersion: v1
@@ -263,4 +265,49 @@ spec:
     JSON.stringify(r),
     /spec\.http\[0\]\.match\[0\]\.gateways\[0\].*is not mesh, a Gateway NAME or NAMESPACE\/NAME/,
   );
+});
+
+test('HTTPS servers (SIMPLE) serve the credentialName Secret of the gateway namespace; httpsRedirect sends 301', () => {
+  const ca = createRootCa();
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const cert = issueLeaf(ca, { publicKey, dnsNames: ['bookinfo.example.com'], validityMs: 3600_000 });
+  const key = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  const secret = (ns: string) => `apiVersion: v1
+kind: Secret
+metadata: {name: bookinfo-cred, namespace: ${ns}}
+type: kubernetes.io/tls
+stringData: {tls.crt: ${JSON.stringify(cert)}, tls.key: ${JSON.stringify(key)}}`;
+  const yaml = YAML.replace(
+    '  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]',
+    `  servers:
+  - {port: {number: 80, name: http, protocol: HTTP}, hosts: ["bookinfo.example.com"], tls: {httpsRedirect: true}}
+  - {port: {number: 8000, name: http-plain, protocol: HTTP}, hosts: ["*"]}
+  - {port: {number: 443, name: https, protocol: HTTPS}, hosts: ["bookinfo.example.com"], tls: {mode: SIMPLE, credentialName: bookinfo-cred}}
+  - {port: {number: 8443, name: https-elsewhere, protocol: HTTPS}, hosts: ["*"], tls: {mode: SIMPLE, credentialName: missing}}`,
+  );
+  // Istio reads credentialName in the gateway workload's namespace (istio-system), not the Gateway's.
+  const inBookinfo = buildClassicGatewayConfigs(storeOf(`${yaml}---\n${secret('bookinfo')}`), OPTS).get(KEY)!;
+  assert.deepEqual(
+    inBookinfo.services[0]!.ports.map((p) => p.port),
+    [80, 8000, 8080],
+  );
+  const store = storeOf(`${yaml}---\n${secret('istio-system')}`);
+  const cfg = buildClassicGatewayConfigs(store, OPTS).get(KEY)!;
+  const https = cfg.services[0]!.ports.find((p) => p.port === 443)!;
+  assert.deepEqual(https.tls, {
+    certificates: [
+      { hostnames: ['bookinfo.example.com'], credential: 'kubernetes://istio-system/bookinfo-cred' },
+    ],
+  });
+  assert.equal(route(store, 443, 'bookinfo.example.com', '/productpage').d.kind, 'forward');
+  const redirect = route(store, 80, 'bookinfo.example.com', '/productpage').d as {
+    kind: string;
+    status: number;
+    location: string;
+  };
+  assert.equal(redirect.status, 301);
+  assert.equal(redirect.location, 'https://bookinfo.example.com/productpage');
+  // Another host on the redirecting server's port is not routed (404), the plain server still routes.
+  assert.equal((route(store, 80, 'other.example.com', '/productpage').d as { status?: number }).status, 404);
+  assert.equal(route(store, 8000, 'x', '/productpage').d.kind, 'forward');
 });

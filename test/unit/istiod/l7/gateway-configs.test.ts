@@ -3,11 +3,14 @@ import assert from 'node:assert/strict';
 import { parse } from 'yaml';
 import { ConfigStore } from '../../../../src/istiod/config/store.js';
 import { validateObject } from '../../../../src/istiod/config/validate.js';
+import { generateKeyPairSync } from 'node:crypto';
 import {
   buildGatewayConfigs,
   intersect,
   listenerStatuses,
+  secretLookup,
 } from '../../../../src/istiod/l7/gateway-configs.js';
+import { createRootCa, issueLeaf } from '../../../../src/pki/ca.js';
 import { compileConfig, portFor } from '../../../../src/l7/compile.js';
 import { decide } from '../../../../src/l7/route/decide.js';
 
@@ -193,12 +196,12 @@ test('listener status: attached routes by the same rules; a protocol not served 
   const store = storeOf(
     YAML.replace(
       '  - {name: other, port: 8080, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}',
-      '  - {name: other, port: 8080, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}\n  - {name: tls, port: 443, protocol: HTTPS, hostname: "*.example.com"}',
+      '  - {name: other, port: 8080, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}\n  - {name: tls, port: 443, protocol: TLS, hostname: "*.example.com"}',
     ),
   );
   const gw = store.get('Gateway', 'shop', 'edge')!;
   const T0 = '2026-01-02T03:04:05Z';
-  const before = listenerStatuses(gw, store.list('HTTPRoute'), false, undefined, T0);
+  const before = listenerStatuses(gw, store.list('HTTPRoute'), false, undefined, () => undefined, T0);
   assert.deepEqual(
     before.map((l) => [l.name, l.attachedRoutes, l.supportedKinds.map((k) => k.kind).join()]),
     [
@@ -218,9 +221,137 @@ test('listener status: attached routes by the same rules; a protocol not served 
     'Programmed=False:Invalid',
     'ResolvedRefs=True:ResolvedRefs',
   ]);
-  assert.match(before[2]!.conditions[0]!.message, /protocol HTTPS is not served by this ingress gateway/);
-  const after = listenerStatuses(gw, store.list('HTTPRoute'), true, before, '2026-01-02T05:00:00Z');
+  assert.match(before[2]!.conditions[0]!.message, /protocol TLS is not served by this ingress gateway/);
+  const after = listenerStatuses(
+    gw,
+    store.list('HTTPRoute'),
+    true,
+    before,
+    () => undefined,
+    '2026-01-02T05:00:00Z',
+  );
   assert.deepEqual(conds(after[0]!)[1], 'Programmed=True:Programmed');
   assert.equal(after[0]!.conditions[0]!.lastTransitionTime, T0, 'Accepted held: its transition time kept');
   assert.equal(after[0]!.conditions[1]!.lastTransitionTime, '2026-01-02T05:00:00Z');
+});
+
+/** A kubernetes.io/tls Secret in namespace shop for `host`. */
+function tlsSecret(name: string, host: string): string {
+  const ca = createRootCa();
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const cert = issueLeaf(ca, { publicKey, dnsNames: [host], validityMs: 3600_000 });
+  const key = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  const b64 = (x: string): string => Buffer.from(x).toString('base64');
+  return `apiVersion: v1
+kind: Secret
+metadata: {name: ${name}, namespace: shop}
+type: kubernetes.io/tls
+data: {tls.crt: ${b64(cert)}, tls.key: ${b64(key)}}`;
+}
+
+test('HTTPS listeners: certificates by hostname; bad references, Passthrough and conflicts are reported', () => {
+  const yaml = YAML.replace(
+    '  - {name: other, port: 8080, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}',
+    `  - {name: other, port: 8080, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}
+  - {name: shop-tls, port: 443, protocol: HTTPS, hostname: shop.example.com, tls: {certificateRefs: [{name: shop-cert}]}}
+  - {name: any-tls, port: 443, protocol: HTTPS, tls: {certificateRefs: [{name: any-cert}, {name: gone}]}}
+  - {name: same-host, port: 443, protocol: HTTPS, hostname: shop.example.com, tls: {certificateRefs: [{name: any-cert}]}}
+  - {name: plain-on-443, port: 443, protocol: HTTP}
+  - {name: elsewhere, port: 8443, protocol: HTTPS, tls: {certificateRefs: [{name: any-cert, namespace: other}]}}
+  - {name: missing, port: 9443, protocol: HTTPS, tls: {certificateRefs: [{name: gone}]}}
+  - {name: pass, port: 9444, protocol: HTTPS, tls: {mode: Passthrough}}`,
+  );
+  const store = storeOf(
+    `${yaml}---\n${tlsSecret('shop-cert', 'shop.example.com')}\n---\n${tlsSecret('any-cert', 'x.example.com')}`,
+  );
+  const cfg = buildGatewayConfigs(store, OPTS).get('shop/edge-istio')!;
+  const ports = cfg.services[0]!.ports;
+  assert.deepEqual(
+    ports.map((p) => p.port),
+    [80, 8080, 443],
+    'only listeners with a usable certificate are served',
+  );
+  assert.deepEqual(ports.find((p) => p.port === 443)!.tls, {
+    certificates: [
+      { hostnames: ['shop.example.com'], credential: 'kubernetes://shop/shop-cert' },
+      { hostnames: [], credential: 'kubernetes://shop/any-cert' },
+    ],
+  });
+  const st = listenerStatuses(
+    store.get('Gateway', 'shop', 'edge')!,
+    store.list('HTTPRoute'),
+    true,
+    undefined,
+    secretLookup(store),
+  );
+  const line = (name: string) => {
+    const l = st.find((x) => x.name === name)!;
+    return l.conditions.map((c) => `${c.type}=${c.status}:${c.reason}`).join(' ');
+  };
+  assert.equal(
+    line('shop-tls'),
+    'Accepted=True:Accepted Programmed=True:Programmed ResolvedRefs=True:ResolvedRefs',
+  );
+  // One of two references is missing: served with the other, and the missing one reported.
+  assert.equal(
+    line('any-tls'),
+    'Accepted=True:Accepted Programmed=True:Programmed ResolvedRefs=False:InvalidCertificateRef',
+  );
+  assert.match(
+    st.find((x) => x.name === 'any-tls')!.conditions[2]!.message,
+    /certificateRefs\[1\]: Secret shop\/gone not found/,
+  );
+  assert.equal(
+    line('same-host'),
+    'Accepted=True:Accepted Programmed=False:Invalid ResolvedRefs=True:ResolvedRefs Conflicted=True:HostnameConflict',
+  );
+  assert.equal(
+    line('plain-on-443'),
+    'Accepted=True:Accepted Programmed=False:Invalid ResolvedRefs=True:ResolvedRefs Conflicted=True:ProtocolConflict',
+  );
+  assert.equal(
+    line('elsewhere'),
+    'Accepted=True:Accepted Programmed=False:Invalid ResolvedRefs=False:RefNotPermitted',
+  );
+  assert.equal(
+    line('missing'),
+    'Accepted=True:Accepted Programmed=False:Invalid ResolvedRefs=False:InvalidCertificateRef',
+  );
+  assert.equal(
+    line('pass'),
+    'Accepted=False:UnsupportedValue Programmed=False:Invalid ResolvedRefs=True:ResolvedRefs',
+  );
+  // web names the http listener; elsewhere, from another namespace, is not allowed (Same).
+  assert.equal(st.find((x) => x.name === 'shop-tls')!.attachedRoutes, 0);
+});
+
+test('a kubernetes.io/tls Secret must hold a certificate and its own key', () => {
+  const good = parse(tlsSecret('c', 'a.example.com')) as { data: Record<string, string> };
+  const other = parse(tlsSecret('d', 'b.example.com')) as { data: Record<string, string> };
+  const check = (data: Record<string, string>) =>
+    validateObject({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'c', namespace: 'shop' },
+      type: 'kubernetes.io/tls',
+      data,
+    });
+  assert.equal(check(good.data).status, 'valid');
+  const mixed = check({ 'tls.crt': good.data['tls.crt']!, 'tls.key': other.data['tls.key']! });
+  assert.equal(mixed.status, 'invalid');
+  assert.match(JSON.stringify(mixed), /tls.key does not belong to the first certificate of tls.crt/);
+  const noKey = check({ 'tls.crt': good.data['tls.crt']! });
+  assert.match(JSON.stringify(noKey), /data\[tls.key\]: is required in a kubernetes.io\/tls Secret/);
+  assert.match(JSON.stringify(check({ 'tls.crt': 'not base64!', 'tls.key': 'x' })), /is not base64/);
+  // Other types are not checked for TLS content (a service account token, an opaque secret).
+  assert.equal(
+    validateObject({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'o' },
+      type: 'Opaque',
+      stringData: { password: 'x' },
+    }).status,
+    'valid',
+  );
 });

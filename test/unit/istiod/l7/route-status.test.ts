@@ -212,7 +212,7 @@ test('an ingress Gateway parent: Accepted when a listener takes the route, else 
   );
   assert.equal(
     accepted(gatewayRoute([ref]), [{ name: 'tcp', port: 80, protocol: 'TCP' }]),
-    'False | NotAllowedByListeners | Gateway bookinfo/bookinfo-gateway: no HTTP listener among those referenced',
+    'False | NotAllowedByListeners | Gateway bookinfo/bookinfo-gateway: no HTTP or HTTPS listener among those referenced',
   );
   const fromShop = { ...gatewayRoute([{ ...ref, namespace: 'bookinfo' }]) };
   fromShop.metadata = { ...fromShop.metadata, namespace: 'shop' };

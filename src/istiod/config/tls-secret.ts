@@ -1,0 +1,77 @@
+/**
+ * The certificate and key a TLS Secret holds, as an ingress gateway serves them: Kubernetes'
+ * `kubernetes.io/tls` keys (`tls.crt`, `tls.key`) or Istio's generic ones (`cert`, `key`), from `data`
+ * (base64) with `stringData` (plain) over it. Pure: parsing and checks, no I/O.
+ */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { errorMessage } from '../../common/errors.js';
+import type { Secret } from './types-core.js';
+
+export const TLS_SECRET_TYPE = 'kubernetes.io/tls';
+
+/** A PEM certificate chain (leaf first) and its private key. */
+export interface TlsPair {
+  cert: string;
+  key: string;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export function isBase64(s: string): boolean {
+  return s.length % 4 === 0 && BASE64.test(s);
+}
+
+/** The value of `key` in the Secret: `stringData` first, then decoded `data`. */
+export function secretValue(s: Pick<Secret, 'data' | 'stringData'>, key: string): string | undefined {
+  const plain = s.stringData?.[key];
+  if (typeof plain === 'string') return plain;
+  const b64 = s.data?.[key];
+  return typeof b64 === 'string' ? Buffer.from(b64, 'base64').toString('utf8') : undefined;
+}
+
+/** Which pair of keys the Secret uses, or undefined when it has neither (not a TLS secret). */
+export function tlsKeyNames(s: Pick<Secret, 'data' | 'stringData'>): [string, string] | undefined {
+  const has = (k: string): boolean => secretValue(s, k) !== undefined;
+  if (has('tls.crt') || has('tls.key')) return ['tls.crt', 'tls.key'];
+  if (has('cert') || has('key')) return ['cert', 'key'];
+  return undefined;
+}
+
+/**
+ * The Secret's certificate and key, checked: both present, the chain and the key parse, and the key
+ * belongs to the leaf. `error` names the key and what is wrong.
+ */
+export function tlsPairOf(s: Pick<Secret, 'data' | 'stringData'>): { pair?: TlsPair; error?: string } {
+  const names = tlsKeyNames(s);
+  if (!names) return { error: 'has no tls.crt and tls.key (nor cert and key)' };
+  const [certName, keyName] = names;
+  const cert = secretValue(s, certName);
+  const key = secretValue(s, keyName);
+  if (cert === undefined || cert.trim() === '') return { error: `${certName} is missing or empty` };
+  if (key === undefined || key.trim() === '') return { error: `${keyName} is missing or empty` };
+  const problem = checkPair(cert, key, certName, keyName);
+  return problem ? { error: problem } : { pair: { cert, key } };
+}
+
+function checkPair(cert: string, key: string, certName: string, keyName: string): string | undefined {
+  const blocks = cert.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+  if (!blocks) return `${certName} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`;
+  let leaf: X509Certificate | undefined;
+  for (const [i, b] of blocks.entries()) {
+    try {
+      const x = new X509Certificate(b);
+      leaf ??= x;
+    } catch (err) {
+      return `${certName}: certificate ${i + 1} does not parse (${errorMessage(err)})`;
+    }
+  }
+  let pk;
+  try {
+    pk = createPrivateKey(key);
+  } catch (err) {
+    return `${keyName} is not a PEM private key (${errorMessage(err)})`;
+  }
+  if (leaf && !leaf.checkPrivateKey(pk))
+    return `${keyName} does not belong to the first certificate of ${certName} (subject ${leaf.subject.replace(/\n/g, ', ')})`;
+  return undefined;
+}

@@ -1,0 +1,61 @@
+/**
+ * Ingress gateways' TLS credentials as Envoy SDS `Secret` resources (`kubernetes://<ns>/<secret>`):
+ * which ones the published configurations name, their content, and who may have them. A credential
+ * goes only to a proxy whose certificate (the mTLS port) names the Secret's namespace, as Istio
+ * serves `credentialName` to the gateways of that namespace.
+ */
+import { tlsPairOf } from '../config/tls-secret.js';
+import type { ConfigStore } from '../config/store.js';
+import { CREDENTIAL_PREFIX, type L7Config } from '../../l7/model.js';
+import type { SpiffeId } from '../../pki/spiffe.js';
+import type { ResourceAccess } from '../xds/delta-server.js';
+
+/** `kubernetes://NS/NAME` → namespace and name, or undefined when the name has another form. */
+export function parseCredentialName(name: string): { namespace: string; name: string } | undefined {
+  if (!name.startsWith(CREDENTIAL_PREFIX)) return undefined;
+  const rest = name.slice(CREDENTIAL_PREFIX.length);
+  const slash = rest.indexOf('/');
+  if (slash <= 0 || slash === rest.length - 1 || rest.indexOf('/', slash + 1) >= 0) return undefined;
+  return { namespace: rest.slice(0, slash), name: rest.slice(slash + 1) };
+}
+
+/** The credentials the configurations' TLS ports name, with the SDS message of each usable one. */
+export function credentialResources(
+  configs: Iterable<L7Config>,
+  store: ConfigStore,
+): Map<string, { name: string; tlsCertificate: object }> {
+  const out = new Map<string, { name: string; tlsCertificate: object }>();
+  for (const cfg of configs)
+    for (const svc of cfg.services)
+      for (const port of svc.ports)
+        for (const c of port.tls?.certificates ?? []) {
+          if (out.has(c.credential)) continue;
+          const ref = parseCredentialName(c.credential);
+          const secret = ref && store.get('Secret', ref.namespace, ref.name);
+          const pair = secret ? tlsPairOf(secret).pair : undefined;
+          if (!pair) continue;
+          out.set(c.credential, {
+            name: c.credential,
+            tlsCertificate: {
+              certificateChain: { inlineBytes: Buffer.from(pair.cert) },
+              privateKey: { inlineBytes: Buffer.from(pair.key) },
+            },
+          });
+        }
+  return out;
+}
+
+/** Who may subscribe to a credential: a mesh identity of this trust domain in the Secret's namespace. */
+export function credentialAccess(trustDomain: string): ResourceAccess {
+  return (name: string, peer: SpiffeId | undefined) => {
+    const ref = parseCredentialName(name);
+    if (!ref) return `"${name}" is not a credential name (kubernetes://NAMESPACE/SECRET)`;
+    if (!peer)
+      return `credential ${name} is served only on istiod's mTLS port (15012) to a proxy with a mesh certificate`;
+    if (peer.trustDomain !== trustDomain)
+      return `credential ${name}: the client is of trust domain ${peer.trustDomain}, not ${trustDomain}`;
+    if (peer.namespace !== ref.namespace)
+      return `credential ${name} is for proxies of namespace ${ref.namespace}; the client is of ${peer.namespace} (service account ${peer.serviceAccount})`;
+    return undefined;
+  };
+}
