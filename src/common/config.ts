@@ -19,6 +19,8 @@ export interface OptionSpec<T> {
   parse: (raw: string, source: string) => T;
   /** Boolean options may be given as a bare flag (`--tls`) or negated (`--no-tls`). */
   boolean?: boolean;
+  /** The flag may be given more than once; its values (lists) are joined in order. */
+  repeatable?: boolean;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -156,7 +158,12 @@ export function parseConfig<S extends Schema>(
         if (value === undefined) throw new MeshError('CFG_ERR_MISSING_VALUE', `flag --${name} needs a value`);
       }
     }
-    fromFlags.set(key, spec.parse(value, `--${name}`));
+    const parsed = spec.parse(value, `--${name}`);
+    const prev = fromFlags.get(key);
+    fromFlags.set(
+      key,
+      spec.repeatable && Array.isArray(prev) ? [...(prev as unknown[]), ...(parsed as unknown[])] : parsed,
+    );
   }
 
   const config: Record<string, unknown> = {};

@@ -31,6 +31,15 @@ const SHORT: Record<string, string> = {
   '-o': '--output',
 };
 
+/** `-f FILE` (`--filename`), given once or more: the files in order. */
+export const FILENAME_OPTION = (doc: string) => ({
+  flag: 'filename',
+  doc,
+  default: [] as string[],
+  parse: (raw: string): string[] => [raw],
+  repeatable: true,
+});
+
 export function expandShortFlags(argv: readonly string[]): string[] {
   const out: string[] = [];
   for (const a of argv) {

@@ -3,7 +3,6 @@ import { missingGateways } from '../../istiod/l7/classic-gateway-configs.js';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
-import { parsers } from '../../common/config.js';
 import { parseDocuments } from '../../istiod/config/parse-documents.js';
 import {
   keyOf,
@@ -12,18 +11,18 @@ import {
   type VirtualService,
 } from '../../istiod/config/types.js';
 import { ConfigDir } from '../config-dir.js';
-import { CONFIG_DIR_OPTION, parseCommand } from '../options.js';
+import { CONFIG_DIR_OPTION, FILENAME_OPTION, parseCommand } from '../options.js';
 import { resourceName } from '../resource-name.js';
 
-const USAGE = `Usage: meshctl apply -f FILE [--config-dir DIR]
+const USAGE = `Usage: meshctl apply -f FILE [-f FILE ...] [--config-dir DIR]
 
-Validates every object in FILE (YAML or JSON, several documents allowed; - for stdin) and, only if all
-are valid, writes each to its own file in the configuration directory. Kinds the mesh does not read are
-skipped with a warning.`;
+Validates every object in the FILEs (YAML or JSON, several documents allowed; - for stdin) and, only if
+all are valid, writes each to its own file in the configuration directory. Kinds the mesh does not read
+are skipped with a warning.`;
 
 const SCHEMA = {
   configDir: CONFIG_DIR_OPTION,
-  filename: { flag: 'filename', doc: 'file to apply (-f); - for stdin', default: '', parse: parsers.string },
+  filename: FILENAME_OPTION('file to apply (-f, repeatable); - for stdin'),
 };
 
 /** The object without the fields meshctl manages, for "unchanged" checks. */
@@ -42,19 +41,23 @@ export async function readInput(filename: string): Promise<string> {
 export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(USAGE, SCHEMA, argv);
   if (!args) return 0;
-  const { filename, configDir } = args.config;
-  if (!filename) {
+  const { filename: files, configDir } = args.config;
+  if (files.length === 0) {
     process.stderr.write('meshctl apply: give the file to apply with -f FILE\n');
     return 2;
   }
-  const parsed = parseDocuments(await readInput(filename), filename === '-' ? 'stdin' : filename);
-  if (!parsed.ok) {
-    process.stderr.write(`error: ${parsed.issue.text}\nmeshctl apply: nothing applied\n`);
-    return 1;
+  const documents = [];
+  for (const filename of files) {
+    const parsed = parseDocuments(await readInput(filename), filename === '-' ? 'stdin' : filename);
+    if (!parsed.ok) {
+      process.stderr.write(`error: ${parsed.issue.text}\nmeshctl apply: nothing applied\n`);
+      return 1;
+    }
+    documents.push(...parsed.documents);
   }
   const valid: ConfigObject[] = [];
   const errors: string[] = [];
-  for (const d of parsed.documents) {
+  for (const d of documents) {
     const r = d.result;
     if (r.status === 'ignored')
       process.stderr.write(`warning: skipped ${r.apiVersion} ${r.kind}: not a kind the mesh reads\n`);

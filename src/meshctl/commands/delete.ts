@@ -4,24 +4,19 @@ import { parseDocuments } from '../../istiod/config/parse-documents.js';
 import { identify } from '../../istiod/config/validate.js';
 import { describeObject, objectKey } from '../../istiod/config/types.js';
 import { ConfigDir } from '../config-dir.js';
-import { CONFIG_DIR_OPTION, parseCommand } from '../options.js';
+import { CONFIG_DIR_OPTION, FILENAME_OPTION, parseCommand } from '../options.js';
 import { kindLabel, resourceName } from '../resource-name.js';
 import { readInput } from './apply.js';
 
-const USAGE = `Usage: meshctl delete -f FILE [--config-dir DIR]
+const USAGE = `Usage: meshctl delete -f FILE [-f FILE ...] [--config-dir DIR]
        meshctl delete KIND NAME [-n NAMESPACE]
 
-Removes the objects named in FILE (or the one named on the command line) from the configuration
+Removes the objects named in the FILEs (or the one named on the command line) from the configuration
 directory. Only the identity (kind, namespace, name) of each object in FILE is used.`;
 
 const SCHEMA = {
   configDir: CONFIG_DIR_OPTION,
-  filename: {
-    flag: 'filename',
-    doc: 'file naming the objects to delete (-f); - for stdin',
-    default: '',
-    parse: parsers.string,
-  },
+  filename: FILENAME_OPTION('file naming the objects to delete (-f, repeatable); - for stdin'),
   namespace: { flag: 'namespace', doc: 'namespace (-n)', default: 'default', parse: parsers.string },
   ignoreNotFound: {
     flag: 'ignore-not-found',
@@ -35,21 +30,23 @@ const SCHEMA = {
 export async function run(argv: string[]): Promise<number> {
   const args = parseCommand(USAGE, SCHEMA, argv);
   if (!args) return 0;
-  const { filename, configDir, namespace, ignoreNotFound } = args.config;
+  const { filename: files, configDir, namespace, ignoreNotFound } = args.config;
   const targets: { key: string; label: string }[] = [];
-  if (filename) {
-    const parsed = parseDocuments(await readInput(filename), filename);
-    if (!parsed.ok) {
-      process.stderr.write(`error: ${parsed.issue.text}\n`);
-      return 1;
-    }
-    for (const d of parsed.documents) {
-      const id = identify(d.raw);
-      if (id)
-        targets.push({
-          key: objectKey(id.info.id, id.namespace, id.name),
-          label: describeObject(kindLabel(id.info), id.namespace, id.name),
-        });
+  if (files.length > 0) {
+    for (const filename of files) {
+      const parsed = parseDocuments(await readInput(filename), filename);
+      if (!parsed.ok) {
+        process.stderr.write(`error: ${parsed.issue.text}\n`);
+        return 1;
+      }
+      for (const d of parsed.documents) {
+        const id = identify(d.raw);
+        if (id)
+          targets.push({
+            key: objectKey(id.info.id, id.namespace, id.name),
+            label: describeObject(kindLabel(id.info), id.namespace, id.name),
+          });
+      }
     }
   } else {
     const [kindName, name] = args.rest;

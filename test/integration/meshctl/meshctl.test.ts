@@ -137,6 +137,34 @@ test('apply refuses the whole file when one object is invalid, with the errors',
   await assert.rejects(readdir(cfg), { code: 'ENOENT' });
 });
 
+test('apply and delete take -f more than once; an invalid object in one file applies none', async (t) => {
+  const dir = await tempDir(t);
+  const cfg = join(dir, 'config');
+  const [ns, ...rest] = MANIFEST.split(/^---$/m);
+  await writeFile(join(dir, 'ns.yaml'), ns!);
+  await writeFile(join(dir, 'rest.yaml'), rest.join('---'));
+  await writeFile(join(dir, 'bad.yaml'), rest.join('---').replace('action: DENY', 'action: DENYY'));
+  const bad = await meshctl(['apply', '-f', join(dir, 'ns.yaml'), '-f', join(dir, 'bad.yaml')], {
+    MESH_CONFIG_DIR: cfg,
+  });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /bad\.yaml, document 1: AuthorizationPolicy demo\/deny-all: spec\.action/);
+  await assert.rejects(readdir(cfg), { code: 'ENOENT' });
+  const ok = await meshctl(['apply', '-f', join(dir, 'ns.yaml'), '-f', join(dir, 'rest.yaml')], {
+    MESH_CONFIG_DIR: cfg,
+  });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(
+    ok.stdout,
+    'namespace/demo created\nauthorizationpolicy.security.istio.io/deny-all created\nservice/web created\n',
+  );
+  const del = await meshctl(['delete', '-f', join(dir, 'rest.yaml'), '-f', join(dir, 'ns.yaml')], {
+    MESH_CONFIG_DIR: cfg,
+  });
+  assert.equal(del.code, 0, del.stderr);
+  assert.deepEqual(await readdir(cfg), []);
+});
+
 test('get: tables, namespaces, aliases, -o yaml/json, not found', async (t) => {
   const dir = await tempDir(t);
   const env = { MESH_CONFIG_DIR: dir };

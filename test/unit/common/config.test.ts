@@ -75,3 +75,14 @@ test('durations and host:port', () => {
   assert.equal(splitHostPort('::1:80'), undefined);
   assert.equal(splitHostPort('host:99999'), undefined);
 });
+
+test('a repeatable flag keeps every value in order; any other flag keeps the last', () => {
+  const schema = {
+    file: { flag: 'file', doc: 'f', default: [] as string[], parse: (r: string) => [r], repeatable: true },
+    name: { flag: 'name', doc: 'n', default: '', parse: parsers.string },
+  };
+  const { config } = parseConfig(schema, ['--file', 'a', '--name', 'x', '--file=b', '--name', 'y'], {});
+  assert.deepEqual(config.file, ['a', 'b']);
+  assert.equal(config.name, 'y');
+  assert.deepEqual(parseConfig(schema, [], {}).config.file, []);
+});
