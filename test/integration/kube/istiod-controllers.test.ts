@@ -5,6 +5,8 @@
  * create is left alone and reported; deleting the Gateway lets the garbage collector remove the rest.
  * A rejected Istio object gets Accepted=False in its status, and True once fixed. The self-signed CA
  * is kept in Secret istio-ca-secret. HTTPRoutes attached to Services get Accepted / ResolvedRefs status.
+ * An ingress Gateway's HTTPS listener resolves its TLS Secret from the API server, and istiod serves
+ * that Secret to a proxy of its namespace over the mTLS port.
  */
 import { test } from 'node:test';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -35,6 +37,14 @@ import { parseConfig } from '../../../src/common/config.js';
 import { createLogger } from '../../../src/common/logger.js';
 import { istiodSchema } from '../../../src/istiod/options.js';
 import { setupCa } from '../../../src/istiod/ca-setup.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { Istiod } from '../../../src/istiod/app.js';
+import { secretLookup } from '../../../src/istiod/l7/gateway-configs.js';
+import { caChannelCredentials } from '../../../src/identity/index.js';
+import { createRootCa, issueLeaf } from '../../../src/pki/ca.js';
+import { DeltaClient, type TypeWatch } from '../../../src/xds/delta-client.js';
+import { formatNodeId } from '../../../src/xds/node-id.js';
+import { SECRET_TYPE_URL } from '../../../src/xds/type-urls.js';
 
 const problem = controlPlaneProblem();
 if (problem) console.log(`# skipping the waypoint controller tests: ${problem}`);
@@ -627,5 +637,147 @@ test(
       30_000,
     );
     assert.deepEqual((await ours('web'))?.parentRef, { name: 'edge' });
+  },
+);
+
+test(
+  "an HTTPS listener's Secret from the API server: listener status, the Service port, and istiod's credential",
+  { skip: problem },
+  async (t) => {
+    plane ??= KubeControlPlane.start();
+    const cp = await plane;
+    const kc = loadKubeConfig(cp.kubeconfigPath);
+    await install(kc, loadValues(), { gatewayApiCrds: true });
+    const core = kc.makeApiClient(CoreV1Api);
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    await core.createNamespace({ body: { metadata: { name: 'tls-edge' } } });
+    const web = createRootCa();
+    const tlsData = (host: string) => {
+      const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const cert = issueLeaf(web, { publicKey, dnsNames: [host], validityMs: 3600_000 });
+      const key = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+      return {
+        'tls.crt': Buffer.from(cert).toString('base64'),
+        'tls.key': Buffer.from(key).toString('base64'),
+      };
+    };
+    await core.createNamespacedSecret({
+      namespace: 'tls-edge',
+      body: { metadata: { name: 'shop-cert' }, type: 'kubernetes.io/tls', data: tlsData('shop.example.com') },
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'kube-https-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const { config } = parseConfig(istiodSchema, ['--ca-dir', join(dir, 'ca')], {});
+    const ca = await setupCa(config, createLogger({ component: 'test', level: 'silent' }));
+    const istiod = new Istiod({
+      source: new KubernetesSource({ kubeconfig: cp.kubeconfigPath, backoffMs: { initial: 50, max: 500 } }),
+      xdsAddress: { host: '127.0.0.1', port: 0 },
+      secure: { address: { host: '127.0.0.1', port: 0 }, credentials: () => ca.serverCredentials() },
+      debounce: { quietMs: 5, maxMs: 50 },
+    });
+    await istiod.start();
+    t.after(async () => {
+      await istiod.stop();
+      ca.close();
+    });
+    await istiod.whenReady();
+    const controller = new KubeGatewayController({
+      kubeConfig: kc,
+      profile: INGRESS_PROFILE,
+      image: 'meshlite/gateway:test',
+      xdsAddress: 'istiod.istio-system.svc:15010',
+      trustDomain: 'cluster.local',
+      clusterId: 'Kubernetes',
+      backoffMs: { initial: 100, max: 1000 },
+      resyncMs: 200,
+      secrets: secretLookup(istiod.store),
+    });
+    t.after(() => controller.stop());
+    controller.start();
+    await custom.createNamespacedCustomObject({
+      ...G,
+      namespace: 'tls-edge',
+      body: {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'Gateway',
+        metadata: { name: 'shop' },
+        spec: {
+          gatewayClassName: 'istio',
+          listeners: [
+            {
+              name: 'https',
+              port: 443,
+              protocol: 'HTTPS',
+              hostname: 'shop.example.com',
+              tls: { mode: 'Terminate', certificateRefs: [{ name: 'shop-cert' }] },
+            },
+            {
+              name: 'https-missing',
+              port: 8443,
+              protocol: 'HTTPS',
+              tls: { certificateRefs: [{ name: 'nope' }] },
+            },
+          ],
+        },
+      },
+    });
+    const listeners = async () =>
+      (
+        (await custom.getNamespacedCustomObject({
+          ...G,
+          namespace: 'tls-edge',
+          name: 'shop',
+        })) as GatewayObject
+      ).status?.listeners ?? [];
+    const refs = async (name: string) =>
+      (await listeners()).find((l) => l.name === name)?.conditions.find((c) => c.type === 'ResolvedRefs');
+    await waitFor('ResolvedRefs of both listeners', async () => (await listeners()).length === 2, 30_000);
+    assert.equal((await refs('https'))?.status, 'True');
+    assert.equal((await refs('https-missing'))?.reason, 'InvalidCertificateRef');
+    const svc = await core.readNamespacedService({ name: 'shop-istio', namespace: 'tls-edge' });
+    assert.deepEqual(
+      svc.spec?.ports?.map((p) => [p.name, p.port, p.appProtocol]),
+      [
+        ['status-port', 15021, undefined],
+        ['https', 443, 'https'],
+        ['https-missing', 8443, 'https'],
+      ],
+    );
+    // istiod serves the Secret to a proxy of tls-edge over mTLS, and a new version when it changes.
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const chain = ca.ca.sign(
+      publicKey,
+      { trustDomain: 'cluster.local', namespace: 'tls-edge', serviceAccount: 'shop-istio' },
+      3600_000,
+    );
+    const versions: string[] = [];
+    const watch: TypeWatch<unknown> = {
+      typeUrl: SECRET_TYPE_URL,
+      names: ['kubernetes://tls-edge/shop-cert'],
+      onUpdate: (ups) => ups.forEach((u) => versions.push(u.version)),
+    };
+    const client = new DeltaClient({
+      address: `127.0.0.1:${istiod.ports.secureXds}`,
+      credentials: caChannelCredentials(ca.ca.rootsPem.join('\n'), {
+        keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+        chainPem: chain.join('\n'),
+      }),
+      channelOptions: {
+        'grpc.ssl_target_name_override': 'istiod.istio-system.svc',
+        'grpc.default_authority': 'istiod.istio-system.svc',
+      },
+      node: { id: formatNodeId('router', '10.0.0.9', 'shop-istio-1', 'tls-edge') },
+      watches: [watch],
+    });
+    client.start();
+    t.after(() => client.close());
+    await waitFor('the credential', async () => versions.length === 1, 30_000);
+    await core.replaceNamespacedSecret({
+      name: 'shop-cert',
+      namespace: 'tls-edge',
+      body: { metadata: { name: 'shop-cert' }, type: 'kubernetes.io/tls', data: tlsData('shop.example.com') },
+    });
+    await waitFor('the renewed credential', async () => versions.length === 2, 30_000);
+    assert.notEqual(versions[0], versions[1]);
   },
 );
