@@ -46,7 +46,11 @@ export class IngressGateway {
   readonly registry: Registry;
   engine!: L7Engine;
   private readonly log: Logger;
-  private readonly listeners = new Map<number, { server: net.Server; tls: boolean }>();
+  /** Open listeners; an HTTPS one with the credential it serves clients without SNI. */
+  private readonly listeners = new Map<
+    number,
+    { server: net.Server; tls: boolean; fallback?: LoadedCredential }
+  >();
   /** Each HTTPS port's certificates, as the latest configuration names them. */
   private readonly portTls = new Map<number, PortTls>();
   private credentials: GatewayCredentials | undefined;
@@ -167,7 +171,7 @@ export class IngressGateway {
     for (const port of want) {
       const existing = this.listeners.get(port);
       if (existing) {
-        if (existing.tls) this.setDefaultCertificate(existing.server as tls.Server, port);
+        if (existing.tls) this.updateFallback(existing, port);
         continue;
       }
       const srv = this.portTls.has(port) ? this.tlsServer(port) : this.plainServer(port);
@@ -177,7 +181,11 @@ export class IngressGateway {
           srv.once('error', rej);
           srv.listen(port, host, () => res());
         });
-        this.listeners.set(port, { server: srv, tls: srv instanceof tls.Server });
+        this.listeners.set(port, {
+          server: srv,
+          tls: srv instanceof tls.Server,
+          fallback: this.credentialFor(port, undefined),
+        });
       } catch (err) {
         this.log.error(
           { port, err: (err as Error).message },
@@ -230,9 +238,11 @@ export class IngressGateway {
   }
 
   /** A listener's certificate for clients without SNI follows the credentials as they change. */
-  private setDefaultCertificate(srv: tls.Server, port: number): void {
+  private updateFallback(l: { server: net.Server; fallback?: LoadedCredential }, port: number): void {
     const c = this.credentialFor(port, undefined);
-    if (c) srv.setSecureContext({ cert: c.cert, key: c.key, minVersion: 'TLSv1.2' });
+    if (!c || c === l.fallback) return;
+    (l.server as tls.Server).setSecureContext({ cert: c.cert, key: c.key, minVersion: 'TLSv1.2' });
+    l.fallback = c;
   }
 
   private credentialFor(port: number, sni: string | undefined): LoadedCredential | undefined {

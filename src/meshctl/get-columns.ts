@@ -27,6 +27,15 @@ const EXTRA: Record<string, Column[]> = {
       ),
     ],
   ],
+  Secret: [
+    ['TYPE', as<'Secret'>((s) => s.type ?? 'Opaque')],
+    [
+      'DATA',
+      as<'Secret'>((s) =>
+        String(new Set([...Object.keys(s.data ?? {}), ...Object.keys(s.stringData ?? {})]).size),
+      ),
+    ],
+  ],
   EndpointSlice: [
     ['ADDRESSTYPE', as<'EndpointSlice'>((e) => e.addressType)],
     [

@@ -219,7 +219,7 @@ test('a client that does not trust the certificate fails the handshake; the list
   assert.equal((await get('shop.example.com')).status, 302);
 });
 
-test('a replaced Secret is served on the next handshake', async () => {
+test('a replaced Secret is served on the next handshake, with SNI or without', async () => {
   await writeFile(
     join(dir, 'secret.yaml'),
     tlsSecret('edge-cert', web, ['*.example.com', 'renewed.example.com']),
@@ -229,18 +229,28 @@ test('a replaced Secret is served on the next handshake', async () => {
     10_000,
     'the renewed certificate at the gateway',
   );
-  const peer = await new Promise<X509Certificate>((resolve, reject) => {
-    const req = https.request(
-      { host: '127.0.0.1', port, servername: 'renewed.example.com', ca: web.certPem, agent: false },
-      (res) => {
-        res.resume();
-        resolve((res.socket as TLSSocket).getPeerX509Certificate()!);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-  assert.match(peer.subjectAltName ?? '', /renewed\.example\.com/);
+  // With SNI, and without (a client by address gets the listener's default certificate).
+  for (const servername of ['renewed.example.com', '']) {
+    const peer = await new Promise<X509Certificate>((resolve, reject) => {
+      const req = https.request(
+        {
+          host: '127.0.0.1',
+          port,
+          servername,
+          ca: web.certPem,
+          agent: false,
+          checkServerIdentity: () => undefined,
+        },
+        (res) => {
+          res.resume();
+          resolve((res.socket as TLSSocket).getPeerX509Certificate()!);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    assert.match(peer.subjectAltName ?? '', /renewed\.example\.com/, `SNI "${servername}"`);
+  }
 });
 
 test('istiod serves a credential only over mTLS to a proxy of the Secret namespace', async () => {
