@@ -22,6 +22,7 @@ import {
   SECRET_TYPE_URL,
 } from '../xds/type-urls.js';
 import { credentialAccess } from './server/credentials.js';
+import { ReferenceGrants } from './l7/reference-grants.js';
 import { createConfigMetrics, type ConfigMetrics } from './server/config-metrics.js';
 import { GrpcListener } from './server/grpc-listener.js';
 import { IndexFeeder } from './server/index-feeder.js';
@@ -107,7 +108,12 @@ export class Istiod {
       logger: this.log.child({ part: 'xds' }),
       debounce: opts.debounce,
       typeUrls: [ADDRESS_TYPE_URL, AUTHORIZATION_TYPE_URL, PROXY_CONFIG_TYPE_URL, SECRET_TYPE_URL],
-      authorize: { [SECRET_TYPE_URL]: credentialAccess(opts.trustDomain ?? 'cluster.local') },
+      authorize: {
+        [SECRET_TYPE_URL]: credentialAccess(
+          opts.trustDomain ?? 'cluster.local',
+          () => new ReferenceGrants(this.store.list('ReferenceGrant')),
+        ),
+      },
     });
     this.grpc = new GrpcListener(this.log.child({ part: 'grpc' }));
     this.grpc.addAds(this.xds);

@@ -14,7 +14,7 @@ import { CaBundlePatcher } from './inject/ca-bundle-patcher.js';
 import { InjectionWebhook } from './inject/webhook-server.js';
 import { KubeGatewayController } from './kube-waypoint-controller.js';
 import { INGRESS_PROFILE, WAYPOINT_PROFILE } from './kube-waypoint-objects.js';
-import { secretLookup } from './l7/gateway-configs.js';
+import { listenerRefs } from './l7/gateway-configs.js';
 import { KubeRouteStatusWriter } from './kube-route-status-writer.js';
 import { KubeStatusWriter } from './kube-status-writer.js';
 import { LeaderElector } from './leader-election.js';
@@ -58,7 +58,7 @@ export async function startClusterControllers(
         image,
         ...(resources ? { resources: JSON.parse(resources) as Record<string, Record<string, string>> } : {}),
         ...gatewaySettings,
-        secrets: secretLookup(istiod.store),
+        refs: () => listenerRefs(istiod.store),
         logger: logger.child({ part: `${profile.className}-controller` }),
       });
       c.start();

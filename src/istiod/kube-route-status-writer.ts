@@ -39,7 +39,8 @@ export class KubeRouteStatusWriter {
   }
 
   start(): void {
-    const relevant = (o: ConfigObject) => o.kind === 'Service' || o.kind === 'Gateway' || isRouteKind(o.kind);
+    const relevant = (o: ConfigObject) =>
+      o.kind === 'Service' || o.kind === 'Gateway' || o.kind === 'ReferenceGrant' || isRouteKind(o.kind);
     this.unsubscribe = this.source.subscribe({
       event: (e) => {
         if (relevant(e.object)) this.kick();

@@ -20,7 +20,7 @@ import { silentLogger, type Logger } from '../common/logger.js';
 import { kubeError, statusOf } from './config/kube-client.js';
 import { KubeInformer, type RawObject } from './config/kube-informer.js';
 import type { Gateway, HTTPRoute } from './config/types.js';
-import { INGRESS_CLASS, listenerStatuses, type SecretLookup } from './l7/gateway-configs.js';
+import { INGRESS_CLASS, listenerStatuses, type ListenerRefs } from './l7/gateway-configs.js';
 import {
   GATEWAY_FIELD_MANAGER,
   gatewayObjects,
@@ -46,8 +46,8 @@ export interface KubeWaypointControllerOptions extends WaypointSettings {
    * this often; default 10 s.
    */
   resyncMs?: number;
-  /** Ingress gateways: the Secrets their HTTPS listeners name (istiod's configuration store). */
-  secrets?: SecretLookup;
+  /** Ingress gateways: the Secrets and ReferenceGrants HTTPS listeners resolve against (istiod's store). */
+  refs?: () => ListenerRefs;
 }
 
 const GROUP = 'gateway.networking.k8s.io';
@@ -252,7 +252,7 @@ export class KubeGatewayController {
         [...this.routes.values()],
         programmed,
         gw.status?.listeners,
-        this.o.secrets ?? (() => undefined),
+        this.o.refs?.() ?? { secret: () => undefined },
       );
     }
     await this.writeStatus(gw, status);

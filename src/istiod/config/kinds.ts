@@ -130,6 +130,16 @@ export const KINDS: readonly KindInfo[] = [
     shortNames: [],
   },
   {
+    id: 'ReferenceGrant',
+    kind: 'ReferenceGrant',
+    group: 'gateway.networking.k8s.io',
+    versions: ['v1beta1', 'v1alpha2'],
+    namespaced: true,
+    plural: 'referencegrants',
+    shortNames: ['refgrant'],
+    watchVersions: ['v1beta1', 'v1alpha2'],
+  },
+  {
     id: 'VirtualService',
     kind: 'VirtualService',
     group: 'networking.istio.io',

@@ -200,6 +200,20 @@ export interface HTTPRoute {
   status?: Obj;
 }
 
+/**
+ * Gateway API ReferenceGrant, in the namespace of what may be referred to: objects of the `from`
+ * kinds in those namespaces may refer to objects of the `to` kinds (all of them, or the one `name`).
+ */
+export interface ReferenceGrant {
+  apiVersion: string;
+  kind: 'ReferenceGrant';
+  metadata: ObjectMeta;
+  spec: {
+    from: Array<{ group: string; kind: string; namespace: string }>;
+    to: Array<{ group: string; kind: string; name?: string }>;
+  };
+}
+
 /** Gateway API GRPCRoute: methods become `/<service>/<method>` paths; the rest as HTTPRoute. */
 export interface GRPCRoute {
   apiVersion: string;

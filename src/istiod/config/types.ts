@@ -11,7 +11,13 @@ import type {
 } from './types-mesh.js';
 import { kindIdOf } from './kinds.js';
 import type { RequestAuthentication } from './types-security.js';
-import type { DestinationRule, GRPCRoute, HTTPRoute, VirtualService } from './types-routing.js';
+import type {
+  DestinationRule,
+  GRPCRoute,
+  HTTPRoute,
+  ReferenceGrant,
+  VirtualService,
+} from './types-routing.js';
 
 export type * from './types-core.js';
 export type * from './types-mesh.js';
@@ -34,6 +40,7 @@ export interface KindMap {
   IstioGateway: IstioGateway;
   HTTPRoute: HTTPRoute;
   GRPCRoute: GRPCRoute;
+  ReferenceGrant: ReferenceGrant;
   VirtualService: VirtualService;
   DestinationRule: DestinationRule;
   AuthorizationPolicy: AuthorizationPolicy;

@@ -216,6 +216,33 @@ function parentRefs(f: Fields, spec: Obj): void {
   });
 }
 
+/** ReferenceGrant: `from` (group, kind, namespace) and `to` (group, kind, optional name), both non-empty. */
+function checkReferenceGrant(f: Fields, o: Obj): void {
+  const spec = f.object(o.spec, 'spec', { required: true });
+  if (!spec) return;
+  f.objects(
+    spec.from,
+    'spec.from',
+    (r, p) => {
+      f.string(r.group, `${p}.group`, { required: true });
+      f.string(r.kind, `${p}.kind`, { required: true, nonEmpty: true });
+      const ns = f.string(r.namespace, `${p}.namespace`, { required: true, nonEmpty: true });
+      if (ns) f.dnsLabel(ns, `${p}.namespace`);
+    },
+    { required: true, nonEmpty: true },
+  );
+  f.objects(
+    spec.to,
+    'spec.to',
+    (r, p) => {
+      f.string(r.group, `${p}.group`, { required: true });
+      f.string(r.kind, `${p}.kind`, { required: true, nonEmpty: true });
+      f.string(r.name, `${p}.name`);
+    },
+    { required: true, nonEmpty: true },
+  );
+}
+
 function checkHttpRoute(f: Fields, o: Obj): void {
   const spec = f.object(o.spec, 'spec', { required: true });
   if (!spec) return;
@@ -322,4 +349,5 @@ export const ROUTING_CHECKS: Record<string, (f: Fields, o: Obj) => void> = {
   DestinationRule: checkDestinationRule,
   HTTPRoute: checkHttpRoute,
   GRPCRoute: checkGrpcRoute,
+  ReferenceGrant: checkReferenceGrant,
 };

@@ -2,8 +2,11 @@
  * Gateway API HTTPRoute rules attached to a Service (GAMMA) → route rules. Each match becomes its own
  * rule, ordered as Istio orders them: Exact > PathPrefix (longer first) > RegularExpression > none, then
  * a method match, more header matches, more query matches; ties keep route order (oldest route first,
- * then namespace/name) and rule order. A backend that is not a known Service (or subset) is answered 500.
+ * then namespace/name) and rule order. A backend that is not a known Service (or subset), or one in
+ * another namespace that no ReferenceGrant there admits, is answered 500.
  */
+import type { ConvertedRoute } from './grpc-route.js';
+import { GATEWAY_API_GROUP } from './reference-grants.js';
 import { parseDuration } from '../config/duration.js';
 import type { HTTPRoute, HttpRouteFilterSpec, HttpRouteMatchSpec } from '../config/types.js';
 import type {
@@ -64,7 +67,7 @@ function compareRank(a: number[], b: number[]): number {
 }
 
 /** Routes attached to a service, oldest first, then by namespace/name (the spec's tie-breakers). */
-export function orderRoutes(routes: HTTPRoute[]): HTTPRoute[] {
+export function orderRoutes<R extends HTTPRoute>(routes: R[]): R[] {
   return [...routes].sort(
     (a, b) =>
       (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') ||
@@ -74,8 +77,11 @@ export function orderRoutes(routes: HTTPRoute[]): HTTPRoute[] {
   );
 }
 
+/** The cluster of a backend the route may not refer to (never built: requests to it get 500). */
+const notPermitted = (ns: string, name: string): string => `not-permitted|${ns}/${name}`;
+
 export function convertHttpRoutes(
-  routes: HTTPRoute[],
+  routes: ConvertedRoute[],
   view: MeshView,
   servicePort: number,
   want: (w: ClusterWant) => string,
@@ -83,6 +89,15 @@ export function convertHttpRoutes(
   const entries: Array<{ rank: number[]; rule: RouteRule }> = [];
   for (const rt of orderRoutes(routes)) {
     const ns = rt.metadata.namespace ?? 'default';
+    // A backend in another namespace needs a ReferenceGrant there (Gateway API), else it gets 500.
+    const from = { group: GATEWAY_API_GROUP, kind: rt.sourceKind ?? 'HTTPRoute', namespace: ns };
+    const permitted = (b: { group?: string; kind?: string; name: string; namespace?: string }): boolean =>
+      view.grants.permits(from, {
+        group: b.group ?? '',
+        kind: b.kind ?? 'Service',
+        namespace: b.namespace ?? ns,
+        name: b.name,
+      });
     (rt.spec.rules ?? []).forEach((rule, i) => {
       const name = `HTTPRoute/${ns}/${rt.metadata.name}#${rule.name ?? i}`;
       const filters = rule.filters ?? [];
@@ -109,7 +124,9 @@ export function convertHttpRoutes(
           const fqdn = view.resolveHost(b.name, b.namespace ?? ns);
           const bf = b.filters ?? [];
           return {
-            cluster: want({ fqdn, port: b.port ?? servicePort }),
+            cluster: permitted(b)
+              ? want({ fqdn, port: b.port ?? servicePort })
+              : notPermitted(b.namespace ?? ns, b.name),
             weight: b.weight ?? 1,
             requestHeaders: modifier(
               bf.find((f) => f.type === 'RequestHeaderModifier')?.requestHeaderModifier,
@@ -121,7 +138,9 @@ export function convertHttpRoutes(
         });
         const rw = get('URLRewrite')?.urlRewrite;
         const mirrors: MirrorPolicy[] = filters
-          .filter((f) => f.type === 'RequestMirror' && f.requestMirror)
+          .filter(
+            (f) => f.type === 'RequestMirror' && f.requestMirror && permitted(f.requestMirror.backendRef),
+          )
           .map((f) => {
             const m = f.requestMirror!;
             const percent =

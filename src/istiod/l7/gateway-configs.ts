@@ -11,6 +11,9 @@ import { condition, statusTime, type Condition } from '../../common/conditions.j
 import type { ConfigStore } from '../config/store.js';
 import type { Gateway, GatewayCertificateRef, GatewayListener, HTTPRoute, Secret } from '../config/types.js';
 import { tlsPairOf } from '../config/tls-secret.js';
+import { GATEWAY_API_GROUP, ReferenceGrants } from './reference-grants.js';
+
+const NO_GRANTS = new ReferenceGrants([]);
 import { CREDENTIAL_PREFIX, type L7Config, type RouteRule, type ServicePort } from '../../l7/model.js';
 import type { ServiceSecurity } from '../../l7/security/model.js';
 import { convertHttpRoutes } from './convert-httproute.js';
@@ -60,7 +63,7 @@ function buildOne(
   const ns = gw.metadata.namespace ?? 'default';
   const c = clusterCollector(view);
   const byPort = new Map<number, ServicePort>();
-  for (const plan of planListeners(gw, secretLookup(view.store))) {
+  for (const plan of planListeners(gw, { secret: secretLookup(view.store), grants: view.grants })) {
     if (!plan.served) continue;
     const l = plan.listener;
     let port = byPort.get(l.port);
@@ -97,10 +100,23 @@ function buildOne(
 /** Finds a Secret by namespace and name (the configuration store's, or a cluster's). */
 export type SecretLookup = (namespace: string, name: string) => Secret | undefined;
 
+/** What a listener's certificateRefs resolve against: the Secrets, and the ReferenceGrants. */
+export interface ListenerRefs {
+  secret: SecretLookup;
+  /** Absent: none (a Secret in another namespace is RefNotPermitted). */
+  grants?: ReferenceGrants;
+}
+
 export const secretLookup =
   (store: ConfigStore): SecretLookup =>
   (ns, name) =>
     store.get('Secret', ns, name);
+
+/** A store's Secrets and ReferenceGrants, for listener plans. */
+export const listenerRefs = (store: ConfigStore): ListenerRefs => ({
+  secret: secretLookup(store),
+  grants: new ReferenceGrants(store.list('ReferenceGrant')),
+});
 
 /** The name of a TLS Secret as a credential resource (istiod serves it to gateways of its namespace). */
 export const credentialName = (ns: string, name: string): string => `${CREDENTIAL_PREFIX}${ns}/${name}`;
@@ -122,12 +138,12 @@ export interface ListenerPlan {
 
 /**
  * Each listener's plan, in order. HTTP listeners are served; HTTPS ones terminate TLS with the
- * Secrets their `tls.certificateRefs` name (core Secrets in the Gateway's namespace: ReferenceGrant is
- * not read, so a Secret elsewhere is RefNotPermitted); any other protocol, or `tls.mode: Passthrough`,
+ * Secrets their `tls.certificateRefs` name (core Secrets; one in another namespace needs a
+ * ReferenceGrant there, else it is RefNotPermitted); any other protocol, or `tls.mode: Passthrough`,
  * is not. Of two served listeners on one port, a later one with the other protocol
  * (ProtocolConflict) or the same hostname (HostnameConflict) is not served.
  */
-export function planListeners(gw: Gateway, secret: SecretLookup): ListenerPlan[] {
+export function planListeners(gw: Gateway, refs: ListenerRefs): ListenerPlan[] {
   const ns = gw.metadata.namespace ?? 'default';
   const seen = new Map<number, { protocol: string; hostnames: Map<string, string> }>();
   return (gw.spec.listeners ?? []).map((l) => {
@@ -143,7 +159,7 @@ export function planListeners(gw: Gateway, secret: SecretLookup): ListenerPlan[]
       }
       const problems: Array<{ reason: string; message: string }> = [];
       (l.tls?.certificateRefs ?? []).forEach((ref, i) => {
-        const r = resolveCertificateRef(ref, ns, secret);
+        const r = resolveCertificateRef(ref, ns, refs);
         if ('credential' in r) plan.credentials.push(r.credential);
         else problems.push({ reason: r.reason, message: `tls.certificateRefs[${i}]: ${r.message}` });
       });
@@ -193,7 +209,7 @@ export function planListeners(gw: Gateway, secret: SecretLookup): ListenerPlan[]
 function resolveCertificateRef(
   ref: GatewayCertificateRef,
   gwNs: string,
-  secret: SecretLookup,
+  refs: ListenerRefs,
 ): { credential: string } | { reason: string; message: string } {
   const kind = ref.kind ?? 'Secret';
   const group = ref.group ?? '';
@@ -203,12 +219,15 @@ function resolveCertificateRef(
       reason: 'InvalidCertificateRef',
       message: `${group ? `${group}/` : ''}${kind} is not a core Secret`,
     };
-  if (refNs !== gwNs)
+  const from = { group: GATEWAY_API_GROUP, kind: 'Gateway', namespace: gwNs };
+  if (
+    !(refs.grants ?? NO_GRANTS).permits(from, { group: '', kind: 'Secret', namespace: refNs, name: ref.name })
+  )
     return {
       reason: 'RefNotPermitted',
-      message: `Secret ${refNs}/${ref.name} is in another namespace than the Gateway (ReferenceGrant is not read: put the Secret in ${gwNs})`,
+      message: `Secret ${refNs}/${ref.name} is in another namespace and no ReferenceGrant there lets Gateways of ${gwNs} refer to it`,
     };
-  const s = secret(refNs, ref.name);
+  const s = refs.secret(refNs, ref.name);
   if (!s) return { reason: 'InvalidCertificateRef', message: `Secret ${refNs}/${ref.name} not found` };
   const { error } = tlsPairOf(s);
   if (error) return { reason: 'InvalidCertificateRef', message: `Secret ${refNs}/${ref.name} ${error}` };
@@ -350,13 +369,13 @@ export function listenerStatuses(
   routes: readonly HTTPRoute[],
   programmed: boolean,
   previous: unknown,
-  secret: SecretLookup,
+  refs: ListenerRefs,
   now: string = statusTime(),
 ): ListenerStatus[] {
   const ns = gw.metadata.namespace ?? 'default';
   const generation = (gw.metadata as { generation?: number }).generation;
   const prevList = Array.isArray(previous) ? (previous as Array<Record<string, unknown>>) : [];
-  return planListeners(gw, secret).map((plan) => {
+  return planListeners(gw, refs).map((plan) => {
     const l = plan.listener;
     const prev = prevList.find((p) => p.name === l.name);
     const prevConds = Array.isArray(prev?.conditions)

@@ -22,8 +22,12 @@ export function methodPath(m: {
   return { type: 'PathPrefix', value: '/' };
 }
 
-export function grpcToHttpRoute(g: GRPCRoute): HTTPRoute {
+/** An HTTPRoute made from another kind keeps that kind here (ReferenceGrants name the route's kind). */
+export type ConvertedRoute = HTTPRoute & { sourceKind?: 'GRPCRoute' };
+
+export function grpcToHttpRoute(g: GRPCRoute): ConvertedRoute {
   return {
+    sourceKind: 'GRPCRoute',
     apiVersion: g.apiVersion,
     kind: 'HTTPRoute',
     metadata: g.metadata,

@@ -3,6 +3,7 @@
  * running pods with their labels and identity), destination rules by host, and host-name resolution
  * as Istio does it (a short name resolves in the namespace of the object that names it).
  */
+import { ReferenceGrants } from './reference-grants.js';
 import type { ConfigStore } from '../config/store.js';
 import type { DestinationRule, Pod, Service } from '../config/types.js';
 import { appProtocolOf, serviceHostname } from '../model/service-builder.js';
@@ -45,6 +46,13 @@ export class MeshView {
       if (!list) this.drByHost.set(host, (list = []));
       list.push(dr);
     }
+  }
+
+  private grantsCache: ReferenceGrants | undefined;
+
+  /** The ReferenceGrants of the store (built on first use). */
+  get grants(): ReferenceGrants {
+    return (this.grantsCache ??= new ReferenceGrants(this.store.list('ReferenceGrant')));
   }
 
   fqdn(s: Service): string {

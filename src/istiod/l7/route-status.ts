@@ -1,7 +1,8 @@
 /**
  * Route status, as Istio's controller writes it on HTTPRoute and GRPCRoute: one `status.parents[]`
  * entry per parentRef it serves, with `controllerName: istio.io/gateway-controller` and conditions
- * `Accepted` and `ResolvedRefs` (every backend Service exists, else BackendNotFound naming them).
+ * `Accepted` and `ResolvedRefs` (every backend Service exists, else BackendNotFound naming them; a
+ * backend in another namespace that no ReferenceGrant there admits: RefNotPermitted).
  * - A Service parent (GAMMA): Accepted when the Service exists, else NoMatchingParent.
  * - A Gateway parent of class `istio` (ingress): Accepted when a listener takes the route, by the same
  *   rules the gateway's configuration uses (gateway-configs.ts): the ref's sectionName/port pick
@@ -14,7 +15,10 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { condition, statusTime, type Condition } from '../../common/conditions.js';
-import type { Gateway, HTTPRoute } from '../config/types.js';
+import type { Gateway, HTTPRoute, ReferenceGrant } from '../config/types.js';
+import { GATEWAY_API_GROUP, ReferenceGrants } from './reference-grants.js';
+
+const NO_GRANTS = new ReferenceGrants([]);
 import { allowedOnListener, intersect, isIngressGateway } from './gateway-configs.js';
 
 export { statusTime };
@@ -63,6 +67,8 @@ export interface RouteWorld {
   services: ReadonlySet<string>;
   /** When absent, Gateway parents are left as they are. */
   gateways?: ReadonlyMap<string, Gateway>;
+  /** When absent, no ReferenceGrant exists: every backend in another namespace is refused. */
+  grants?: ReferenceGrants;
 }
 
 /** Whether this is a route kind that gets a status here. */
@@ -81,8 +87,10 @@ export function routeStatus(
   world: ReadonlySet<string> | RouteWorld,
   now: string = statusTime(),
 ): Rec | undefined {
-  const { services, gateways } =
-    world instanceof Set ? { services: world, gateways: undefined } : (world as RouteWorld);
+  const { services, gateways, grants } =
+    world instanceof Set
+      ? { services: world, gateways: undefined, grants: undefined }
+      : (world as RouteWorld);
   const meta = rec(route.metadata);
   const ns = typeof meta.namespace === 'string' ? meta.namespace : 'default';
   const generation = typeof meta.generation === 'number' ? meta.generation : undefined;
@@ -97,13 +105,28 @@ export function routeStatus(
   };
   const refs = list(spec.parentRefs).filter((r) => isServiceRef(r, undefined) || ownsGatewayRef(r));
   if (refs.length === 0) return undefined;
+  const backends = list(spec.rules)
+    .flatMap((r) => list(r.backendRefs))
+    .filter((b) => isServiceRef(b, 'Service'));
+  const from = { group: GATEWAY_API_GROUP, kind: String(route.kind), namespace: ns };
+  const refused = [
+    ...new Set(
+      backends
+        .filter(
+          (b) =>
+            !(grants ?? NO_GRANTS).permits(from, {
+              group: '',
+              kind: 'Service',
+              namespace: String(b.namespace ?? ns),
+              name: String(b.name),
+            }),
+        )
+        .map((b) => `${String(b.namespace ?? ns)}/${String(b.name)}`),
+    ),
+  ];
   const missing = [
     ...new Set(
-      list(spec.rules)
-        .flatMap((r) => list(r.backendRefs))
-        .filter((b) => isServiceRef(b, 'Service'))
-        .map((b) => `${String(b.namespace ?? ns)}/${String(b.name)}`)
-        .filter((k) => !services.has(k)),
+      backends.map((b) => `${String(b.namespace ?? ns)}/${String(b.name)}`).filter((k) => !services.has(k)),
     ),
   ];
   const old = rec(route.status);
@@ -128,9 +151,16 @@ export function routeStatus(
         refusal === undefined
           ? cond('Accepted', true, 'Accepted', 'Route was valid')
           : cond('Accepted', false, refusal.reason, refusal.message),
-        missing.length === 0
-          ? cond('ResolvedRefs', true, 'ResolvedRefs', 'All references resolved')
-          : cond('ResolvedRefs', false, 'BackendNotFound', `backend(s) not found: ${missing.join(', ')}`),
+        refused.length > 0
+          ? cond(
+              'ResolvedRefs',
+              false,
+              'RefNotPermitted',
+              `backend(s) in another namespace without a ReferenceGrant there: ${refused.join(', ')}`,
+            )
+          : missing.length === 0
+            ? cond('ResolvedRefs', true, 'ResolvedRefs', 'All references resolved')
+            : cond('ResolvedRefs', false, 'BackendNotFound', `backend(s) not found: ${missing.join(', ')}`),
       ],
     };
   });
@@ -187,7 +217,7 @@ function gatewayRefusal(
   return undefined;
 }
 
-/** Services and Gateway API Gateways among these objects, for routeStatus. */
+/** Services, Gateway API Gateways and ReferenceGrants among these objects, for routeStatus. */
 export function routeWorld(objects: Iterable<RouteObject & { apiVersion?: unknown }>): RouteWorld {
   const all = [...objects];
   const gateways = new Map<string, Gateway>();
@@ -200,7 +230,10 @@ export function routeWorld(objects: Iterable<RouteObject & { apiVersion?: unknow
       o as unknown as Gateway,
     );
   }
-  return { services: serviceKeys(all), gateways };
+  const grants = all.filter(
+    (o) => o.kind === 'ReferenceGrant' && String(o.apiVersion ?? '').startsWith('gateway.networking.k8s.io/'),
+  ) as unknown as ReferenceGrant[];
+  return { services: serviceKeys(all), gateways, grants: new ReferenceGrants(grants) };
 }
 
 /** `namespace/name` of each Service among these objects (file objects default to `default`). */

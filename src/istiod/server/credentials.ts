@@ -9,6 +9,7 @@ import type { ConfigStore } from '../config/store.js';
 import { CREDENTIAL_PREFIX, type L7Config } from '../../l7/model.js';
 import type { SpiffeId } from '../../pki/spiffe.js';
 import type { ResourceAccess } from '../xds/delta-server.js';
+import { GATEWAY_API_GROUP, type ReferenceGrants } from '../l7/reference-grants.js';
 
 /** `kubernetes://NS/NAME` → namespace and name, or undefined when the name has another form. */
 export function parseCredentialName(name: string): { namespace: string; name: string } | undefined {
@@ -45,8 +46,11 @@ export function credentialResources(
   return out;
 }
 
-/** Who may subscribe to a credential: a mesh identity of this trust domain in the Secret's namespace. */
-export function credentialAccess(trustDomain: string): ResourceAccess {
+/**
+ * Who may subscribe to a credential: a mesh identity of this trust domain in the Secret's namespace,
+ * or in a namespace whose Gateways a ReferenceGrant beside the Secret lets refer to it.
+ */
+export function credentialAccess(trustDomain: string, grants: () => ReferenceGrants): ResourceAccess {
   return (name: string, peer: SpiffeId | undefined) => {
     const ref = parseCredentialName(name);
     if (!ref) return `"${name}" is not a credential name (kubernetes://NAMESPACE/SECRET)`;
@@ -54,8 +58,12 @@ export function credentialAccess(trustDomain: string): ResourceAccess {
       return `credential ${name} is served only on istiod's mTLS port (15012) to a proxy with a mesh certificate`;
     if (peer.trustDomain !== trustDomain)
       return `credential ${name}: the client is of trust domain ${peer.trustDomain}, not ${trustDomain}`;
-    if (peer.namespace !== ref.namespace)
-      return `credential ${name} is for proxies of namespace ${ref.namespace}; the client is of ${peer.namespace} (service account ${peer.serviceAccount})`;
+    const granted = grants().permits(
+      { group: GATEWAY_API_GROUP, kind: 'Gateway', namespace: peer.namespace },
+      { group: '', kind: 'Secret', namespace: ref.namespace, name: ref.name },
+    );
+    if (!granted)
+      return `credential ${name} is for proxies of namespace ${ref.namespace} (or of a namespace a ReferenceGrant there names); the client is of ${peer.namespace} (service account ${peer.serviceAccount})`;
     return undefined;
   };
 }

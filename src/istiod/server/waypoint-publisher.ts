@@ -33,6 +33,7 @@ const KINDS = new Set([
   'AuthorizationPolicy',
   'RequestAuthentication',
   'Secret',
+  'ReferenceGrant',
 ]);
 
 export class WaypointPublisher {

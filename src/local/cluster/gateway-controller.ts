@@ -18,8 +18,9 @@ import { isDeepStrictEqual } from 'node:util';
 import { stringify } from 'yaml';
 import { addNodeToken, removeNodeToken } from '../../istiod/ca/local-tokens.js';
 import { readObjects, type Obj } from './manifests.js';
-import { listenerStatuses, type SecretLookup } from '../../istiod/l7/gateway-configs.js';
-import type { Gateway, HTTPRoute, Secret } from '../../istiod/config/types.js';
+import { listenerStatuses, type ListenerRefs } from '../../istiod/l7/gateway-configs.js';
+import { ReferenceGrants } from '../../istiod/l7/reference-grants.js';
+import type { Gateway, HTTPRoute, ReferenceGrant, Secret } from '../../istiod/config/types.js';
 import { GENERATED_BY } from './waypoint-controller.js';
 import { condition } from '../../common/conditions.js';
 import { kindIdOf } from '../../istiod/config/kinds.js';
@@ -109,15 +110,18 @@ function uniquePorts(ports: GatewayPort[]): GatewayPort[] {
   return [...by.values()].sort((a, b) => a.port - b.port);
 }
 
-/** The Secrets among the config objects, by namespace and name (for HTTPS listeners' certificates). */
-function secretsOf(all: Array<{ obj: Obj }>): SecretLookup {
+/** The Secrets and ReferenceGrants among the config objects (for HTTPS listeners' certificates). */
+function refsOf(all: Array<{ obj: Obj }>): ListenerRefs {
   const by = new Map<string, Secret>();
-  for (const { obj } of all)
-    if (kindIdOf(obj) === 'Secret') {
-      const m = rec(obj.metadata);
+  const grants: ReferenceGrant[] = [];
+  for (const { obj } of all) {
+    const kind = kindIdOf(obj);
+    const m = rec(obj.metadata);
+    if (kind === 'Secret')
       by.set(`${String(m.namespace ?? 'default')}/${String(m.name)}`, obj as unknown as Secret);
-    }
-  return (ns, name) => by.get(`${ns}/${name}`);
+    else if (kind === 'ReferenceGrant') grants.push(obj as unknown as ReferenceGrant);
+  }
+  return { secret: (ns, name) => by.get(`${ns}/${name}`), grants: new ReferenceGrants(grants) };
 }
 
 const fileName = (kind: string, ns: string, name: string): string =>
@@ -256,7 +260,7 @@ export class GatewayController {
       if (vip.changed) changed = true;
       if (
         all.filter((x) => x.obj === obj).length === 1 &&
-        (await this.writeStatus(file, obj, ns, name, vip.ip, routesOf(all), secretsOf(all)))
+        (await this.writeStatus(file, obj, ns, name, vip.ip, routesOf(all), refsOf(all)))
       )
         changed = true;
     }
@@ -334,7 +338,7 @@ export class GatewayController {
     name: string,
     vip: string | undefined,
     routes: HTTPRoute[],
-    secrets: SecretLookup,
+    refs: ListenerRefs,
   ): Promise<boolean> {
     const ready = vip !== undefined && (await this.programmed(ns, name));
     const old = rec(obj.status);
@@ -359,7 +363,7 @@ export class GatewayController {
               'waiting for the gateway pod to start and get its configuration',
             ),
       ],
-      listeners: listenerStatuses(obj as unknown as Gateway, routes, ready, old.listeners, secrets),
+      listeners: listenerStatuses(obj as unknown as Gateway, routes, ready, old.listeners, refs),
     };
     if (isDeepStrictEqual(old, status)) return false;
     await writeFileAtomic(join(this.o.configDir, file), stringify({ ...obj, status }));

@@ -39,7 +39,7 @@ import { istiodSchema } from '../../../src/istiod/options.js';
 import { setupCa } from '../../../src/istiod/ca-setup.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { Istiod } from '../../../src/istiod/app.js';
-import { secretLookup } from '../../../src/istiod/l7/gateway-configs.js';
+import { listenerRefs } from '../../../src/istiod/l7/gateway-configs.js';
 import { caChannelCredentials } from '../../../src/identity/index.js';
 import { createRootCa, issueLeaf } from '../../../src/pki/ca.js';
 import { DeltaClient, type TypeWatch } from '../../../src/xds/delta-client.js';
@@ -690,7 +690,7 @@ test(
       clusterId: 'Kubernetes',
       backoffMs: { initial: 100, max: 1000 },
       resyncMs: 200,
-      secrets: secretLookup(istiod.store),
+      refs: () => listenerRefs(istiod.store),
     });
     t.after(() => controller.stop());
     controller.start();

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pickCertificate, secureAddressOf, loadCredential } from '../../../src/gateway/credentials.js';
 import { credentialAccess, parseCredentialName } from '../../../src/istiod/server/credentials.js';
+import { ReferenceGrants } from '../../../src/istiod/l7/reference-grants.js';
 
 const certs = [
   { hostnames: ['shop.example.com'], id: 'shop' },
@@ -30,7 +31,7 @@ test("istiod's mTLS address sits beside the xDS address on 15012", () => {
 });
 
 test('a credential goes only to a mesh identity of its namespace, over mTLS', () => {
-  const may = credentialAccess('cluster.local');
+  const may = credentialAccess('cluster.local', () => new ReferenceGrants([]));
   const id = (namespace: string, trustDomain = 'cluster.local') => ({
     trustDomain,
     namespace,
@@ -39,7 +40,28 @@ test('a credential goes only to a mesh identity of its namespace, over mTLS', ()
   assert.equal(may('kubernetes://edge/cert', id('edge')), undefined);
   assert.match(
     may('kubernetes://edge/cert', id('other')) ?? '',
-    /for proxies of namespace edge; the client is of other/,
+    /for proxies of namespace edge \(or of a namespace a ReferenceGrant there names\); the client is of other/,
+  );
+  const granted = credentialAccess(
+    'cluster.local',
+    () =>
+      new ReferenceGrants([
+        {
+          apiVersion: 'gateway.networking.k8s.io/v1beta1',
+          kind: 'ReferenceGrant',
+          metadata: { name: 'g', namespace: 'edge' },
+          spec: {
+            from: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'other' }],
+            to: [{ group: '', kind: 'Secret', name: 'cert' }],
+          },
+        },
+      ]),
+  );
+  assert.equal(granted('kubernetes://edge/cert', id('other')), undefined, 'a ReferenceGrant lets other');
+  assert.match(
+    granted('kubernetes://edge/key', id('other')) ?? '',
+    /the client is of other/,
+    'only that Secret',
   );
   assert.match(may('kubernetes://edge/cert', undefined) ?? '', /only on istiod's mTLS port/);
   assert.match(may('kubernetes://edge/cert', id('edge', 'other.td')) ?? '', /trust domain other\.td/);

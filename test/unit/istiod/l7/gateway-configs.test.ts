@@ -8,7 +8,7 @@ import {
   buildGatewayConfigs,
   intersect,
   listenerStatuses,
-  secretLookup,
+  listenerRefs,
 } from '../../../../src/istiod/l7/gateway-configs.js';
 import { createRootCa, issueLeaf } from '../../../../src/pki/ca.js';
 import { compileConfig, portFor } from '../../../../src/l7/compile.js';
@@ -201,7 +201,14 @@ test('listener status: attached routes by the same rules; a protocol not served 
   );
   const gw = store.get('Gateway', 'shop', 'edge')!;
   const T0 = '2026-01-02T03:04:05Z';
-  const before = listenerStatuses(gw, store.list('HTTPRoute'), false, undefined, () => undefined, T0);
+  const before = listenerStatuses(
+    gw,
+    store.list('HTTPRoute'),
+    false,
+    undefined,
+    { secret: () => undefined },
+    T0,
+  );
   assert.deepEqual(
     before.map((l) => [l.name, l.attachedRoutes, l.supportedKinds.map((k) => k.kind).join()]),
     [
@@ -227,7 +234,7 @@ test('listener status: attached routes by the same rules; a protocol not served 
     store.list('HTTPRoute'),
     true,
     before,
-    () => undefined,
+    { secret: () => undefined },
     '2026-01-02T05:00:00Z',
   );
   assert.deepEqual(conds(after[0]!)[1], 'Programmed=True:Programmed');
@@ -282,7 +289,7 @@ test('HTTPS listeners: certificates by hostname; bad references, Passthrough and
     store.list('HTTPRoute'),
     true,
     undefined,
-    secretLookup(store),
+    listenerRefs(store),
   );
   const line = (name: string) => {
     const l = st.find((x) => x.name === name)!;
@@ -353,5 +360,68 @@ test('a kubernetes.io/tls Secret must hold a certificate and its own key', () =>
       stringData: { password: 'x' },
     }).status,
     'valid',
+  );
+});
+
+const GRANT = (from: string, to: Record<string, string>) => `apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: grant, namespace: shop}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: ${from}, namespace: other}]
+  to: [${JSON.stringify(to)}]`;
+
+test('a backend in another namespace needs a ReferenceGrant there: 500 without, routed with', () => {
+  const without = route('shop/edge-istio', storeOf(YAML), 8080, 'x', '/').d as {
+    kind: string;
+    status?: number;
+  };
+  assert.deepEqual([without.kind, without.status], ['respond', 500]);
+  const grants = [
+    GRANT('HTTPRoute', { group: '', kind: 'Service' }),
+    GRANT('HTTPRoute', { group: '', kind: 'Service', name: 'web' }),
+  ];
+  for (const g of grants)
+    assert.equal(route('shop/edge-istio', storeOf(`${YAML}---\n${g}`), 8080, 'x', '/').d.kind, 'forward', g);
+  // A grant for another kind, another name or another referring kind does not count.
+  for (const g of [
+    GRANT('HTTPRoute', { group: '', kind: 'Service', name: 'db' }),
+    GRANT('GRPCRoute', { group: '', kind: 'Service' }),
+    GRANT('HTTPRoute', { group: '', kind: 'Secret' }),
+  ])
+    assert.equal(
+      (route('shop/edge-istio', storeOf(`${YAML}---\n${g}`), 8080, 'x', '/').d as { status?: number }).status,
+      500,
+      g,
+    );
+});
+
+test('a certificate Secret in another namespace is served once a ReferenceGrant there lets the Gateway', () => {
+  const gw = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: other}
+spec:
+  gatewayClassName: istio
+  listeners: [{name: tls, port: 443, protocol: HTTPS, tls: {certificateRefs: [{name: any-cert, namespace: shop}]}}]`;
+  const base = `${gw}\n---\n${tlsSecret('any-cert', 'x.example.com')}`;
+  const ports = (yaml: string) =>
+    buildGatewayConfigs(storeOf(yaml), OPTS).get('other/edge-istio')!.services[0]!.ports;
+  assert.deepEqual(ports(base), [], 'refused without a grant');
+  const granted = ports(`${base}\n---\n${GRANT('Gateway', { group: '', kind: 'Secret', name: 'any-cert' })}`);
+  assert.deepEqual(granted[0]?.tls?.certificates, [
+    { hostnames: [], credential: 'kubernetes://shop/any-cert' },
+  ]);
+});
+
+test('a ReferenceGrant names whom it admits and what: from and to are required', () => {
+  const r = validateObject(
+    parse(`apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: g, namespace: shop}
+spec: {from: [{group: gateway.networking.k8s.io, kind: HTTPRoute}]}`),
+  );
+  assert.equal(r.status, 'invalid');
+  assert.deepEqual(
+    (r as { issues: Array<{ path: string; message: string }> }).issues.map((i) => `${i.path}: ${i.message}`),
+    ['spec.from[0].namespace: is required', 'spec.to: is required'],
   );
 });

@@ -140,7 +140,27 @@ test('routes without a Service parentRef get no status; non-Service backends are
     },
   });
   const [, resolved] = conds(routeStatus(r, new Set(['bookinfo/reviews']), T0));
-  assert.equal(resolved!.message, 'backend(s) not found: ns2/other');
+  // ns2/other is in another namespace: without a ReferenceGrant there it is not permitted at all.
+  assert.equal(resolved!.reason, 'RefNotPermitted');
+  assert.equal(
+    resolved!.message,
+    'backend(s) in another namespace without a ReferenceGrant there: ns2/other',
+  );
+  const grant = {
+    apiVersion: 'gateway.networking.k8s.io/v1beta1',
+    kind: 'ReferenceGrant',
+    metadata: { name: 'from-bookinfo', namespace: 'ns2' },
+    spec: {
+      from: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: 'bookinfo' }],
+      to: [{ group: '', kind: 'Service' }],
+    },
+  };
+  const world = routeWorld([
+    grant,
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'reviews', namespace: 'bookinfo' } },
+  ]);
+  const [, granted] = conds(routeStatus(r, world, T0));
+  assert.equal(granted!.message, 'backend(s) not found: ns2/other', 'granted, then looked up');
 });
 
 test('without a generation (files) no observedGeneration; serviceKeys defaults the namespace', () => {
@@ -165,7 +185,18 @@ const gatewayRoute = (parentRefs: Array<Record<string, unknown>>, hostnames?: st
   },
 });
 
+const SHOP_TO_BOOKINFO = {
+  apiVersion: 'gateway.networking.k8s.io/v1beta1',
+  kind: 'ReferenceGrant',
+  metadata: { name: 'shop-routes', namespace: 'bookinfo' },
+  spec: {
+    from: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: 'shop' }],
+    to: [{ group: '', kind: 'Service', name: 'productpage' }],
+  },
+};
+
 const objects = (listeners: Array<Record<string, unknown>>, className = 'istio') => [
+  SHOP_TO_BOOKINFO,
   { apiVersion: 'v1', kind: 'Service', metadata: { name: 'productpage', namespace: 'bookinfo' } },
   {
     apiVersion: 'gateway.networking.k8s.io/v1',
