@@ -163,7 +163,9 @@ export class IngressGateway {
   private async syncListeners(): Promise<void> {
     const want = this.want;
     for (const [port, l] of this.listeners) {
-      if (want.has(port) && l.tls === this.portTls.has(port)) continue;
+      // An HTTPS listener stays while the port is HTTPS and one of its certificates is at hand.
+      const keep = l.tls ? this.credentialFor(port, undefined) !== undefined : !this.portTls.has(port);
+      if (want.has(port) && keep) continue;
       l.server.close();
       this.listeners.delete(port);
     }

@@ -82,6 +82,7 @@ export class WaypointPublisher {
         removals: [...this.credentials].filter((n) => !creds.has(n)),
       });
       this.credentials = new Set(creds.keys());
+      this.xds.reauthorize(SECRET_TYPE_URL);
       this.xds.apply(PROXY_CONFIG_TYPE_URL, { upserts, removals });
     } catch (err) {
       this.log.error(

@@ -128,6 +128,15 @@ export class DeltaXdsServer {
     this.debouncer.touch();
   }
 
+  /**
+   * Checks every stream's subscriptions to a restricted type again, after what decides access changed
+   * (ReferenceGrants); revoked resources are removed at the proxies.
+   */
+  reauthorize(typeUrl: string): void {
+    for (const c of this.conns) c.reauthorize(typeUrl);
+    for (const c of this.conns) c.flush();
+  }
+
   /** The store of a type (read-only use). */
   store(typeUrl: string): ResourceStore | undefined {
     return this.stores.get(typeUrl);

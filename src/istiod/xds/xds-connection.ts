@@ -151,6 +151,20 @@ export class XdsConnection {
     if (any && state.dirtySince === undefined) state.dirtySince = changedAt;
   }
 
+  /**
+   * Checks this stream's subscriptions to a restricted type again (what grants access changed): a name
+   * it may no longer have is unsubscribed, and removed at the client if it was sent.
+   */
+  reauthorize(typeUrl: string): void {
+    const state = this.types.get(typeUrl);
+    if (!state) return;
+    for (const name of [...state.names]) {
+      if (this.permitted(typeUrl, name)) continue;
+      state.names.delete(name);
+      state.dirty.add(name);
+    }
+  }
+
   /** Sends what differs, one response at a time. */
   flush(): void {
     if (this.writing || this.closed) return;
@@ -265,7 +279,14 @@ export class XdsConnection {
     for (const name of state.dirty) {
       if (size >= this.ctx.maxResponseBytes && (resources.length > 0 || removed.length > 0)) break;
       state.dirty.delete(name);
-      if (!state.wildcard && !state.names.has(name)) continue;
+      if (!state.wildcard && !state.names.has(name)) {
+        // No longer subscribed (its access was revoked): the client is told to drop it.
+        if (state.sent.delete(name)) {
+          removed.push(name);
+          size += name.length + 4;
+        }
+        continue;
+      }
       const entry = state.store.get(name);
       const have = state.sent.get(name);
       if (entry) {

@@ -295,3 +295,55 @@ test('istiod serves a credential only over mTLS to a proxy of the Secret namespa
   const metrics = await istiod.registry.metrics();
   assert.match(metrics, /meshlite_xds_refused_subscriptions_total\{type="secret"\} 2/);
 });
+
+test("a ReferenceGrant lets another namespace's gateways have the credential; removing it takes it back", async () => {
+  const grantFile = join(dir, 'grant.yaml');
+  await writeFile(
+    grantFile,
+    `apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: gateways-of-other, namespace: edge}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: Gateway, namespace: other}]
+  to: [{group: "", kind: Secret, name: edge-cert}]
+`,
+  );
+  await until(() => istiod.store.list('ReferenceGrant').length === 1, 5000, 'the grant in istiod');
+  const other = await meshCredentials({
+    trustDomain: 'cluster.local',
+    namespace: 'other',
+    serviceAccount: 'gw',
+  });
+  const got: string[] = [];
+  const removed: string[] = [];
+  const client = new DeltaClient({
+    address: `127.0.0.1:${istiod.ports.secureXds}`,
+    credentials: caChannelCredentials(other.rootsPem.join('\n'), {
+      keyPem: other.keyPem,
+      chainPem: other.chainPem.join('\n'),
+    }),
+    channelOptions: {
+      'grpc.ssl_target_name_override': 'istiod.istio-system.svc',
+      'grpc.default_authority': 'istiod.istio-system.svc',
+    },
+    node: { id: formatNodeId('router', '127.0.0.1', 'gw-1', 'other') },
+    watches: [
+      {
+        typeUrl: SECRET_TYPE_URL,
+        names: [CRED],
+        onUpdate: (ups, rms) => {
+          got.push(...ups.map((u) => u.name));
+          removed.push(...rms);
+        },
+      },
+    ],
+  });
+  client.start();
+  try {
+    await until(() => got.includes(CRED), 5000, 'the credential with the grant');
+    await rm(grantFile);
+    await until(() => removed.includes(CRED), 5000, 'the credential taken back with the grant');
+  } finally {
+    client.close();
+  }
+});
