@@ -10,12 +10,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { runCommand } from '../../../src/local/netns/index.js';
-import { createRootCa, issueLeaf } from '../../../src/pki/ca.js';
+import { webCert } from '../../fixtures/web-cert.js';
 import { skip, waitFor, meshctl, startCluster } from './harness.js';
 
 const NAME = `mlc${process.pid % 100000}`;
@@ -263,16 +262,9 @@ spec:
     await t.test(
       'HTTPS (SIMPLE, credentialName in istio-system) and httpsRedirect from the host',
       async () => {
-        const web = createRootCa({ commonName: 'bookinfo example CA' });
-        const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-        const cert = issueLeaf(web, {
-          publicKey,
-          dnsNames: ['bookinfo.example.com'],
-          validityMs: 3600_000,
-        });
-        const key = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+        const cert = webCert(['bookinfo.example.com']);
         const caFile = join(cfg, '..', 'classic-ca.pem');
-        await writeFile(caFile, web.certPem);
+        await writeFile(caFile, cert.caPem);
         await apply(
           'classic-https.yaml',
           `apiVersion: v1
@@ -280,8 +272,8 @@ kind: Secret
 metadata: {name: bookinfo-cred, namespace: istio-system}
 type: kubernetes.io/tls
 stringData:
-  tls.crt: ${JSON.stringify(cert)}
-  tls.key: ${JSON.stringify(key)}
+  tls.crt: ${JSON.stringify(cert.cert)}
+  tls.key: ${JSON.stringify(cert.key)}
 ---
 apiVersion: networking.istio.io/v1
 kind: Gateway

@@ -11,12 +11,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { runCommand } from '../../../src/local/netns/index.js';
-import { createRootCa, issueLeaf } from '../../../src/pki/ca.js';
+import { tlsSecretYaml, webCert } from '../../fixtures/web-cert.js';
 import { skip, sleep, waitFor, meshctl, startCluster } from './harness.js';
 
 const NAME = `mli${process.pid % 100000}`;
@@ -180,27 +179,13 @@ spec:
     await t.test(
       'HTTPS: a listener terminates TLS with its Secret; a missing Secret is reported',
       async () => {
-        const web = createRootCa({ commonName: 'bookinfo example CA' });
-        const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-        const cert = issueLeaf(web, {
-          publicKey,
-          dnsNames: ['bookinfo.example.com'],
-          commonName: 'bookinfo.example.com',
-          validityMs: 3600_000,
-        });
-        const key = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+        const cert = webCert(['bookinfo.example.com']);
         const caFile = join(cfg, '..', 'bookinfo-ca.pem');
-        await writeFile(caFile, web.certPem);
-        const b64 = (x: string): string => Buffer.from(x).toString('base64');
+        await writeFile(caFile, cert.caPem);
         const file = join(cfg, '..', 'bookinfo-https.yaml');
         await writeFile(
           file,
-          `apiVersion: v1
-kind: Secret
-metadata: {name: bookinfo-cert, namespace: bookinfo}
-type: kubernetes.io/tls
-data: {tls.crt: ${b64(cert)}, tls.key: ${b64(key)}}
----
+          `${tlsSecretYaml('bookinfo-cert', 'bookinfo', cert)}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: bookinfo-gateway, namespace: bookinfo}

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import net from 'node:net';
-import { generateKeyPairSync, type X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,7 +26,8 @@ import { IdentityCaClient, caChannelCredentials } from '../../../src/identity/in
 import { CertSlot, Credentials } from '../../../src/hbone/credentials.js';
 import { IngressGateway } from '../../../src/gateway/app.js';
 import { gatewaySchema } from '../../../src/gateway/config.js';
-import { createRootCa, issueLeaf, type CertificateAuthority } from '../../../src/pki/ca.js';
+import { createRootCa, type CertificateAuthority } from '../../../src/pki/ca.js';
+import { tlsSecretYaml, webCert } from '../../fixtures/web-cert.js';
 import { DeltaClient, type TypeWatch } from '../../../src/xds/delta-client.js';
 import { SECRET_TYPE_URL } from '../../../src/xds/type-urls.js';
 import { formatNodeId } from '../../../src/xds/node-id.js';
@@ -43,19 +44,9 @@ let tokens: string;
 const web = createRootCa({ commonName: 'example web CA' });
 const gwLogs = captureLogger();
 
-/** A kubernetes.io/tls Secret for `hosts`, signed by `issuer`. */
-function tlsSecret(name: string, issuer: CertificateAuthority, hosts: string[]): string {
-  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const cert = issueLeaf(issuer, { publicKey, dnsNames: hosts, validityMs: 3600_000, commonName: hosts[0] });
-  const key = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-  const b64 = (s: string): string => Buffer.from(s).toString('base64');
-  return `apiVersion: v1
-kind: Secret
-metadata: {name: ${name}, namespace: edge}
-type: kubernetes.io/tls
-data: {tls.crt: ${b64(cert + issuer.certPem)}, tls.key: ${b64(key)}}
-`;
-}
+/** A kubernetes.io/tls Secret of namespace edge for `hosts`, signed by `issuer`. */
+const tlsSecret = (name: string, issuer: CertificateAuthority, hosts: string[]): string =>
+  tlsSecretYaml(name, 'edge', webCert(hosts, issuer));
 
 async function freePort(): Promise<number> {
   const s = net.createServer().listen(0, '127.0.0.1');

@@ -41,7 +41,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { Istiod } from '../../../src/istiod/app.js';
 import { listenerRefs } from '../../../src/istiod/l7/gateway-configs.js';
 import { caChannelCredentials } from '../../../src/identity/index.js';
-import { createRootCa, issueLeaf } from '../../../src/pki/ca.js';
+import { tlsData, webCert } from '../../fixtures/web-cert.js';
 import { DeltaClient, type TypeWatch } from '../../../src/xds/delta-client.js';
 import { formatNodeId } from '../../../src/xds/node-id.js';
 import { SECRET_TYPE_URL } from '../../../src/xds/type-urls.js';
@@ -651,19 +651,13 @@ test(
     const core = kc.makeApiClient(CoreV1Api);
     const custom = kc.makeApiClient(CustomObjectsApi);
     await core.createNamespace({ body: { metadata: { name: 'tls-edge' } } });
-    const web = createRootCa();
-    const tlsData = (host: string) => {
-      const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-      const cert = issueLeaf(web, { publicKey, dnsNames: [host], validityMs: 3600_000 });
-      const key = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-      return {
-        'tls.crt': Buffer.from(cert).toString('base64'),
-        'tls.key': Buffer.from(key).toString('base64'),
-      };
-    };
     await core.createNamespacedSecret({
       namespace: 'tls-edge',
-      body: { metadata: { name: 'shop-cert' }, type: 'kubernetes.io/tls', data: tlsData('shop.example.com') },
+      body: {
+        metadata: { name: 'shop-cert' },
+        type: 'kubernetes.io/tls',
+        data: tlsData(webCert(['shop.example.com'])),
+      },
     });
     const dir = await mkdtemp(join(tmpdir(), 'kube-https-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
@@ -775,7 +769,11 @@ test(
     await core.replaceNamespacedSecret({
       name: 'shop-cert',
       namespace: 'tls-edge',
-      body: { metadata: { name: 'shop-cert' }, type: 'kubernetes.io/tls', data: tlsData('shop.example.com') },
+      body: {
+        metadata: { name: 'shop-cert' },
+        type: 'kubernetes.io/tls',
+        data: tlsData(webCert(['shop.example.com'])),
+      },
     });
     await waitFor('the renewed credential', async () => versions.length === 2, 30_000);
     assert.notEqual(versions[0], versions[1]);

@@ -11,8 +11,7 @@ import { buildSidecarConfigs } from '../../../../src/istiod/l7/sidecar-configs.j
 import { buildWaypointConfigs } from '../../../../src/istiod/l7/waypoint-configs.js';
 import { compileConfig, portFor } from '../../../../src/l7/compile.js';
 import { decide } from '../../../../src/l7/route/decide.js';
-import { generateKeyPairSync } from 'node:crypto';
-import { createRootCa, issueLeaf } from '../../../../src/pki/ca.js';
+import { tlsSecretYaml, webCert } from '../../../fixtures/web-cert.js';
 
 const YAML = `
 apiVersion: v1
@@ -268,15 +267,8 @@ spec:
 });
 
 test('HTTPS servers (SIMPLE) serve the credentialName Secret of the gateway namespace; httpsRedirect sends 301', () => {
-  const ca = createRootCa();
-  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const cert = issueLeaf(ca, { publicKey, dnsNames: ['bookinfo.example.com'], validityMs: 3600_000 });
-  const key = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-  const secret = (ns: string) => `apiVersion: v1
-kind: Secret
-metadata: {name: bookinfo-cred, namespace: ${ns}}
-type: kubernetes.io/tls
-stringData: {tls.crt: ${JSON.stringify(cert)}, tls.key: ${JSON.stringify(key)}}`;
+  const cert = webCert(['bookinfo.example.com']);
+  const secret = (ns: string) => tlsSecretYaml('bookinfo-cred', ns, cert);
   const yaml = YAML.replace(
     '  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]',
     `  servers:

@@ -3,14 +3,13 @@ import assert from 'node:assert/strict';
 import { parse } from 'yaml';
 import { ConfigStore } from '../../../../src/istiod/config/store.js';
 import { validateObject } from '../../../../src/istiod/config/validate.js';
-import { generateKeyPairSync } from 'node:crypto';
 import {
   buildGatewayConfigs,
   intersect,
   listenerStatuses,
   listenerRefs,
 } from '../../../../src/istiod/l7/gateway-configs.js';
-import { createRootCa, issueLeaf } from '../../../../src/pki/ca.js';
+import { tlsSecretYaml, webCert } from '../../../fixtures/web-cert.js';
 import { compileConfig, portFor } from '../../../../src/l7/compile.js';
 import { decide } from '../../../../src/l7/route/decide.js';
 
@@ -243,18 +242,7 @@ test('listener status: attached routes by the same rules; a protocol not served 
 });
 
 /** A kubernetes.io/tls Secret in namespace shop for `host`. */
-function tlsSecret(name: string, host: string): string {
-  const ca = createRootCa();
-  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const cert = issueLeaf(ca, { publicKey, dnsNames: [host], validityMs: 3600_000 });
-  const key = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-  const b64 = (x: string): string => Buffer.from(x).toString('base64');
-  return `apiVersion: v1
-kind: Secret
-metadata: {name: ${name}, namespace: shop}
-type: kubernetes.io/tls
-data: {tls.crt: ${b64(cert)}, tls.key: ${b64(key)}}`;
-}
+const tlsSecret = (name: string, host: string): string => tlsSecretYaml(name, 'shop', webCert([host]));
 
 test('HTTPS listeners: certificates by hostname; bad references, Passthrough and conflicts are reported', () => {
   const yaml = YAML.replace(
