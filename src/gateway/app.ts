@@ -18,6 +18,9 @@ import { HbonePool } from '../hbone/pool.js';
 import { ProxyCertificates } from '../identity/proxy-certs.js';
 import { L7Engine } from '../l7/engine.js';
 import type { L7Config, PortTls } from '../l7/model.js';
+import { forwardedClientCert } from '../l7/http/client-cert.js';
+
+type TlsEntry = PortTls['certificates'][number];
 import type { SpiffeId } from '../pki/spiffe.js';
 import type { DeltaClient } from '../xds/delta-client.js';
 import type { WaypointConfig } from '../waypoint/config.js';
@@ -46,10 +49,23 @@ export class IngressGateway {
   readonly registry: Registry;
   engine!: L7Engine;
   private readonly log: Logger;
-  /** Open listeners; an HTTPS one with the credential it serves clients without SNI. */
+  /**
+   * Open listeners; an HTTPS one with the context it serves clients without SNI and its
+   * client-certificate policy (a change of policy opens the port again).
+   */
   private readonly listeners = new Map<
     number,
-    { server: net.Server; tls: boolean; fallback?: LoadedCredential }
+    { server: net.Server; tls: boolean; fallback?: tls.SecureContext; clientCerts?: string }
+  >();
+  /** TLS contexts by `credential|caCredential`, with what they were made from. */
+  private readonly contexts = new Map<
+    string,
+    {
+      cert: LoadedCredential;
+      ca: string | undefined;
+      options: tls.SecureContextOptions;
+      context: tls.SecureContext;
+    }
   >();
   /** Each HTTPS port's certificates, as the latest configuration names them. */
   private readonly portTls = new Map<number, PortTls>();
@@ -90,7 +106,9 @@ export class IngressGateway {
     const want = new Set(config.services.flatMap((s) => s.ports.map((p) => p.port)));
     this.want = want;
     this.credentials?.want(
-      [...this.portTls.values()].flatMap((t) => t.certificates.map((c) => c.credential)),
+      [...this.portTls.values()].flatMap((t) =>
+        t.certificates.flatMap((c) => (c.caCredential ? [c.credential, c.caCredential] : [c.credential])),
+      ),
     );
     return this.sync().then(() => {
       this.log.info({ ports: this.ports, clusters: config.clusters.length }, 'gateway configuration applied');
@@ -163,8 +181,11 @@ export class IngressGateway {
   private async syncListeners(): Promise<void> {
     const want = this.want;
     for (const [port, l] of this.listeners) {
-      // An HTTPS listener stays while the port is HTTPS and one of its certificates is at hand.
-      const keep = l.tls ? this.credentialFor(port, undefined) !== undefined : !this.portTls.has(port);
+      // An HTTPS listener stays while the port is HTTPS with the same client-certificate policy and
+      // one of its certificates is at hand.
+      const keep = l.tls
+        ? this.tlsFor(port, undefined) !== undefined && l.clientCerts === this.clientCertPolicy(port)
+        : !this.portTls.has(port);
       if (want.has(port) && keep) continue;
       l.server.close();
       this.listeners.delete(port);
@@ -176,7 +197,8 @@ export class IngressGateway {
         if (existing.tls) this.updateFallback(existing, port);
         continue;
       }
-      const srv = this.portTls.has(port) ? this.tlsServer(port) : this.plainServer(port);
+      const tlsPort = this.portTls.has(port);
+      const srv = tlsPort ? this.tlsServer(port) : this.plainServer(port);
       if (!srv) continue; // HTTPS: none of its certificates has arrived yet
       try {
         await new Promise<void>((res, rej) => {
@@ -185,8 +207,9 @@ export class IngressGateway {
         });
         this.listeners.set(port, {
           server: srv,
-          tls: srv instanceof tls.Server,
-          fallback: this.credentialFor(port, undefined),
+          tls: tlsPort,
+          fallback: this.tlsFor(port, undefined)?.context,
+          clientCerts: this.clientCertPolicy(port),
         });
       } catch (err) {
         this.log.error(
@@ -197,7 +220,7 @@ export class IngressGateway {
     }
   }
 
-  private serve(s: net.Socket, port: number, scheme: 'http' | 'https'): void {
+  private serve(s: net.Socket, port: number, scheme: 'http' | 'https', clientCert?: string): void {
     s.on('error', () => undefined);
     this.engine.serve(s, {
       targetIp: LISTEN_IP,
@@ -207,6 +230,7 @@ export class IngressGateway {
       sourcePrincipal: '',
       mtls: false,
       scheme,
+      ...(clientCert ? { clientCert } : {}),
     });
   }
 
@@ -214,24 +238,36 @@ export class IngressGateway {
     return net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.serve(s, port, 'http'));
   }
 
-  /** An HTTPS listener: the certificate by SNI (`pickCredential`), HTTP/2 or HTTP/1.1 by ALPN. */
+  /**
+   * Whether a port asks clients for certificates: `none`; `required` when every certificate entry
+   * requires one (the handshake itself refuses a client without); `mixed` otherwise (asked, and
+   * checked per entry once the handshake is done).
+   */
+  private clientCertPolicy(port: number): 'none' | 'required' | 'mixed' {
+    const entries = this.portTls.get(port)?.certificates ?? [];
+    if (!entries.some((e) => e.clientCerts)) return 'none';
+    return entries.every((e) => e.clientCerts === 'required') ? 'required' : 'mixed';
+  }
+
+  /** An HTTPS listener: the certificate by SNI (`pickCertificate`), HTTP/2 or HTTP/1.1 by ALPN. */
   private tlsServer(port: number): tls.Server | undefined {
-    const first = this.credentialFor(port, undefined);
+    const first = this.tlsFor(port, undefined);
     if (!first) {
       this.log.info({ port }, 'gateway: HTTPS listener waits for its certificate from istiod');
       return undefined;
     }
+    const policy = this.clientCertPolicy(port);
     const srv = tls.createServer(
       {
-        cert: first.cert,
-        key: first.key,
-        minVersion: 'TLSv1.2',
+        ...first.options,
         ALPNProtocols: ['h2', 'http/1.1'],
         handshakeTimeout: 10_000,
         allowHalfOpen: true,
-        SNICallback: (servername, cb) => cb(null, this.credentialFor(port, servername)?.context),
+        requestCert: policy !== 'none',
+        rejectUnauthorized: policy === 'required',
+        SNICallback: (servername, cb) => cb(null, this.tlsFor(port, servername)?.context),
       },
-      (s) => this.serve(s, port, 'https'),
+      (s) => this.onTlsConnection(s, port),
     );
     srv.on('tlsClientError', (err, s) => {
       this.log.debug({ port, err: err.message, source: s.remoteAddress }, 'gateway: TLS handshake failed');
@@ -239,20 +275,65 @@ export class IngressGateway {
     return srv;
   }
 
-  /** A listener's certificate for clients without SNI follows the credentials as they change. */
-  private updateFallback(l: { server: net.Server; fallback?: LoadedCredential }, port: number): void {
-    const c = this.credentialFor(port, undefined);
-    if (!c || c === l.fallback) return;
-    (l.server as tls.Server).setSecureContext({ cert: c.cert, key: c.key, minVersion: 'TLSv1.2' });
-    l.fallback = c;
+  /** A handshake is done: the entry its SNI picked decides on the client certificate. */
+  private onTlsConnection(s: tls.TLSSocket, port: number): void {
+    const t = this.tlsFor(port, s.servername || undefined);
+    let clientCert: string | undefined;
+    if (t?.entry.clientCerts) {
+      const peer = s.getPeerX509Certificate();
+      if ((t.entry.clientCerts === 'required' || peer) && !s.authorized) {
+        this.log.debug(
+          { port, source: s.remoteAddress, reason: s.authorizationError ?? 'no client certificate' },
+          'gateway: client certificate refused',
+        );
+        s.destroy();
+        return;
+      }
+      if (peer) clientCert = forwardedClientCert(peer);
+    }
+    this.serve(s, port, 'https', clientCert);
   }
 
-  private credentialFor(port: number, sni: string | undefined): LoadedCredential | undefined {
+  /** A listener's certificate for clients without SNI follows the credentials as they change. */
+  private updateFallback(l: { server: net.Server; fallback?: tls.SecureContext }, port: number): void {
+    const t = this.tlsFor(port, undefined);
+    if (!t || t.context === l.fallback) return;
+    (l.server as tls.Server).setSecureContext(t.options);
+    l.fallback = t.context;
+  }
+
+  /**
+   * What a handshake for `sni` on `port` gets: the certificate entry (`pickCertificate` among those
+   * whose credentials have arrived) and its TLS context, with the client CA bundle for the mutual
+   * modes. Contexts are made once per credential and CA and kept while both stay the same.
+   */
+  private tlsFor(
+    port: number,
+    sni: string | undefined,
+  ): { entry: TlsEntry; context: tls.SecureContext; options: tls.SecureContextOptions } | undefined {
     const cfg = this.portTls.get(port);
-    if (!cfg || !this.credentials) return undefined;
-    const have = cfg.certificates.filter((c) => this.credentials!.get(c.credential));
-    const pick = pickCertificate(have, sni);
-    return pick ? this.credentials.get(pick.credential) : undefined;
+    const creds = this.credentials;
+    if (!cfg || !creds) return undefined;
+    const usable = cfg.certificates.filter(
+      (c) => creds.get(c.credential) && (!c.clientCerts || (c.caCredential && creds.ca(c.caCredential))),
+    );
+    const entry = pickCertificate(usable, sni);
+    if (!entry) return undefined;
+    const cert = creds.get(entry.credential)!;
+    const ca = entry.clientCerts ? creds.ca(entry.caCredential!) : undefined;
+    const key = `${entry.credential}|${entry.caCredential ?? ''}`;
+    let made = this.contexts.get(key);
+    if (!made || made.cert !== cert || made.ca !== ca) {
+      const options: tls.SecureContextOptions = {
+        cert: cert.cert,
+        key: cert.key,
+        minVersion: 'TLSv1.2',
+        ...(ca ? { ca } : {}),
+      };
+      made = { cert, ca, options, context: ca ? tls.createSecureContext(options) : cert.context };
+      this.contexts.set(key, made);
+    }
+    return { entry, context: made.context, options: made.options };
   }
 
   private certsFromCa(): Promise<CertSource> {

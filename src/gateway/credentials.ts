@@ -25,6 +25,7 @@ interface DataSource {
 interface SdsSecret {
   name?: string;
   tlsCertificate?: { certificateChain?: DataSource; privateKey?: DataSource };
+  validationContext?: { trustedCa?: DataSource };
 }
 
 /** A loaded credential: what the TLS listener serves. */
@@ -41,8 +42,21 @@ export interface LoadedCredential {
 const text = (d: DataSource | undefined): string | undefined =>
   d?.inlineString ?? (d?.inlineBytes ? Buffer.from(d.inlineBytes).toString('utf8') : undefined);
 
-/** Loads one SDS secret: a chain and a key that make a TLS context. */
-export function loadCredential(s: SdsSecret): { credential?: LoadedCredential; error?: string } {
+/**
+ * Loads one SDS secret: a chain and a key that make a TLS context, or (`validation_context`) a CA
+ * bundle for client certificates.
+ */
+export function loadCredential(s: SdsSecret): { credential?: LoadedCredential; ca?: string; error?: string } {
+  if (s.validationContext) {
+    const ca = text(s.validationContext.trustedCa);
+    if (!ca) return { error: 'validation_context.trusted_ca: missing (inline PEM expected)' };
+    try {
+      tls.createSecureContext({ ca });
+      return { ca };
+    } catch (err) {
+      return { error: `validation_context.trusted_ca: does not load (${errorMessage(err)})` };
+    }
+  }
   const cert = text(s.tlsCertificate?.certificateChain);
   const key = text(s.tlsCertificate?.privateKey);
   if (!cert) return { error: 'tls_certificate.certificate_chain: missing (inline PEM expected)' };
@@ -69,6 +83,7 @@ export interface GatewayCredentialsOptions {
 
 export class GatewayCredentials {
   private readonly loaded = new Map<string, LoadedCredential>();
+  private readonly cas = new Map<string, string>();
   private names: string[] = [];
   private client: DeltaClient | undefined;
   private closed = false;
@@ -83,14 +98,19 @@ export class GatewayCredentials {
     return this.loaded.get(name);
   }
 
+  /** The CA bundle (PEM) named `name`, once it has arrived. */
+  ca(name: string): string | undefined {
+    return this.cas.get(name);
+  }
+
   /** Subscribes to exactly these credentials (the stream is opened again when the set changes). */
   want(names: Iterable<string>): void {
     const next = [...new Set(names)].sort();
     if (next.join('\n') === this.names.join('\n') && (this.client || next.length === 0)) return;
     this.names = next;
     let dropped = false;
-    for (const n of [...this.loaded.keys()])
-      if (!next.includes(n)) dropped = this.loaded.delete(n) || dropped;
+    for (const n of [...this.loaded.keys(), ...this.cas.keys()])
+      if (!next.includes(n)) dropped = this.loaded.delete(n) || this.cas.delete(n) || dropped;
     if (dropped) this.o.onChange();
     this.open(this.o.certs.current());
   }
@@ -118,8 +138,13 @@ export class GatewayCredentials {
       },
       onUpdate: (upserts, removals) => {
         for (const u of upserts) {
-          const { credential } = loadCredential(u.value);
-          if (!credential || !names.includes(u.name)) continue;
+          const { credential, ca } = loadCredential(u.value);
+          if (!names.includes(u.name)) continue;
+          if (ca) {
+            this.cas.set(u.name, ca);
+            log.info({ credential: u.name }, 'gateway: client CA bundle loaded');
+          }
+          if (!credential) continue;
           this.loaded.set(u.name, credential);
           log.info(
             { credential: u.name, subject: credential.subject, notAfter: credential.notAfter },
@@ -127,7 +152,8 @@ export class GatewayCredentials {
           );
         }
         for (const r of removals)
-          if (this.loaded.delete(r)) log.warn({ credential: r }, 'gateway: certificate withdrawn by istiod');
+          if (this.loaded.delete(r) || this.cas.delete(r))
+            log.warn({ credential: r }, 'gateway: certificate withdrawn by istiod');
         this.o.onChange();
       },
     };

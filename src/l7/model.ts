@@ -164,7 +164,16 @@ export const CREDENTIAL_PREFIX = 'kubernetes://';
  * SNI (`*.example.com` covers one label), else the first without hostnames, else the first.
  */
 export interface PortTls {
-  certificates: Array<{ hostnames: string[]; credential: string }>;
+  certificates: Array<{
+    hostnames: string[];
+    credential: string;
+    /**
+     * Client certificates (Istio's MUTUAL: required; OPTIONAL_MUTUAL: checked when presented),
+     * checked against the CA bundle `caCredential` (`kubernetes://<ns>/<secret>-cacert`).
+     */
+    clientCerts?: 'required' | 'optional';
+    caCredential?: string;
+  }>;
 }
 
 export interface ServiceConfig {

@@ -75,3 +75,40 @@ function checkPair(cert: string, key: string, certName: string, keyName: string)
     return `${keyName} does not belong to the first certificate of ${certName} (subject ${leaf.subject.replace(/\n/g, ', ')})`;
   return undefined;
 }
+
+/** Istio's suffix for the Secret (and the credential) holding a CA bundle for client certificates. */
+export const CA_SUFFIX = '-cacert';
+
+/** The CA bundle a Secret holds (`ca.crt`, or Istio's generic `cacert`), checked to parse. */
+export function caBundleOf(s: Pick<Secret, 'data' | 'stringData'>): { pem?: string; error?: string } {
+  const key = secretValue(s, 'ca.crt') !== undefined ? 'ca.crt' : 'cacert';
+  const pem = secretValue(s, key);
+  if (pem === undefined || pem.trim() === '') return { error: 'has no ca.crt (nor cacert)' };
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+  if (!blocks) return { error: `${key} holds no PEM certificate` };
+  for (const [i, b] of blocks.entries()) {
+    try {
+      new X509Certificate(b);
+    } catch (err) {
+      return { error: `${key}: certificate ${i + 1} does not parse (${errorMessage(err)})` };
+    }
+  }
+  return { pem };
+}
+
+/**
+ * The CA bundle for client certificates of the credential `name` in `ns`, as Istio finds it: the
+ * Secret `<name>-cacert`, else `ca.crt` in the Secret `<name>` itself.
+ */
+export function clientCaFor(
+  lookup: (ns: string, name: string) => Pick<Secret, 'data' | 'stringData'> | undefined,
+  ns: string,
+  name: string,
+): { pem?: string; error?: string } {
+  const separate = lookup(ns, `${name}${CA_SUFFIX}`);
+  if (separate) return caBundleOf(separate);
+  const same = lookup(ns, name);
+  if (!same) return { error: `Secret ${ns}/${name} not found` };
+  const r = caBundleOf(same);
+  return r.pem ? r : { error: `neither Secret ${ns}/${name}${CA_SUFFIX} nor ca.crt in ${ns}/${name}` };
+}

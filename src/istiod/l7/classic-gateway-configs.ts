@@ -14,7 +14,7 @@
 import type { ConfigStore } from '../config/store.js';
 import type { Deployment, IstioGateway, IstioGatewayServer, VirtualService } from '../config/types.js';
 import type { L7Config, PortTls, RouteRule, ServicePort } from '../../l7/model.js';
-import { tlsPairOf } from '../config/tls-secret.js';
+import { CA_SUFFIX, clientCaFor, tlsPairOf } from '../config/tls-secret.js';
 import { convertVirtualService, gatewayKey } from './convert-vs.js';
 import { credentialName, ingressConfig, intersect, withHosts } from './gateway-configs.js';
 import { MeshView, type MeshViewOptions } from './mesh-view.js';
@@ -22,27 +22,47 @@ import { SecurityIndex } from './security-configs.js';
 import { clusterCollector } from './waypoint-configs.js';
 
 const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC']);
+/** The TLS modes of an HTTPS server that terminate TLS at the gateway. */
+const TERMINATING = new Set(['SIMPLE', 'MUTUAL', 'OPTIONAL_MUTUAL']);
 
 /**
  * How a server is served, or undefined when it is not: an HTTP server (with `tls.httpsRedirect`: a
- * redirect to https), or an HTTPS server with `tls.mode: SIMPLE` whose `credentialName` Secret (in the
- * gateway deployment's namespace, as Istio reads it) holds a usable certificate.
+ * redirect to https), or an HTTPS server with `tls.mode` SIMPLE, MUTUAL or OPTIONAL_MUTUAL whose
+ * `credentialName` Secret (in the gateway deployment's namespace, as Istio reads it) holds a usable
+ * certificate — and, for the mutual modes, a CA bundle for client certificates (`<name>-cacert`, or
+ * `ca.crt` beside the certificate).
  */
 function serverMode(
   server: IstioGatewayServer,
   gwPodNs: string,
   view: MeshView,
-): { credential?: string; redirect?: boolean } | undefined {
+):
+  | {
+      credential?: string;
+      redirect?: boolean;
+      clientCerts?: 'required' | 'optional';
+      caCredential?: string;
+    }
+  | undefined {
   const protocol = server.port.protocol.toUpperCase();
   const tls = server.tls as { mode?: string; credentialName?: string; httpsRedirect?: boolean } | undefined;
   if (HTTP_PROTOCOLS.has(protocol)) {
     if (!tls) return {};
     return tls.httpsRedirect === true && tls.mode === undefined ? { redirect: true } : undefined;
   }
-  if (protocol !== 'HTTPS' || tls?.mode !== 'SIMPLE' || !tls.credentialName) return undefined;
+  const mode = tls?.mode;
+  if (protocol !== 'HTTPS' || !mode || !TERMINATING.has(mode) || !tls.credentialName) return undefined;
   const secret = view.store.get('Secret', gwPodNs, tls.credentialName);
   if (!secret || tlsPairOf(secret).error) return undefined;
-  return { credential: credentialName(gwPodNs, tls.credentialName) };
+  const credential = credentialName(gwPodNs, tls.credentialName);
+  if (mode === 'SIMPLE') return { credential };
+  const lookup = (ns: string, name: string) => view.store.get('Secret', ns, name);
+  if (!clientCaFor(lookup, gwPodNs, tls.credentialName).pem) return undefined;
+  return {
+    credential,
+    clientCerts: mode === 'MUTUAL' ? 'required' : 'optional',
+    caCredential: `${credential}${CA_SUFFIX}`,
+  };
 }
 
 const nsOf = (o: { metadata: { namespace?: string } }): string => o.metadata.namespace ?? 'default';
@@ -132,7 +152,13 @@ export function buildClassicGatewayConfigs(store: ConfigStore, opts: MeshViewOpt
         const named = hostParts.filter((h) => h !== '*');
         if (serve.credential) {
           rules.tls ??= { certificates: [] };
-          rules.tls.certificates.push({ hostnames: named, credential: serve.credential });
+          rules.tls.certificates.push({
+            hostnames: named,
+            credential: serve.credential,
+            ...(serve.clientCerts
+              ? { clientCerts: serve.clientCerts, caCredential: serve.caCredential }
+              : {}),
+          });
         }
         if (serve.redirect) {
           // tls.httpsRedirect: every request to this server's hosts is sent to https (301).

@@ -4,7 +4,7 @@
  * goes only to a proxy whose certificate (the mTLS port) names the Secret's namespace, as Istio
  * serves `credentialName` to the gateways of that namespace.
  */
-import { tlsPairOf } from '../config/tls-secret.js';
+import { CA_SUFFIX, clientCaFor, tlsPairOf } from '../config/tls-secret.js';
 import type { ConfigStore } from '../config/store.js';
 import { CREDENTIAL_PREFIX, type L7Config } from '../../l7/model.js';
 import type { SpiffeId } from '../../pki/spiffe.js';
@@ -24,12 +24,22 @@ export function parseCredentialName(name: string): { namespace: string; name: st
 export function credentialResources(
   configs: Iterable<L7Config>,
   store: ConfigStore,
-): Map<string, { name: string; tlsCertificate: object }> {
-  const out = new Map<string, { name: string; tlsCertificate: object }>();
+): Map<string, { name: string; tlsCertificate?: object; validationContext?: object }> {
+  const out = new Map<string, { name: string; tlsCertificate?: object; validationContext?: object }>();
+  const lookup = (ns: string, name: string) => store.get('Secret', ns, name);
   for (const cfg of configs)
     for (const svc of cfg.services)
       for (const port of svc.ports)
         for (const c of port.tls?.certificates ?? []) {
+          const ca = c.caCredential ? parseCredentialName(c.caCredential) : undefined;
+          if (c.caCredential && ca?.name.endsWith(CA_SUFFIX) && !out.has(c.caCredential)) {
+            const bundle = clientCaFor(lookup, ca.namespace, ca.name.slice(0, -CA_SUFFIX.length)).pem;
+            if (bundle)
+              out.set(c.caCredential, {
+                name: c.caCredential,
+                validationContext: { trustedCa: { inlineBytes: Buffer.from(bundle) } },
+              });
+          }
           if (out.has(c.credential)) continue;
           const ref = parseCredentialName(c.credential);
           const secret = ref && store.get('Secret', ref.namespace, ref.name);

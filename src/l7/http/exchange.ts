@@ -55,6 +55,11 @@ export interface ConnInfo {
    * default scheme of redirects.
    */
   scheme?: 'http' | 'https';
+  /**
+   * At the edge, the client's verified certificate as `x-forwarded-client-cert` (Envoy's format);
+   * with `scheme` set, whatever the client sent in that header is dropped.
+   */
+  clientCert?: string;
 }
 
 /** Largest request body held for retries and mirrors. */
@@ -115,7 +120,11 @@ export class Exchange implements RequestView {
     const h = req.headers;
     this.authority = String(h[':authority'] ?? h.host ?? '');
     this.scheme = conn.scheme;
-    if (conn.scheme) h['x-forwarded-proto'] = conn.scheme;
+    if (conn.scheme) {
+      h['x-forwarded-proto'] = conn.scheme;
+      if (conn.clientCert) h['x-forwarded-client-cert'] = conn.clientCert;
+      else delete h['x-forwarded-client-cert'];
+    }
     let rid = h['x-request-id'];
     if (typeof rid !== 'string' || rid === '') {
       rid = randomUUID();

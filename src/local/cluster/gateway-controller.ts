@@ -87,7 +87,7 @@ function selectsClassicIngress(o: Obj): boolean {
   return keys.length > 0 && keys.every((k) => CLASSIC_INGRESS.labels[k] === sel[k]);
 }
 
-/** The ports of a classic Gateway's servers: HTTP ones, and HTTPS ones that terminate TLS (SIMPLE). */
+/** The ports of a classic Gateway's servers: HTTP ones, and HTTPS ones that terminate TLS (SIMPLE, MUTUAL, OPTIONAL_MUTUAL). */
 function serverPorts(o: Obj): GatewayPort[] {
   const servers = rec(o.spec).servers;
   const out: GatewayPort[] = [];
@@ -98,7 +98,8 @@ function serverPorts(o: Obj): GatewayPort[] {
     const mode = rec(s.tls).mode;
     const redirect = rec(s.tls).httpsRedirect === true && mode === undefined;
     if (HTTP_SERVER.has(protocol) && (!s.tls || redirect)) out.push({ port, tls: false });
-    else if (protocol === 'HTTPS' && mode === 'SIMPLE') out.push({ port, tls: true });
+    else if (protocol === 'HTTPS' && (mode === 'SIMPLE' || mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL'))
+      out.push({ port, tls: true });
   }
   return out;
 }

@@ -5,7 +5,8 @@
  * for it; the host curls $GATEWAY_URL/productpage; the gateway reaches productpage over HBONE with
  * Istio's ingress identity; Istio's routing task works from the host; a match entry's `gateways` holds it
  * to the gateway or to the mesh; an HTTPS server terminates TLS with its credentialName Secret and an
- * HTTP server redirects with httpsRedirect; a VirtualService naming a missing
+ * HTTP server redirects with httpsRedirect; a MUTUAL server requires a client certificate of its CA
+ * and forwards it to the app (x-forwarded-client-cert); a VirtualService naming a missing
  * Gateway is reported (IST0101); deleting the Gateway removes the ingress deployment and its token.
  */
 import { test } from 'node:test';
@@ -14,7 +15,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { runCommand } from '../../../src/local/netns/index.js';
-import { webCert } from '../../fixtures/web-cert.js';
+import { tlsSecretYaml, webCert } from '../../fixtures/web-cert.js';
+import { createRootCa } from '../../../src/pki/ca.js';
 import { skip, waitFor, meshctl, startCluster } from './harness.js';
 
 const NAME = `mlc${process.pid % 100000}`;
@@ -51,6 +53,7 @@ test(
     const cluster = await startCluster(t, NAME, [
       'deploy/samples/bookinfo.yaml',
       'deploy/samples/bookinfo-gateway-classic.yaml',
+      'deploy/local/demo.yaml',
     ]);
     const cfg = cluster.dirs.config;
     let url = '';
@@ -317,6 +320,87 @@ spec:
         ]);
         assert.equal(redirect.stdout, '301 https://bookinfo.example.com/productpage');
         assert.equal((await hostCurl(`${url}/productpage`)).code, 200, 'other hosts stay on plain HTTP');
+      },
+    );
+
+    await t.test(
+      'MUTUAL: a client certificate from the CA is required; the app sees it forwarded',
+      async () => {
+        const server = webCert(['echo.example.com']);
+        const clients = createRootCa({ commonName: 'echo clients CA' });
+        const client = webCert(['client.example.org'], clients);
+        const stranger = webCert(['client.example.org']);
+        const dir = join(cfg, '..');
+        await writeFile(join(dir, 'echo-ca.pem'), server.caPem);
+        for (const [name, c] of [
+          ['good', client],
+          ['bad', stranger],
+        ] as const) {
+          await writeFile(join(dir, `${name}-client.pem`), c.cert);
+          await writeFile(join(dir, `${name}-client.key`), c.key);
+        }
+        await apply(
+          'echo-mtls.yaml',
+          `${tlsSecretYaml('echo-cred', 'istio-system', server)}---
+apiVersion: v1
+kind: Secret
+metadata: {name: echo-cred-cacert, namespace: istio-system}
+stringData:
+  ca.crt: ${JSON.stringify(clients.certPem)}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: echo-mtls, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 9443, name: https-mtls, protocol: HTTPS}
+    hosts: [echo.example.com]
+    tls: {mode: MUTUAL, credentialName: echo-cred}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: echo-edge, namespace: default}
+spec:
+  hosts: [echo.example.com]
+  gateways: [echo-mtls]
+  http: [{route: [{destination: {host: echo, port: {number: 8080}}}]}]
+`,
+        );
+        const vip = url.slice('http://'.length);
+        const mtlsCurl = (who?: 'good' | 'bad') =>
+          hostCurl(
+            'https://echo.example.com:9443/headers',
+            ['x-forwarded-client-cert: forged'],
+            [
+              '--cacert',
+              join(dir, 'echo-ca.pem'),
+              '--resolve',
+              `echo.example.com:9443:${vip}`,
+              ...(who
+                ? ['--cert', join(dir, `${who}-client.pem`), '--key', join(dir, `${who}-client.key`)]
+                : []),
+            ],
+          );
+        let last = { code: 0, body: '' };
+        await waitFor(
+          'echo over mutual TLS',
+          async () => {
+            last = await mtlsCurl('good');
+            return last.code === 200;
+          },
+          60_000,
+        ).catch((err: Error) => assert.fail(`${err.message}; last ${last.code} ${last.body}`));
+        const seen = (JSON.parse(last.body) as { headers: Record<string, string> }).headers;
+        assert.equal(seen['x-forwarded-proto'], 'https');
+        assert.match(
+          seen['x-forwarded-client-cert'] ?? '',
+          /^Hash=[0-9a-f]{64};Subject="CN=client\.example\.org";DNS=client\.example\.org$/,
+        );
+        assert.equal((await mtlsCurl()).code, 0, 'no client certificate: the handshake fails');
+        assert.equal((await mtlsCurl('bad')).code, 0, 'a certificate of another CA: the handshake fails');
+        const del = await meshctl(['delete', '-f', join(dir, 'echo-mtls.yaml'), '--config-dir', cfg]);
+        assert.equal(del.code, 0, del.out);
       },
     );
 

@@ -12,6 +12,8 @@ import { buildWaypointConfigs } from '../../../../src/istiod/l7/waypoint-configs
 import { compileConfig, portFor } from '../../../../src/l7/compile.js';
 import { decide } from '../../../../src/l7/route/decide.js';
 import { tlsSecretYaml, webCert } from '../../../fixtures/web-cert.js';
+import { createRootCa } from '../../../../src/pki/ca.js';
+import { credentialResources } from '../../../../src/istiod/server/credentials.js';
 
 const YAML = `
 apiVersion: v1
@@ -302,4 +304,58 @@ test('HTTPS servers (SIMPLE) serve the credentialName Secret of the gateway name
   // Another host on the redirecting server's port is not routed (404), the plain server still routes.
   assert.equal((route(store, 80, 'other.example.com', '/productpage').d as { status?: number }).status, 404);
   assert.equal(route(store, 8000, 'x', '/productpage').d.kind, 'forward');
+});
+
+test('MUTUAL and OPTIONAL_MUTUAL servers carry the client CA credential; without a CA bundle, not served', () => {
+  const ca = createRootCa();
+  const server = (port: number, mode: string, cred: string) =>
+    `  - {port: {number: ${port}, name: p${port}, protocol: HTTPS}, hosts: ["*"], tls: {mode: ${mode}, credentialName: ${cred}}}`;
+  const yaml = YAML.replace(
+    '  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]',
+    [
+      '  servers:',
+      server(443, 'MUTUAL', 'with-cacert'),
+      server(8443, 'OPTIONAL_MUTUAL', 'inline-ca'),
+      server(9443, 'MUTUAL', 'no-ca'),
+    ].join('\n'),
+  );
+  const cert = webCert(['bookinfo.example.com']);
+  const caSecret = `apiVersion: v1
+kind: Secret
+metadata: {name: with-cacert-cacert, namespace: istio-system}
+stringData: {ca.crt: ${JSON.stringify(ca.certPem)}}`;
+  const inline = `apiVersion: v1
+kind: Secret
+metadata: {name: inline-ca, namespace: istio-system}
+stringData: {tls.crt: ${JSON.stringify(cert.cert)}, tls.key: ${JSON.stringify(cert.key)}, ca.crt: ${JSON.stringify(ca.certPem)}}`;
+  const store = storeOf(
+    [
+      yaml,
+      tlsSecretYaml('with-cacert', 'istio-system', cert),
+      caSecret,
+      inline,
+      tlsSecretYaml('no-ca', 'istio-system', cert),
+    ].join('\n---\n'),
+  );
+  const ports = buildClassicGatewayConfigs(store, OPTS).get(KEY)!.services[0]!.ports;
+  assert.deepEqual(
+    ports.map((p) => [p.port, p.tls?.certificates.map((c) => [c.clientCerts, c.caCredential])]),
+    [
+      [443, [['required', 'kubernetes://istio-system/with-cacert-cacert']]],
+      [8080, undefined],
+      [8443, [['optional', 'kubernetes://istio-system/inline-ca-cacert']]],
+    ],
+  );
+  // istiod's credential for each CA bundle: the -cacert Secret, or ca.crt beside the certificate.
+  const creds = credentialResources([buildClassicGatewayConfigs(store, OPTS).get(KEY)!], store);
+  assert.deepEqual([...creds.keys()].sort(), [
+    'kubernetes://istio-system/inline-ca',
+    'kubernetes://istio-system/inline-ca-cacert',
+    'kubernetes://istio-system/with-cacert',
+    'kubernetes://istio-system/with-cacert-cacert',
+  ]);
+  const bundle = creds.get('kubernetes://istio-system/inline-ca-cacert') as {
+    validationContext: { trustedCa: { inlineBytes: Buffer } };
+  };
+  assert.equal(bundle.validationContext.trustedCa.inlineBytes.toString(), ca.certPem);
 });
