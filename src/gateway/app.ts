@@ -19,8 +19,6 @@ import { ProxyCertificates } from '../identity/proxy-certs.js';
 import { L7Engine } from '../l7/engine.js';
 import type { L7Config, PortTls } from '../l7/model.js';
 import { forwardedClientCert } from '../l7/http/client-cert.js';
-
-type TlsEntry = PortTls['certificates'][number];
 import type { SpiffeId } from '../pki/spiffe.js';
 import type { DeltaClient } from '../xds/delta-client.js';
 import type { WaypointConfig } from '../waypoint/config.js';
@@ -34,6 +32,8 @@ import {
   secureAddressOf,
   type LoadedCredential,
 } from './credentials.js';
+
+type TlsEntry = PortTls['certificates'][number];
 
 /** The address listeners hand the engine (istiod's gateway config lists its ports under it). */
 const LISTEN_IP = '0.0.0.0';
@@ -105,11 +105,13 @@ export class IngressGateway {
     for (const p of config.services.flatMap((s) => s.ports)) if (p.tls) this.portTls.set(p.port, p.tls);
     const want = new Set(config.services.flatMap((s) => s.ports.map((p) => p.port)));
     this.want = want;
+    const entries = [...this.portTls.values()].flatMap((t) => t.certificates);
     this.credentials?.want(
-      [...this.portTls.values()].flatMap((t) =>
-        t.certificates.flatMap((c) => (c.caCredential ? [c.credential, c.caCredential] : [c.credential])),
-      ),
+      entries.flatMap((c) => (c.caCredential ? [c.credential, c.caCredential] : [c.credential])),
     );
+    // Contexts of certificates no longer configured go.
+    const inUse = new Set(entries.map((c) => `${c.credential}|${c.caCredential ?? ''}`));
+    for (const k of this.contexts.keys()) if (!inUse.has(k)) this.contexts.delete(k);
     return this.sync().then(() => {
       this.log.info({ ports: this.ports, clusters: config.clusters.length }, 'gateway configuration applied');
       this.configured = true;

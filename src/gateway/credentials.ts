@@ -129,16 +129,19 @@ export class GatewayCredentials {
     if (this.names.length === 0) return;
     const names = this.names;
     const log = this.o.logger;
+    // Each resource is loaded once: by the check, then applied from here.
+    const checked = new WeakMap<SdsSecret, ReturnType<typeof loadCredential>>();
     const watch: TypeWatch<SdsSecret> = {
       typeUrl: SECRET_TYPE_URL,
       names,
       validate: (s) => {
-        const { error } = loadCredential(s);
-        return error ? [error] : [];
+        const r = loadCredential(s);
+        checked.set(s, r);
+        return r.error ? [r.error] : [];
       },
       onUpdate: (upserts, removals) => {
         for (const u of upserts) {
-          const { credential, ca } = loadCredential(u.value);
+          const { credential, ca } = checked.get(u.value) ?? loadCredential(u.value);
           if (!names.includes(u.name)) continue;
           if (ca) {
             this.cas.set(u.name, ca);

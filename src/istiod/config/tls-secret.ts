@@ -53,25 +53,32 @@ export function tlsPairOf(s: Pick<Secret, 'data' | 'stringData'>): { pair?: TlsP
   return problem ? { error: problem } : { pair: { cert, key } };
 }
 
-function checkPair(cert: string, key: string, certName: string, keyName: string): string | undefined {
-  const blocks = cert.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
-  if (!blocks) return `${certName} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`;
-  let leaf: X509Certificate | undefined;
+/** The PEM certificates in `pem`, each parsed; `error` names `what` and the one that does not parse. */
+function parseCertificates(pem: string, what: string): { certs?: X509Certificate[]; error?: string } {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+  if (!blocks) return { error: `${what} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` };
+  const certs: X509Certificate[] = [];
   for (const [i, b] of blocks.entries()) {
     try {
-      const x = new X509Certificate(b);
-      leaf ??= x;
+      certs.push(new X509Certificate(b));
     } catch (err) {
-      return `${certName}: certificate ${i + 1} does not parse (${errorMessage(err)})`;
+      return { error: `${what}: certificate ${i + 1} does not parse (${errorMessage(err)})` };
     }
   }
+  return { certs };
+}
+
+function checkPair(cert: string, key: string, certName: string, keyName: string): string | undefined {
+  const { certs, error } = parseCertificates(cert, certName);
+  if (!certs) return error;
   let pk;
   try {
     pk = createPrivateKey(key);
   } catch (err) {
     return `${keyName} is not a PEM private key (${errorMessage(err)})`;
   }
-  if (leaf && !leaf.checkPrivateKey(pk))
+  const leaf = certs[0]!;
+  if (!leaf.checkPrivateKey(pk))
     return `${keyName} does not belong to the first certificate of ${certName} (subject ${leaf.subject.replace(/\n/g, ', ')})`;
   return undefined;
 }
@@ -84,15 +91,8 @@ export function caBundleOf(s: Pick<Secret, 'data' | 'stringData'>): { pem?: stri
   const key = secretValue(s, 'ca.crt') !== undefined ? 'ca.crt' : 'cacert';
   const pem = secretValue(s, key);
   if (pem === undefined || pem.trim() === '') return { error: 'has no ca.crt (nor cacert)' };
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
-  if (!blocks) return { error: `${key} holds no PEM certificate` };
-  for (const [i, b] of blocks.entries()) {
-    try {
-      new X509Certificate(b);
-    } catch (err) {
-      return { error: `${key}: certificate ${i + 1} does not parse (${errorMessage(err)})` };
-    }
-  }
+  const { error } = parseCertificates(pem, key);
+  if (error) return { error };
   return { pem };
 }
 

@@ -12,8 +12,6 @@ import type { ConfigStore } from '../config/store.js';
 import type { Gateway, GatewayCertificateRef, GatewayListener, HTTPRoute, Secret } from '../config/types.js';
 import { tlsPairOf } from '../config/tls-secret.js';
 import { GATEWAY_API_GROUP, ReferenceGrants } from './reference-grants.js';
-
-const NO_GRANTS = new ReferenceGrants([]);
 import { CREDENTIAL_PREFIX, type L7Config, type RouteRule, type ServicePort } from '../../l7/model.js';
 import type { ServiceSecurity } from '../../l7/security/model.js';
 import { convertHttpRoutes } from './convert-httproute.js';
@@ -23,6 +21,7 @@ import { waypointEndpoints, waypointOf } from './sidecar-configs.js';
 import { clusterCollector, tracingOf } from './waypoint-configs.js';
 
 export const INGRESS_CLASS = 'istio';
+const NO_GRANTS = new ReferenceGrants([]);
 export const INGRESS_USE_WAYPOINT = 'istio.io/ingress-use-waypoint';
 /** The address the gateway's listeners hand the engine: its listeners are on every pod address. */
 export const GATEWAY_LISTEN_IP = '0.0.0.0';
@@ -383,7 +382,7 @@ export function listenerStatuses(
       : [];
     const cond = (type: string, ok: boolean, reason: string, message: string) =>
       condition(prevConds, type, ok, reason, message, now, generation);
-    const refs = plan.badRefs
+    const resolved = plan.badRefs
       ? cond('ResolvedRefs', false, plan.badRefs.reason, plan.badRefs.message)
       : cond('ResolvedRefs', true, 'ResolvedRefs', 'No errors found');
     if (plan.unsupported) {
@@ -394,7 +393,7 @@ export function listenerStatuses(
         conditions: [
           cond('Accepted', false, plan.unsupported.reason, plan.unsupported.message),
           cond('Programmed', false, 'Invalid', plan.unsupported.message),
-          refs,
+          resolved,
         ],
       };
     }
@@ -418,7 +417,7 @@ export function listenerStatuses(
       conditions: [
         cond('Accepted', true, 'Accepted', 'No errors found'),
         programmedCond,
-        refs,
+        resolved,
         ...(plan.conflict ? [cond('Conflicted', true, plan.conflict.reason, plan.conflict.message)] : []),
       ],
     };

@@ -17,11 +17,11 @@ import { isDeepStrictEqual } from 'node:util';
 import { condition, statusTime, type Condition } from '../../common/conditions.js';
 import type { Gateway, HTTPRoute, ReferenceGrant } from '../config/types.js';
 import { GATEWAY_API_GROUP, ReferenceGrants } from './reference-grants.js';
-
-const NO_GRANTS = new ReferenceGrants([]);
 import { allowedOnListener, intersect, isIngressGateway } from './gateway-configs.js';
 
 export { statusTime };
+
+const NO_GRANTS = new ReferenceGrants([]);
 
 export const ROUTE_CONTROLLER = 'istio.io/gateway-controller';
 

@@ -2,7 +2,8 @@
  * Ingress gateways' TLS credentials as Envoy SDS `Secret` resources (`kubernetes://<ns>/<secret>`):
  * which ones the published configurations name, their content, and who may have them. A credential
  * goes only to a proxy whose certificate (the mTLS port) names the Secret's namespace, as Istio
- * serves `credentialName` to the gateways of that namespace.
+ * serves `credentialName` to the gateways of that namespace, or a namespace whose Gateways a
+ * ReferenceGrant beside the Secret admits. A client CA bundle is the credential `<name>-cacert`.
  */
 import { CA_SUFFIX, clientCaFor, tlsPairOf } from '../config/tls-secret.js';
 import type { ConfigStore } from '../config/store.js';
