@@ -9,6 +9,7 @@
 import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { errorMessage } from '../common/errors.js';
+import { coversHost } from '../common/hostname.js';
 import type { Logger } from '../common/logger.js';
 import type { CertSource, Credentials } from '../hbone/credentials.js';
 import { caChannelCredentials } from '../identity/ca-client.js';
@@ -187,14 +188,6 @@ export function secureAddressOf(xdsAddress: string): string {
   return `${colon >= 0 ? xdsAddress.slice(0, colon) : xdsAddress}:15012`;
 }
 
-/** Whether hostname pattern `p` (`*.example.com` covers one label) covers `host`. */
-function coversHost(p: string, host: string): boolean {
-  const h = host.toLowerCase();
-  const q = p.toLowerCase();
-  if (q === h) return true;
-  return q.startsWith('*.') && h.endsWith(q.slice(1)) && !h.slice(0, h.length - q.length + 1).includes('.');
-}
-
 /**
  * The certificate for a client's SNI: the first whose hostnames cover it, else the first without
  * hostnames, else the first.
@@ -204,7 +197,7 @@ export function pickCertificate<T extends { hostnames: string[] }>(
   sni: string | undefined,
 ): T | undefined {
   if (sni) {
-    const hit = certs.find((c) => c.hostnames.some((p) => coversHost(p, sni)));
+    const hit = certs.find((c) => c.hostnames.some((p) => p !== '*' && coversHost(p, sni)));
     if (hit) return hit;
   }
   return certs.find((c) => c.hostnames.length === 0) ?? certs[0];

@@ -5,6 +5,8 @@
  * the protocol, and runs HTTP/1.1 or h2c requests through the filter chain, or passes TCP through.
  * `update()` swaps the compiled configuration and the chain built for it; requests in flight keep theirs.
  */
+import { coversHost } from '../common/hostname.js';
+import { peekServerName } from './http/client-hello.js';
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
@@ -139,6 +141,7 @@ export class L7Engine {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', (err) => this.o.log.debug({ err: errorMessage(err) }, 'downstream connection error'));
+    if (target.port.sni) return this.passthrough(socket, target, target.port.sni, conn);
     const known = declared(target.port.protocol);
     if (known === 'tcp') return this.tcp(socket, target, conn);
     sniff(socket, (d) => {
@@ -221,8 +224,36 @@ export class L7Engine {
     });
   }
 
-  private tcp(socket: Duplex, target: CompiledPort, conn: ConnInfo): void {
-    const cluster = this.active.config.clusters.get(target.defaultCluster);
+  /** TLS passthrough: routed by the ClientHello's server name, never decrypted. */
+  private passthrough(
+    socket: Duplex,
+    target: CompiledPort,
+    routes: NonNullable<CompiledPort['port']['sni']>,
+    conn: ConnInfo,
+  ): void {
+    peekServerName(socket, (sni) => {
+      const route = sni ? routes.find((r) => r.hosts.some((h) => coversHost(h, sni))) : undefined;
+      if (!route) {
+        this.o.log.info(
+          { src: `${conn.sourceIp}:${conn.sourcePort}`, port: target.port.port, sni: sni ?? '-' },
+          sni === null
+            ? 'tls passthrough: not a TLS ClientHello; closed'
+            : 'tls passthrough: no route for the server name; closed',
+        );
+        socket.destroy();
+        return;
+      }
+      this.tcp(socket, target, conn, route.cluster);
+    });
+  }
+
+  private tcp(
+    socket: Duplex,
+    target: CompiledPort,
+    conn: ConnInfo,
+    clusterName = target.defaultCluster,
+  ): void {
+    const cluster = this.active.config.clusters.get(clusterName);
     const ep = cluster ? this.balancer.pick(cluster, conn.sourceIp, this.random) : undefined;
     if (!ep) {
       this.o.log.warn({ service: target.service.hostname }, 'tcp: no endpoint; closing');

@@ -154,6 +154,11 @@ export interface ServicePort {
   defaultCluster: string;
   /** An ingress gateway's HTTPS port: TLS is terminated here with these certificates. */
   tls?: PortTls;
+  /**
+   * TLS passthrough: the connection goes, still encrypted, to the cluster of the first entry whose
+   * hosts cover the server name of its ClientHello (`*.domain`: one label; `*`: any); none: closed.
+   */
+  sni?: Array<{ name: string; hosts: string[]; cluster: string }>;
 }
 
 /** The prefix of a credential's name: `kubernetes://<namespace>/<secret>`. */

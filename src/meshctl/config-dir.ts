@@ -28,7 +28,13 @@ export class ConfigDir {
     const objects = new Map<string, StoredObject>();
     const issues: ConfigIssue[] = [];
     for (const file of await listConfigFiles(this.dir)) {
-      const parsed = parseDocuments(await readFile(join(this.dir, file), 'utf8'), file);
+      // The cluster's controllers write and remove files too: one gone since the listing is skipped.
+      const text = await readFile(join(this.dir, file), 'utf8').catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        throw err;
+      });
+      if (text === undefined) continue;
+      const parsed = parseDocuments(text, file);
       if (!parsed.ok) {
         issues.push(parsed.issue);
         continue;

@@ -67,6 +67,15 @@ export interface VsHttpRoute {
   };
 }
 
+/** A VirtualService `tls` route: connections whose server name matches go to the destination. */
+export interface VsTlsRoute {
+  match: Array<{ sniHosts: string[]; port?: number; gateways?: string[] }>;
+  route: Array<{
+    destination: { host: string; subset?: string; port?: { number?: number } };
+    weight?: number;
+  }>;
+}
+
 export interface VirtualService {
   apiVersion: string;
   kind: 'VirtualService';
@@ -76,7 +85,7 @@ export interface VirtualService {
     gateways?: string[];
     http?: VsHttpRoute[];
     tcp?: Obj[];
-    tls?: Obj[];
+    tls?: VsTlsRoute[];
     exportTo?: string[];
   };
 }

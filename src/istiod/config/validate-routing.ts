@@ -158,6 +158,28 @@ function checkVirtualService(f: Fields, o: Obj): void {
       duration(f, cors.maxAge, `${p}.corsPolicy.maxAge`);
     }
   });
+  // TLS routes (passthrough at a gateway): by the ClientHello's server name.
+  f.objects(spec.tls, 'spec.tls', (r, p) => {
+    f.objects(
+      r.match,
+      `${p}.match`,
+      (m, mp) => {
+        f.strings(m.sniHosts, `${mp}.sniHosts`, { required: true, nonEmpty: true });
+        f.port(m.port, `${mp}.port`);
+        gatewayRefs(f, m.gateways, `${mp}.gateways`);
+      },
+      { required: true, nonEmpty: true },
+    );
+    f.objects(
+      r.route,
+      `${p}.route`,
+      (d, dp) => {
+        destination(f, d.destination, `${dp}.destination`);
+        f.int(d.weight, `${dp}.weight`, { min: 0 });
+      },
+      { required: true, nonEmpty: true },
+    );
+  });
 }
 
 function loadBalancer(f: Fields, v: unknown, path: string): void {

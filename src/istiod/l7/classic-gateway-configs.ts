@@ -15,6 +15,7 @@ import type { ConfigStore } from '../config/store.js';
 import type { Deployment, IstioGateway, IstioGatewayServer, VirtualService } from '../config/types.js';
 import type { L7Config, PortTls, RouteRule, ServicePort } from '../../l7/model.js';
 import { CA_SUFFIX, clientCaFor, tlsPairOf } from '../config/tls-secret.js';
+import { coversHost } from '../../common/hostname.js';
 import { convertVirtualService, gatewayKey } from './convert-vs.js';
 import { credentialName, ingressConfig, intersect, withHosts } from './gateway-configs.js';
 import { MeshView, type MeshViewOptions } from './mesh-view.js';
@@ -22,6 +23,51 @@ import { SecurityIndex } from './security-configs.js';
 import { clusterCollector } from './waypoint-configs.js';
 
 const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC']);
+/** A server whose TLS goes through to the backend undecrypted (`tls.mode: PASSTHROUGH`). */
+function isPassthrough(server: IstioGatewayServer): boolean {
+  const protocol = server.port.protocol.toUpperCase();
+  const mode = (server.tls as { mode?: string } | undefined)?.mode;
+  return (protocol === 'TLS' || protocol === 'HTTPS') && mode === 'PASSTHROUGH';
+}
+
+/**
+ * A VirtualService's `tls` routes on a passthrough server: each match for this server's port and
+ * Gateway keeps the `sniHosts` the server's hosts admit for the VirtualService's namespace; the
+ * connection goes to the first destination (its port, else the server's).
+ */
+function tlsRoutes(
+  vs: VirtualService,
+  server: IstioGatewayServer,
+  gw: IstioGateway,
+  view: MeshView,
+  want: (w: { fqdn: string; port: number; subset?: string }) => string,
+): NonNullable<ServicePort['sni']> {
+  const vsNs = nsOf(vs);
+  const gwKey = `${nsOf(gw)}/${gw.metadata.name}`;
+  const admitted = serverHostsFor(server, nsOf(gw), vsNs);
+  const out: NonNullable<ServicePort['sni']> = [];
+  (vs.spec.tls ?? []).forEach((rule, i) => {
+    const dest = rule.route[0]?.destination;
+    if (!dest) return;
+    const hosts = rule.match
+      .filter(
+        (m) =>
+          (m.port === undefined || m.port === server.port.number) &&
+          (m.gateways === undefined || m.gateways.some((g) => gatewayKey(g, vsNs) === gwKey)),
+      )
+      .flatMap((m) => m.sniHosts)
+      .filter((h) => admitted.some((a) => coversHost(a, h) || coversHost(h, a)));
+    if (hosts.length === 0) return;
+    const cluster = want({
+      fqdn: view.resolveHost(dest.host, vsNs),
+      port: dest.port?.number ?? server.port.number,
+      ...(dest.subset ? { subset: dest.subset } : {}),
+    });
+    out.push({ name: `VirtualService/${vsNs}/${vs.metadata.name}#tls${i}`, hosts, cluster });
+  });
+  return out;
+}
+
 /** The TLS modes of an HTTPS server that terminate TLS at the gateway. */
 const TERMINATING = new Set(['SIMPLE', 'MUTUAL', 'OPTIONAL_MUTUAL']);
 
@@ -138,11 +184,21 @@ export function buildClassicGatewayConfigs(store: ConfigStore, opts: MeshViewOpt
     if (mine.length === 0) continue;
     const key = `${nsOf(d)}/${d.metadata.name}`;
     const c = clusterCollector(view);
-    const byPort = new Map<number, { specific: RouteRule[]; any: RouteRule[]; tls?: PortTls }>();
+    const byPort = new Map<
+      number,
+      { specific: RouteRule[]; any: RouteRule[]; tls?: PortTls; sni?: NonNullable<ServicePort['sni']> }
+    >();
     for (const gw of mine) {
       const bound = vss.filter((v) => bindsTo(v, gw));
       const where = `${nsOf(gw)}/${gw.metadata.name}`;
       for (const server of gw.spec.servers ?? []) {
+        if (isPassthrough(server)) {
+          const rules = byPort.get(server.port.number) ?? { specific: [], any: [] };
+          byPort.set(server.port.number, rules);
+          rules.sni ??= [];
+          for (const vs of bound) rules.sni.push(...tlsRoutes(vs, server, gw, view, c.want));
+          continue;
+        }
         const serve = serverMode(server, nsOf(d), view);
         if (!serve) continue;
         const port = server.port.number;
@@ -184,10 +240,11 @@ export function buildClassicGatewayConfigs(store: ConfigStore, opts: MeshViewOpt
       .map(([port, r]) => ({
         port,
         targetPort: port,
-        protocol: 'http',
+        protocol: r.sni ? ('tls' as const) : ('http' as const),
         routes: [...r.specific, ...r.any],
         defaultCluster: '',
         ...(r.tls ? { tls: r.tls } : {}),
+        ...(r.sni ? { sni: r.sni } : {}),
       }));
     const podLike = {
       metadata: { namespace: nsOf(d), name: d.metadata.name, labels: d.spec.template.metadata?.labels },

@@ -1,4 +1,7 @@
-/** Runs the sample echo app: `node dist/src/local/apps/echo-main.js [--host IP] [--port 8080] [--name NAME]`. */
+/**
+ * Runs the sample echo app: `node dist/src/local/apps/echo-main.js [--host IP] [--port 8080]
+ * [--name NAME] [--tls-cert FILE --tls-key FILE]`.
+ */
 import { parseConfig, parsers, helpText } from '../../common/config.js';
 import { startEcho } from './echo.js';
 
@@ -18,6 +21,8 @@ const schema = {
     default: 'echo',
     parse: parsers.string,
   },
+  tlsCert: { flag: 'tls-cert', doc: 'PEM certificate file: serve HTTPS', default: '', parse: parsers.string },
+  tlsKey: { flag: 'tls-key', doc: 'PEM key file of --tls-cert', default: '', parse: parsers.string },
 };
 const { config, help } = parseConfig(schema, process.argv.slice(2));
 if (help) {

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 /**
@@ -11,6 +13,9 @@ export interface EchoOptions {
   host?: string;
   /** Name reported in the `x-served-by` header and the body (the pod name in the cluster). */
   name?: string;
+  /** PEM files: with both, the app speaks HTTPS (its own TLS, e.g. behind a passthrough gateway). */
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 const MAX_BYTES = 100 * 1024 * 1024;
@@ -79,9 +84,15 @@ export function handleEcho(name: string, req: IncomingMessage, res: ServerRespon
   req.on('end', () => send(200, describe()));
 }
 
-export async function startEcho(opts: EchoOptions): Promise<{ server: http.Server; port: number }> {
+export async function startEcho(
+  opts: EchoOptions,
+): Promise<{ server: http.Server | https.Server; port: number }> {
   const name = opts.name ?? 'echo';
-  const server = http.createServer((req, res) => handleEcho(name, req, res));
+  const handler = (req: IncomingMessage, res: ServerResponse): void => handleEcho(name, req, res);
+  const server =
+    opts.tlsCert && opts.tlsKey
+      ? https.createServer({ cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) }, handler)
+      : http.createServer(handler);
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -73,10 +73,11 @@ export const CLASSIC_INGRESS = {
 const CLASSIC_OWNER = `${CLASSIC_INGRESS.namespace}/${CLASSIC_INGRESS.name}`;
 const HTTP_SERVER = new Set(['HTTP', 'HTTP2', 'GRPC']);
 
-/** A port the gateway's Service carries; `tls`: HTTPS, terminated at the gateway. */
+/** A port the gateway's Service carries; `tls`: HTTPS, terminated at the gateway; `passthrough`: TLS sent on as it is. */
 interface GatewayPort {
   port: number;
   tls: boolean;
+  passthrough?: boolean;
 }
 
 /** A networking.istio.io Gateway whose selector picks the default ingress gateway's pods. */
@@ -98,6 +99,8 @@ function serverPorts(o: Obj): GatewayPort[] {
     const mode = rec(s.tls).mode;
     const redirect = rec(s.tls).httpsRedirect === true && mode === undefined;
     if (HTTP_SERVER.has(protocol) && (!s.tls || redirect)) out.push({ port, tls: false });
+    else if ((protocol === 'TLS' || protocol === 'HTTPS') && mode === 'PASSTHROUGH')
+      out.push({ port, tls: false, passthrough: true });
     else if (protocol === 'HTTPS' && (mode === 'SIMPLE' || mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL'))
       out.push({ port, tls: true });
   }
@@ -234,11 +237,11 @@ export class GatewayController {
           selector,
           ports: [
             { name: 'status-port', port: 15021, targetPort: 15021 },
-            ...ports.map(({ port: p, tls }) => ({
-              name: tls ? `https-${p}` : o.classic ? `http2-${p}` : `http-${p}`,
+            ...ports.map(({ port: p, tls, passthrough }) => ({
+              name: passthrough ? `tls-${p}` : tls ? `https-${p}` : o.classic ? `http2-${p}` : `http-${p}`,
               port: p,
               targetPort: p,
-              appProtocol: tls ? 'https' : 'http',
+              appProtocol: passthrough ? 'tls' : tls ? 'https' : 'http',
             })),
           ],
         },

@@ -6,7 +6,8 @@
  * Istio's ingress identity; Istio's routing task works from the host; a match entry's `gateways` holds it
  * to the gateway or to the mesh; an HTTPS server terminates TLS with its credentialName Secret and an
  * HTTP server redirects with httpsRedirect; a MUTUAL server requires a client certificate of its CA
- * and forwards it to the app (x-forwarded-client-cert); a VirtualService naming a missing
+ * and forwards it to the app (x-forwarded-client-cert); a PASSTHROUGH server routes TLS by SNI to an
+ * app that ends it (VirtualService tls routes); a VirtualService naming a missing
  * Gateway is reported (IST0101); deleting the Gateway removes the ingress deployment and its token.
  */
 import { test } from 'node:test';
@@ -400,6 +401,86 @@ spec:
         assert.equal((await mtlsCurl()).code, 0, 'no client certificate: the handshake fails');
         assert.equal((await mtlsCurl('bad')).code, 0, 'a certificate of another CA: the handshake fails');
         const del = await meshctl(['delete', '-f', join(dir, 'echo-mtls.yaml'), '--config-dir', cfg]);
+        assert.equal(del.code, 0, del.out);
+      },
+    );
+
+    await t.test(
+      'PASSTHROUGH: TLS goes through undecrypted, routed by SNI to the app that ends it',
+      async () => {
+        const dir = join(cfg, '..');
+        const appCert = webCert(['secure.example.com']);
+        await writeFile(join(dir, 'secure-ca.pem'), appCert.caPem);
+        await writeFile(join(dir, 'secure.pem'), appCert.cert);
+        await writeFile(join(dir, 'secure.key'), appCert.key);
+        const file = await apply(
+          'passthrough.yaml',
+          `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: secure, namespace: default}
+spec:
+  selector: {matchLabels: {app: secure}}
+  template:
+    metadata: {labels: {app: secure}}
+    spec:
+      nodeName: node-2
+      serviceAccountName: secure
+      containers:
+      - name: secure
+        image: meshlite/echo
+        command: [node, '$(MESHLITE_DIST)/local/apps/echo-main.js', --port, '8443', --name, secure,
+          --tls-cert, ${join(dir, 'secure.pem')}, --tls-key, ${join(dir, 'secure.key')}]
+        ports: [{containerPort: 8443}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: secure, namespace: default}
+spec: {selector: {app: secure}, ports: [{name: https, port: 8443}]}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: passthrough, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 8444, name: tls, protocol: TLS}
+    hosts: [secure.example.com, other.example.com]
+    tls: {mode: PASSTHROUGH}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: secure, namespace: default}
+spec:
+  hosts: [secure.example.com]
+  gateways: [passthrough]
+  tls:
+  - match: [{port: 8444, sniHosts: [secure.example.com]}]
+    route: [{destination: {host: secure, port: {number: 8443}}}]
+`,
+        );
+        assert.match(file, /virtualservice.networking.istio.io\/secure created/);
+        const vip = url.slice('http://'.length);
+        const tlsCurl = (host: string) =>
+          hostCurl(
+            `https://${host}:8444/headers`,
+            [],
+            ['--cacert', join(dir, 'secure-ca.pem'), '--resolve', `${host}:8444:${vip}`],
+          );
+        let last = { code: 0, body: '' };
+        await waitFor(
+          'the app over passthrough TLS',
+          async () => {
+            last = await tlsCurl('secure.example.com');
+            return last.code === 200;
+          },
+          60_000,
+        ).catch((err: Error) => assert.fail(`${err.message}; last ${last.code} ${last.body}`));
+        const seen = JSON.parse(last.body) as { headers: Record<string, string> };
+        // The app ended TLS with its own certificate; the gateway did not touch the HTTP inside.
+        assert.equal(seen.headers['x-forwarded-proto'], undefined);
+        assert.equal(seen.headers['x-request-id'], undefined);
+        assert.equal((await tlsCurl('other.example.com')).code, 0, 'a server name without a route is closed');
+        const del = await meshctl(['delete', '-f', join(dir, 'passthrough.yaml'), '--config-dir', cfg]);
         assert.equal(del.code, 0, del.out);
       },
     );

@@ -359,3 +359,48 @@ stringData: {tls.crt: ${JSON.stringify(cert.cert)}, tls.key: ${JSON.stringify(ce
   };
   assert.equal(bundle.validationContext.trustedCa.inlineBytes.toString(), ca.certPem);
 });
+
+test('PASSTHROUGH servers route by SNI with VirtualService tls routes; other ports and gateways are not matched', () => {
+  const yaml = YAML.replace(
+    '  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]',
+    `  servers:
+  - {port: {number: 443, name: tls, protocol: TLS}, hosts: ["*.example.com"], tls: {mode: PASSTHROUGH}}`,
+  );
+  const vs = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: secure, namespace: bookinfo}
+spec:
+  hosts: [a.example.com]
+  gateways: [bookinfo-gateway]
+  tls:
+  - match: [{port: 443, sniHosts: [a.example.com, b.example.org]}]
+    route: [{destination: {host: productpage, port: {number: 9443}}}]
+  - match: [{port: 8443, sniHosts: [c.example.com]}]
+    route: [{destination: {host: productpage}}]
+  - match: [{sniHosts: [d.example.com], gateways: [elsewhere]}]
+    route: [{destination: {host: productpage}}]`;
+  const store = storeOf(`${yaml}---\n${vs}`);
+  const p443 = buildClassicGatewayConfigs(store, OPTS)
+    .get(KEY)!
+    .services[0]!.ports.find((p) => p.port === 443)!;
+  assert.equal(p443.protocol, 'tls');
+  assert.deepEqual(p443.sni, [
+    {
+      name: 'VirtualService/bookinfo/secure#tls0',
+      hosts: ['a.example.com'],
+      cluster: 'inbound-vip|9443|http|productpage.bookinfo.svc.cluster.local',
+    },
+  ]);
+  const bad = validateObject(
+    parse(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: x, namespace: bookinfo}
+spec: {hosts: [a], tls: [{match: [{port: 443}], route: []}]}`),
+  );
+  assert.deepEqual(
+    (bad as { issues: Array<{ path: string; message: string }> }).issues.map(
+      (i) => `${i.path}: ${i.message}`,
+    ),
+    ['spec.tls[0].match[0].sniHosts: is required', 'spec.tls[0].route: must not be empty'],
+  );
+});
