@@ -232,7 +232,11 @@ export class L7Engine {
     conn: ConnInfo,
   ): void {
     peekServerName(socket, (sni) => {
-      const route = sni ? routes.find((r) => r.hosts.some((h) => coversHost(h, sni))) : undefined;
+      // An exact name wins over a wildcard, as Envoy's server_names match.
+      const route = sni
+        ? (routes.find((r) => r.hosts.some((h) => h.toLowerCase() === sni)) ??
+          routes.find((r) => r.hosts.some((h) => coversHost(h, sni))))
+        : undefined;
       if (!route) {
         this.o.log.info(
           { src: `${conn.sourceIp}:${conn.sourcePort}`, port: target.port.port, sni: sni ?? '-' },

@@ -155,8 +155,9 @@ export interface ServicePort {
   /** An ingress gateway's HTTPS port: TLS is terminated here with these certificates. */
   tls?: PortTls;
   /**
-   * TLS passthrough: the connection goes, still encrypted, to the cluster of the first entry whose
-   * hosts cover the server name of its ClientHello (`*.domain`: one label; `*`: any); none: closed.
+   * TLS passthrough: the connection goes, still encrypted, to the cluster of the first entry that
+   * names the server name of its ClientHello, else the first whose wildcard covers it (`*.domain`: one
+   * label; `*`: any); none: closed.
    */
   sni?: Array<{ name: string; hosts: string[]; cluster: string }>;
 }

@@ -130,6 +130,16 @@ export const KINDS: readonly KindInfo[] = [
     shortNames: [],
   },
   {
+    id: 'TLSRoute',
+    kind: 'TLSRoute',
+    group: 'gateway.networking.k8s.io',
+    versions: ['v1alpha2', 'v1alpha3'],
+    namespaced: true,
+    plural: 'tlsroutes',
+    shortNames: [],
+    watchVersions: ['v1alpha2', 'v1alpha3'],
+  },
+  {
     id: 'ReferenceGrant',
     kind: 'ReferenceGrant',
     group: 'gateway.networking.k8s.io',

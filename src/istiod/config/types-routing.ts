@@ -209,6 +209,26 @@ export interface HTTPRoute {
   status?: Obj;
 }
 
+/** Gateway API TLSRoute (experimental channel): passthrough TLS by server name to backends. */
+export interface TLSRoute {
+  apiVersion: string;
+  kind: 'TLSRoute';
+  metadata: ObjectMeta;
+  spec: {
+    parentRefs?: Array<{
+      group?: string;
+      kind?: string;
+      name: string;
+      namespace?: string;
+      port?: number;
+      sectionName?: string;
+    }>;
+    hostnames?: string[];
+    rules?: Array<{ name?: string; backendRefs?: HttpBackendRefSpec[] }>;
+  };
+  status?: Record<string, unknown>;
+}
+
 /**
  * Gateway API ReferenceGrant, in the namespace of what may be referred to: objects of the `from`
  * kinds in those namespaces may refer to objects of the `to` kinds (all of them, or the one `name`).

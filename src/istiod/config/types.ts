@@ -16,6 +16,7 @@ import type {
   GRPCRoute,
   HTTPRoute,
   ReferenceGrant,
+  TLSRoute,
   VirtualService,
 } from './types-routing.js';
 
@@ -41,6 +42,7 @@ export interface KindMap {
   HTTPRoute: HTTPRoute;
   GRPCRoute: GRPCRoute;
   ReferenceGrant: ReferenceGrant;
+  TLSRoute: TLSRoute;
   VirtualService: VirtualService;
   DestinationRule: DestinationRule;
   AuthorizationPolicy: AuthorizationPolicy;

@@ -329,6 +329,32 @@ function checkHttpRoute(f: Fields, o: Obj): void {
 
 const GRPCROUTE_FILTERS = ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror'];
 
+/** TLSRoute: parents, server names, and per rule the backends (Services with a port). */
+function checkTlsRoute(f: Fields, o: Obj): void {
+  const spec = f.object(o.spec, 'spec', { required: true });
+  if (!spec) return;
+  parentRefs(f, spec);
+  f.strings(spec.hostnames, 'spec.hostnames');
+  f.objects(
+    spec.rules,
+    'spec.rules',
+    (rule, p) => {
+      f.objects(
+        rule.backendRefs,
+        `${p}.backendRefs`,
+        (b, bp) => {
+          f.string(b.name, `${bp}.name`, { required: true, nonEmpty: true });
+          f.string(b.namespace, `${bp}.namespace`);
+          f.port(b.port, `${bp}.port`, { required: true });
+          f.int(b.weight, `${bp}.weight`, { min: 0 });
+        },
+        { required: true, nonEmpty: true },
+      );
+    },
+    { required: true, nonEmpty: true },
+  );
+}
+
 function checkGrpcRoute(f: Fields, o: Obj): void {
   const spec = f.object(o.spec, 'spec', { required: true });
   if (!spec) return;
@@ -372,4 +398,5 @@ export const ROUTING_CHECKS: Record<string, (f: Fields, o: Obj) => void> = {
   HTTPRoute: checkHttpRoute,
   GRPCRoute: checkGrpcRoute,
   ReferenceGrant: checkReferenceGrant,
+  TLSRoute: checkTlsRoute,
 };

@@ -67,7 +67,7 @@ function compareRank(a: number[], b: number[]): number {
 }
 
 /** Routes attached to a service, oldest first, then by namespace/name (the spec's tie-breakers). */
-export function orderRoutes<R extends HTTPRoute>(routes: R[]): R[] {
+export function orderRoutes<R extends Pick<HTTPRoute, 'metadata'>>(routes: R[]): R[] {
   return [...routes].sort(
     (a, b) =>
       (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') ||

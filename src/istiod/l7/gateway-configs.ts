@@ -9,12 +9,19 @@
  */
 import { condition, statusTime, type Condition } from '../../common/conditions.js';
 import type { ConfigStore } from '../config/store.js';
-import type { Gateway, GatewayCertificateRef, GatewayListener, HTTPRoute, Secret } from '../config/types.js';
+import type {
+  Gateway,
+  GatewayCertificateRef,
+  GatewayListener,
+  HTTPRoute,
+  Secret,
+  TLSRoute,
+} from '../config/types.js';
 import { tlsPairOf } from '../config/tls-secret.js';
 import { GATEWAY_API_GROUP, ReferenceGrants } from './reference-grants.js';
 import { CREDENTIAL_PREFIX, type L7Config, type RouteRule, type ServicePort } from '../../l7/model.js';
 import type { ServiceSecurity } from '../../l7/security/model.js';
-import { convertHttpRoutes } from './convert-httproute.js';
+import { convertHttpRoutes, orderRoutes } from './convert-httproute.js';
 import { MeshView, type MeshViewOptions } from './mesh-view.js';
 import { SecurityIndex } from './security-configs.js';
 import { waypointEndpoints, waypointOf } from './sidecar-configs.js';
@@ -41,13 +48,14 @@ export function buildGatewayConfigs(store: ConfigStore, opts: MeshViewOptions): 
   if (gateways.length === 0) return out;
   const view = new MeshView(store, opts);
   const routes = store.list('HTTPRoute');
+  const tlsRoutes = store.list('TLSRoute');
   const security = new SecurityIndex(store, opts.rootNamespace ?? 'istio-system');
   for (const gw of gateways) {
     const ns = gw.metadata.namespace ?? 'default';
     const name = gatewayDeploymentName(gw.metadata.name);
     const key = `${ns}/${name}`;
     const pod = { metadata: { namespace: ns, name, labels: { [GATEWAY_NAME_LABEL]: gw.metadata.name } } };
-    out.set(key, buildOne(gw, key, routes, view, security.forGateway(gw, pod)));
+    out.set(key, buildOne(gw, key, routes, tlsRoutes, view, security.forGateway(gw, pod)));
   }
   return out;
 }
@@ -56,6 +64,7 @@ function buildOne(
   gw: Gateway,
   key: string,
   all: HTTPRoute[],
+  tlsRoutes: TLSRoute[],
   view: MeshView,
   security: ServiceSecurity | undefined,
 ): L7Config {
@@ -67,8 +76,13 @@ function buildOne(
     const l = plan.listener;
     let port = byPort.get(l.port);
     if (!port) {
-      port = { port: l.port, targetPort: l.port, protocol: 'http', routes: [], defaultCluster: '' };
+      const protocol = l.protocol === 'TLS' ? ('tls' as const) : ('http' as const);
+      port = { port: l.port, targetPort: l.port, protocol, routes: [], defaultCluster: '' };
       byPort.set(l.port, port);
+    }
+    if (l.protocol === 'TLS') {
+      port.sni = [...(port.sni ?? []), ...passthroughRoutes(tlsRoutes, gw, l, view, c.want)];
+      continue;
     }
     if (plan.credentials.length > 0) {
       port.tls ??= { certificates: [] };
@@ -94,6 +108,46 @@ function buildOne(
       rules.push(...withHosts(convertHttpRoutes(g.routes, view, l.port, c.want), g.hosts));
   }
   return ingressConfig(key, [...byPort.values()], c.built(), view, security);
+}
+
+/**
+ * The TLSRoutes a Passthrough listener takes, as SNI routes: server names (the route's hostnames met
+ * with the listener's; none: any) to the first backend the route may refer to (ReferenceGrant across
+ * namespaces); entries with exact names before those with wildcards, older routes first.
+ */
+function passthroughRoutes(
+  routes: TLSRoute[],
+  gw: Gateway,
+  l: GatewayListener,
+  view: MeshView,
+  want: (w: { fqdn: string; port: number }) => string,
+): NonNullable<ServicePort['sni']> {
+  const ns = gw.metadata.namespace ?? 'default';
+  const out: NonNullable<ServicePort['sni']> = [];
+  for (const r of orderRoutes(routes.filter((x) => attaches(x, gw, l) && allowedOnListener(x, ns, l)))) {
+    const hosts = intersect(l.hostname, r.spec.hostnames ?? []);
+    if (hosts === undefined) continue;
+    const rns = r.metadata.namespace ?? 'default';
+    const from = { group: GATEWAY_API_GROUP, kind: 'TLSRoute', namespace: rns };
+    (r.spec.rules ?? []).forEach((rule, i) => {
+      const b = (rule.backendRefs ?? []).find((x) =>
+        view.grants.permits(from, {
+          group: x.group ?? '',
+          kind: x.kind ?? 'Service',
+          namespace: x.namespace ?? rns,
+          name: x.name,
+        }),
+      );
+      if (!b || (b.kind ?? 'Service') !== 'Service') return;
+      out.push({
+        name: `TLSRoute/${rns}/${r.metadata.name}#${rule.name ?? i}`,
+        hosts: hosts.length ? hosts : ['*'],
+        cluster: want({ fqdn: view.resolveHost(b.name, b.namespace ?? rns), port: b.port ?? 443 }),
+      });
+    });
+  }
+  const wild = (e: { hosts: string[] }): number => Number(e.hosts.some((h) => h.startsWith('*')));
+  return out.sort((a, b) => wild(a) - wild(b));
 }
 
 /** Finds a Secret by namespace and name (the configuration store's, or a cluster's). */
@@ -172,10 +226,19 @@ export function planListeners(gw: Gateway, refs: ListenerRefs): ListenerPlan[] {
           message: problems.map((p) => p.message).join('; '),
         };
       if (plan.credentials.length === 0) return plan;
+    } else if (l.protocol === 'TLS') {
+      const mode = l.tls?.mode ?? 'Terminate';
+      if (mode !== 'Passthrough') {
+        plan.unsupported = {
+          reason: 'UnsupportedValue',
+          message: `tls.mode ${mode} is not served on a TLS listener by this ingress gateway (Passthrough only)`,
+        };
+        return plan;
+      }
     } else if (l.protocol !== 'HTTP') {
       plan.unsupported = {
         reason: 'UnsupportedProtocol',
-        message: `protocol ${l.protocol} is not served by this ingress gateway (HTTP and HTTPS listeners only)`,
+        message: `protocol ${l.protocol} is not served by this ingress gateway (HTTP, HTTPS and TLS listeners only)`,
       };
       return plan;
     }
@@ -276,8 +339,13 @@ export function ingressConfig(
   };
 }
 
+/** What attaching looks at in a route of any kind. */
+type AttachingRoute = Pick<HTTPRoute, 'metadata'> & {
+  spec: { parentRefs?: HTTPRoute['spec']['parentRefs'] };
+};
+
 /** The route names this Gateway (and this listener, if it names one by sectionName or port). */
-function attaches(r: HTTPRoute, gw: Gateway, l: GatewayListener): boolean {
+function attaches(r: AttachingRoute, gw: Gateway, l: GatewayListener): boolean {
   const rns = r.metadata.namespace ?? 'default';
   return (r.spec.parentRefs ?? []).some((ref) => {
     const x = ref as {
@@ -300,7 +368,7 @@ function attaches(r: HTTPRoute, gw: Gateway, l: GatewayListener): boolean {
 }
 
 /** `allowedRoutes.namespaces.from`: Same (default) or All (Selector is treated as Same). */
-export function allowedOnListener(r: HTTPRoute, gwNs: string, l: GatewayListener): boolean {
+export function allowedOnListener(r: AttachingRoute, gwNs: string, l: GatewayListener): boolean {
   const from =
     (l.allowedRoutes as { namespaces?: { from?: string } } | undefined)?.namespaces?.from ?? 'Same';
   return from === 'All' || (r.metadata.namespace ?? 'default') === gwNs;
@@ -365,7 +433,7 @@ export interface ListenerStatus {
  */
 export function listenerStatuses(
   gw: Gateway,
-  routes: readonly HTTPRoute[],
+  routes: ReadonlyArray<HTTPRoute | TLSRoute>,
   programmed: boolean,
   previous: unknown,
   refs: ListenerRefs,
@@ -397,8 +465,11 @@ export function listenerStatuses(
         ],
       };
     }
+    // A TLS listener takes TLSRoutes; HTTP and HTTPS ones HTTPRoutes.
+    const kind = l.protocol === 'TLS' ? 'TLSRoute' : 'HTTPRoute';
     const attached = routes.filter(
       (r) =>
+        (r.kind ?? 'HTTPRoute') === kind &&
         attaches(r, gw, l) &&
         allowedOnListener(r, ns, l) &&
         intersect(l.hostname, r.spec.hostnames ?? []) !== undefined,
@@ -412,7 +483,7 @@ export function listenerStatuses(
           : cond('Programmed', false, 'Pending', 'waiting for the gateway to be programmed');
     return {
       name: l.name,
-      supportedKinds: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' }],
+      supportedKinds: [{ group: 'gateway.networking.k8s.io', kind }],
       attachedRoutes: attached,
       conditions: [
         cond('Accepted', true, 'Accepted', 'No errors found'),

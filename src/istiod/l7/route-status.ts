@@ -73,7 +73,7 @@ export interface RouteWorld {
 
 /** Whether this is a route kind that gets a status here. */
 export function isRouteKind(kind: unknown): boolean {
-  return kind === 'HTTPRoute' || kind === 'GRPCRoute';
+  return kind === 'HTTPRoute' || kind === 'GRPCRoute' || kind === 'TLSRoute';
 }
 
 /**
@@ -195,13 +195,23 @@ function gatewayRefusal(
     ].filter(Boolean);
     return { reason: 'NoMatchingParent', message: `${where} has no listener ${which.join(' ')}`.trim() };
   }
-  if ((route as { kind?: unknown }).kind !== 'HTTPRoute')
-    return { reason: 'NotAllowedByListeners', message: `${where}: its listeners take HTTPRoutes only` };
-  const http = picked.filter((l) => l.protocol === 'HTTP' || l.protocol === 'HTTPS');
+  const kind = (route as { kind?: unknown }).kind;
+  if (kind !== 'HTTPRoute' && kind !== 'TLSRoute')
+    return {
+      reason: 'NotAllowedByListeners',
+      message: `${where}: its listeners take HTTPRoutes and TLSRoutes only`,
+    };
+  // HTTPRoutes attach to HTTP and HTTPS listeners, TLSRoutes to TLS (Passthrough) ones.
+  const http = picked.filter((l) =>
+    kind === 'TLSRoute' ? l.protocol === 'TLS' : l.protocol === 'HTTP' || l.protocol === 'HTTPS',
+  );
   if (http.length === 0)
     return {
       reason: 'NotAllowedByListeners',
-      message: `${where}: no HTTP or HTTPS listener among those referenced`,
+      message:
+        kind === 'TLSRoute'
+          ? `${where}: no TLS listener among those referenced`
+          : `${where}: no HTTP or HTTPS listener among those referenced`,
     };
   const allowed = http.filter((l) => allowedOnListener(route, gw.metadata.namespace ?? 'default', l));
   if (allowed.length === 0)

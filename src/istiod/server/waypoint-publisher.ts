@@ -34,6 +34,7 @@ const KINDS = new Set([
   'RequestAuthentication',
   'Secret',
   'ReferenceGrant',
+  'TLSRoute',
 ]);
 
 export class WaypointPublisher {

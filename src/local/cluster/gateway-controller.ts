@@ -20,7 +20,7 @@ import { addNodeToken, removeNodeToken } from '../../istiod/ca/local-tokens.js';
 import { readObjects, type Obj } from './manifests.js';
 import { listenerStatuses, type ListenerRefs } from '../../istiod/l7/gateway-configs.js';
 import { ReferenceGrants } from '../../istiod/l7/reference-grants.js';
-import type { Gateway, HTTPRoute, ReferenceGrant, Secret } from '../../istiod/config/types.js';
+import type { Gateway, HTTPRoute, ReferenceGrant, Secret, TLSRoute } from '../../istiod/config/types.js';
 import { GENERATED_BY } from './waypoint-controller.js';
 import { condition } from '../../common/conditions.js';
 import { kindIdOf } from '../../istiod/config/kinds.js';
@@ -142,8 +142,8 @@ export class GatewayController {
     const name = ingressDeployment(gw);
     const ports = uniquePorts(
       listeners
-        .filter((l) => l.protocol === 'HTTP' || l.protocol === 'HTTPS')
-        .map((l) => ({ port: l.port, tls: l.protocol === 'HTTPS' })),
+        .filter((l) => l.protocol === 'HTTP' || l.protocol === 'HTTPS' || l.protocol === 'TLS')
+        .map((l) => ({ port: l.port, tls: l.protocol === 'HTTPS', passthrough: l.protocol === 'TLS' })),
     );
     return this.objects({
       ns,
@@ -341,7 +341,7 @@ export class GatewayController {
     ns: string,
     name: string,
     vip: string | undefined,
-    routes: HTTPRoute[],
+    routes: Array<HTTPRoute | TLSRoute>,
     refs: ListenerRefs,
   ): Promise<boolean> {
     const ready = vip !== undefined && (await this.programmed(ns, name));
@@ -375,12 +375,14 @@ export class GatewayController {
   }
 }
 
-/** The HTTPRoutes among the config objects (for the listeners' attachedRoutes). */
-function routesOf(all: Array<{ obj: Obj }>): HTTPRoute[] {
+/** The HTTPRoutes and TLSRoutes among the config objects (for the listeners' attachedRoutes). */
+function routesOf(all: Array<{ obj: Obj }>): Array<HTTPRoute | TLSRoute> {
   return all
     .map((x) => x.obj)
     .filter(
-      (o) => o.kind === 'HTTPRoute' && String(o.apiVersion ?? '').startsWith('gateway.networking.k8s.io/'),
+      (o) =>
+        (o.kind === 'HTTPRoute' || o.kind === 'TLSRoute') &&
+        String(o.apiVersion ?? '').startsWith('gateway.networking.k8s.io/'),
     )
-    .map((o) => o as unknown as HTTPRoute);
+    .map((o) => o as unknown as HTTPRoute | TLSRoute);
 }

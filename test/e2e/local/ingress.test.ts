@@ -269,6 +269,107 @@ spec:
       },
     );
 
+    await t.test('TLS Passthrough: a TLSRoute sends TLS by server name to the app that ends it', async () => {
+      const dir = join(cfg, '..');
+      const appCert = webCert(['secure.example.com']);
+      await writeFile(join(dir, 'secure-ca.pem'), appCert.caPem);
+      await writeFile(join(dir, 'secure.pem'), appCert.cert);
+      await writeFile(join(dir, 'secure.key'), appCert.key);
+      const gw = parse(await readFile(join(cfg, 'gateway-bookinfo-bookinfo-gateway.yaml'), 'utf8')) as {
+        spec: { listeners: unknown[] };
+      };
+      const file = join(dir, 'passthrough.yaml');
+      await writeFile(
+        file,
+        `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: secure, namespace: bookinfo}
+spec:
+  selector: {matchLabels: {app: secure}}
+  template:
+    metadata: {labels: {app: secure}}
+    spec:
+      serviceAccountName: secure
+      containers:
+      - name: secure
+        image: meshlite/echo
+        command: [node, '$(MESHLITE_DIST)/local/apps/echo-main.js', --port, '8443', --name, secure,
+          --tls-cert, ${join(dir, 'secure.pem')}, --tls-key, ${join(dir, 'secure.key')}]
+        ports: [{containerPort: 8443}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: secure, namespace: bookinfo}
+spec: {selector: {app: secure}, ports: [{name: https, port: 8443}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: bookinfo-gateway, namespace: bookinfo}
+spec:
+  gatewayClassName: istio
+  listeners: ${JSON.stringify([
+    ...gw.spec.listeners,
+    {
+      name: 'tls-pass',
+      port: 8444,
+      protocol: 'TLS',
+      hostname: 'secure.example.com',
+      tls: { mode: 'Passthrough' },
+    },
+  ])}
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TLSRoute
+metadata: {name: secure, namespace: bookinfo}
+spec:
+  parentRefs: [{name: bookinfo-gateway, sectionName: tls-pass}]
+  rules: [{backendRefs: [{name: secure, port: 8443}]}]
+`,
+      );
+      const ap = await meshctl(['apply', '-f', file, '--config-dir', cfg]);
+      assert.equal(ap.code, 0, ap.out);
+      const vip = url.slice('http://'.length);
+      let last = { code: 0, body: '' };
+      await waitFor(
+        'the app over passthrough TLS',
+        async () => {
+          last = await hostCurl(
+            'https://secure.example.com:8444/headers',
+            [],
+            ['--cacert', join(dir, 'secure-ca.pem'), '--resolve', `secure.example.com:8444:${vip}`],
+          );
+          return last.code === 200;
+        },
+        60_000,
+      ).catch((err: Error) => assert.fail(`${err.message}; last ${last.code} ${last.body}`));
+      const seen = JSON.parse(last.body) as { headers: Record<string, string> };
+      assert.equal(seen.headers['x-forwarded-proto'], undefined, 'the gateway did not end TLS');
+      type Listener = { name: string; attachedRoutes: number; supportedKinds: Array<{ kind: string }> };
+      let tlsListener: Listener | undefined;
+      await waitFor('the TLS listener status', async () => {
+        const o = parse(await readFile(join(cfg, 'gateway-bookinfo-bookinfo-gateway.yaml'), 'utf8')) as {
+          status?: { listeners?: Listener[] };
+        };
+        tlsListener = o.status?.listeners?.find((l) => l.name === 'tls-pass');
+        return tlsListener?.attachedRoutes === 1;
+      });
+      assert.deepEqual(
+        tlsListener!.supportedKinds.map((k) => k.kind),
+        ['TLSRoute'],
+      );
+      await waitFor('the TLSRoute accepted', async () => {
+        const o = parse(
+          await readFile(join(cfg, 'tlsroute-bookinfo-secure.yaml'), 'utf8').catch(() => '{}'),
+        ) as {
+          status?: { parents?: Array<{ conditions: Array<{ type: string; status: string }> }> };
+        };
+        return (
+          o.status?.parents?.[0]?.conditions.some((c) => c.type === 'Accepted' && c.status === 'True') ??
+          false
+        );
+      });
+    });
+
     await t.test('behind the edge nothing is plaintext: the marker is only on port 80', async () => {
       const dumps = cluster.nodes.map((n) =>
         spawn(

@@ -195,7 +195,7 @@ test('listener status: attached routes by the same rules; a protocol not served 
   const store = storeOf(
     YAML.replace(
       '  - {name: other, port: 8080, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}',
-      '  - {name: other, port: 8080, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}\n  - {name: tls, port: 443, protocol: TLS, hostname: "*.example.com"}',
+      '  - {name: other, port: 8080, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}\n  - {name: tls, port: 443, protocol: TCP, hostname: "*.example.com"}',
     ),
   );
   const gw = store.get('Gateway', 'shop', 'edge')!;
@@ -227,7 +227,7 @@ test('listener status: attached routes by the same rules; a protocol not served 
     'Programmed=False:Invalid',
     'ResolvedRefs=True:ResolvedRefs',
   ]);
-  assert.match(before[2]!.conditions[0]!.message, /protocol TLS is not served by this ingress gateway/);
+  assert.match(before[2]!.conditions[0]!.message, /protocol TCP is not served by this ingress gateway/);
   const after = listenerStatuses(
     gw,
     store.list('HTTPRoute'),
@@ -411,5 +411,73 @@ spec: {from: [{group: gateway.networking.k8s.io, kind: HTTPRoute}]}`),
   assert.deepEqual(
     (r as { issues: Array<{ path: string; message: string }> }).issues.map((i) => `${i.path}: ${i.message}`),
     ['spec.from[0].namespace: is required', 'spec.to: is required'],
+  );
+});
+
+test('a TLS Passthrough listener routes TLSRoutes by server name; Terminate on a TLS listener is not served', () => {
+  const gw = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: shop}
+spec:
+  gatewayClassName: istio
+  listeners:
+  - {name: pass, port: 8444, protocol: TLS, hostname: "*.example.com", tls: {mode: Passthrough}}
+  - {name: term, port: 8445, protocol: TLS, tls: {certificateRefs: [{name: x}]}}`;
+  const route = (
+    name: string,
+    hostnames: string,
+    ts: string,
+  ) => `apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TLSRoute
+metadata: {name: ${name}, namespace: shop, creationTimestamp: "${ts}"}
+spec:
+  parentRefs: [{name: edge, sectionName: pass}]
+  hostnames: ${hostnames}
+  rules: [{backendRefs: [{name: web, port: 9443}]}]`;
+  const yaml = YAML.replace(
+    /---\napiVersion: gateway.networking.k8s.io\/v1\nkind: Gateway\nmetadata: \{name: edge[\s\S]*?(?=---)/,
+    '',
+  );
+  const store = storeOf(
+    [
+      yaml,
+      gw,
+      route('any', '[]', '2026-01-01T00:00:00Z'),
+      route('cart', '[cart.example.com, cart.other.org]', '2026-01-02T00:00:00Z'),
+    ].join('\n---\n'),
+  );
+  const ports = buildGatewayConfigs(store, OPTS).get('shop/edge-istio')!.services[0]!.ports;
+  assert.deepEqual(
+    ports.map((p) => [p.port, p.protocol]),
+    [[8444, 'tls']],
+  );
+  assert.deepEqual(
+    ports[0]!.sni!.map((s) => [s.name, s.hosts.join(','), s.cluster]),
+    [
+      ['TLSRoute/shop/cart#0', 'cart.example.com', 'inbound-vip|9443|http|web.shop.svc.cluster.local'],
+      ['TLSRoute/shop/any#0', '*.example.com', 'inbound-vip|9443|http|web.shop.svc.cluster.local'],
+    ],
+    'specific names first; the route without hostnames takes the listener hostname',
+  );
+  const st = listenerStatuses(
+    store.get('Gateway', 'shop', 'edge')!,
+    store.list('TLSRoute'),
+    true,
+    undefined,
+    {
+      secret: () => undefined,
+    },
+  );
+  assert.deepEqual(
+    st.map((l) => [
+      l.name,
+      l.attachedRoutes,
+      l.supportedKinds.map((k) => k.kind).join(),
+      l.conditions[0]!.reason,
+    ]),
+    [
+      ['pass', 2, 'TLSRoute', 'Accepted'],
+      ['term', 0, '', 'UnsupportedValue'],
+    ],
   );
 });

@@ -270,7 +270,7 @@ test('an ingress Gateway parent: Accepted when a listener takes the route, else 
   );
   assert.equal(
     accepted({ ...gatewayRoute([ref]), kind: 'GRPCRoute' }),
-    'False | NotAllowedByListeners | Gateway bookinfo/bookinfo-gateway: its listeners take HTTPRoutes only',
+    'False | NotAllowedByListeners | Gateway bookinfo/bookinfo-gateway: its listeners take HTTPRoutes and TLSRoutes only',
     'the ingress serves HTTPRoutes',
   );
   assert.equal(
