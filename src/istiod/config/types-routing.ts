@@ -190,12 +190,22 @@ export interface HttpBackendRefSpec {
   filters?: HttpRouteFilterSpec[];
 }
 
+/** A route's parent: a Service (GAMMA) or a Gateway, and optionally one of its listeners. */
+export interface ParentRefSpec {
+  group?: string;
+  kind?: string;
+  name: string;
+  namespace?: string;
+  port?: number;
+  sectionName?: string;
+}
+
 export interface HTTPRoute {
   apiVersion: string;
   kind: 'HTTPRoute';
   metadata: ObjectMeta;
   spec: {
-    parentRefs?: Array<{ group?: string; kind?: string; name: string; namespace?: string; port?: number }>;
+    parentRefs?: ParentRefSpec[];
     hostnames?: string[];
     rules?: Array<{
       name?: string;
@@ -215,14 +225,7 @@ export interface TLSRoute {
   kind: 'TLSRoute';
   metadata: ObjectMeta;
   spec: {
-    parentRefs?: Array<{
-      group?: string;
-      kind?: string;
-      name: string;
-      namespace?: string;
-      port?: number;
-      sectionName?: string;
-    }>;
+    parentRefs?: ParentRefSpec[];
     hostnames?: string[];
     rules?: Array<{ name?: string; backendRefs?: HttpBackendRefSpec[] }>;
   };

@@ -347,15 +347,7 @@ type AttachingRoute = Pick<HTTPRoute, 'metadata'> & {
 /** The route names this Gateway (and this listener, if it names one by sectionName or port). */
 function attaches(r: AttachingRoute, gw: Gateway, l: GatewayListener): boolean {
   const rns = r.metadata.namespace ?? 'default';
-  return (r.spec.parentRefs ?? []).some((ref) => {
-    const x = ref as {
-      group?: string;
-      kind?: string;
-      name: string;
-      namespace?: string;
-      port?: number;
-      sectionName?: string;
-    };
+  return (r.spec.parentRefs ?? []).some((x) => {
     return (
       (x.kind ?? 'Gateway') === 'Gateway' &&
       (x.group ?? 'gateway.networking.k8s.io') === 'gateway.networking.k8s.io' &&

@@ -16,7 +16,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { runCommand } from '../../../src/local/netns/index.js';
-import { tlsSecretYaml, webCert } from '../../fixtures/web-cert.js';
+import { httpsEchoApp, tlsSecretYaml, webCert } from '../../fixtures/web-cert.js';
 import { createRootCa } from '../../../src/pki/ca.js';
 import { skip, waitFor, meshctl, startCluster } from './harness.js';
 
@@ -409,34 +409,10 @@ spec:
       'PASSTHROUGH: TLS goes through undecrypted, routed by SNI to the app that ends it',
       async () => {
         const dir = join(cfg, '..');
-        const appCert = webCert(['secure.example.com']);
-        await writeFile(join(dir, 'secure-ca.pem'), appCert.caPem);
-        await writeFile(join(dir, 'secure.pem'), appCert.cert);
-        await writeFile(join(dir, 'secure.key'), appCert.key);
+        const app = await httpsEchoApp(dir, 'default', 'secure.example.com');
         const file = await apply(
           'passthrough.yaml',
-          `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: secure, namespace: default}
-spec:
-  selector: {matchLabels: {app: secure}}
-  template:
-    metadata: {labels: {app: secure}}
-    spec:
-      nodeName: node-2
-      serviceAccountName: secure
-      containers:
-      - name: secure
-        image: meshlite/echo
-        command: [node, '$(MESHLITE_DIST)/local/apps/echo-main.js', --port, '8443', --name, secure,
-          --tls-cert, ${join(dir, 'secure.pem')}, --tls-key, ${join(dir, 'secure.key')}]
-        ports: [{containerPort: 8443}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: secure, namespace: default}
-spec: {selector: {app: secure}, ports: [{name: https, port: 8443}]}
----
+          `${app.yaml}---
 apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: passthrough, namespace: default}
@@ -464,7 +440,7 @@ spec:
           hostCurl(
             `https://${host}:8444/headers`,
             [],
-            ['--cacert', join(dir, 'secure-ca.pem'), '--resolve', `${host}:8444:${vip}`],
+            ['--cacert', app.caFile, '--resolve', `${host}:8444:${vip}`],
           );
         let last = { code: 0, body: '' };
         await waitFor(

@@ -15,7 +15,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { runCommand } from '../../../src/local/netns/index.js';
-import { tlsSecretYaml, webCert } from '../../fixtures/web-cert.js';
+import { httpsEchoApp, tlsSecretYaml, webCert } from '../../fixtures/web-cert.js';
 import { skip, sleep, waitFor, meshctl, startCluster } from './harness.js';
 
 const NAME = `mli${process.pid % 100000}`;
@@ -271,37 +271,14 @@ spec:
 
     await t.test('TLS Passthrough: a TLSRoute sends TLS by server name to the app that ends it', async () => {
       const dir = join(cfg, '..');
-      const appCert = webCert(['secure.example.com']);
-      await writeFile(join(dir, 'secure-ca.pem'), appCert.caPem);
-      await writeFile(join(dir, 'secure.pem'), appCert.cert);
-      await writeFile(join(dir, 'secure.key'), appCert.key);
+      const app = await httpsEchoApp(dir, 'bookinfo', 'secure.example.com');
       const gw = parse(await readFile(join(cfg, 'gateway-bookinfo-bookinfo-gateway.yaml'), 'utf8')) as {
         spec: { listeners: unknown[] };
       };
       const file = join(dir, 'passthrough.yaml');
       await writeFile(
         file,
-        `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: secure, namespace: bookinfo}
-spec:
-  selector: {matchLabels: {app: secure}}
-  template:
-    metadata: {labels: {app: secure}}
-    spec:
-      serviceAccountName: secure
-      containers:
-      - name: secure
-        image: meshlite/echo
-        command: [node, '$(MESHLITE_DIST)/local/apps/echo-main.js', --port, '8443', --name, secure,
-          --tls-cert, ${join(dir, 'secure.pem')}, --tls-key, ${join(dir, 'secure.key')}]
-        ports: [{containerPort: 8443}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: secure, namespace: bookinfo}
-spec: {selector: {app: secure}, ports: [{name: https, port: 8443}]}
----
+        `${app.yaml}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: bookinfo-gateway, namespace: bookinfo}
@@ -336,7 +313,7 @@ spec:
           last = await hostCurl(
             'https://secure.example.com:8444/headers',
             [],
-            ['--cacert', join(dir, 'secure-ca.pem'), '--resolve', `secure.example.com:8444:${vip}`],
+            ['--cacert', app.caFile, '--resolve', `secure.example.com:8444:${vip}`],
           );
           return last.code === 200;
         },
