@@ -5,6 +5,7 @@
  * the protocol, and runs HTTP/1.1 or h2c requests through the filter chain, or passes TCP through.
  * `update()` swaps the compiled configuration and the chain built for it; requests in flight keep theirs.
  */
+import { weightedPick } from './route/decide.js';
 import { coversHost } from '../common/hostname.js';
 import { peekServerName } from './http/client-hello.js';
 import http from 'node:http';
@@ -247,7 +248,14 @@ export class L7Engine {
         socket.destroy();
         return;
       }
-      this.tcp(socket, target, conn, route.cluster);
+      const b = route.backends;
+      const total = b ? b.reduce((n, x) => n + Math.max(0, x.weight), 0) : 0;
+      this.tcp(
+        socket,
+        target,
+        conn,
+        b && total > 0 ? weightedPick(b, total, this.random).cluster : route.cluster,
+      );
     });
   }
 

@@ -157,9 +157,14 @@ export interface ServicePort {
   /**
    * TLS passthrough: the connection goes, still encrypted, to the cluster of the first entry that
    * names the server name of its ClientHello, else the first whose wildcard covers it (`*.domain`: one
-   * label; `*`: any); none: closed.
+   * label; `*`: any); none: closed. With `backends`, the cluster is one of them by weight.
    */
-  sni?: Array<{ name: string; hosts: string[]; cluster: string }>;
+  sni?: Array<{
+    name: string;
+    hosts: string[];
+    cluster: string;
+    backends?: Array<{ cluster: string; weight: number }>;
+  }>;
 }
 
 /** The prefix of a credential's name: `kubernetes://<namespace>/<secret>`. */

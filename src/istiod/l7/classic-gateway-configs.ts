@@ -33,7 +33,7 @@ function isPassthrough(server: IstioGatewayServer): boolean {
 /**
  * A VirtualService's `tls` routes on a passthrough server: each match for this server's port and
  * Gateway keeps the `sniHosts` the server's hosts admit for the VirtualService's namespace; the
- * connection goes to the first destination (its port, else the server's).
+ * connection goes to a destination by weight (its port, else the server's).
  */
 function tlsRoutes(
   vs: VirtualService,
@@ -47,8 +47,7 @@ function tlsRoutes(
   const admitted = serverHostsFor(server, nsOf(gw), vsNs);
   const out: NonNullable<ServicePort['sni']> = [];
   (vs.spec.tls ?? []).forEach((rule, i) => {
-    const dest = rule.route[0]?.destination;
-    if (!dest) return;
+    if (rule.route.length === 0) return;
     const hosts = rule.match
       .filter(
         (m) =>
@@ -58,12 +57,20 @@ function tlsRoutes(
       .flatMap((m) => m.sniHosts)
       .filter((h) => admitted.some((a) => coversHost(a, h) || coversHost(h, a)));
     if (hosts.length === 0) return;
-    const cluster = want({
-      fqdn: view.resolveHost(dest.host, vsNs),
-      port: dest.port?.number ?? server.port.number,
-      ...(dest.subset ? { subset: dest.subset } : {}),
+    const backends = rule.route.map((r) => ({
+      cluster: want({
+        fqdn: view.resolveHost(r.destination.host, vsNs),
+        port: r.destination.port?.number ?? server.port.number,
+        ...(r.destination.subset ? { subset: r.destination.subset } : {}),
+      }),
+      weight: r.weight ?? (rule.route.length === 1 ? 100 : 0),
+    }));
+    out.push({
+      name: `VirtualService/${vsNs}/${vs.metadata.name}#tls${i}`,
+      hosts,
+      cluster: backends[0]!.cluster,
+      ...(backends.length > 1 ? { backends } : {}),
     });
-    out.push({ name: `VirtualService/${vsNs}/${vs.metadata.name}#tls${i}`, hosts, cluster });
   });
   return out;
 }

@@ -112,8 +112,8 @@ function buildOne(
 
 /**
  * The TLSRoutes a Passthrough listener takes, as SNI routes: server names (the route's hostnames met
- * with the listener's; none: any) to the first backend the route may refer to (ReferenceGrant across
- * namespaces); entries with exact names before those with wildcards, older routes first.
+ * with the listener's; none: any) to the backends the route may refer to (ReferenceGrant across
+ * namespaces), by weight; entries with exact names before those with wildcards, older routes first.
  */
 function passthroughRoutes(
   routes: TLSRoute[],
@@ -130,19 +130,27 @@ function passthroughRoutes(
     const rns = r.metadata.namespace ?? 'default';
     const from = { group: GATEWAY_API_GROUP, kind: 'TLSRoute', namespace: rns };
     (r.spec.rules ?? []).forEach((rule, i) => {
-      const b = (rule.backendRefs ?? []).find((x) =>
-        view.grants.permits(from, {
-          group: x.group ?? '',
-          kind: x.kind ?? 'Service',
-          namespace: x.namespace ?? rns,
-          name: x.name,
-        }),
-      );
-      if (!b || (b.kind ?? 'Service') !== 'Service') return;
+      const backends = (rule.backendRefs ?? [])
+        .filter(
+          (x) =>
+            (x.kind ?? 'Service') === 'Service' &&
+            view.grants.permits(from, {
+              group: x.group ?? '',
+              kind: 'Service',
+              namespace: x.namespace ?? rns,
+              name: x.name,
+            }),
+        )
+        .map((x) => ({
+          cluster: want({ fqdn: view.resolveHost(x.name, x.namespace ?? rns), port: x.port ?? 443 }),
+          weight: x.weight ?? 1,
+        }));
+      if (backends.length === 0) return;
       out.push({
         name: `TLSRoute/${rns}/${r.metadata.name}#${rule.name ?? i}`,
         hosts: hosts.length ? hosts : ['*'],
-        cluster: want({ fqdn: view.resolveHost(b.name, b.namespace ?? rns), port: b.port ?? 443 }),
+        cluster: backends[0]!.cluster,
+        ...(backends.length > 1 ? { backends } : {}),
       });
     });
   }

@@ -115,16 +115,7 @@ function act(
   }
   const missing = a.missingStatus ?? 503;
   if (route.totalWeight <= 0) return respond(route.name, missing, 'no healthy upstream', 'NC', 'no_backend');
-  let pick = random() * route.totalWeight;
-  let backend = a.backends[a.backends.length - 1]!;
-  for (const b of a.backends) {
-    if (b.weight <= 0) continue;
-    if (pick < b.weight) {
-      backend = b;
-      break;
-    }
-    pick -= b.weight;
-  }
+  const backend = weightedPick(a.backends, route.totalWeight, random);
   const cluster = cfg.clusters.get(backend.cluster);
   if (!cluster) return respond(route.name, missing, 'no healthy upstream', 'NC', 'cluster_not_found');
   let path = req.path;
@@ -216,4 +207,19 @@ function respond(routeName: string, status: number, body: string, flag: string, 
     requestHeaders: NONE,
     responseHeaders: NONE,
   };
+}
+
+/** One of `items` with probability weight / total (`total` > 0: the sum of the weights). */
+export function weightedPick<T extends { weight: number }>(
+  items: readonly T[],
+  total: number,
+  random: () => number,
+): T {
+  let pick = random() * total;
+  for (const it of items) {
+    if (it.weight <= 0) continue;
+    if (pick < it.weight) return it;
+    pick -= it.weight;
+  }
+  return items[items.length - 1]!;
 }

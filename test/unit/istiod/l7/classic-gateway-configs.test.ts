@@ -404,3 +404,26 @@ spec: {hosts: [a], tls: [{match: [{port: 443}], route: []}]}`),
     ['spec.tls[0].match[0].sniHosts: is required', 'spec.tls[0].route: must not be empty'],
   );
 });
+
+test('a VirtualService tls route with several destinations carries them with their weights', () => {
+  const yaml = YAML.replace(
+    '  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]',
+    '  servers: [{port: {number: 443, name: tls, protocol: TLS}, hosts: ["*"], tls: {mode: PASSTHROUGH}}]',
+  );
+  const vs = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: split, namespace: bookinfo}
+spec:
+  hosts: [a.example.com]
+  gateways: [bookinfo-gateway]
+  tls:
+  - match: [{sniHosts: [a.example.com]}]
+    route:
+    - {destination: {host: productpage, port: {number: 9443}}, weight: 90}
+    - {destination: {host: productpage, port: {number: 9444}}, weight: 10}`;
+  const p = buildClassicGatewayConfigs(storeOf(`${yaml}---\n${vs}`), OPTS).get(KEY)!.services[0]!.ports[0]!;
+  assert.deepEqual(p.sni?.[0]?.backends, [
+    { cluster: 'inbound-vip|9443|http|productpage.bookinfo.svc.cluster.local', weight: 90 },
+    { cluster: 'inbound-vip|9444|http|productpage.bookinfo.svc.cluster.local', weight: 10 },
+  ]);
+});
