@@ -39,7 +39,7 @@ import { istiodSchema } from '../../../src/istiod/options.js';
 import { setupCa } from '../../../src/istiod/ca-setup.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { Istiod } from '../../../src/istiod/app.js';
-import { listenerRefs } from '../../../src/istiod/l7/gateway-configs.js';
+import { listenerRefs, type ListenerRefs } from '../../../src/istiod/l7/gateway-configs.js';
 import { caChannelCredentials } from '../../../src/identity/index.js';
 import { tlsData, webCert } from '../../fixtures/web-cert.js';
 import { DeltaClient, type TypeWatch } from '../../../src/xds/delta-client.js';
@@ -61,6 +61,27 @@ const gateway = (name: string, labels: Record<string, string> = {}) => ({
   metadata: { name, labels },
   spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
 });
+
+/** istiod's ingress gateway controller against the test API server, stopped with the test. */
+function startIngressController(
+  t: { after: (fn: () => unknown) => void },
+  kc: ReturnType<typeof loadKubeConfig>,
+  refs?: () => ListenerRefs,
+): void {
+  const controller = new KubeGatewayController({
+    kubeConfig: kc,
+    profile: INGRESS_PROFILE,
+    image: 'meshlite/gateway:test',
+    xdsAddress: 'istiod.istio-system.svc:15010',
+    trustDomain: 'cluster.local',
+    clusterId: 'Kubernetes',
+    backoffMs: { initial: 100, max: 1000 },
+    resyncMs: 200,
+    ...(refs ? { refs } : {}),
+  });
+  t.after(() => controller.stop());
+  controller.start();
+}
 
 // First: it is quick, so the file reports a result soon after the control plane is up (the test
 // runner's watchdog restarts a file that prints nothing for its first minute).
@@ -231,18 +252,7 @@ test(
     const apps = kc.makeApiClient(AppsV1Api);
     const custom = kc.makeApiClient(CustomObjectsApi);
     await core.createNamespace({ body: { metadata: { name: 'edge' } } });
-    const controller = new KubeGatewayController({
-      kubeConfig: kc,
-      profile: INGRESS_PROFILE,
-      image: 'meshlite/gateway:test',
-      xdsAddress: 'istiod.istio-system.svc:15010',
-      trustDomain: 'cluster.local',
-      clusterId: 'Kubernetes',
-      backoffMs: { initial: 100, max: 1000 },
-      resyncMs: 200,
-    });
-    t.after(() => controller.stop());
-    controller.start();
+    startIngressController(t, kc);
     await custom.createNamespacedCustomObject({
       ...G,
       namespace: 'edge',
@@ -675,19 +685,7 @@ test(
       ca.close();
     });
     await istiod.whenReady();
-    const controller = new KubeGatewayController({
-      kubeConfig: kc,
-      profile: INGRESS_PROFILE,
-      image: 'meshlite/gateway:test',
-      xdsAddress: 'istiod.istio-system.svc:15010',
-      trustDomain: 'cluster.local',
-      clusterId: 'Kubernetes',
-      backoffMs: { initial: 100, max: 1000 },
-      resyncMs: 200,
-      refs: () => listenerRefs(istiod.store),
-    });
-    t.after(() => controller.stop());
-    controller.start();
+    startIngressController(t, kc, () => listenerRefs(istiod.store));
     await custom.createNamespacedCustomObject({
       ...G,
       namespace: 'tls-edge',
